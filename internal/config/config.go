@@ -1,0 +1,500 @@
+// Package config loads a pipeline directory: weir.yaml (streams, sources,
+// sinks), the JSON Schema files under schemas/, and views/*.sql (reserved for
+// streaming SQL). Every error names the file, the line and the fix.
+//
+// This package may import internal/schema; it must not import the runtime
+// packages (gate, log, lake, serve, node).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/weirhq/weir/internal/schema"
+)
+
+// FileName is the pipeline file inside a pipeline directory.
+const FileName = "weir.yaml"
+
+// Pipeline is a loaded, validated pipeline directory.
+type Pipeline struct {
+	Dir     string
+	Streams []*Stream
+	Sources []*Source
+	Sinks   []*Sink
+}
+
+// Stream returns the named stream, or nil.
+func (p *Pipeline) Stream(name string) *Stream {
+	for _, s := range p.Streams {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Pos is a place in a file, for error messages.
+type Pos struct {
+	File string
+	Line int
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
+
+// Stream declares an ingested stream.
+type Stream struct {
+	Name        string
+	SchemaFile  string // relative to the pipeline directory
+	Schema      *schema.Schema
+	Key         []string // key columns: records with equal keys share a partition
+	KeyCols     []int
+	EventTime   string // event-time column
+	EventCol    int
+	MaxDisorder time.Duration
+	Partitions  int
+	Retention   Retention
+	Pos         Pos
+}
+
+// Retention bounds the log of a stream. Records are deleted only once every
+// sink has committed them.
+type Retention struct {
+	MaxAge   time.Duration
+	MaxBytes int64
+}
+
+// Source feeds a stream. Type "generator" is the built-in synthetic
+// clickstream; connectors add more types.
+type Source struct {
+	Name     string
+	Type     string
+	Stream   string
+	Rate     float64 // events per second
+	BadRatio float64 // share of deliberately invalid events
+	Pos      Pos
+}
+
+// Sink consumes a stream. Type "lake" writes an Iceberg table.
+type Sink struct {
+	Name   string
+	Type   string
+	Stream string
+	Table  string
+	Roll   Roll
+	Pos    Pos
+}
+
+// Roll says when the lake sink closes its Parquet files and commits.
+type Roll struct {
+	MaxRows  int
+	MaxBytes int64
+	Interval time.Duration
+}
+
+// Error is a configuration error at a position.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *Error) Error() string {
+	if e.Pos.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.Pos.File, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
+}
+
+// Errors is every error found in a pipeline directory.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// Load reads and validates the pipeline directory dir.
+func Load(dir string) (*Pipeline, error) {
+	path := filepath.Join(dir, FileName)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s not found: a pipeline directory holds weir.yaml, schemas/ and views/ (see examples/clickstream)", path)
+		}
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	return Parse(dir, FileName, src)
+}
+
+// Parse validates a weir.yaml document; dir is where schema files are read from.
+func Parse(dir, file string, src []byte) (*Pipeline, error) {
+	l := &loader{dir: dir, file: file, p: &Pipeline{Dir: dir}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, Errors{{Pos: Pos{File: file, Line: yamlErrLine(err)}, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	if len(doc.Content) == 0 {
+		return nil, Errors{{Pos: Pos{File: file, Line: 1}, Msg: "the file is empty; declare at least one stream under streams:"}}
+	}
+	root := doc.Content[0]
+	l.fields(root, "", map[string]func(*yaml.Node){
+		"streams": func(n *yaml.Node) { l.each(n, "streams", l.stream) },
+		"sources": func(n *yaml.Node) { l.each(n, "sources", l.source) },
+		"sinks":   func(n *yaml.Node) { l.each(n, "sinks", l.sink) },
+	})
+	if len(l.p.Streams) == 0 && len(l.errs) == 0 {
+		l.errf(root, "no streams declared; add a streams: section (see examples/clickstream/weir.yaml)")
+	}
+	l.crossCheck()
+	if len(l.errs) > 0 {
+		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Pos.Line < l.errs[j].Pos.Line })
+		return nil, l.errs
+	}
+	return l.p, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+
+func yamlErrLine(err error) int {
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
+}
+
+type loader struct {
+	dir, file string
+	p         *Pipeline
+	errs      Errors
+}
+
+func (l *loader) pos(n *yaml.Node) Pos { return Pos{File: l.file, Line: n.Line} }
+
+func (l *loader) errf(n *yaml.Node, format string, args ...any) {
+	l.errs = append(l.errs, &Error{Pos: l.pos(n), Msg: fmt.Sprintf(format, args...)})
+}
+
+// fields walks a mapping node, calling the handler of each known key and
+// reporting unknown keys with the list of known ones.
+func (l *loader) fields(n *yaml.Node, path string, handlers map[string]func(*yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "%s must be a mapping of keys to values", orRoot(path))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		h, ok := handlers[k.Value]
+		if !ok {
+			l.errf(k, "%s: unknown key %q; known keys: %s", orRoot(path), k.Value, keyList(handlers))
+			continue
+		}
+		if seen[k.Value] {
+			l.errf(k, "%s: key %q appears twice", orRoot(path), k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		h(v)
+	}
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "the top level"
+	}
+	return path
+}
+
+func keyList(m map[string]func(*yaml.Node)) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+// each walks a mapping of names to specs.
+func (l *loader) each(n *yaml.Node, section string, fn func(name string, key, spec *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "%s must map names to their settings, e.g.\n  %s:\n    my_name:\n      ...", section, section)
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !nameRE.MatchString(k.Value) {
+			l.errf(k, "%s: name %q must start with a lower-case letter and use only a-z, 0-9 and _ (at most 63 characters)", section, k.Value)
+			continue
+		}
+		fn(k.Value, k, v)
+	}
+}
+
+func (l *loader) str(n *yaml.Node, path string, dst *string) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		l.errf(n, "%s must be a string", path)
+		return
+	}
+	*dst = n.Value
+}
+
+func (l *loader) integer(n *yaml.Node, path string, lo, hi int64, dst *int) {
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if n.Kind != yaml.ScalarNode || err != nil || v < lo || v > hi {
+		l.errf(n, "%s must be an integer from %d to %d, got %q", path, lo, hi, n.Value)
+		return
+	}
+	*dst = int(v)
+}
+
+func (l *loader) number(n *yaml.Node, path string, lo, hi float64, dst *float64) {
+	v, err := strconv.ParseFloat(n.Value, 64)
+	if n.Kind != yaml.ScalarNode || err != nil || v < lo || v > hi {
+		l.errf(n, "%s must be a number from %v to %v, got %q", path, lo, hi, n.Value)
+		return
+	}
+	*dst = v
+}
+
+func (l *loader) duration(n *yaml.Node, path string, dst *time.Duration) {
+	d, err := ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || d < 0 {
+		l.errf(n, "%s must be a duration like 500ms, 5s, 10m, 24h or 7d, got %q", path, n.Value)
+		return
+	}
+	*dst = d
+}
+
+func (l *loader) size(n *yaml.Node, path string, dst *int64) {
+	v, err := ParseSize(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || v < 0 {
+		l.errf(n, "%s must be a size like 64MiB, 10GiB or 1000000 (bytes), got %q", path, n.Value)
+		return
+	}
+	*dst = v
+}
+
+func (l *loader) stream(name string, key, spec *yaml.Node) {
+	s := &Stream{Name: name, Partitions: 4, MaxDisorder: 5 * time.Second, EventCol: -1, Pos: l.pos(key)}
+	path := "streams." + name
+	var keyNode, timeNode, schemaNode *yaml.Node
+	l.fields(spec, path, map[string]func(*yaml.Node){
+		"schema": func(n *yaml.Node) { schemaNode = n; l.str(n, path+".schema", &s.SchemaFile) },
+		"key": func(n *yaml.Node) {
+			keyNode = n
+			switch n.Kind {
+			case yaml.ScalarNode:
+				s.Key = []string{n.Value}
+			case yaml.SequenceNode:
+				for _, c := range n.Content {
+					s.Key = append(s.Key, c.Value)
+				}
+			default:
+				l.errf(n, "%s.key must be a column name or a list of column names", path)
+			}
+		},
+		"event_time": func(n *yaml.Node) {
+			timeNode = n
+			l.fields(n, path+".event_time", map[string]func(*yaml.Node){
+				"column":       func(n *yaml.Node) { l.str(n, path+".event_time.column", &s.EventTime) },
+				"max_disorder": func(n *yaml.Node) { l.duration(n, path+".event_time.max_disorder", &s.MaxDisorder) },
+			})
+		},
+		"partitions": func(n *yaml.Node) { l.integer(n, path+".partitions", 1, 256, &s.Partitions) },
+		"retention": func(n *yaml.Node) {
+			l.fields(n, path+".retention", map[string]func(*yaml.Node){
+				"max_age":   func(n *yaml.Node) { l.duration(n, path+".retention.max_age", &s.Retention.MaxAge) },
+				"max_bytes": func(n *yaml.Node) { l.size(n, path+".retention.max_bytes", &s.Retention.MaxBytes) },
+			})
+		},
+	})
+	if s.SchemaFile == "" {
+		if schemaNode == nil {
+			l.errf(spec, "%s: schema is required; set schema: schemas/%s.json (a JSON Schema file)", path, name)
+		}
+		return
+	}
+	file := filepath.Join(l.dir, s.SchemaFile)
+	src, err := os.ReadFile(file)
+	if err != nil {
+		l.errf(schemaNode, "%s.schema: cannot read %s: %v", path, s.SchemaFile, unwrapPathErr(err))
+		return
+	}
+	sc, err := schema.Compile(src)
+	if err != nil {
+		l.errs = append(l.errs, &Error{Pos: Pos{File: s.SchemaFile}, Msg: err.Error()})
+		return
+	}
+	s.Schema = sc
+	for _, k := range s.Key {
+		i := sc.ColumnIndex(k)
+		if i < 0 {
+			l.errf(keyNode, "%s.key: column %q is not in %s; key columns must be declared properties", path, k, s.SchemaFile)
+			continue
+		}
+		s.KeyCols = append(s.KeyCols, i)
+	}
+	if s.EventTime == "" {
+		if timeNode == nil {
+			l.errf(spec, "%s: event_time is required; set event_time: {column: <a date-time property>, max_disorder: 5s}", path)
+		} else {
+			l.errf(timeNode, "%s.event_time.column is required", path)
+		}
+	} else if i := sc.ColumnIndex(s.EventTime); i < 0 {
+		l.errf(timeNode, "%s.event_time.column: %q is not in %s", path, s.EventTime, s.SchemaFile)
+	} else if c := sc.Columns[i]; c.Type != schema.Timestamp {
+		l.errf(timeNode, "%s.event_time.column: %q has type %s; it must be a timestamp (\"format\": \"date-time\") in %s", path, s.EventTime, c.Type, s.SchemaFile)
+	} else if !c.Required || c.Nullable {
+		l.errf(timeNode, "%s.event_time.column: %q must be required and not nullable in %s: every event needs its time", path, s.EventTime, s.SchemaFile)
+	} else {
+		s.EventCol = i
+	}
+	if l.p.Stream(name) != nil {
+		l.errf(key, "stream %q is declared twice", name)
+		return
+	}
+	l.p.Streams = append(l.p.Streams, s)
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (l *loader) source(name string, key, spec *yaml.Node) {
+	s := &Source{Name: name, Rate: 1000, BadRatio: 0.01, Pos: l.pos(key)}
+	path := "sources." + name
+	l.fields(spec, path, map[string]func(*yaml.Node){
+		"type":      func(n *yaml.Node) { l.str(n, path+".type", &s.Type) },
+		"stream":    func(n *yaml.Node) { l.str(n, path+".stream", &s.Stream) },
+		"rate":      func(n *yaml.Node) { l.number(n, path+".rate", 0, 10_000_000, &s.Rate) },
+		"bad_ratio": func(n *yaml.Node) { l.number(n, path+".bad_ratio", 0, 1, &s.BadRatio) },
+	})
+	switch s.Type {
+	case "generator":
+	case "":
+		l.errf(spec, "%s: type is required; the built-in source type is \"generator\" (HTTP ingest needs no source: POST /v1/streams/<stream>/events)", path)
+		return
+	default:
+		l.errf(spec, "%s: unknown source type %q; supported: generator", path, s.Type)
+		return
+	}
+	l.p.Sources = append(l.p.Sources, s)
+}
+
+func (l *loader) sink(name string, key, spec *yaml.Node) {
+	s := &Sink{Name: name, Pos: l.pos(key), Roll: Roll{MaxRows: 1_000_000, MaxBytes: 128 << 20, Interval: 10 * time.Second}}
+	path := "sinks." + name
+	l.fields(spec, path, map[string]func(*yaml.Node){
+		"type":   func(n *yaml.Node) { l.str(n, path+".type", &s.Type) },
+		"stream": func(n *yaml.Node) { l.str(n, path+".stream", &s.Stream) },
+		"table":  func(n *yaml.Node) { l.str(n, path+".table", &s.Table) },
+		"roll": func(n *yaml.Node) {
+			l.fields(n, path+".roll", map[string]func(*yaml.Node){
+				"max_rows":  func(n *yaml.Node) { l.integer(n, path+".roll.max_rows", 1, 1<<31-1, &s.Roll.MaxRows) },
+				"max_bytes": func(n *yaml.Node) { l.size(n, path+".roll.max_bytes", &s.Roll.MaxBytes) },
+				"interval":  func(n *yaml.Node) { l.duration(n, path+".roll.interval", &s.Roll.Interval) },
+			})
+		},
+	})
+	switch s.Type {
+	case "lake":
+		if s.Table == "" {
+			s.Table = s.Stream
+		}
+		if s.Table != "" && !nameRE.MatchString(s.Table) {
+			l.errf(spec, "%s.table: %q must start with a lower-case letter and use only a-z, 0-9 and _", path, s.Table)
+			return
+		}
+		if s.Roll.Interval < 100*time.Millisecond {
+			l.errf(spec, "%s.roll.interval must be at least 100ms, got %s", path, s.Roll.Interval)
+			return
+		}
+	case "":
+		l.errf(spec, "%s: type is required; supported: lake", path)
+		return
+	default:
+		l.errf(spec, "%s: unknown sink type %q; supported: lake", path, s.Type)
+		return
+	}
+	l.p.Sinks = append(l.p.Sinks, s)
+}
+
+// crossCheck validates references between sections.
+func (l *loader) crossCheck() {
+	names := func() string {
+		var ns []string
+		for _, s := range l.p.Streams {
+			ns = append(ns, s.Name)
+		}
+		return strings.Join(ns, ", ")
+	}
+	for _, s := range l.p.Sources {
+		if l.p.Stream(s.Stream) == nil {
+			l.errs = append(l.errs, &Error{Pos: s.Pos, Msg: fmt.Sprintf("sources.%s.stream: %q is not a declared stream (declared: %s)", s.Name, s.Stream, names())})
+		}
+	}
+	tables := map[string]bool{}
+	for _, s := range l.p.Sinks {
+		if l.p.Stream(s.Stream) == nil {
+			l.errs = append(l.errs, &Error{Pos: s.Pos, Msg: fmt.Sprintf("sinks.%s.stream: %q is not a declared stream (declared: %s)", s.Name, s.Stream, names())})
+		}
+		if tables[s.Table] {
+			l.errs = append(l.errs, &Error{Pos: s.Pos, Msg: fmt.Sprintf("sinks.%s.table: table %q is written by another sink; give each lake sink its own table", s.Name, s.Table)})
+		}
+		tables[s.Table] = true
+	}
+}
+
+// ParseDuration is time.ParseDuration plus a "d" (24h) unit.
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(days * float64(24*time.Hour)), nil
+	}
+	return time.ParseDuration(s)
+}
+
+// ParseSize parses a byte size: an integer with an optional unit
+// (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
+func ParseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+			if err != nil {
+				return 0, err
+			}
+			return int64(v * float64(u.mult)), nil
+		}
+	}
+	return strconv.ParseInt(s, 10, 64)
+}

@@ -1,0 +1,230 @@
+package lake
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/weirhq/weir/internal/schema"
+)
+
+// ParquetSchema maps stream columns to a Parquet schema whose field IDs match
+// the Iceberg schema (1-based column positions).
+func ParquetSchema(cols []schema.Column) *parquet.Schema {
+	g := parquet.Group{}
+	for i, c := range cols {
+		var n parquet.Node
+		switch c.Type {
+		case schema.String:
+			n = parquet.String()
+		case schema.Int64:
+			n = parquet.Int(64)
+		case schema.Float64:
+			n = parquet.Leaf(parquet.DoubleType)
+		case schema.Bool:
+			n = parquet.Leaf(parquet.BooleanType)
+		case schema.Timestamp:
+			n = parquet.TimestampAdjusted(parquet.Microsecond, true)
+		}
+		if !c.Required || c.Nullable {
+			n = parquet.Optional(n)
+		}
+		g[c.Name] = parquet.FieldID(n, i+1)
+	}
+	return parquet.NewSchema("weir", g)
+}
+
+// fileStats are the Iceberg metrics of a written file, keyed by field ID.
+type fileStats struct {
+	rows, size  int64
+	valueCounts map[int]int64
+	nullCounts  map[int]int64
+	lower       map[int][]byte
+	upper       map[int][]byte
+}
+
+// maxBoundLen: longer string bounds are left out rather than truncated
+// (a truncated upper bound needs care to stay an upper bound).
+const maxBoundLen = 64
+
+// writeParquet writes one hour's rows to path (zstd, fsynced) and returns
+// its statistics.
+func writeParquet(path string, cols []schema.Column, c *columns, rowGroupRows int64) (*fileStats, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create %q: %w", filepath.Dir(path), err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create data file: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	sch := ParquetSchema(cols)
+	pw := parquet.NewGenericWriter[any](f, sch,
+		parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.CreatedBy("weir", "0.1", ""))
+
+	// Leaf order in the Parquet schema (Group sorts by name) -> our column.
+	leafCol := make([]int, len(cols))
+	optional := make([]bool, len(cols))
+	for leaf, field := range sch.Fields() {
+		for i := range cols {
+			if cols[i].Name == field.Name() {
+				leafCol[leaf] = i
+				optional[leaf] = field.Optional()
+			}
+		}
+	}
+	const batch = 1024
+	rows := make([]parquet.Row, batch)
+	for i := range rows {
+		rows[i] = make(parquet.Row, len(cols))
+	}
+	for start := 0; start < c.n; start += batch {
+		n := min(batch, c.n-start)
+		for r := range n {
+			i := start + r
+			row := rows[r][:len(cols)]
+			for leaf, ci := range leafCol {
+				cv := &c.cols[ci]
+				var v parquet.Value
+				def := 0
+				if optional[leaf] {
+					def = 1
+				}
+				if cv.isNull(i) {
+					v, def = parquet.NullValue(), 0
+				} else {
+					switch cols[ci].Type {
+					case schema.String:
+						v = parquet.ByteArrayValue(cv.str(i))
+					case schema.Float64:
+						v = parquet.DoubleValue(cv.floats[i])
+					case schema.Bool:
+						v = parquet.BooleanValue(cv.ints[i] != 0)
+					default:
+						v = parquet.Int64Value(cv.ints[i])
+					}
+				}
+				row[leaf] = v.Level(0, def, leaf)
+			}
+			rows[r] = row
+		}
+		if _, err := pw.WriteRows(rows[:n]); err != nil {
+			return nil, fmt.Errorf("cannot write rows to %q: %w", path, err)
+		}
+	}
+	if err := pw.Close(); err != nil {
+		return nil, fmt.Errorf("cannot finish %q: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("cannot sync %q: %w", path, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("cannot close %q: %w", path, err)
+	}
+	ok = true
+	st := stats(cols, c)
+	st.size = info.Size()
+	return st, nil
+}
+
+func stats(cols []schema.Column, c *columns) *fileStats {
+	st := &fileStats{rows: int64(c.n), valueCounts: map[int]int64{}, nullCounts: map[int]int64{},
+		lower: map[int][]byte{}, upper: map[int][]byte{}}
+	for ci, col := range cols {
+		id := ci + 1
+		cv := &c.cols[ci]
+		var nulls int64
+		first := true
+		var lo, hi []byte
+		var ilo, ihi int64
+		var flo, fhi float64
+		tooLong := false
+		for i := range c.n {
+			if cv.isNull(i) {
+				nulls++
+				continue
+			}
+			switch col.Type {
+			case schema.String:
+				s := cv.str(i)
+				if len(s) > maxBoundLen {
+					tooLong = true
+				}
+				if first || bytes.Compare(s, lo) < 0 {
+					lo = s
+				}
+				if first || bytes.Compare(s, hi) > 0 {
+					hi = s
+				}
+			case schema.Float64:
+				f := cv.floats[i]
+				if math.IsNaN(f) {
+					continue
+				}
+				if first || f < flo {
+					flo = f
+				}
+				if first || f > fhi {
+					fhi = f
+				}
+			default:
+				x := cv.ints[i]
+				if first || x < ilo {
+					ilo = x
+				}
+				if first || x > ihi {
+					ihi = x
+				}
+			}
+			first = false
+		}
+		st.valueCounts[id] = int64(c.n)
+		st.nullCounts[id] = nulls
+		if first {
+			continue // all null
+		}
+		switch col.Type {
+		case schema.String:
+			if !tooLong {
+				st.lower[id], st.upper[id] = bytes.Clone(lo), bytes.Clone(hi)
+			}
+		case schema.Float64:
+			st.lower[id] = binary.LittleEndian.AppendUint64(nil, math.Float64bits(flo))
+			st.upper[id] = binary.LittleEndian.AppendUint64(nil, math.Float64bits(fhi))
+		case schema.Bool:
+			st.lower[id], st.upper[id] = []byte{byte(ilo)}, []byte{byte(ihi)}
+		default:
+			st.lower[id] = binary.LittleEndian.AppendUint64(nil, uint64(ilo))
+			st.upper[id] = binary.LittleEndian.AppendUint64(nil, uint64(ihi))
+		}
+	}
+	return st
+}
+
+// sortedNames is used by tests to compare file column order.
+func sortedNames(cols []schema.Column) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,550 @@
+// Package pebblelog is the embedded implementation of log.Log and log.Meta
+// on one Pebble database in the node's data directory.
+//
+// Key layout (all big-endian, so keys sort by offset):
+//
+//	0x01 stream 0x00 partition(u32) baseOffset(u64)  ->  batch
+//	0x02 key                                          ->  metadata value
+//
+// A batch value is: version byte (1), uvarint count, uvarint meta, varint
+// append time (Unix ms), then the payload of framed records.
+//
+// Appends go through one committer goroutine: it takes every write queued
+// while the previous sync ran, assigns offsets, and commits them in one
+// synced Pebble batch (group commit). Offsets are assigned only by the
+// committer, so they are dense and visible in order.
+//
+// This package must not import anything above internal/log.
+package pebblelog
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	wlog "github.com/weirhq/weir/internal/log"
+)
+
+const (
+	prefixLog  = 0x01
+	prefixMeta = 0x02
+	version    = 1
+)
+
+// Options configure the embedded log.
+type Options struct {
+	// MaxGroupBytes caps the bytes committed in one synced batch; a larger
+	// group waits for the next sync. Default 64 MiB.
+	MaxGroupBytes int
+	// Metrics, when set, receives the append latency and size metrics.
+	Metrics *Metrics
+	// Now returns the wall clock; tests replace it. Default time.Now.
+	Now func() time.Time
+}
+
+// Metrics are the log's Prometheus metrics.
+type Metrics struct {
+	AppendSeconds prometheus.Histogram // one observation per group commit
+	AppendBytes   prometheus.Counter
+	GroupSize     prometheus.Histogram // writes per group commit
+}
+
+// Log is the Pebble-backed log. It implements log.Log and log.Meta.
+type Log struct {
+	db   *pebble.DB
+	opts Options
+
+	queue chan *pending
+	done  chan struct{}
+
+	mu      sync.Mutex
+	streams map[string]*stream
+	closed  bool
+	appends sync.WaitGroup // appends in flight; Close waits for them
+	wg      sync.WaitGroup // the committer
+}
+
+type stream struct {
+	name   string
+	next   []int64 // per partition: next offset; only the committer writes it after open
+	notify chan struct{}
+}
+
+type pending struct {
+	w     *wlog.Write
+	bases []int64
+	err   error
+	done  chan struct{}
+}
+
+var (
+	_ wlog.Log  = (*Log)(nil)
+	_ wlog.Meta = (*Log)(nil)
+)
+
+// Open opens or creates the log in dir.
+func Open(dir string, opts Options) (*Log, error) {
+	if opts.MaxGroupBytes == 0 {
+		opts.MaxGroupBytes = 64 << 20
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	db, err := pebble.Open(dir, &pebble.Options{
+		Logger:       quietLogger{},
+		MemTableSize: 64 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open log in %q: %w", dir, err)
+	}
+	l := &Log{
+		db:      db,
+		opts:    opts,
+		queue:   make(chan *pending, 4096),
+		done:    make(chan struct{}),
+		streams: map[string]*stream{},
+	}
+	l.wg.Add(1)
+	go l.committer()
+	return l, nil
+}
+
+func logKey(dst []byte, stream string, partition int, offset int64) []byte {
+	dst = append(dst, prefixLog)
+	dst = append(dst, stream...)
+	dst = append(dst, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(partition))
+	return binary.BigEndian.AppendUint64(dst, uint64(offset))
+}
+
+func partitionBounds(stream string, partition int) (lo, hi []byte) {
+	lo = logKey(nil, stream, partition, 0)
+	hi = logKey(nil, stream, partition+1, 0)
+	return lo, hi
+}
+
+// EnsureStream implements log.Log.
+func (l *Log) EnsureStream(name string, partitions int) error {
+	if partitions < 1 {
+		return fmt.Errorf("stream %q: partitions must be at least 1, got %d", name, partitions)
+	}
+	if bytes.IndexByte([]byte(name), 0) >= 0 {
+		return fmt.Errorf("stream name %q contains a NUL byte", name)
+	}
+	metaKey := []byte("log/streams/" + name)
+	v, ok, err := l.Get(metaKey)
+	if err != nil {
+		return err
+	}
+	if ok {
+		n, _ := binary.Uvarint(v)
+		if int(n) != partitions {
+			return fmt.Errorf("stream %q has %d partitions in this data directory, the configuration asks for %d; "+
+				"changing the partition count is not supported yet: keep %d or use a new data directory", name, n, partitions, n)
+		}
+	} else if err := l.Set(metaKey, binary.AppendUvarint(nil, uint64(partitions))); err != nil {
+		return err
+	}
+	s := &stream{name: name, next: make([]int64, partitions), notify: make(chan struct{})}
+	for p := range partitions {
+		end, err := l.scanEnd(name, p)
+		if err != nil {
+			return err
+		}
+		s.next[p] = end
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.streams[name]; !ok {
+		l.streams[name] = s
+	}
+	return nil
+}
+
+// scanEnd finds the end offset of a partition from its last batch.
+func (l *Log) scanEnd(name string, p int) (int64, error) {
+	lo, hi := partitionBounds(name, p)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	b, err := decodeBatch(it.Key(), it.Value())
+	if err != nil {
+		return 0, err
+	}
+	return b.End(), nil
+}
+
+func decodeBatch(key, val []byte) (wlog.Batch, error) {
+	var b wlog.Batch
+	if len(key) < 8 || len(val) < 1 || val[0] != version {
+		return b, fmt.Errorf("%w: bad batch header", wlog.ErrCorrupt)
+	}
+	b.BaseOffset = int64(binary.BigEndian.Uint64(key[len(key)-8:]))
+	p := 1
+	count, k := binary.Uvarint(val[p:])
+	if k <= 0 {
+		return b, fmt.Errorf("%w: bad batch count", wlog.ErrCorrupt)
+	}
+	p += k
+	meta, k := binary.Uvarint(val[p:])
+	if k <= 0 {
+		return b, fmt.Errorf("%w: bad batch meta", wlog.ErrCorrupt)
+	}
+	p += k
+	at, k := binary.Varint(val[p:])
+	if k <= 0 {
+		return b, fmt.Errorf("%w: bad batch time", wlog.ErrCorrupt)
+	}
+	p += k
+	b.Count, b.Meta, b.AppendTime, b.Payload = int(count), uint32(meta), at, val[p:]
+	return b, nil
+}
+
+// Append implements log.Log.
+func (l *Log) Append(ctx context.Context, w *wlog.Write) ([]int64, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, wlog.ErrClosed
+	}
+	for _, c := range w.Chunks {
+		s, ok := l.streams[c.Stream]
+		if !ok {
+			l.mu.Unlock()
+			return nil, fmt.Errorf("%w: %q", wlog.ErrUnknownStream, c.Stream)
+		}
+		if c.Partition < 0 || c.Partition >= len(s.next) {
+			l.mu.Unlock()
+			return nil, fmt.Errorf("stream %q has no partition %d", c.Stream, c.Partition)
+		}
+	}
+	l.appends.Add(1) // Close waits for this write to be committed
+	l.mu.Unlock()
+	defer l.appends.Done()
+
+	p := &pending{w: w, done: make(chan struct{})}
+	select {
+	case l.queue <- p:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case <-p.done:
+		return p.bases, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (l *Log) committer() {
+	defer l.wg.Done()
+	var group []*pending
+	batch := l.db.NewBatch()
+	for {
+		var first *pending
+		select {
+		case first = <-l.queue:
+		case <-l.done:
+			return // Close saw every append finish first
+		}
+		group = append(group[:0], first)
+		size := first.w.Bytes()
+	collect:
+		for size < l.opts.MaxGroupBytes {
+			select {
+			case p := <-l.queue:
+				group = append(group, p)
+				size += p.w.Bytes()
+			default:
+				break collect
+			}
+		}
+		l.commitGroup(batch, group, size)
+		batch.Reset()
+	}
+}
+
+func (l *Log) commitGroup(batch *pebble.Batch, group []*pending, size int) {
+	start := time.Now()
+	nowMs := l.opts.Now().UnixMilli()
+	l.mu.Lock()
+	touched := map[*stream]bool{}
+	// Assign offsets on a copy so a failed commit leaves them unchanged.
+	next := map[*stream][]int64{}
+	var key, hdr []byte
+	for _, p := range group {
+		p.bases = make([]int64, len(p.w.Chunks))
+		for i, c := range p.w.Chunks {
+			s := l.streams[c.Stream]
+			n, ok := next[s]
+			if !ok {
+				n = append([]int64(nil), s.next...)
+				next[s] = n
+			}
+			base := n[c.Partition]
+			p.bases[i] = base
+			n[c.Partition] = base + int64(c.Count)
+			touched[s] = true
+
+			key = logKey(key[:0], c.Stream, c.Partition, base)
+			hdr = append(hdr[:0], version)
+			hdr = binary.AppendUvarint(hdr, uint64(c.Count))
+			hdr = binary.AppendUvarint(hdr, uint64(c.Meta))
+			hdr = binary.AppendVarint(hdr, nowMs)
+			op := batch.SetDeferred(len(key), len(hdr)+len(c.Payload))
+			copy(op.Key, key)
+			copy(op.Value, hdr)
+			copy(op.Value[len(hdr):], c.Payload)
+			op.Finish()
+		}
+		for _, put := range p.w.Puts {
+			batch.Set(metaKey(put.Key), put.Value, nil)
+		}
+	}
+	l.mu.Unlock()
+
+	err := batch.Commit(pebble.Sync)
+
+	l.mu.Lock()
+	if err == nil {
+		for s, n := range next {
+			copy(s.next, n)
+		}
+		for s := range touched {
+			close(s.notify)
+			s.notify = make(chan struct{})
+		}
+	}
+	l.mu.Unlock()
+	if m := l.opts.Metrics; m != nil && err == nil {
+		m.AppendSeconds.Observe(time.Since(start).Seconds())
+		m.AppendBytes.Add(float64(size))
+		m.GroupSize.Observe(float64(len(group)))
+	}
+	for _, p := range group {
+		if err != nil {
+			p.bases, p.err = nil, fmt.Errorf("cannot commit to the log: %w", err)
+		}
+		close(p.done)
+	}
+}
+
+// Read implements log.Log.
+func (l *Log) Read(name string, partition int, from int64, maxBytes int) ([]wlog.Batch, error) {
+	if _, err := l.stream(name, partition); err != nil {
+		return nil, err
+	}
+	lo, hi := partitionBounds(name, partition)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	// The batch holding `from` is the last one whose base is <= from.
+	valid := it.SeekLT(logKey(nil, name, partition, from+1))
+	if valid {
+		b, err := decodeBatch(it.Key(), it.Value())
+		if err != nil {
+			return nil, err
+		}
+		if b.End() <= from {
+			valid = it.Next()
+		}
+	} else {
+		valid = it.First()
+	}
+	var out []wlog.Batch
+	read := 0
+	for ; valid; valid = it.Next() {
+		b, err := decodeBatch(it.Key(), it.Value())
+		if err != nil {
+			return nil, err
+		}
+		b.Payload = append([]byte(nil), b.Payload...)
+		out = append(out, b)
+		read += len(b.Payload)
+		if read >= maxBytes {
+			break
+		}
+	}
+	return out, it.Error()
+}
+
+func (l *Log) stream(name string, partition int) (*stream, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.streams[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", wlog.ErrUnknownStream, name)
+	}
+	if partition < 0 || partition >= len(s.next) {
+		return nil, fmt.Errorf("stream %q has no partition %d", name, partition)
+	}
+	return s, nil
+}
+
+// End implements log.Log.
+func (l *Log) End(name string, partition int) (int64, error) {
+	s, err := l.stream(name, partition)
+	if err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return s.next[partition], nil
+}
+
+// Notify implements log.Log.
+func (l *Log) Notify(name string) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.streams[name]; ok {
+		return s.notify
+	}
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// Retain implements log.Log.
+func (l *Log) Retain(name string, partition int, floor int64, policy wlog.Retention) (int64, error) {
+	if _, err := l.stream(name, partition); err != nil {
+		return 0, err
+	}
+	if policy.MaxAgeMillis <= 0 && policy.MaxBytes <= 0 {
+		return 0, nil
+	}
+	lo, hi := partitionBounds(name, partition)
+	var size uint64
+	if policy.MaxBytes > 0 {
+		var err error
+		if size, err = l.db.EstimateDiskUsage(lo, hi); err != nil {
+			return 0, err
+		}
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	cutoff := l.opts.Now().UnixMilli() - policy.MaxAgeMillis
+	var deleted int64
+	var end []byte // exclusive end key of the range to delete
+	for valid := it.First(); valid; valid = it.Next() {
+		b, err := decodeBatch(it.Key(), it.Value())
+		if err != nil {
+			return 0, err
+		}
+		if b.End() > floor {
+			break
+		}
+		old := policy.MaxAgeMillis > 0 && b.AppendTime < cutoff
+		big := policy.MaxBytes > 0 && size > uint64(policy.MaxBytes)
+		if !old && !big {
+			break
+		}
+		size -= min(size, uint64(len(it.Value())+len(it.Key())))
+		deleted += int64(b.Count)
+		end = logKey(end[:0], name, partition, b.End())
+	}
+	if err := it.Error(); err != nil {
+		return 0, err
+	}
+	if deleted == 0 {
+		return 0, nil
+	}
+	if err := l.db.DeleteRange(lo, end, pebble.Sync); err != nil {
+		return 0, fmt.Errorf("cannot delete old batches of %s/%d: %w", name, partition, err)
+	}
+	return deleted, nil
+}
+
+func metaKey(k []byte) []byte {
+	out := make([]byte, 0, len(k)+1)
+	out = append(out, prefixMeta)
+	return append(out, k...)
+}
+
+// Get implements log.Meta.
+func (l *Log) Get(key []byte) ([]byte, bool, error) {
+	v, closer, err := l.db.Get(metaKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...), true, nil
+}
+
+// Set implements log.Meta.
+func (l *Log) Set(key, value []byte) error {
+	return l.db.Set(metaKey(key), value, pebble.Sync)
+}
+
+// Delete implements log.Meta.
+func (l *Log) Delete(key []byte) error {
+	return l.db.Delete(metaKey(key), pebble.Sync)
+}
+
+// Scan implements log.Meta.
+func (l *Log) Scan(prefix []byte, fn func(key, value []byte) bool) error {
+	lo := metaKey(prefix)
+	hi := append([]byte(nil), lo...)
+	// The upper bound is the prefix plus one in its last non-0xff byte.
+	for len(hi) > 0 && hi[len(hi)-1] == 0xff {
+		hi = hi[:len(hi)-1]
+	}
+	if len(hi) > 0 {
+		hi[len(hi)-1]++
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for valid := it.First(); valid; valid = it.Next() {
+		if !fn(it.Key()[1:], it.Value()) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// Close implements log.Log. Appends still queued are committed first.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	l.appends.Wait()
+	close(l.done)
+	l.wg.Wait()
+	return l.db.Close()
+}
+
+// quietLogger drops Pebble's informational messages; errors still reach the
+// caller through return values.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}

@@ -1,0 +1,20 @@
+// Package schema turns a stream's JSON Schema into a typed column list and a
+// validating decoder, and owns the binary row format that the log stores.
+//
+// The gate calls [Decoder.Decode] once per event: it parses the JSON, checks
+// every rule the schema states, and appends the event to a row buffer in the
+// row format (see codec.go). A generic JSON Schema validator costs 7–10 µs per
+// event here; the compiled decoder does the same job in a few hundred
+// nanoseconds. Tests hold it to the same verdicts as
+// github.com/santhosh-tekuri/jsonschema/v6 on the supported subset.
+//
+// Supported: a top-level object whose properties are scalars — string,
+// integer, number, boolean, and timestamps (`"format": "date-time"`, RFC 3339
+// strings, or epoch milliseconds when the type also lists "integer") — each
+// optionally nullable (`"type": ["string", "null"]`), with required,
+// additionalProperties, enum, const, minimum/maximum (exclusive too),
+// multipleOf, minLength/maxLength and pattern. Anything else is refused when
+// the schema is compiled, with the JSON pointer of the keyword.
+//
+// This package must not import the log, the gate or anything above them.
+package schema

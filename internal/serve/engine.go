@@ -1,0 +1,575 @@
+// Package serve answers SQL over the lake and the fresh tail of the log.
+//
+// Each stream is a SQL table: the Parquet files of its lake table's latest
+// snapshot, plus the records appended to the log after the offsets that
+// snapshot covers (the "fresh tail"). The tail lives in an in-memory DuckDB
+// table, filled from the log just before each query (so a query sees every
+// record acknowledged before it started) and trimmed as lake commits cover
+// it. A query pins the snapshot it read: tail rows it needs are not trimmed
+// until it ends, so each record is counted exactly once.
+//
+// Queries are read-only: statements other than SELECT and EXPLAIN are
+// refused, and DuckDB may read files only under the lake directory.
+//
+// This package reads the log and the lake's published state; it must not
+// import the gate or the HTTP API.
+package serve
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weirhq/weir/internal/lake"
+	wlog "github.com/weirhq/weir/internal/log"
+	"github.com/weirhq/weir/internal/schema"
+)
+
+// Table is a stream exposed as a SQL table.
+type Table struct {
+	Name       string // SQL name
+	Stream     string // log stream
+	Partitions int
+	Schema     *schema.Schema
+	SchemaVer  uint32
+	SchemaFor  func(version uint32) (*schema.Schema, error)
+	// State returns the lake table's latest committed state; nil when the
+	// stream has no lake sink (then every record is read from the log).
+	State func() *lake.State
+}
+
+// Options configure an Engine.
+type Options struct {
+	LakeDir     string // DuckDB may read files only here
+	MemoryLimit string // DuckDB memory_limit, e.g. "1GB"
+	Threads     int
+	MaxRows     int           // result rows returned; more are cut and flagged
+	Timeout     time.Duration // per query
+	Metrics     *Metrics
+	Logger      *slog.Logger
+}
+
+// Metrics are the serving layer's Prometheus metrics.
+type Metrics struct {
+	QuerySeconds prometheus.Histogram
+	QueryErrors  prometheus.Counter
+	TailRows     *prometheus.GaugeVec
+}
+
+// Engine runs queries. It is safe for concurrent use.
+type Engine struct {
+	opts   Options
+	db     *sql.DB
+	log    wlog.Log
+	tables []*tableState
+
+	mu       sync.Mutex // tail sync and trim, pin registration
+	tailConn *sql.Conn
+	pins     map[int64][]cut // running queries -> the cuts they read
+	nextPin  int64
+}
+
+// cut is one table as a query sees it: the files of one lake snapshot, and
+// the tail from the offsets that snapshot covers.
+type cut struct {
+	table   *tableState
+	offsets []int64
+	files   []string
+}
+
+type tableState struct {
+	Table
+	tailPos  []int64 // next offset to copy into the tail, per partition
+	trimmed  []int64 // tail rows below are deleted
+	tailRows int64
+}
+
+// ErrBadQuery marks errors caused by the query text (the caller answers 400).
+var ErrBadQuery = errors.New("bad query")
+
+// New opens an in-memory DuckDB and prepares a tail table per stream.
+func New(l wlog.Log, tables []Table, opts Options) (*Engine, error) {
+	if opts.MaxRows == 0 {
+		opts.MaxRows = 100_000
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = time.Minute
+	}
+	if opts.Threads == 0 {
+		opts.Threads = 2
+	}
+	if opts.MemoryLimit == "" {
+		opts.MemoryLimit = "1GB"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	init := []string{
+		"SET GLOBAL TimeZone = 'UTC'",
+		fmt.Sprintf("SET threads = %d", opts.Threads),
+		fmt.Sprintf("SET memory_limit = %s", quoteLit(opts.MemoryLimit)),
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+	}
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("cannot start the query engine: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	e := &Engine{opts: opts, db: db, log: l, pins: map[int64][]cut{}}
+	ctx := context.Background()
+	for _, q := range init {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("cannot configure the query engine (%s): %w", q, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA weir_tail"); err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, t := range tables {
+		ts := &tableState{Table: t, tailPos: make([]int64, t.Partitions), trimmed: make([]int64, t.Partitions)}
+		var cols []string
+		for _, c := range t.Schema.Columns {
+			cols = append(cols, quoteIdent(c.Name)+" "+duckType(c.Type))
+		}
+		cols = append(cols, "_partition INTEGER", "_offset BIGINT")
+		q := fmt.Sprintf("CREATE TABLE weir_tail.%s (%s)", quoteIdent(t.Name), strings.Join(cols, ", "))
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("cannot create the tail table of %q: %w", t.Name, err)
+		}
+		e.tables = append(e.tables, ts)
+	}
+	// From here on DuckDB may read only the lake, and settings are locked.
+	lock := []string{
+		fmt.Sprintf("SET allowed_directories = [%s]", quoteLit(opts.LakeDir)),
+		"SET enable_external_access = false",
+		"SET lock_configuration = true",
+	}
+	for _, q := range lock {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("cannot restrict the query engine (%s): %w", q, err)
+		}
+	}
+	e.tailConn, err = db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func duckType(t schema.Type) string {
+	switch t {
+	case schema.String:
+		return "VARCHAR"
+	case schema.Int64:
+		return "BIGINT"
+	case schema.Float64:
+		return "DOUBLE"
+	case schema.Bool:
+		return "BOOLEAN"
+	case schema.Timestamp:
+		return "TIMESTAMPTZ"
+	}
+	panic(fmt.Sprintf("BUG: type %v", t))
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+func quoteLit(s string) string   { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
+
+// Close releases the engine.
+func (e *Engine) Close() error {
+	e.tailConn.Close()
+	return e.db.Close()
+}
+
+// Result is a query's answer.
+type Result struct {
+	Columns   []string `json:"columns"`
+	Types     []string `json:"types"`
+	Rows      [][]any  `json:"rows"`
+	Truncated bool     `json:"truncated,omitempty"` // more rows than MaxRows
+}
+
+// Query runs one read-only SQL statement (DuckDB dialect).
+func (e *Engine) Query(ctx context.Context, q string) (*Result, error) {
+	start := time.Now()
+	res, err := e.query(ctx, q)
+	if m := e.opts.Metrics; m != nil {
+		m.QuerySeconds.Observe(time.Since(start).Seconds())
+		if err != nil {
+			m.QueryErrors.Inc()
+		}
+	}
+	return res, err
+}
+
+func (e *Engine) query(ctx context.Context, q string) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	defer cancel()
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+
+	pin, cuts, err := e.syncAndPin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer e.unpin(pin)
+	for _, c := range cuts {
+		if _, err := conn.ExecContext(ctx, viewSQL(c)); err != nil {
+			return nil, fmt.Errorf("cannot define table %q: %w", c.table.Name, err)
+		}
+	}
+	if err := checkReadOnly(ctx, conn, q); err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+	}
+	defer rows.Close()
+	return e.collect(rows)
+}
+
+func checkReadOnly(ctx context.Context, conn *sql.Conn, q string) error {
+	if strings.TrimSpace(q) == "" {
+		return fmt.Errorf("%w: the query is empty", ErrBadQuery)
+	}
+	return conn.Raw(func(dc any) error {
+		pc, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return errors.New("BUG: the DuckDB driver cannot prepare statements")
+		}
+		st, err := pc.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadQuery, err)
+		}
+		defer st.Close()
+		ds, ok := st.(*duckdb.Stmt)
+		if !ok {
+			return errors.New("BUG: unexpected statement type from the DuckDB driver")
+		}
+		typ, err := ds.StatementType()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadQuery, err)
+		}
+		switch typ {
+		case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
+			return nil
+		}
+		return fmt.Errorf("%w: only read-only queries (SELECT, WITH, EXPLAIN, DESCRIBE, SHOW) are allowed here; "+
+			"streams are written through the ingest API, and views are created in views/*.sql", ErrBadQuery)
+	})
+}
+
+// syncAndPin copies the log's new records into the tail tables, trims what
+// the lake has covered, and pins the current lake state for one query.
+func (e *Engine) syncAndPin(ctx context.Context) (int64, []cut, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cuts := make([]cut, len(e.tables))
+	for i, t := range e.tables {
+		var committed []int64
+		var files []string
+		if t.State != nil {
+			st := t.State()
+			committed, files = st.Offsets, st.Files
+		} else {
+			committed = make([]int64, t.Partitions)
+		}
+		if err := e.syncTail(ctx, t, committed); err != nil {
+			return 0, nil, err
+		}
+		cuts[i] = cut{table: t, offsets: committed, files: files}
+	}
+	if err := e.trim(ctx); err != nil {
+		return 0, nil, err
+	}
+	e.nextPin++
+	e.pins[e.nextPin] = cuts
+	return e.nextPin, cuts, nil
+}
+
+func (e *Engine) unpin(id int64) {
+	e.mu.Lock()
+	delete(e.pins, id)
+	e.mu.Unlock()
+}
+
+// syncTail appends log records from max(tailPos, committed) to the end.
+func (e *Engine) syncTail(ctx context.Context, t *tableState, committed []int64) error {
+	return e.tailConn.Raw(func(dc any) error {
+		var app *duckdb.Appender
+		defer func() {
+			if app != nil {
+				app.Close()
+			}
+		}()
+		var vals []schema.Value
+		args := make([]driver.Value, len(t.Schema.Columns)+2)
+		added := int64(0)
+		for p := range t.Partitions {
+			from := max(t.tailPos[p], committed[p])
+			end, err := e.log.End(t.Stream, p)
+			if err != nil {
+				return err
+			}
+			for from < end {
+				batches, err := e.log.Read(t.Stream, p, from, 4<<20)
+				if err != nil {
+					return err
+				}
+				if len(batches) == 0 {
+					break
+				}
+				for bi := range batches {
+					b := &batches[bi]
+					cols := t.Schema.Columns
+					if t.SchemaFor != nil && b.Meta != t.SchemaVer {
+						s, err := t.SchemaFor(b.Meta)
+						if err != nil {
+							return err
+						}
+						cols = s.Columns
+					}
+					var rerr error
+					err := b.Records(func(off int64, rec []byte) bool {
+						if off < from || off >= end {
+							return true
+						}
+						vals, rerr = schema.DecodeRow(cols, rec, vals)
+						if rerr != nil {
+							return false
+						}
+						if app == nil {
+							if app, rerr = duckdb.NewAppenderFromConn(dc.(driver.Conn), "weir_tail", t.Name); rerr != nil {
+								return false
+							}
+						}
+						fillArgs(args, t.Schema.Columns, cols, vals)
+						args[len(args)-2] = int32(p)
+						args[len(args)-1] = off
+						if rerr = app.AppendRow(args...); rerr != nil {
+							return false
+						}
+						added++
+						return true
+					})
+					if err == nil {
+						err = rerr
+					}
+					if err != nil {
+						return fmt.Errorf("cannot copy %s/%d@%d into the tail: %w", t.Stream, p, b.BaseOffset, err)
+					}
+				}
+				from = min(batches[len(batches)-1].End(), end)
+			}
+			t.tailPos[p] = max(from, t.tailPos[p])
+		}
+		if app != nil {
+			if err := app.Flush(); err != nil {
+				// The tail table may now hold part of the rows: rebuild it.
+				t.tailPos = make([]int64, t.Partitions)
+				return fmt.Errorf("cannot append to the tail of %q: %w", t.Name, err)
+			}
+		}
+		t.tailRows += added
+		return nil
+	})
+}
+
+// fillArgs converts a row of cols (the version it was written under) to the
+// table's columns, matching by name.
+func fillArgs(args []driver.Value, table, cols []schema.Column, vals []schema.Value) {
+	for i := range table {
+		j := i
+		if len(cols) != len(table) || cols[i].Name != table[i].Name {
+			j = -1
+			for k := range cols {
+				if cols[k].Name == table[i].Name {
+					j = k
+				}
+			}
+		}
+		if j < 0 || vals[j].Null {
+			args[i] = nil
+			continue
+		}
+		v := vals[j]
+		switch table[i].Type {
+		case schema.String:
+			args[i] = string(v.Bytes)
+		case schema.Int64:
+			args[i] = v.Int
+		case schema.Float64:
+			args[i] = v.Float
+		case schema.Bool:
+			args[i] = v.Int != 0
+		case schema.Timestamp:
+			args[i] = time.UnixMicro(v.Int).UTC()
+		}
+	}
+}
+
+// trim deletes tail rows that every pinned query and the latest lake state
+// have in files.
+func (e *Engine) trim(ctx context.Context) error {
+	for _, t := range e.tables {
+		if t.State == nil {
+			continue
+		}
+		floor := t.State().Offsets
+		floor = append([]int64(nil), floor...)
+		for _, cs := range e.pins {
+			for _, c := range cs {
+				if c.table == t {
+					for p := range floor {
+						floor[p] = min(floor[p], c.offsets[p])
+					}
+				}
+			}
+		}
+		advance := false
+		for p := range floor {
+			if floor[p] > t.trimmed[p] {
+				advance = true
+			}
+		}
+		if !advance {
+			continue
+		}
+		q := fmt.Sprintf("DELETE FROM weir_tail.%s WHERE _offset < %s[_partition + 1]", quoteIdent(t.Name), intList(floor))
+		res, err := e.tailConn.ExecContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("cannot trim the tail of %q: %w", t.Name, err)
+		}
+		n, _ := res.RowsAffected()
+		t.tailRows -= n
+		copy(t.trimmed, floor)
+		if m := e.opts.Metrics; m != nil {
+			m.TailRows.WithLabelValues(t.Name).Set(float64(t.tailRows))
+		}
+	}
+	return nil
+}
+
+func intList(xs []int64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatInt(x, 10)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func viewSQL(c cut) string {
+	t := c.table
+	var cols []string
+	for _, col := range t.Schema.Columns {
+		cols = append(cols, quoteIdent(col.Name))
+	}
+	list := strings.Join(cols, ", ")
+	tail := fmt.Sprintf("SELECT %s FROM weir_tail.%s WHERE _offset >= %s[_partition + 1]", list, quoteIdent(t.Name), intList(c.offsets))
+	if len(c.files) == 0 {
+		return fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(t.Name), tail)
+	}
+	quoted := make([]string, len(c.files))
+	for i, f := range c.files {
+		quoted[i] = quoteLit(f)
+	}
+	lakePart := fmt.Sprintf("SELECT %s FROM read_parquet([%s])", list, strings.Join(quoted, ", "))
+	return fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s UNION ALL %s", quoteIdent(t.Name), lakePart, tail)
+}
+
+func (e *Engine) collect(rows *sql.Rows) (*Result, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	types, _ := rows.ColumnTypes()
+	res := &Result{Columns: cols, Rows: [][]any{}}
+	for _, t := range types {
+		res.Types = append(res.Types, t.DatabaseTypeName())
+	}
+	for rows.Next() {
+		if len(res.Rows) >= e.opts.MaxRows {
+			res.Truncated = true
+			break
+		}
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			vals[i] = jsonValue(v)
+		}
+		res.Rows = append(res.Rows, vals)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+	}
+	return res, nil
+}
+
+// jsonValue converts DuckDB values to what encodes well as JSON.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case *big.Int:
+		if x.IsInt64() {
+			return x.Int64()
+		}
+		return x.String()
+	case duckdb.Decimal:
+		f, _ := new(big.Float).SetInt(x.Value).Float64()
+		for range x.Scale {
+			f /= 10
+		}
+		return f
+	case duckdb.Interval:
+		return fmt.Sprintf("%d months %d days %d µs", x.Months, x.Days, x.Micros)
+	case duckdb.UUID:
+		return x.String()
+	case []byte:
+		return string(x)
+	case []any:
+		for i := range x {
+			x[i] = jsonValue(x[i])
+		}
+		return x
+	case map[string]any:
+		for k := range x {
+			x[k] = jsonValue(x[k])
+		}
+		return x
+	case duckdb.Map:
+		m := map[string]any{}
+		for k, val := range x {
+			m[fmt.Sprint(k)] = jsonValue(val)
+		}
+		return m
+	}
+	return v
+}
