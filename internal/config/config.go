@@ -28,6 +28,7 @@ const FileName = "weir.yaml"
 // Pipeline is a loaded, validated pipeline directory.
 type Pipeline struct {
 	Dir     string
+	Raw     []byte // weir.yaml as read
 	Streams []*Stream
 	Sources []*Source
 	Sinks   []*Sink
@@ -130,6 +131,27 @@ func (es Errors) Error() string {
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
+// Save writes the pipeline (weir.yaml and its schema files) to dir, so the
+// data directory records what it was written with.
+func (p *Pipeline) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, FileName), p.Raw, 0o644); err != nil {
+		return err
+	}
+	for _, s := range p.Streams {
+		path := filepath.Join(dir, s.SchemaFile)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, s.Schema.Source, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Load reads and validates the pipeline directory dir.
 func Load(dir string) (*Pipeline, error) {
 	path := filepath.Join(dir, FileName)
@@ -145,7 +167,7 @@ func Load(dir string) (*Pipeline, error) {
 
 // Parse validates a weir.yaml document; dir is where schema files are read from.
 func Parse(dir, file string, src []byte) (*Pipeline, error) {
-	l := &loader{dir: dir, file: file, p: &Pipeline{Dir: dir}}
+	l := &loader{dir: dir, file: file, p: &Pipeline{Dir: dir, Raw: src}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, Errors{{Pos: Pos{File: file, Line: yamlErrLine(err)}, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}

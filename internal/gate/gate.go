@@ -461,8 +461,8 @@ func (g *Gate) ListQuarantine(stream string, limit int) ([]QuarantineRecord, err
 		}
 		for i := range batches {
 			err := batches[i].Records(func(off int64, rec []byte) bool {
-				if off < from {
-					return true
+				if off < from || off >= end {
+					return off < end
 				}
 				var q QuarantineRecord
 				if err := json.Unmarshal(rec, &q); err != nil {
@@ -475,7 +475,7 @@ func (g *Gate) ListQuarantine(stream string, limit int) ([]QuarantineRecord, err
 				return nil, err
 			}
 		}
-		from = batches[len(batches)-1].End()
+		from = min(batches[len(batches)-1].End(), end)
 	}
 	return out, nil
 }

@@ -1,0 +1,53 @@
+# Weir. `make demo` runs the clickstream example; `make test` runs every test.
+GO      ?= go
+BIN     := bin/weir
+FUZZTIME ?= 10s
+export CGO_ENABLED = 1
+
+.PHONY: build demo test unit fuzz e2e vet fmt-check bench stress deps clean
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/weir
+
+demo: build
+	./$(BIN) demo
+
+# deps checks the toolchain the build needs (Go, and a C/C++ compiler for
+# DuckDB) and installs the compilers with apt when they are missing.
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go is required: https://go.dev/dl/"; exit 1; }
+	@command -v gcc >/dev/null && command -v g++ >/dev/null || { \
+		echo "installing gcc/g++ (DuckDB is a C++ library linked with cgo)"; \
+		apt-get update -qq && apt-get install -y -qq gcc g++ >/dev/null; }
+
+test: build fmt-check vet unit fuzz e2e
+
+fmt-check:
+	@out=$$(gofmt -l cmd internal examples test bench 2>/dev/null); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./internal/... ./cmd/...
+
+# Brief runs of every fuzz target (corpora live in testdata/fuzz).
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/schema/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseRFC3339Micros$$' -fuzztime=$(FUZZTIME) ./internal/schema/
+	$(GO) test -run='^$$' -fuzz='^FuzzIngest$$' -fuzztime=$(FUZZTIME) ./internal/gate/
+
+e2e: build
+	WEIR_BIN=$(abspath $(BIN)) $(GO) test -count=1 -v ./test/...
+
+# Long versions of the reliability tests (results go into issue notes).
+stress: build
+	for i in 1 2 3 4 5 6 7 8 9 10; do WEIR_BIN=$(abspath $(BIN)) $(GO) test -count=1 -run TestCrashRecoveryExactlyOnce ./test/e2e/ || exit 1; done
+
+bench: build
+	$(GO) test -run='^$$' -bench=. -benchmem ./internal/schema/ ./internal/gate/ ./internal/lake/
+	$(GO) run ./bench/ingest -bin $(abspath $(BIN))
+
+clean:
+	rm -rf bin weir-data weir-demo-data

@@ -1,0 +1,417 @@
+// Command weir runs and talks to a Weir node. It only parses flags, builds a
+// node or an HTTP client, and prints; the work happens in internal/.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weirhq/weir/examples"
+	"github.com/weirhq/weir/internal/api"
+	"github.com/weirhq/weir/internal/config"
+	"github.com/weirhq/weir/internal/node"
+	"github.com/weirhq/weir/internal/observe"
+	"github.com/weirhq/weir/internal/serve"
+)
+
+const defaultServer = "http://127.0.0.1:8080"
+
+func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "weir:", err)
+		os.Exit(1)
+	}
+}
+
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "weir",
+		Short: "Weir: ingest, validate, store and query event streams — one binary",
+		Long: `Weir takes events in over HTTP, validates them against versioned JSON Schemas
+(rejected ones go to a quarantine with the reason), keeps them in a durable log,
+writes them to an Apache Iceberg table of Parquet files, and answers SQL over
+the lake plus the freshest events.
+
+Start with:  weir demo           (a synthetic clickstream, nothing to set up)
+Then:        weir query "SELECT country, count(*) FROM clicks GROUP BY 1"`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(runCmd(), demoCmd(), queryCmd(), quarantineCmd())
+	return root
+}
+
+type nodeFlags struct {
+	dataDir, listen, logLevel string
+}
+
+func (f *nodeFlags) add(c *cobra.Command, defData string) {
+	c.Flags().StringVar(&f.dataDir, "data-dir", defData, "directory for the log, the lake and the catalog")
+	c.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8080", "HOST:PORT of the HTTP API")
+	c.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (f *nodeFlags) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return observe.NewLogger(os.Stderr, lvl)
+}
+
+func runCmd() *cobra.Command {
+	var f nodeFlags
+	c := &cobra.Command{
+		Use:   "run [flags] PIPELINE_DIR",
+		Short: "Run a node for the pipeline in PIPELINE_DIR (weir.yaml, schemas/, views/)",
+		Long: `Run a node: the HTTP API, the sources and sinks of PIPELINE_DIR/weir.yaml.
+
+SIGTERM or Ctrl-C stops it cleanly: it stops accepting requests, finishes the
+ones in flight, commits what the lake writers buffered, and exits 0. After a
+crash (kill -9, power loss) it recovers on the next start: every acknowledged
+event is kept, none is duplicated.`,
+		Example: "  weir run --data-dir /var/lib/weir examples/clickstream",
+		Args:    exactArgs(1, "PIPELINE_DIR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := config.Load(args[0])
+			if err != nil {
+				return err
+			}
+			return serveUntilSignal(p, f, nil)
+		},
+	}
+	f.add(c, "weir-data")
+	return c
+}
+
+func demoCmd() *cobra.Command {
+	var f nodeFlags
+	var rate float64
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the clickstream example with a synthetic event generator",
+		Long: `Run examples/clickstream (built into the binary): a generator posts synthetic
+click events (1% of them invalid, to fill the quarantine), the node validates
+them, writes the Iceberg table "clicks", and answers SQL. Ctrl-C stops it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := filepath.Join(f.dataDir, "pipeline-demo")
+			sub, _ := fs.Sub(examples.Clickstream, "clickstream")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			if err := os.CopyFS(dir, sub); err != nil && !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("cannot unpack the example pipeline: %w", err)
+			}
+			p, err := config.Load(dir)
+			if err != nil {
+				return err
+			}
+			for _, s := range p.Sources {
+				if rate > 0 {
+					s.Rate = rate
+				}
+			}
+			return serveUntilSignal(p, f, func(addr string) {
+				base := "http://" + addr
+				fmt.Printf(`
+Weir demo is running: a synthetic clickstream flows into stream "clicks".
+
+  Ingest:      curl -s -H 'Content-Type: application/x-ndjson' --data-binary \
+                 '{"ts":"%s","user_id":"me","url":"/","status":200,"country":"US"}' \
+                 %s/v1/streams/clicks/events
+  Query:       weir query --server %s "SELECT country, count(*) AS n FROM clicks GROUP BY 1 ORDER BY n DESC"
+               curl -s %s/v1/query -d '{"sql":"SELECT count(*) FROM clicks"}'
+  Quarantine:  %s/v1/quarantine?stream=clicks&limit=5
+  Metrics:     %s/metrics
+  Lake:        %s (Iceberg table weir.clicks)
+
+Ctrl-C to stop.
+`, time.Now().UTC().Format(time.RFC3339), base, base, base, base, base, filepath.Join(f.dataDir, "lake"))
+			})
+		},
+	}
+	f.add(c, "weir-demo-data")
+	c.Flags().Float64Var(&rate, "rate", 0, "generator events per second (default: the example's 2000)")
+	return c
+}
+
+func serveUntilSignal(p *config.Pipeline, f nodeFlags, onReady func(addr string)) error {
+	log := f.logger()
+	n, err := node.Start(node.Config{Pipeline: p, DataDir: f.dataDir, Listen: f.listen, Logger: log})
+	if err != nil {
+		return err
+	}
+	if onReady != nil {
+		onReady(n.Addr())
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	var runErr error
+	select {
+	case s := <-sig:
+		log.Info("stopping", "signal", s.String())
+	case runErr = <-n.Errors():
+		log.Error("stopping after a failure", "err", runErr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("%s takes %s (got %d arguments); see %s --help", cmd.CommandPath(), names, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+type clientFlags struct {
+	server, dataDir, format string
+}
+
+func (f *clientFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&f.server, "server", "", "URL of a running node (default $WEIR_SERVER or "+defaultServer+")")
+	c.Flags().StringVar(&f.dataDir, "data-dir", "", "query a stopped node's data directory instead of a server")
+	c.Flags().StringVar(&f.format, "format", "table", "output format: table, csv or json")
+}
+
+func (f *clientFlags) serverURL() string {
+	if f.server != "" {
+		return strings.TrimRight(f.server, "/")
+	}
+	if s := os.Getenv("WEIR_SERVER"); s != "" {
+		return strings.TrimRight(s, "/")
+	}
+	return defaultServer
+}
+
+// offline opens a stopped node's data directory with the pipeline it saved.
+func (f *clientFlags) offline() (*node.Node, error) {
+	p, err := config.Load(node.PipelineDir(f.dataDir))
+	if err != nil {
+		return nil, fmt.Errorf("%q does not look like a Weir data directory: %w", f.dataDir, err)
+	}
+	return node.Start(node.Config{Pipeline: p, DataDir: f.dataDir, Listen: "127.0.0.1:0", NoSources: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
+func queryCmd() *cobra.Command {
+	var f clientFlags
+	c := &cobra.Command{
+		Use:   `query [flags] "SQL"`,
+		Short: "Run a SQL query (DuckDB dialect) over the lake and the freshest events",
+		Long: `Run a read-only SQL query. Every stream is a table: its committed Parquet
+files plus the events accepted since, so results include events acknowledged a
+moment ago.`,
+		Example: `  weir query "SELECT count(*) FROM clicks"
+  weir query --format csv "SELECT * FROM clicks ORDER BY ts DESC LIMIT 10"
+  weir query --data-dir weir-data "SELECT status, count(*) FROM clicks GROUP BY 1"`,
+		Args: exactArgs(1, `one SQL statement (quote it)`),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var res *serve.Result
+			if f.dataDir != "" {
+				n, err := f.offline()
+				if err != nil {
+					return err
+				}
+				res, err = n.Query(context.Background(), args[0])
+				n.Shutdown(context.Background())
+				if err != nil {
+					return err
+				}
+			} else {
+				body, _ := json.Marshal(map[string]string{"sql": args[0]})
+				if err := call(f.serverURL(), http.MethodPost, "/v1/query", body, &res); err != nil {
+					return err
+				}
+			}
+			return printResult(os.Stdout, f.format, res.Columns, res.Rows, res.Truncated)
+		},
+	}
+	f.add(c)
+	return c
+}
+
+func quarantineCmd() *cobra.Command {
+	c := &cobra.Command{Use: "quarantine", Short: "Inspect records that failed validation"}
+	var f clientFlags
+	var stream string
+	var limit int
+	list := &cobra.Command{
+		Use:     "list [flags]",
+		Short:   "List the newest quarantined records with their reasons",
+		Example: "  weir quarantine list --stream clicks --limit 20",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var recs []api.QuarantineEntry
+			if f.dataDir != "" {
+				n, err := f.offline()
+				if err != nil {
+					return err
+				}
+				defer n.Shutdown(context.Background())
+				streams := n.Gate().Streams()
+				if stream != "" {
+					streams = []string{stream}
+				}
+				for _, s := range streams {
+					qs, err := n.Gate().ListQuarantine(s, limit)
+					if err != nil {
+						return err
+					}
+					for _, q := range qs {
+						recs = append(recs, api.ToEntry(q))
+					}
+				}
+			} else {
+				q := url.Values{"limit": {fmt.Sprint(limit)}}
+				if stream != "" {
+					q.Set("stream", stream)
+				}
+				var out struct {
+					Records []api.QuarantineEntry `json:"records"`
+				}
+				if err := call(f.serverURL(), http.MethodGet, "/v1/quarantine?"+q.Encode(), nil, &out); err != nil {
+					return err
+				}
+				recs = out.Records
+			}
+			rows := make([][]any, len(recs))
+			for i, r := range recs {
+				rows[i] = []any{r.ReceivedAt.Format(time.RFC3339), r.Stream, r.SchemaVersion, r.Reason, r.Raw}
+			}
+			return printResult(os.Stdout, f.format, []string{"received_at", "stream", "schema_version", "reason", "raw"}, rows, false)
+		},
+	}
+	f.add(list)
+	list.Flags().StringVar(&stream, "stream", "", "only this stream")
+	list.Flags().IntVar(&limit, "limit", 20, "newest records per stream")
+	c.AddCommand(list)
+	return c
+}
+
+// call does one API request and decodes the JSON answer into out.
+func call(server, method, path string, body []byte, out any) error {
+	req, err := http.NewRequest(method, server+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach a Weir node at %s: %w (start one with `weir run` or `weir demo`, or use --data-dir)", server, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Code, Message, Hint string } `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+			msg := e.Error.Message
+			if e.Error.Hint != "" {
+				msg += " (" + e.Error.Hint + ")"
+			}
+			return errors.New(msg)
+		}
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	return json.Unmarshal(data, out)
+}
+
+func printResult(w io.Writer, format string, cols []string, rows [][]any, truncated bool) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		for _, r := range rows {
+			obj := make(map[string]any, len(cols))
+			for i, c := range cols {
+				obj[c] = r[i]
+			}
+			if err := enc.Encode(obj); err != nil {
+				return err
+			}
+		}
+	case "csv":
+		cw := csv.NewWriter(w)
+		cw.Write(cols)
+		for _, r := range rows {
+			rec := make([]string, len(r))
+			for i, v := range r {
+				rec[i] = cell(v)
+			}
+			cw.Write(rec)
+		}
+		cw.Flush()
+		return cw.Error()
+	case "table":
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+		seps := make([]string, len(cols))
+		for i, c := range cols {
+			seps[i] = strings.Repeat("-", max(len(c), 3))
+		}
+		fmt.Fprintln(tw, strings.Join(seps, "\t"))
+		for _, r := range rows {
+			cells := make([]string, len(r))
+			for i, v := range r {
+				cells[i] = strings.ReplaceAll(cell(v), "\n", `\n`)
+				if len(cells[i]) > 120 {
+					cells[i] = cells[i][:117] + "..."
+				}
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "(%d rows)\n", len(rows))
+	default:
+		return fmt.Errorf("unknown --format %q: use table, csv or json", format)
+	}
+	if truncated {
+		fmt.Fprintln(os.Stderr, "weir: the result was cut at the row limit; add a LIMIT or aggregate")
+	}
+	return nil
+}
+
+func cell(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return x
+	case float64:
+		if x == float64(int64(x)) && x < 1e15 && x > -1e15 {
+			return fmt.Sprintf("%d", int64(x))
+		}
+		return fmt.Sprint(x)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}

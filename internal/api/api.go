@@ -1,0 +1,283 @@
+// Package api is Weir's HTTP interface: ingest, query, quarantine, metrics
+// and health. It translates HTTP to calls on the gate and the query engine
+// and their errors to status codes with a stable error code and a message
+// that says what to do.
+//
+// This package must not reach into the log or the lake directly.
+package api
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/weirhq/weir/internal/gate"
+	"github.com/weirhq/weir/internal/serve"
+)
+
+// Options configure the API.
+type Options struct {
+	Gate         *gate.Gate
+	Engine       *serve.Engine
+	Registry     *prometheus.Registry
+	Logger       *slog.Logger
+	MaxBodyBytes int64 // default 16 MiB
+	Ready        *atomic.Bool
+	Requests     *prometheus.CounterVec // by route and code
+}
+
+// Handler returns the API's HTTP handler.
+func Handler(o Options) http.Handler {
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 16 << 20
+	}
+	a := &api{o: o}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/streams/{stream}/events", a.ingest)
+	mux.HandleFunc("POST /v1/query", a.query)
+	mux.HandleFunc("GET /v1/query", a.query)
+	mux.HandleFunc("GET /v1/quarantine", a.quarantine)
+	mux.HandleFunc("GET /v1/streams", a.streams)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("GET /{$}", a.index)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.fail(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path),
+			"see GET / for the list of endpoints")
+	})
+	return mux
+}
+
+type api struct{ o Options }
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Hint    string `json:"hint,omitempty"`
+	} `json:"error"`
+}
+
+func (a *api) fail(w http.ResponseWriter, status int, code, msg, hint string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.Hint = code, msg, hint
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func (a *api) count(route string, code int) {
+	if a.o.Requests != nil {
+		a.o.Requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	}
+}
+
+func (a *api) ingest(w http.ResponseWriter, r *http.Request) {
+	stream := r.PathValue("stream")
+	code := a.doIngest(w, r, stream)
+	a.count("ingest", code)
+}
+
+func (a *api) doIngest(w http.ResponseWriter, r *http.Request, stream string) int {
+	var format gate.Format
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines":
+		format = gate.NDJSON
+	case "application/json":
+		format = gate.JSON
+	default:
+		got := r.Header.Get("Content-Type")
+		if got == "" {
+			got = "none"
+		}
+		a.fail(w, http.StatusUnsupportedMediaType, "unsupported_content_type",
+			fmt.Sprintf("Content-Type %s is not supported", got),
+			"send one event per line with Content-Type: application/x-ndjson, or a JSON object or array with Content-Type: application/json")
+		return http.StatusUnsupportedMediaType
+	}
+	body := io.Reader(http.MaxBytesReader(w, r.Body, a.o.MaxBodyBytes))
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			a.fail(w, http.StatusBadRequest, "bad_encoding", "the body is not valid gzip: "+err.Error(), "")
+			return http.StatusBadRequest
+		}
+		body = io.LimitReader(zr, a.o.MaxBodyBytes+1)
+	default:
+		a.fail(w, http.StatusUnsupportedMediaType, "unsupported_encoding", fmt.Sprintf("Content-Encoding %q is not supported", enc), "send the body as is or gzip-compressed")
+		return http.StatusUnsupportedMediaType
+	}
+	data, err := io.ReadAll(body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) || int64(len(data)) > a.o.MaxBodyBytes {
+		a.fail(w, http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("the body is over the %d-byte limit", a.o.MaxBodyBytes), "split the events over several requests")
+		return http.StatusRequestEntityTooLarge
+	}
+	if err != nil {
+		a.fail(w, http.StatusBadRequest, "bad_body", "cannot read the body: "+err.Error(), "")
+		return http.StatusBadRequest
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 256 {
+		a.fail(w, http.StatusBadRequest, "bad_idempotency_key", "Idempotency-Key is longer than 256 bytes", "use a UUID")
+		return http.StatusBadRequest
+	}
+	res, err := a.o.Gate.Ingest(r.Context(), gate.Request{Stream: stream, Format: format, Body: data, IdempotencyKey: key, Source: "http"})
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, res)
+		return http.StatusOK
+	case errors.Is(err, gate.ErrUnknownStream):
+		a.fail(w, http.StatusNotFound, "unknown_stream", fmt.Sprintf("stream %q is not declared", stream),
+			"streams are declared in weir.yaml; GET /v1/streams lists them")
+		return http.StatusNotFound
+	case errors.Is(err, gate.ErrIdempotencyMismatch):
+		a.fail(w, http.StatusUnprocessableEntity, "idempotency_key_reused",
+			"this Idempotency-Key was already used with a different body", "use a new key for a new request; retry a request only with its original body")
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, gate.ErrOverloaded):
+		w.Header().Set("Retry-After", "1")
+		a.fail(w, http.StatusTooManyRequests, "overloaded", "ingest is at its in-flight memory limit", "retry after the Retry-After delay with the same Idempotency-Key")
+		return http.StatusTooManyRequests
+	case r.Context().Err() != nil:
+		return 499 // the client went away; nothing to answer
+	default:
+		a.o.Logger.Error("ingest failed", "stream", stream, "err", err)
+		w.Header().Set("Retry-After", "5")
+		a.fail(w, http.StatusServiceUnavailable, "unavailable", "the event log cannot accept writes: "+err.Error(),
+			"retry later with the same Idempotency-Key; nothing of this request was stored")
+		return http.StatusServiceUnavailable
+	}
+}
+
+func (a *api) query(w http.ResponseWriter, r *http.Request) {
+	var q string
+	if r.Method == http.MethodGet {
+		q = r.URL.Query().Get("sql")
+	} else {
+		var req struct {
+			SQL string `json:"sql"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err := dec.Decode(&req); err != nil {
+			a.fail(w, http.StatusBadRequest, "bad_request", "the body must be JSON like {\"sql\": \"SELECT ...\"}: "+err.Error(), "")
+			a.count("query", 400)
+			return
+		}
+		q = req.SQL
+	}
+	res, err := a.o.Engine.Query(r.Context(), q)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, res)
+		a.count("query", 200)
+	case errors.Is(err, serve.ErrBadQuery):
+		a.fail(w, http.StatusBadRequest, "bad_query", strings.TrimPrefix(err.Error(), serve.ErrBadQuery.Error()+": "), "")
+		a.count("query", 400)
+	default:
+		a.o.Logger.Error("query failed", "err", err)
+		a.fail(w, http.StatusInternalServerError, "query_failed", err.Error(), "")
+		a.count("query", 500)
+	}
+}
+
+// QuarantineEntry is a quarantined record as the API lists it: raw is the
+// original bytes as text, or base64 when they are not valid UTF-8.
+type QuarantineEntry struct {
+	gate.QuarantineRecord
+	Raw         string `json:"raw"`
+	RawEncoding string `json:"raw_encoding,omitempty"`
+}
+
+func (a *api) quarantine(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			a.fail(w, http.StatusBadRequest, "bad_limit", "limit must be an integer from 1 to 10000", "")
+			return
+		}
+		limit = n
+	}
+	streams := a.o.Gate.Streams()
+	if s := r.URL.Query().Get("stream"); s != "" {
+		streams = []string{s}
+	}
+	out := []QuarantineEntry{}
+	for _, s := range streams {
+		recs, err := a.o.Gate.ListQuarantine(s, limit)
+		if errors.Is(err, gate.ErrUnknownStream) {
+			a.fail(w, http.StatusNotFound, "unknown_stream", fmt.Sprintf("stream %q is not declared", s), "GET /v1/streams lists the streams")
+			return
+		}
+		if err != nil {
+			a.fail(w, http.StatusInternalServerError, "quarantine_failed", err.Error(), "")
+			return
+		}
+		for _, q := range recs {
+			out = append(out, ToEntry(q))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"records": out})
+}
+
+// ToEntry renders a quarantine record for the API.
+func ToEntry(q gate.QuarantineRecord) QuarantineEntry {
+	e := QuarantineEntry{QuarantineRecord: q}
+	if utf8Valid(q.Raw) {
+		e.Raw = string(q.Raw)
+	} else {
+		e.Raw = base64Encode(q.Raw)
+		e.RawEncoding = "base64"
+	}
+	return e
+}
+
+func (a *api) streams(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"streams": a.o.Gate.Streams()})
+}
+
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
+	if a.o.Ready != nil && !a.o.Ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *api) index(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"name": "weir",
+		"time": time.Now().UTC().Format(time.RFC3339),
+		"endpoints": []string{
+			"POST /v1/streams/{stream}/events  (NDJSON or JSON; Idempotency-Key header)",
+			"POST /v1/query  {\"sql\": \"SELECT ...\"}",
+			"GET  /v1/quarantine?stream=S&limit=N",
+			"GET  /v1/streams",
+			"GET  /metrics", "GET  /healthz", "GET  /readyz",
+		},
+	})
+}

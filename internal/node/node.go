@@ -1,0 +1,347 @@
+// Package node assembles an embedded Weir node from a pipeline: the log and
+// metadata store (Pebble), the schema catalog, the gate, a lake writer per
+// lake sink, the query engine, sources and the HTTP API; and runs their
+// lifecycle: start in dependency order, stop in reverse (stop accepting,
+// flush, commit, close).
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weirhq/weir/internal/api"
+	"github.com/weirhq/weir/internal/config"
+	"github.com/weirhq/weir/internal/connect/generator"
+	"github.com/weirhq/weir/internal/gate"
+	"github.com/weirhq/weir/internal/lake"
+	wlog "github.com/weirhq/weir/internal/log"
+	"github.com/weirhq/weir/internal/log/pebblelog"
+	"github.com/weirhq/weir/internal/observe"
+	"github.com/weirhq/weir/internal/schema"
+	"github.com/weirhq/weir/internal/serve"
+)
+
+// Config says what to run and where.
+type Config struct {
+	Pipeline *config.Pipeline
+	DataDir  string
+	Listen   string // host:port; port 0 picks a free one
+	Logger   *slog.Logger
+	// NoSources skips the pipeline's sources (tests ingest by HTTP only).
+	NoSources bool
+}
+
+// Node is a running embedded node.
+type Node struct {
+	cfg     Config
+	log     *pebblelog.Log
+	gate    *gate.Gate
+	engine  *serve.Engine
+	writers []*lake.Writer
+	metrics *observe.Metrics
+	srv     *http.Server
+	ln      net.Listener
+	ready   atomic.Bool
+
+	cancelWork context.CancelFunc // lake writers, maintenance
+	cancelSrc  context.CancelFunc // sources
+	work       sync.WaitGroup
+	sources    sync.WaitGroup
+	errc       chan error
+}
+
+// PipelineDir is where a data directory keeps a copy of the pipeline it was
+// last run with (for offline queries: weir query --data-dir).
+func PipelineDir(data string) string { return filepath.Join(data, "pipeline") }
+
+// Query runs a read-only SQL query on the node.
+func (n *Node) Query(ctx context.Context, q string) (*serve.Result, error) { return n.engine.Query(ctx, q) }
+
+// Gate is the node's gate.
+func (n *Node) Gate() *gate.Gate { return n.gate }
+
+// Paths of the data directory.
+func logDir(data string) string  { return filepath.Join(data, "log") }
+func lakeDir(data string) string { return filepath.Join(data, "lake") }
+
+// Start opens the data directory, recovers, and starts serving.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create data directory %q: %w", cfg.DataDir, err)
+	}
+	if err := cfg.Pipeline.Save(PipelineDir(cfg.DataDir)); err != nil {
+		return nil, fmt.Errorf("cannot save the pipeline into data directory %q: %w", cfg.DataDir, err)
+	}
+	n := &Node{cfg: cfg, metrics: observe.NewMetrics(), errc: make(chan error, 8)}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeStores()
+		}
+	}()
+	var err error
+	n.log, err = pebblelog.Open(logDir(cfg.DataDir), pebblelog.Options{Metrics: n.metrics.Log})
+	if err != nil {
+		return nil, fmt.Errorf("%w (is another weir process using data directory %q?)", err, cfg.DataDir)
+	}
+	cat := &Catalog{Meta: n.log}
+	var streams []gate.Stream
+	tables := map[string]serve.Table{}
+	for _, s := range cfg.Pipeline.Streams {
+		ver, err := cat.Register(s.Name, s.Schema)
+		if err != nil {
+			return nil, err
+		}
+		streams = append(streams, gate.Stream{Name: s.Name, Schema: s.Schema, Version: ver, KeyCols: s.KeyCols, Partitions: s.Partitions})
+		tables[s.Name] = serve.Table{Name: s.Name, Stream: s.Name, Partitions: s.Partitions, Schema: s.Schema, SchemaVer: ver, SchemaFor: cat.SchemaFor(s.Name)}
+	}
+	n.gate, err = gate.New(n.log, n.log, streams, gate.Options{Metrics: n.metrics.Gate})
+	if err != nil {
+		return nil, err
+	}
+	for _, sk := range cfg.Pipeline.Sinks {
+		s := cfg.Pipeline.Stream(sk.Stream)
+		ver, _ := cat.Current(s.Name)
+		w, err := lake.Open(context.Background(), lake.Options{
+			Warehouse: lakeDir(cfg.DataDir), Table: sk.Table, Stream: s.Name, Partitions: s.Partitions,
+			Schema: s.Schema, SchemaVer: ver, SchemaFor: cat.SchemaFor(s.Name), EventCol: s.EventCol,
+			MaxRows: sk.Roll.MaxRows, MaxBytes: sk.Roll.MaxBytes, Interval: sk.Roll.Interval,
+			Log: n.log, Metrics: n.metrics.Lake, Logger: cfg.Logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		n.writers = append(n.writers, w)
+		// The stream's SQL table reads the lake; a differently named lake
+		// table is also queryable under its own name.
+		t := tables[s.Name]
+		t.State = w.State
+		tables[s.Name] = t
+		if sk.Table != s.Name {
+			t.Name = sk.Table
+			tables[sk.Table] = t
+		}
+	}
+	var list []serve.Table
+	for _, t := range tables {
+		list = append(list, t)
+	}
+	n.engine, err = serve.New(n.log, list, serve.Options{LakeDir: lakeDir(cfg.DataDir), Metrics: n.metrics.Serve, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+
+	n.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w (use --listen to pick another address)", cfg.Listen, err)
+	}
+	n.srv = &http.Server{
+		Handler: api.Handler(api.Options{Gate: n.gate, Engine: n.engine, Registry: n.metrics.Registry,
+			Logger: cfg.Logger, Ready: &n.ready, Requests: n.metrics.Requests}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go func() {
+		if err := n.srv.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+
+	workCtx, cancelWork := context.WithCancel(context.Background())
+	n.cancelWork = cancelWork
+	for _, w := range n.writers {
+		n.work.Add(1)
+		go func() {
+			defer n.work.Done()
+			if err := w.Run(workCtx); err != nil {
+				cfg.Logger.Error("lake writer stopped", "table", w.State().Table, "err", err)
+				n.errc <- err
+			}
+		}()
+	}
+	n.work.Add(1)
+	go func() { defer n.work.Done(); n.maintain(workCtx) }()
+
+	srcCtx, cancelSrc := context.WithCancel(context.Background())
+	n.cancelSrc = cancelSrc
+	if !cfg.NoSources {
+		for _, s := range cfg.Pipeline.Sources {
+			n.sources.Add(1)
+			go func() {
+				defer n.sources.Done()
+				generator.Run(srcCtx, n.gate, generator.Options{Stream: s.Stream, Rate: s.Rate, BadRatio: s.BadRatio, Seed: uint64(time.Now().UnixNano()), Logger: cfg.Logger})
+			}()
+		}
+	}
+	n.ready.Store(true)
+	ok = true
+	cfg.Logger.Info("weir node ready", "listen", n.Addr(), "data_dir", cfg.DataDir, "streams", len(streams), "lake_tables", len(n.writers))
+	return n, nil
+}
+
+// Addr is the address the API listens on.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Errors reports failures that stop part of the node (a lake writer that
+// cannot continue, the HTTP server).
+func (n *Node) Errors() <-chan error { return n.errc }
+
+// maintain runs log retention and idempotency-key expiry.
+func (n *Node) maintain(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, s := range n.cfg.Pipeline.Streams {
+			if s.Retention.MaxAge == 0 && s.Retention.MaxBytes == 0 {
+				continue
+			}
+			for p := range s.Partitions {
+				floor, err := n.log.End(s.Name, p)
+				if err != nil {
+					continue
+				}
+				for _, w := range n.writers {
+					if st := w.State(); w != nil && len(st.Offsets) > p && n.sinkStream(st.Table) == s.Name {
+						floor = min(floor, st.Offsets[p])
+					}
+				}
+				if _, err := n.log.Retain(s.Name, p, floor, wlog.Retention{MaxAgeMillis: s.Retention.MaxAge.Milliseconds(), MaxBytes: s.Retention.MaxBytes}); err != nil {
+					n.cfg.Logger.Warn("log retention failed", "stream", s.Name, "partition", p, "err", err)
+				}
+			}
+		}
+		if _, err := n.gate.PruneIdempotency(); err != nil {
+			n.cfg.Logger.Warn("cannot expire idempotency keys", "err", err)
+		}
+	}
+}
+
+func (n *Node) sinkStream(table string) string {
+	for _, sk := range n.cfg.Pipeline.Sinks {
+		if sk.Table == table {
+			return sk.Stream
+		}
+	}
+	return ""
+}
+
+// Shutdown stops accepting requests, lets in-flight ones finish, stops the
+// sources, commits what the lake writers buffered, and closes the stores.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.ready.Store(false)
+	err := n.srv.Shutdown(ctx)
+	n.cancelSrc()
+	n.sources.Wait()
+	n.cancelWork()
+	n.work.Wait()
+	if cerr := n.closeStores(); err == nil {
+		err = cerr
+	}
+	n.cfg.Logger.Info("weir node stopped")
+	return err
+}
+
+func (n *Node) closeStores() error {
+	var err error
+	if n.engine != nil {
+		n.engine.Close()
+	}
+	if n.log != nil {
+		err = n.log.Close()
+	}
+	return err
+}
+
+// Catalog stores schema versions per stream in the metadata store.
+type Catalog struct {
+	Meta  wlog.Meta
+	mu    sync.Mutex
+	cache map[string]*schema.Schema
+}
+
+func schemaKey(stream string, ver uint32) []byte {
+	return []byte("schema/" + stream + "/" + strconv.FormatUint(uint64(ver), 10))
+}
+
+// Current returns the stream's current schema version (0: none).
+func (c *Catalog) Current(stream string) (uint32, error) {
+	v, ok, err := c.Meta.Get([]byte("schema/" + stream + "/current"))
+	if err != nil || !ok {
+		return 0, err
+	}
+	return binary.BigEndian.Uint32(v), nil
+}
+
+// Register records s as the stream's schema and returns its version: the
+// current one when unchanged, a new one when the file changed.
+func (c *Catalog) Register(stream string, s *schema.Schema) (uint32, error) {
+	cur, err := c.Current(stream)
+	if err != nil {
+		return 0, err
+	}
+	if cur > 0 {
+		old, err := c.SchemaFor(stream)(cur)
+		if err != nil {
+			return 0, err
+		}
+		if old.Equal(s) {
+			return cur, nil
+		}
+	}
+	next := cur + 1
+	if err := c.Meta.Set(schemaKey(stream, next), s.Source); err != nil {
+		return 0, err
+	}
+	if err := c.Meta.Set([]byte("schema/"+stream+"/current"), binary.BigEndian.AppendUint32(nil, next)); err != nil {
+		return 0, err
+	}
+	return next, nil
+}
+
+// SchemaFor returns a lookup of the stream's stored schema versions.
+func (c *Catalog) SchemaFor(stream string) func(uint32) (*schema.Schema, error) {
+	return func(ver uint32) (*schema.Schema, error) {
+		key := string(schemaKey(stream, ver))
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if s, ok := c.cache[key]; ok {
+			return s, nil
+		}
+		src, ok, err := c.Meta.Get([]byte(key))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: stream %q has records of schema version %d, which the catalog does not hold", wlog.ErrCorrupt, stream, ver)
+		}
+		s, err := schema.Compile(src)
+		if err != nil {
+			return nil, fmt.Errorf("stored schema %d of stream %q: %w", ver, stream, err)
+		}
+		if c.cache == nil {
+			c.cache = map[string]*schema.Schema{}
+		}
+		c.cache[key] = s
+		return s, nil
+	}
+}

@@ -1,0 +1,68 @@
+// Package observe builds the node's Prometheus metrics (prefix weir_) and
+// its structured logger. It owns metric names; the packages that update the
+// metrics receive them as plain structs and never register anything.
+package observe
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/weirhq/weir/internal/gate"
+	"github.com/weirhq/weir/internal/lake"
+	"github.com/weirhq/weir/internal/log/pebblelog"
+	"github.com/weirhq/weir/internal/serve"
+)
+
+// Metrics holds every metric of a node.
+type Metrics struct {
+	Registry *prometheus.Registry
+	Gate     *gate.Metrics
+	Log      *pebblelog.Metrics
+	Lake     *lake.Metrics
+	Serve    *serve.Metrics
+	Requests *prometheus.CounterVec
+}
+
+// NewMetrics creates and registers the node's metrics.
+func NewMetrics() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := func(c prometheus.Collector) prometheus.Collector { r.MustRegister(c); return c }
+	stream := []string{"stream"}
+	tbl := []string{"table"}
+	lat := prometheus.ExponentialBuckets(0.0005, 2, 16) // 0.5 ms .. 16 s
+	m := &Metrics{Registry: r}
+	m.Gate = &gate.Metrics{
+		Received:    f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_received_total", Help: "Records received by the gate; always accepted + quarantined."}, stream)).(*prometheus.CounterVec),
+		Accepted:    f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_accepted_total", Help: "Records that passed validation and are durable in the log."}, stream)).(*prometheus.CounterVec),
+		Quarantined: f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_quarantined_total", Help: "Records that failed validation and are durable in the quarantine."}, stream)).(*prometheus.CounterVec),
+		Bytes:       f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_ingest_bytes_total", Help: "Request body bytes ingested."}, stream)).(*prometheus.CounterVec),
+	}
+	m.Log = &pebblelog.Metrics{
+		AppendSeconds: f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weir_log_append_seconds", Help: "Time to make one group of writes durable (one fsync).", Buckets: lat})).(prometheus.Histogram),
+		AppendBytes:   f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_log_append_bytes_total", Help: "Bytes appended to the log."})).(prometheus.Counter),
+		GroupSize:     f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weir_log_group_writes", Help: "Writes committed together in one group commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)})).(prometheus.Histogram),
+	}
+	m.Lake = &lake.Metrics{
+		RowsCommitted:  f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_lake_rows_committed_total", Help: "Rows committed to lake tables."}, tbl)).(*prometheus.CounterVec),
+		FilesCommitted: f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_lake_files_committed_total", Help: "Parquet files committed to lake tables."}, tbl)).(*prometheus.CounterVec),
+		BytesCommitted: f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_lake_bytes_committed_total", Help: "Parquet bytes committed to lake tables."}, tbl)).(*prometheus.CounterVec),
+		CommitSeconds:  f(prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_lake_commit_seconds", Help: "Time to write and commit one lake snapshot.", Buckets: lat}, tbl)).(*prometheus.HistogramVec),
+		LagRecords:     f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_lake_lag_records", Help: "Records in the log not yet committed to the lake table."}, tbl)).(*prometheus.GaugeVec),
+	}
+	m.Serve = &serve.Metrics{
+		QuerySeconds: f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weir_query_seconds", Help: "Query latency.", Buckets: lat})).(prometheus.Histogram),
+		QueryErrors:  f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_errors_total", Help: "Queries that failed."})).(prometheus.Counter),
+		TailRows:     f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_query_tail_rows", Help: "Fresh rows held in memory for queries, not yet in lake files."}, tbl)).(*prometheus.GaugeVec),
+	}
+	m.Requests = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_http_requests_total", Help: "HTTP API requests by route and status code."}, []string{"route", "code"})).(*prometheus.CounterVec)
+	return m
+}
+
+// NewLogger returns the node's JSON logger.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
