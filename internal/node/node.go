@@ -66,7 +66,9 @@ type Node struct {
 func PipelineDir(data string) string { return filepath.Join(data, "pipeline") }
 
 // Query runs a read-only SQL query on the node.
-func (n *Node) Query(ctx context.Context, q string) (*serve.Result, error) { return n.engine.Query(ctx, q) }
+func (n *Node) Query(ctx context.Context, q string) (*serve.Result, error) {
+	return n.engine.Query(ctx, q)
+}
 
 // Gate is the node's gate.
 func (n *Node) Gate() *gate.Gate { return n.gate }
