@@ -1,0 +1,116 @@
+package pebblelog
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	wlog "github.com/weirhq/weir/internal/log"
+)
+
+func chunk(p, n, first int) wlog.Chunk {
+	var payload []byte
+	for i := range n {
+		payload = wlog.AppendRecord(payload, []byte(fmt.Sprintf("r%d", first+i)))
+	}
+	return wlog.Chunk{Stream: "s", Partition: p, Meta: 7, Count: n, Payload: payload}
+}
+
+func readAll(t *testing.T, l *Log, p int, from int64) []string {
+	t.Helper()
+	var out []string
+	for {
+		bs, err := l.Read("s", p, from, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bs) == 0 {
+			return out
+		}
+		for _, b := range bs {
+			if b.Meta != 7 {
+				t.Fatalf("meta = %d", b.Meta)
+			}
+			b.Records(func(off int64, rec []byte) bool {
+				if off >= from {
+					out = append(out, fmt.Sprintf("%d:%s", off, rec))
+				}
+				return true
+			})
+			from = b.End()
+		}
+	}
+}
+
+func TestAppendReadReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	l, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.EnsureStream("s", 2); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	bases, err := l.Append(ctx, &wlog.Write{Chunks: []wlog.Chunk{chunk(0, 3, 0), chunk(1, 1, 100), chunk(0, 2, 3)},
+		Puts: []wlog.Put{{Key: []byte("k"), Value: []byte("v")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(bases) != "[0 0 3]" {
+		t.Fatalf("bases = %v", bases)
+	}
+	if got := fmt.Sprint(readAll(t, l, 0, 1)); got != "[1:r1 2:r2 3:r3 4:r4]" {
+		t.Fatalf("read from 1 = %s", got)
+	}
+	l.Close()
+
+	l, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.EnsureStream("s", 3); err == nil {
+		t.Fatal("changing the partition count was accepted")
+	}
+	if err := l.EnsureStream("s", 2); err != nil {
+		t.Fatal(err)
+	}
+	if end, _ := l.End("s", 0); end != 5 {
+		t.Fatalf("end after reopen = %d, want 5", end)
+	}
+	if v, ok, _ := l.Get([]byte("k")); !ok || string(v) != "v" {
+		t.Fatalf("meta k = %q %v", v, ok)
+	}
+	if _, err := l.Append(ctx, &wlog.Write{Chunks: []wlog.Chunk{chunk(0, 1, 5)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(readAll(t, l, 0, 4)); got != "[4:r4 5:r5]" {
+		t.Fatalf("read = %s", got)
+	}
+}
+
+func TestRetainNeverPassesFloor(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	l, err := Open(filepath.Join(t.TempDir(), "log"), Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.EnsureStream("s", 1)
+	for i := range 5 {
+		if _, err := l.Append(context.Background(), &wlog.Write{Chunks: []wlog.Chunk{chunk(0, 10, i*10)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(time.Hour) // every batch is now older than the max age
+	n, err := l.Retain("s", 0, 25, wlog.Retention{MaxAgeMillis: 1000})
+	if err != nil || n != 20 {
+		t.Fatalf("retained deleted %d (%v), want the 2 batches below the floor 25 (20 records)", n, err)
+	}
+	if got := readAll(t, l, 0, 0); len(got) != 30 || got[0] != "20:r20" {
+		t.Fatalf("after retention: %d records starting %v", len(got), got[:1])
+	}
+}
