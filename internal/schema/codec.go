@@ -109,8 +109,10 @@ func (b *RowBuilder) String(s []byte) {
 	b.buf = binary.AppendUvarint(b.buf, uint64(len(s)))
 	b.buf = append(b.buf, s...)
 }
-func (b *RowBuilder) Int(x int64)     { b.buf = binary.AppendVarint(b.buf, x) }
-func (b *RowBuilder) Float(f float64) { b.buf = binary.LittleEndian.AppendUint64(b.buf, math.Float64bits(f)) }
+func (b *RowBuilder) Int(x int64) { b.buf = binary.AppendVarint(b.buf, x) }
+func (b *RowBuilder) Float(f float64) {
+	b.buf = binary.LittleEndian.AppendUint64(b.buf, math.Float64bits(f))
+}
 func (b *RowBuilder) Bool(x bool) {
 	if x {
 		b.buf = append(b.buf, 1)

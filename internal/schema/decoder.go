@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
@@ -38,6 +40,8 @@ type Decoder struct {
 	keyBuf  []byte
 	b       RowBuilder
 	dup     *Violation // first rule failure found while visiting an object
+	scratch []byte     // raw text of the value at hand
+	unesc   []byte     // unescaped string value
 }
 
 // NewDecoder returns a decoder for s. keyCols are the columns whose values
@@ -66,18 +70,44 @@ type Decoded struct {
 }
 
 // Decode parses one JSON event from raw, validates it and appends it as a
-// row to dst. On a rule failure it returns a *Violation and dst unchanged.
+// row to dst. On a rule failure it returns a *Violation and dst unchanged;
+// raw must be RFC 8259 JSON (rule "json").
 func (d *Decoder) Decode(dst []byte, raw []byte) (Decoded, error) {
 	v, err := d.p.ParseBytes(raw)
 	if err != nil {
 		return Decoded{Row: dst}, &Violation{Rule: "json", Detail: "invalid JSON: " + err.Error()}
 	}
-	return d.DecodeValue(dst, v)
+	// After the parse, which bounds the nesting depth; see jsonvalid.go.
+	if !validJSON(raw) {
+		return Decoded{Row: dst}, jsonViolation(raw)
+	}
+	return d.decodeValue(dst, v)
 }
 
 // DecodeValue is Decode for an event already parsed, e.g. an element of a
-// JSON array.
+// JSON array. fastjson parses leniently, so the event is checked to be
+// RFC 8259 JSON (as Decode does) before its values are read. The caller must
+// not have read v's strings: fastjson unescapes them in place, and this
+// check and the string columns need them as written.
 func (d *Decoder) DecodeValue(dst []byte, v *fastjson.Value) (Decoded, error) {
+	d.scratch = v.MarshalTo(d.scratch[:0])
+	if !validJSON(d.scratch) {
+		return Decoded{Row: dst}, jsonViolation(d.scratch)
+	}
+	return d.decodeValue(dst, v)
+}
+
+// jsonViolation explains why raw, which validJSON refused, is not JSON.
+func jsonViolation(raw []byte) *Violation {
+	detail := "invalid JSON"
+	var x any
+	if err := json.Unmarshal(raw, &x); err != nil {
+		detail += ": " + err.Error()
+	}
+	return &Violation{Rule: "json", Detail: detail}
+}
+
+func (d *Decoder) decodeValue(dst []byte, v *fastjson.Value) (Decoded, error) {
 	if v.Type() != fastjson.TypeObject {
 		return Decoded{Row: dst}, &Violation{Rule: "type", Detail: "expected a JSON object, got " + v.Type().String()}
 	}
@@ -94,7 +124,13 @@ func (d *Decoder) DecodeValue(dst []byte, v *fastjson.Value) (Decoded, error) {
 	for i := range d.s.Columns {
 		c := &d.s.Columns[i]
 		val := d.slots[i]
-		if val == nil || val.Type() == fastjson.TypeNull {
+		var str []byte
+		isStr := false
+		if val != nil && c.Type == String {
+			// Before val.Type(), which unescapes the string in place.
+			str, isStr = d.stringValue(val)
+		}
+		if val == nil || !isStr && val.Type() == fastjson.TypeNull {
 			if val == nil && c.Required {
 				return Decoded{Row: dst[:mark]}, &Violation{Field: c.Name, Rule: "required", Detail: "required field is missing"}
 			}
@@ -111,7 +147,13 @@ func (d *Decoder) DecodeValue(dst []byte, v *fastjson.Value) (Decoded, error) {
 			continue
 		}
 		before := len(d.b.buf)
-		if viol := d.encode(c, val); viol != nil {
+		var viol *Violation
+		if c.Type == String {
+			viol = d.encodeString(c, val, str, isStr)
+		} else {
+			viol = d.encode(c, val)
+		}
+		if viol != nil {
 			viol.Field = c.Name
 			return Decoded{Row: dst[:mark]}, viol
 		}
@@ -121,6 +163,25 @@ func (d *Decoder) DecodeValue(dst []byte, v *fastjson.Value) (Decoded, error) {
 		}
 	}
 	return Decoded{Row: d.b.Bytes(), KeyHash: xxhash.Sum64(d.keyBuf)}, nil
+}
+
+// stringValue returns the value of v if it is a JSON string. It must be
+// called before anything calls v.Type(): fastjson unescapes in place then,
+// and decodes lone surrogate escapes differently from encoding/json (and so
+// from JSON Schema validators), so strings with escapes are decoded here.
+// The result is valid until the next call.
+func (d *Decoder) stringValue(v *fastjson.Value) ([]byte, bool) {
+	d.scratch = v.MarshalTo(d.scratch[:0]) // the raw text, quotes included
+	q := d.scratch
+	if len(q) < 2 || q[0] != '"' {
+		return nil, false
+	}
+	q = q[1 : len(q)-1]
+	if bytes.IndexByte(q, '\\') < 0 {
+		return q, true
+	}
+	d.unesc = appendUnquoted(d.unesc[:0], q)
+	return d.unesc, true
 }
 
 func (d *Decoder) visit(key []byte, v *fastjson.Value) {
@@ -147,36 +208,45 @@ func typeWord(c *Column) string {
 	return c.Type.String()
 }
 
+// encodeString is encode for String columns; s and isStr come from
+// stringValue.
+func (d *Decoder) encodeString(c *Column, v *fastjson.Value, s []byte, isStr bool) *Violation {
+	if !isStr {
+		return typeViolation(c, v)
+	}
+	if !utf8.Valid(s) {
+		return &Violation{Rule: "type", Detail: "string is not valid UTF-8"}
+	}
+	if viol := checkString(c, s); viol != nil {
+		return viol
+	}
+	d.b.String(s)
+	return nil
+}
+
+// encode validates v and appends it to the row, for columns other than
+// String.
 func (d *Decoder) encode(c *Column, v *fastjson.Value) *Violation {
 	switch c.Type {
-	case String:
-		if v.Type() != fastjson.TypeString {
-			return typeViolation(c, v)
-		}
-		s := v.GetStringBytes()
-		if !utf8.Valid(s) {
-			return &Violation{Rule: "type", Detail: "string is not valid UTF-8"}
-		}
-		if viol := checkString(c, s); viol != nil {
-			return viol
-		}
-		d.b.String(s)
 	case Int64:
 		if v.Type() != fastjson.TypeNumber {
 			return typeViolation(c, v)
 		}
+		d.scratch = v.MarshalTo(d.scratch[:0]) // the number as written
+		text := d.scratch
 		x, err := v.Int64()
 		if err != nil {
-			f := v.GetFloat64()
-			if f != math.Trunc(f) || math.IsInf(f, 0) {
+			// Not a plain integer literal: 1.0, 1e2, 1.5, or out of range.
+			var isInt, fits bool
+			x, isInt, fits = jsonInteger(text)
+			if !isInt {
 				return &Violation{Rule: "type", Detail: fmt.Sprintf("expected integer, got %s", quoteValue(v))}
 			}
-			if f < -9.223372036854775e18 || f > 9.223372036854775e18 {
+			if !fits {
 				return &Violation{Rule: "type", Detail: fmt.Sprintf("%s is outside the 64-bit integer range", quoteValue(v))}
 			}
-			x = int64(f)
 		}
-		if viol := checkNumber(c, float64(x), v); viol != nil {
+		if viol := checkNumber(c, float64(x), text, v); viol != nil {
 			return viol
 		}
 		d.b.Int(x)
@@ -184,11 +254,15 @@ func (d *Decoder) encode(c *Column, v *fastjson.Value) *Violation {
 		if v.Type() != fastjson.TypeNumber {
 			return typeViolation(c, v)
 		}
-		f := v.GetFloat64()
+		d.scratch = v.MarshalTo(d.scratch[:0])
+		text := d.scratch
+		// Not v.Float64(): fastfloat is not correctly rounded (398.259e-3
+		// comes out as 0.39825900000000003).
+		f, _ := strconv.ParseFloat(string(text), 64)
 		if math.IsInf(f, 0) {
 			return &Violation{Rule: "type", Detail: fmt.Sprintf("%s is outside the 64-bit floating point range", quoteValue(v))}
 		}
-		if viol := checkNumber(c, f, v); viol != nil {
+		if viol := checkNumber(c, f, text, v); viol != nil {
 			return viol
 		}
 		d.b.Float(f)
@@ -223,19 +297,24 @@ func (d *Decoder) encode(c *Column, v *fastjson.Value) *Violation {
 			if !c.AcceptEpochMillis {
 				return typeViolation(c, v)
 			}
+			d.scratch = v.MarshalTo(d.scratch[:0])
+			text := d.scratch
 			ms, err := v.Int64()
 			if err != nil {
-				f := v.GetFloat64()
-				if f != math.Trunc(f) {
+				var isInt, fits bool
+				ms, isInt, fits = jsonInteger(text)
+				if !isInt {
 					return &Violation{Rule: "type", Detail: fmt.Sprintf("expected integer epoch milliseconds, got %s", quoteValue(v))}
 				}
-				ms = int64(f)
-				if f < minEpochMillis || f > maxEpochMillis {
+				if !fits {
 					ms = math.MinInt64
 				}
 			}
 			if ms < minEpochMillis || ms > maxEpochMillis {
 				return &Violation{Rule: "format", Detail: fmt.Sprintf("epoch milliseconds %s is outside years 0001–9999", quoteValue(v))}
+			}
+			if viol := checkEnumNumber(c, float64(ms), text, v); viol != nil {
+				return viol
 			}
 			d.b.Int(ms * 1000)
 		default:
@@ -265,7 +344,9 @@ func quoteValue(v *fastjson.Value) string {
 }
 
 func checkString(c *Column, s []byte) *Violation {
-	if c.MinLength >= 0 || c.MaxLength >= 0 {
+	// A string of n bytes has between ceil(n/4) and n runes; count them only
+	// when that range leaves the verdict open.
+	if c.MinLength >= 0 && (len(s)+3)/4 < c.MinLength || c.MaxLength >= 0 && len(s) > c.MaxLength {
 		n := utf8.RuneCount(s)
 		if c.MinLength >= 0 && n < c.MinLength {
 			return &Violation{Rule: "minLength", Detail: fmt.Sprintf("length %d is shorter than minLength %d", n, c.MinLength)}
@@ -288,37 +369,238 @@ func checkString(c *Column, s []byte) *Violation {
 	return nil
 }
 
-func checkNumber(c *Column, f float64, v *fastjson.Value) *Violation {
-	if c.Minimum != nil && f < *c.Minimum {
-		return &Violation{Rule: "minimum", Detail: fmt.Sprintf("%s is less than the minimum %v", quoteValue(v), *c.Minimum)}
+// checkNumber checks the number v, whose text is text and float64 f,
+// against c's constraints. Comparisons are exact: f decides them unless it
+// equals the bound, and then the decimal text does.
+func checkNumber(c *Column, f float64, text []byte, v *fastjson.Value) *Violation {
+	if b := c.Minimum; b != nil && (f < *b || f == *b && cmpExact(text, f, c.exact.minimum.orFloat(*b)) < 0) {
+		return &Violation{Rule: "minimum", Detail: fmt.Sprintf("%s is less than the minimum %v", quoteValue(v), *b)}
 	}
-	if c.Maximum != nil && f > *c.Maximum {
-		return &Violation{Rule: "maximum", Detail: fmt.Sprintf("%s is greater than the maximum %v", quoteValue(v), *c.Maximum)}
+	if b := c.Maximum; b != nil && (f > *b || f == *b && cmpExact(text, f, c.exact.maximum.orFloat(*b)) > 0) {
+		return &Violation{Rule: "maximum", Detail: fmt.Sprintf("%s is greater than the maximum %v", quoteValue(v), *b)}
 	}
-	if c.ExclusiveMinimum != nil && f <= *c.ExclusiveMinimum {
-		return &Violation{Rule: "exclusiveMinimum", Detail: fmt.Sprintf("%s must be greater than %v", quoteValue(v), *c.ExclusiveMinimum)}
+	if b := c.ExclusiveMinimum; b != nil && (f < *b || f == *b && cmpExact(text, f, c.exact.exclusiveMinimum.orFloat(*b)) <= 0) {
+		return &Violation{Rule: "exclusiveMinimum", Detail: fmt.Sprintf("%s must be greater than %v", quoteValue(v), *b)}
 	}
-	if c.ExclusiveMaximum != nil && f >= *c.ExclusiveMaximum {
-		return &Violation{Rule: "exclusiveMaximum", Detail: fmt.Sprintf("%s must be less than %v", quoteValue(v), *c.ExclusiveMaximum)}
+	if b := c.ExclusiveMaximum; b != nil && (f > *b || f == *b && cmpExact(text, f, c.exact.exclusiveMaximum.orFloat(*b)) >= 0) {
+		return &Violation{Rule: "exclusiveMaximum", Detail: fmt.Sprintf("%s must be less than %v", quoteValue(v), *b)}
 	}
-	if c.MultipleOf != nil && !isMultiple(v, f, *c.MultipleOf) {
-		return &Violation{Rule: "multipleOf", Detail: fmt.Sprintf("%s is not a multiple of %v", quoteValue(v), *c.MultipleOf)}
+	if m := c.MultipleOf; m != nil && !isMultiple(text, f, *m, c.exact.multipleOf.orFloat(*m)) {
+		return &Violation{Rule: "multipleOf", Detail: fmt.Sprintf("%s is not a multiple of %v", quoteValue(v), *m)}
 	}
-	return checkEnum(c, f, v)
+	return checkEnumNumber(c, f, text, v)
 }
 
-// isMultiple decides multipleOf exactly, on the decimal text of the number,
-// as JSON Schema means it (0.3 is a multiple of 0.1).
-func isMultiple(v *fastjson.Value, f, m float64) bool {
-	if m == math.Trunc(m) && f == math.Trunc(f) && math.Abs(f) < 1<<53 && m < 1<<53 {
-		return math.Mod(f, m) == 0
+// cmpExact compares the JSON number text with b exactly; f, the float64 of
+// text, equals b's.
+func cmpExact(text []byte, f float64, b exactNum) int {
+	if b.short && shortDecimal(text) {
+		return 0
 	}
-	x, ok := new(big.Rat).SetString(string(v.MarshalTo(nil)))
+	if e := exponent(text); (e > 1000 || e < -1000) && f == 0 && b.rat.Sign() == 0 {
+		// Underflow, against 0; see isMultiple.
+		switch {
+		case mantissaIsZero(text):
+			return 0
+		case text[0] == '-':
+			return -1
+		}
+		return 1
+	}
+	x, ok := new(big.Rat).SetString(string(text))
+	if !ok {
+		return 0
+	}
+	return x.Cmp(b.rat)
+}
+
+// shortDecimal reports whether the JSON number text is 0, or has at most 15
+// significant digits and a magnitude between 1e-290 and 1e290. Distinct
+// such numbers have distinct float64s (DBL_DIG is 15), so equal float64s
+// mean equal numbers.
+func shortDecimal(text []byte) bool {
+	first, last, n, intLen, e := -1, -1, 0, -1, 0
+	for i, c := range text {
+		if c == '.' {
+			intLen = n
+		} else if c == 'e' || c == 'E' {
+			e = exponent(text[i:])
+			break
+		} else if isDigit(c) {
+			if c != '0' {
+				if first < 0 {
+					first = n
+				}
+				last = n
+			}
+			n++
+		}
+	}
+	if first < 0 {
+		return true
+	}
+	if intLen < 0 {
+		intLen = n
+	}
+	mag := intLen - first - 1 + e // the power of ten of the first significant digit
+	return last-first < 15 && -290 <= mag && mag <= 290
+}
+
+// isMultiple decides multipleOf exactly, on the decimal text of the number
+// and of the schema's multipleOf, as JSON Schema means it: 0.3 is a multiple
+// of 0.1, and 19.99 of 0.01, though neither is in float64 arithmetic.
+func isMultiple(text []byte, f, m float64, mx exactNum) bool {
+	if m == math.Trunc(m) && m < 1<<53 && math.Abs(f) < 1<<53 && isPlainInteger(text) {
+		return math.Mod(f, m) == 0 // f and m are exact
+	}
+	if e := exponent(text); (e > 1000 || e < -1000) && f == 0 {
+		// Underflow. A huge exponent would make big.Rat build a huge
+		// power of ten; decide without it: 0 is a multiple of everything,
+		// and a non-zero number this close to 0 is smaller than m.
+		return mantissaIsZero(text)
+	}
+	x, ok := new(big.Rat).SetString(string(text))
 	if !ok {
 		return false
 	}
-	q := x.Quo(x, new(big.Rat).SetFloat64(m))
-	return q.IsInt()
+	return x.Quo(x, mx.rat).IsInt()
+}
+
+// isPlainInteger reports whether the JSON number text is -?[0-9]+.
+func isPlainInteger(text []byte) bool {
+	if len(text) > 0 && text[0] == '-' {
+		text = text[1:]
+	}
+	for _, c := range text {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return len(text) > 0
+}
+
+// exponent returns the exponent of the JSON number text, saturated to
+// ±1<<30.
+func exponent(text []byte) int {
+	i := bytes.IndexAny(text, "eE")
+	if i < 0 {
+		return 0
+	}
+	text = text[i+1:]
+	neg := false
+	if len(text) > 0 && (text[0] == '+' || text[0] == '-') {
+		neg = text[0] == '-'
+		text = text[1:]
+	}
+	e := 0
+	for _, c := range text {
+		if !isDigit(c) {
+			break
+		}
+		if e < 1<<30 {
+			e = e*10 + int(c-'0')
+		}
+	}
+	if e > 1<<30 {
+		e = 1 << 30
+	}
+	if neg {
+		return -e
+	}
+	return e
+}
+
+// mantissaIsZero reports whether the digits of the JSON number text before
+// its exponent are all zero.
+func mantissaIsZero(text []byte) bool {
+	for _, c := range text {
+		switch {
+		case c == 'e' || c == 'E':
+			return true
+		case '1' <= c && c <= '9':
+			return false
+		}
+	}
+	return true
+}
+
+// jsonInteger reports whether the JSON number text is mathematically an
+// integer (1.0 and 1e2 are, 1.0000000000000001 is not) and, if it is and it
+// fits in an int64, its exact value.
+func jsonInteger(text []byte) (x int64, isInt, fits bool) {
+	neg := len(text) > 0 && text[0] == '-'
+	if neg {
+		text = text[1:]
+	}
+	n := 0
+	for n < len(text) && isDigit(text[n]) {
+		n++
+	}
+	intPart, rest := text[:n], text[n:]
+	var frac []byte
+	if len(rest) > 0 && rest[0] == '.' {
+		n = 1
+		for n < len(rest) && isDigit(rest[n]) {
+			n++
+		}
+		frac, rest = rest[1:n], rest[n:]
+	}
+	e := 0
+	if len(rest) > 0 && (rest[0] == 'e' || rest[0] == 'E') {
+		e = exponent(rest)
+		rest = rest[1:]
+		if len(rest) > 0 && (rest[0] == '+' || rest[0] == '-') {
+			rest = rest[1:]
+		}
+		if len(rest) == 0 {
+			return 0, false, false
+		}
+		for _, c := range rest {
+			if !isDigit(c) {
+				return 0, false, false
+			}
+		}
+		rest = nil
+	}
+	if len(intPart) == 0 || len(rest) != 0 {
+		return 0, false, false
+	}
+	// The digits are intPart then frac; the decimal point falls after the
+	// first point of them.
+	nd := len(intPart) + len(frac)
+	digit := func(k int) byte {
+		if k < len(intPart) {
+			return intPart[k] - '0'
+		}
+		if k < nd {
+			return frac[k-len(intPart)] - '0'
+		}
+		return 0
+	}
+	point := len(intPart) + e
+	for k := max(point, 0); k < nd; k++ {
+		if digit(k) != 0 {
+			return 0, false, false
+		}
+	}
+	var u uint64
+	for k := 0; k < point; k++ {
+		if k >= nd && u == 0 {
+			break // only zeros left
+		}
+		dk := uint64(digit(k))
+		if u > (math.MaxUint64-dk)/10 {
+			return 0, true, false
+		}
+		u = u*10 + dk
+	}
+	switch {
+	case neg && u <= 1<<63:
+		return int64(-u), true, true // -u wraps to the two's complement
+	case !neg && u <= math.MaxInt64:
+		return int64(u), true, true
+	}
+	return 0, true, false
 }
 
 func checkEnum(c *Column, x any, v *fastjson.Value) *Violation {
@@ -328,6 +610,26 @@ func checkEnum(c *Column, x any, v *fastjson.Value) *Violation {
 	for _, e := range c.Enum {
 		if e == x {
 			return nil
+		}
+	}
+	return &Violation{Rule: "enum", Detail: fmt.Sprintf("%s is not one of %s", quoteValue(v), enumList(c.Enum))}
+}
+
+// checkEnumNumber is checkEnum for the number v, whose text is text and
+// float64 f; see checkNumber.
+func checkEnumNumber(c *Column, f float64, text []byte, v *fastjson.Value) *Violation {
+	if c.Enum == nil {
+		return nil
+	}
+	for i, e := range c.Enum {
+		if ef, ok := e.(float64); ok && ef == f {
+			var x exactNum
+			if i < len(c.exact.enum) {
+				x = c.exact.enum[i]
+			}
+			if cmpExact(text, f, x.orFloat(ef)) == 0 {
+				return nil
+			}
 		}
 	}
 	return &Violation{Rule: "enum", Detail: fmt.Sprintf("%s is not one of %s", quoteValue(v), enumList(c.Enum))}

@@ -6,7 +6,16 @@
 // row format (see codec.go). A generic JSON Schema validator costs 7–10 µs per
 // event here; the compiled decoder does the same job in a few hundred
 // nanoseconds. Tests hold it to the same verdicts as
-// github.com/santhosh-tekuri/jsonschema/v6 on the supported subset.
+// github.com/santhosh-tekuri/jsonschema/v6 on the supported subset
+// (reference_test.go), numbers compared exactly as written, except that the
+// decoder refuses what it cannot store faithfully:
+//
+//   - strings that are not valid UTF-8 (encoding/json would replace the bad
+//     bytes with U+FFFD);
+//   - integers outside int64, and numbers outside float64's range;
+//   - timestamps outside years 0001–9999, as strings or epoch
+//     milliseconds, and leap seconds (second 60);
+//   - JSON nested deeper than 300 levels (in undeclared properties).
 //
 // Supported: a top-level object whose properties are scalars — string,
 // integer, number, boolean, and timestamps (`"format": "date-time"`, RFC 3339

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"math/big"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -49,7 +52,11 @@ type Column struct {
 	AcceptEpochMillis bool
 
 	// Constraints; nil or negative means "not set".
-	Enum             []any // string, float64 or bool values, as in the schema
+	//
+	// Enum holds the values that enum and const allow (both must hold when
+	// both are given): strings, float64s, bools and nil for null, as in the
+	// schema. A non-nil empty Enum allows no value.
+	Enum             []any
 	Minimum          *float64
 	Maximum          *float64
 	ExclusiveMinimum *float64
@@ -58,6 +65,35 @@ type Column struct {
 	MinLength        int
 	MaxLength        int
 	Pattern          *regexp.Regexp
+
+	// The numbers above exactly as the schema writes them, for the cases
+	// float64 cannot decide; zero when the Column was not made by Compile.
+	exact struct {
+		minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf exactNum
+		enum                                                             []exactNum // parallel to Enum
+	}
+}
+
+// exactNum is a number of the schema exactly as written.
+type exactNum struct {
+	rat   *big.Rat
+	short bool // see shortDecimal
+}
+
+func newExactNum(text string) exactNum {
+	r, ok := new(big.Rat).SetString(text)
+	if !ok {
+		return exactNum{}
+	}
+	return exactNum{rat: r, short: shortDecimal([]byte(text))}
+}
+
+// orFloat returns x, or f as an exactNum if x is not set.
+func (x exactNum) orFloat(f float64) exactNum {
+	if x.rat != nil {
+		return x
+	}
+	return newExactNum(strconv.FormatFloat(f, 'g', -1, 64))
 }
 
 // Schema is a compiled stream schema: an ordered list of columns.
@@ -124,6 +160,9 @@ func Compile(src []byte) (*Schema, error) {
 	var root map[string]any
 	if err := dec.Decode(&root); err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("not a JSON object: %v", err)}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &Error{Msg: "not a JSON object: data after the top-level value"}
 	}
 	s := &Schema{AdditionalProperties: true, Source: append([]byte(nil), src...), index: map[string]int{}}
 	if t, ok := root["type"]; !ok || t != "object" {
@@ -253,6 +292,7 @@ func compileColumn(name, ptr string, spec map[string]any) (Column, error) {
 		return col, &Error{Pointer: ptr + "/type", Msg: fmt.Sprintf("a property has one type (plus optionally \"null\"), got %v", types)}
 	}
 
+	var enumVals, constVals []enumValue // non-nil when the keyword is given
 	for key, val := range spec {
 		kptr := ptr + "/" + key
 		switch key {
@@ -266,20 +306,22 @@ func compileColumn(name, ptr string, spec map[string]any) (Column, error) {
 			} else {
 				return col, &Error{Pointer: kptr, Msg: "must be an array"}
 			}
+			allowed := make([]enumValue, 0, len(vals))
 			for _, v := range vals {
 				switch x := v.(type) {
-				case string:
-					col.Enum = append(col.Enum, x)
+				case string, bool, nil:
+					allowed = append(allowed, enumValue{v: x})
 				case json.Number:
 					f, _ := x.Float64()
-					col.Enum = append(col.Enum, f)
-				case bool:
-					col.Enum = append(col.Enum, x)
-				case nil:
-					col.Enum = append(col.Enum, nil)
+					allowed = append(allowed, enumValue{v: f, exact: newExactNum(x.String())})
 				default:
 					return col, &Error{Pointer: kptr, Msg: "values must be strings, numbers, booleans or null"}
 				}
+			}
+			if key == "const" {
+				constVals = allowed
+			} else {
+				enumVals = allowed
 			}
 		case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf":
 			if col.Type != Int64 && col.Type != Float64 {
@@ -293,20 +335,21 @@ func compileColumn(name, ptr string, spec map[string]any) (Column, error) {
 			if err != nil || math.IsInf(f, 0) {
 				return col, &Error{Pointer: kptr, Msg: "must be a finite number"}
 			}
+			x := newExactNum(n.String())
 			switch key {
 			case "minimum":
-				col.Minimum = &f
+				col.Minimum, col.exact.minimum = &f, x
 			case "maximum":
-				col.Maximum = &f
+				col.Maximum, col.exact.maximum = &f, x
 			case "exclusiveMinimum":
-				col.ExclusiveMinimum = &f
+				col.ExclusiveMinimum, col.exact.exclusiveMinimum = &f, x
 			case "exclusiveMaximum":
-				col.ExclusiveMaximum = &f
+				col.ExclusiveMaximum, col.exact.exclusiveMaximum = &f, x
 			case "multipleOf":
-				if f <= 0 {
+				if f <= 0 || x.rat == nil {
 					return col, &Error{Pointer: kptr, Msg: "must be greater than 0"}
 				}
-				col.MultipleOf = &f
+				col.MultipleOf, col.exact.multipleOf = &f, x
 			}
 		case "minLength", "maxLength":
 			if col.Type != String {
@@ -341,7 +384,39 @@ func compileColumn(name, ptr string, spec map[string]any) (Column, error) {
 			}
 		}
 	}
+	if enumVals != nil && constVals != nil {
+		// Both must hold: the const value, if enum lists it too.
+		both := []enumValue{}
+		for _, e := range enumVals {
+			if e.equal(constVals[0]) {
+				both = constVals
+			}
+		}
+		enumVals = both
+	} else if constVals != nil {
+		enumVals = constVals
+	}
+	if enumVals != nil {
+		col.Enum = make([]any, len(enumVals))
+		col.exact.enum = make([]exactNum, len(enumVals))
+		for i, e := range enumVals {
+			col.Enum[i], col.exact.enum[i] = e.v, e.exact
+		}
+	}
 	return col, nil
+}
+
+// enumValue is a value of enum or const.
+type enumValue struct {
+	v     any      // string, float64, bool or nil
+	exact exactNum // numbers
+}
+
+func (a enumValue) equal(b enumValue) bool {
+	if a.exact.rat != nil && b.exact.rat != nil {
+		return a.exact.rat.Cmp(b.exact.rat) == 0
+	}
+	return a.v == b.v
 }
 
 // propertyOrder returns the property names in the order the document lists
