@@ -4,7 +4,7 @@ BIN     := bin/weir
 FUZZTIME ?= 10s
 export CGO_ENABLED = 1
 
-.PHONY: build demo test unit fuzz e2e vet fmt-check bench stress deps clean
+.PHONY: build demo test unit fuzz e2e vet fmt-check bench stress deps pydeps clean
 
 build: deps
 	$(GO) build -o $(BIN) ./cmd/weir
@@ -38,7 +38,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRFC3339Micros$$' -fuzztime=$(FUZZTIME) ./internal/schema/
 	$(GO) test -run='^$$' -fuzz='^FuzzIngest$$' -fuzztime=$(FUZZTIME) ./internal/gate/
 
-e2e: build
+# pyiceberg reads our tables in the e2e test: proof the lake is open to other engines.
+pydeps:
+	@python3 -c 'import pyiceberg, pyarrow' 2>/dev/null || { \
+		echo "installing pyiceberg and pyarrow from PyPI (the e2e test reads the lake with them)"; \
+		python3 -m pip install -q pyiceberg pyarrow; }
+
+e2e: build pydeps
 	WEIR_BIN=$(abspath $(BIN)) $(GO) test -count=1 -v ./test/...
 
 # Long versions of the reliability tests (results go into issue notes).

@@ -262,6 +262,32 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("weir did not exit 0 on SIGTERM: %v", err)
 	}
+	// Another engine reads the same table and finds the same rows.
+	out, err := exec.Command("python3", "../interop/read_iceberg.py", filepath.Join(data, "lake", "weir", "clicks")).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("pyiceberg could not read the table (make test installs it: pip install pyiceberg pyarrow): %v\n%s", err, stderr)
+	}
+	var ice struct {
+		Rows        int   `json:"rows"`
+		DistinctSeq int   `json:"distinct_seq"`
+		SumSeq      int   `json:"sum_seq"`
+		Offsets     []int `json:"offsets"`
+	}
+	if err := json.Unmarshal(out, &ice); err != nil {
+		t.Fatalf("pyiceberg output %q: %v", out, err)
+	}
+	offSum := 0
+	for _, o := range ice.Offsets {
+		offSum += o
+	}
+	if ice.Rows != wantAcc || ice.DistinctSeq != wantAcc || ice.SumSeq != wantSum || offSum != wantAcc {
+		t.Fatalf("pyiceberg sees %+v, oracle rows %d sum %d", ice, wantAcc, wantSum)
+	}
+
 	p = start(t, bin, pipeline, data, addr, logf)
 	check(addr, "after restart")
 	lake := filepath.Join(data, "lake", "weir", "clicks", "data")
