@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
+	"github.com/weirhq/weir/internal/failpoint"
 	wlog "github.com/weirhq/weir/internal/log"
 	"github.com/weirhq/weir/internal/schema"
 )
@@ -453,7 +454,11 @@ func (w *Writer) Flush(ctx context.Context) error {
 		w.cleanup(paths, "")
 		return fmt.Errorf("table %q: cannot stage the commit: %w", w.opts.Table, err)
 	}
+	failpoint.Hit(failpoint.LakeBeforeCommit)
 	tbl, err := tx.Commit(ctx)
+	if err == nil {
+		failpoint.Hit(failpoint.LakeAfterCommit)
+	}
 	if err != nil {
 		// The commit may or may not have landed (an ambiguous failure):
 		// reload and compare offsets before deciding.

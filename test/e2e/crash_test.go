@@ -68,9 +68,10 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func start(t *testing.T, bin, pipeline, data, addr string, logf *os.File) *proc {
+func start(t *testing.T, bin, pipeline, data, addr string, logf *os.File, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, "run", "--data-dir", data, "--listen", addr, pipeline)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -167,47 +168,9 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 	done := make(chan error, 1)
 	var accepted, quarantined int
 	go func() {
-		client := &http.Client{Timeout: 10 * time.Second}
-		for i := range batches {
-			body := batch(i, eventsPer)
-			for attempt := 0; ; attempt++ {
-				if attempt > 2000 {
-					done <- fmt.Errorf("batch %d: no answer after %d attempts", i, attempt)
-					return
-				}
-				req, _ := http.NewRequest("POST", "http://"+addr+"/v1/streams/clicks/events", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/x-ndjson")
-				req.Header.Set("Idempotency-Key", "batch-"+strconv.Itoa(i))
-				resp, err := client.Do(req)
-				if err != nil {
-					time.Sleep(20 * time.Millisecond) // the node is down: retry the same request
-					continue
-				}
-				data, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					if resp.StatusCode == 503 || resp.StatusCode == 429 {
-						time.Sleep(50 * time.Millisecond)
-						continue
-					}
-					done <- fmt.Errorf("batch %d: %s: %s", i, resp.Status, data)
-					return
-				}
-				var r ingestResult
-				if err := json.Unmarshal(data, &r); err != nil {
-					done <- err
-					return
-				}
-				if r.Accepted+r.Quarantined != eventsPer {
-					done <- fmt.Errorf("batch %d: accepted %d + quarantined %d != %d", i, r.Accepted, r.Quarantined, eventsPer)
-					return
-				}
-				accepted += r.Accepted
-				quarantined += r.Quarantined
-				break
-			}
-		}
-		done <- nil
+		var err error
+		accepted, quarantined, err = runClient(addr, batches, eventsPer)
+		done <- err
 	}()
 
 	for k := range kills {
@@ -295,4 +258,47 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 	if fmt.Sprint(row) != fmt.Sprint([]any{wantAcc, wantAcc}) {
 		t.Fatalf("lake files hold %v rows/distinct, oracle %d", row, wantAcc)
 	}
+}
+
+// runClient posts batches 0..batches-1 with Idempotency-Key batch-<i>,
+// retrying each until it is answered (through crashes and restarts), and
+// returns the summed answers.
+func runClient(addr string, batches, eventsPer int) (accepted, quarantined int, err error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range batches {
+		body := batch(i, eventsPer)
+		for attempt := 0; ; attempt++ {
+			if attempt > 2000 {
+				return accepted, quarantined, fmt.Errorf("batch %d: no answer after %d attempts", i, attempt)
+			}
+			req, _ := http.NewRequest("POST", "http://"+addr+"/v1/streams/clicks/events", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-ndjson")
+			req.Header.Set("Idempotency-Key", "batch-"+strconv.Itoa(i))
+			resp, err := client.Do(req)
+			if err != nil {
+				time.Sleep(20 * time.Millisecond) // the node is down: retry the same request
+				continue
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				if resp.StatusCode == 503 || resp.StatusCode == 429 {
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
+				return accepted, quarantined, fmt.Errorf("batch %d: %s: %s", i, resp.Status, data)
+			}
+			var r ingestResult
+			if err := json.Unmarshal(data, &r); err != nil {
+				return accepted, quarantined, err
+			}
+			if r.Accepted+r.Quarantined != eventsPer {
+				return accepted, quarantined, fmt.Errorf("batch %d: accepted %d + quarantined %d != %d", i, r.Accepted, r.Quarantined, eventsPer)
+			}
+			accepted += r.Accepted
+			quarantined += r.Quarantined
+			break
+		}
+	}
+	return accepted, quarantined, nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/weirhq/weir/internal/failpoint"
 	wlog "github.com/weirhq/weir/internal/log"
 )
 
@@ -316,6 +317,9 @@ func (l *Log) commitGroup(batch *pebble.Batch, group []*pending, size int) {
 	l.mu.Unlock()
 
 	err := batch.Commit(pebble.Sync)
+	if err == nil {
+		failpoint.Hit(failpoint.LogAfterCommit)
+	}
 
 	l.mu.Lock()
 	if err == nil {
