@@ -276,6 +276,7 @@ type batchBuf struct {
 	parts  [][]byte
 	counts []int
 	row    []byte
+	elem   []byte // the JSON array element at hand
 	quar   []byte
 	nquar  int
 	res    Result
@@ -325,13 +326,19 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 		b.counts[p]++
 		b.res.Accepted++
 	}
-	one := func(index int, raw []byte) {
+	// one validates the record raw; jsonHint is added to a JSON syntax
+	// rejection when the body's shape suggests a likely cause.
+	one := func(index int, raw []byte, jsonHint string) {
 		if len(raw) > g.opts.MaxRecordBytes {
 			reject(index, raw, &schema.Violation{Rule: "size", Detail: fmt.Sprintf("record is %d bytes, over the %d-byte limit", len(raw), g.opts.MaxRecordBytes)})
 			return
 		}
 		d, err := dec.Decode(b.row[:0], raw)
 		if err != nil {
+			var v *schema.Violation
+			if jsonHint != "" && errors.As(err, &v) && v.Rule == "json" {
+				v.Detail += jsonHint
+			}
 			reject(index, raw, err)
 			return
 		}
@@ -354,12 +361,14 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 			if isBlank(line) {
 				continue
 			}
-			one(index, line)
+			one(index, line, "")
 			index++
 		}
 	case JSON:
 		trimmed := bytes.TrimSpace(body)
-		if len(trimmed) > 0 && trimmed[0] == '[' {
+		switch {
+		case len(trimmed) == 0:
+		case trimmed[0] == '[':
 			var p fastjson.Parser
 			v, err := p.ParseBytes(trimmed)
 			if err != nil {
@@ -367,32 +376,18 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 					"; the whole body is quarantined as one record (send NDJSON to keep good lines apart from bad ones)"})
 				break
 			}
+			// Each element as written is one record: the same path as an
+			// NDJSON line (fastjson splits leniently; Decode judges strictly).
 			for i, el := range v.GetArray() {
-				raw := el.MarshalTo(nil)
-				if len(raw) > g.opts.MaxRecordBytes {
-					reject(i, raw, &schema.Violation{Rule: "size", Detail: fmt.Sprintf("record is %d bytes, over the %d-byte limit", len(raw), g.opts.MaxRecordBytes)})
-					continue
-				}
-				d, err := dec.DecodeValue(b.row[:0], el)
-				if err != nil {
-					reject(i, raw, err)
-					continue
-				}
-				b.row = d.Row
-				accept(d)
+				b.elem = el.MarshalTo(b.elem[:0])
+				one(i, b.elem, "")
 			}
-		} else if len(trimmed) > 0 {
-			d, err := dec.Decode(b.row[:0], trimmed)
-			if err != nil {
-				var v *schema.Violation
-				if errors.As(err, &v) && v.Rule == "json" && bytes.Count(trimmed, []byte{'\n'}) > 0 {
-					v.Detail += "; to send one event per line use Content-Type: application/x-ndjson"
-				}
-				reject(0, trimmed, err)
-			} else {
-				b.row = d.Row
-				accept(d)
+		default:
+			hint := ""
+			if bytes.IndexByte(trimmed, '\n') >= 0 {
+				hint = "; to send one event per line use Content-Type: application/x-ndjson"
 			}
+			one(0, trimmed, hint)
 		}
 	default:
 		panic(fmt.Sprintf("BUG: unknown body format %d", req.Format))
@@ -461,8 +456,11 @@ func (g *Gate) ListQuarantine(stream string, limit int) ([]QuarantineRecord, err
 		}
 		for i := range batches {
 			err := batches[i].Records(func(off int64, rec []byte) bool {
-				if off < from || off >= end {
-					return off < end
+				if off >= end { // appended after End was read
+					return false
+				}
+				if off < from {
+					return true
 				}
 				var q QuarantineRecord
 				if err := json.Unmarshal(rec, &q); err != nil {

@@ -84,19 +84,6 @@ func (d *Decoder) Decode(dst []byte, raw []byte) (Decoded, error) {
 	return d.decodeValue(dst, v)
 }
 
-// DecodeValue is Decode for an event already parsed, e.g. an element of a
-// JSON array. fastjson parses leniently, so the event is checked to be
-// RFC 8259 JSON (as Decode does) before its values are read. The caller must
-// not have read v's strings: fastjson unescapes them in place, and this
-// check and the string columns need them as written.
-func (d *Decoder) DecodeValue(dst []byte, v *fastjson.Value) (Decoded, error) {
-	d.scratch = v.MarshalTo(d.scratch[:0])
-	if !validJSON(d.scratch) {
-		return Decoded{Row: dst}, jsonViolation(d.scratch)
-	}
-	return d.decodeValue(dst, v)
-}
-
 // jsonViolation explains why raw, which validJSON refused, is not JSON.
 func jsonViolation(raw []byte) *Violation {
 	detail := "invalid JSON"

@@ -387,11 +387,13 @@ func TestDecodeViolations(t *testing.T) {
 	good(ev(`,"e":"green"`))
 }
 
-func TestDecodeValue(t *testing.T) {
+// TestDecodeArrayElements follows the gate's JSON-array path: fastjson
+// splits the array leniently, each element is marshalled back to its text,
+// and Decode must still judge that text strictly.
+func TestDecodeArrayElements(t *testing.T) {
 	s := mustCompile(t, rulesSchema)
 	d := NewDecoder(s, nil)
 	var p fastjson.Parser
-	// fastjson parses leniently; DecodeValue must not.
 	arr, err := p.Parse(`[{"id":"ab","n":5,"m":0.3}, {"id":"ab","n":NaN}, {"id":"a\x","n":5}, {"id":"ab","n":05},
 		{"id":"\ud83d\ude00\ud83d","n":5}, {"id":"a","n":5}, 7]`)
 	if err != nil {
@@ -399,7 +401,7 @@ func TestDecodeValue(t *testing.T) {
 	}
 	want := []string{"", "json", "json", "json", "", "minLength", "type"}
 	for i, el := range arr.GetArray() {
-		res, err := d.DecodeValue(nil, el)
+		res, err := d.Decode(nil, el.MarshalTo(nil))
 		rule := ""
 		var v *Violation
 		if errors.As(err, &v) {
