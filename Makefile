@@ -36,6 +36,8 @@ unit:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/schema/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRFC3339Micros$$' -fuzztime=$(FUZZTIME) ./internal/schema/
+	$(GO) test -run='^$$' -fuzz='^FuzzValidJSON$$' -fuzztime=$(FUZZTIME) ./internal/schema/
+	$(GO) test -run='^$$' -fuzz='^FuzzUnquote$$' -fuzztime=$(FUZZTIME) ./internal/schema/
 	$(GO) test -run='^$$' -fuzz='^FuzzIngest$$' -fuzztime=$(FUZZTIME) ./internal/gate/
 
 # pyiceberg reads our tables in the e2e test: proof the lake is open to other engines.
