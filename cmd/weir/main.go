@@ -211,9 +211,13 @@ func (f *clientFlags) serverURL() string {
 
 // offline opens a stopped node's data directory with the pipeline it saved.
 func (f *clientFlags) offline() (*node.Node, error) {
+	if _, err := os.Stat(node.PipelineDir(f.dataDir)); err != nil {
+		return nil, fmt.Errorf("%q is not a Weir data directory (it has no pipeline/ inside): pass the --data-dir a node ran with, "+
+			"or query a running node with --server URL", f.dataDir)
+	}
 	p, err := config.Load(node.PipelineDir(f.dataDir))
 	if err != nil {
-		return nil, fmt.Errorf("%q does not look like a Weir data directory: %w", f.dataDir, err)
+		return nil, fmt.Errorf("the pipeline saved in data directory %q does not load: %w", f.dataDir, err)
 	}
 	return node.Start(node.Config{Pipeline: p, DataDir: f.dataDir, Listen: "127.0.0.1:0", NoSources: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -7,7 +7,9 @@
 package api
 
 import (
+	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -129,7 +132,14 @@ func (a *api) doIngest(w http.ResponseWriter, r *http.Request, stream string) in
 		a.fail(w, http.StatusUnsupportedMediaType, "unsupported_encoding", fmt.Sprintf("Content-Encoding %q is not supported", enc), "send the body as is or gzip-compressed")
 		return http.StatusUnsupportedMediaType
 	}
-	data, err := io.ReadAll(body)
+	// Read into a buffer sized from Content-Length (io.ReadAll would grow
+	// from 512 bytes, copying a large batch many times).
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= a.o.MaxBodyBytes && r.Header.Get("Content-Encoding") == "" {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead free to see EOF
+	}
+	_, err := buf.ReadFrom(body)
+	data := buf.Bytes()
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) || int64(len(data)) > a.o.MaxBodyBytes {
 		a.fail(w, http.StatusRequestEntityTooLarge, "body_too_large",
@@ -247,10 +257,10 @@ func (a *api) quarantine(w http.ResponseWriter, r *http.Request) {
 // ToEntry renders a quarantine record for the API.
 func ToEntry(q gate.QuarantineRecord) QuarantineEntry {
 	e := QuarantineEntry{QuarantineRecord: q}
-	if utf8Valid(q.Raw) {
+	if utf8.Valid(q.Raw) {
 		e.Raw = string(q.Raw)
 	} else {
-		e.Raw = base64Encode(q.Raw)
+		e.Raw = base64.StdEncoding.EncodeToString(q.Raw)
 		e.RawEncoding = "base64"
 	}
 	return e

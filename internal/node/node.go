@@ -48,7 +48,7 @@ type Node struct {
 	log     *pebblelog.Log
 	gate    *gate.Gate
 	engine  *serve.Engine
-	writers []*lake.Writer
+	writers []sinkWriter
 	metrics *observe.Metrics
 	srv     *http.Server
 	ln      net.Listener
@@ -72,6 +72,12 @@ func (n *Node) Query(ctx context.Context, q string) (*serve.Result, error) {
 
 // Gate is the node's gate.
 func (n *Node) Gate() *gate.Gate { return n.gate }
+
+// sinkWriter is a lake writer and the stream it reads.
+type sinkWriter struct {
+	stream string
+	w      *lake.Writer
+}
 
 // Paths of the data directory.
 func logDir(data string) string  { return filepath.Join(data, "log") }
@@ -98,16 +104,19 @@ func Start(cfg Config) (*Node, error) {
 	var err error
 	n.log, err = pebblelog.Open(logDir(cfg.DataDir), pebblelog.Options{Metrics: n.metrics.Log})
 	if err != nil {
-		return nil, fmt.Errorf("%w (is another weir process using data directory %q?)", err, cfg.DataDir)
+		return nil, fmt.Errorf("%w: another weir process may be using data directory %q; stop it or pass another --data-dir "+
+			"(to query a running node use: weir query --server URL)", err, cfg.DataDir)
 	}
 	cat := &Catalog{Meta: n.log}
 	var streams []gate.Stream
 	tables := map[string]serve.Table{}
+	versions := map[string]uint32{} // current schema version per stream
 	for _, s := range cfg.Pipeline.Streams {
 		ver, err := cat.Register(s.Name, s.Schema)
 		if err != nil {
 			return nil, err
 		}
+		versions[s.Name] = ver
 		streams = append(streams, gate.Stream{Name: s.Name, Schema: s.Schema, Version: ver, KeyCols: s.KeyCols, Partitions: s.Partitions})
 		tables[s.Name] = serve.Table{Name: s.Name, Stream: s.Name, Partitions: s.Partitions, Schema: s.Schema, SchemaVer: ver, SchemaFor: cat.SchemaFor(s.Name)}
 	}
@@ -117,17 +126,16 @@ func Start(cfg Config) (*Node, error) {
 	}
 	for _, sk := range cfg.Pipeline.Sinks {
 		s := cfg.Pipeline.Stream(sk.Stream)
-		ver, _ := cat.Current(s.Name)
 		w, err := lake.Open(context.Background(), lake.Options{
 			Warehouse: lakeDir(cfg.DataDir), Table: sk.Table, Stream: s.Name, Partitions: s.Partitions,
-			Schema: s.Schema, SchemaVer: ver, SchemaFor: cat.SchemaFor(s.Name), EventCol: s.EventCol,
+			Schema: s.Schema, SchemaVer: versions[s.Name], SchemaFor: cat.SchemaFor(s.Name), EventCol: s.EventCol,
 			MaxRows: sk.Roll.MaxRows, MaxBytes: sk.Roll.MaxBytes, Interval: sk.Roll.Interval,
 			Log: n.log, Metrics: n.metrics.Lake, Logger: cfg.Logger,
 		})
 		if err != nil {
 			return nil, err
 		}
-		n.writers = append(n.writers, w)
+		n.writers = append(n.writers, sinkWriter{stream: s.Name, w: w})
 		// The stream's SQL table reads the lake; a differently named lake
 		// table is also queryable under its own name.
 		t := tables[s.Name]
@@ -166,12 +174,12 @@ func Start(cfg Config) (*Node, error) {
 
 	workCtx, cancelWork := context.WithCancel(context.Background())
 	n.cancelWork = cancelWork
-	for _, w := range n.writers {
+	for _, sw := range n.writers {
 		n.work.Add(1)
 		go func() {
 			defer n.work.Done()
-			if err := w.Run(workCtx); err != nil {
-				cfg.Logger.Error("lake writer stopped", "table", w.State().Table, "err", err)
+			if err := sw.w.Run(workCtx); err != nil {
+				cfg.Logger.Error("lake writer stopped", "table", sw.w.State().Table, "err", err)
 				n.errc <- err
 			}
 		}()
@@ -222,9 +230,9 @@ func (n *Node) maintain(ctx context.Context) {
 				if err != nil {
 					continue
 				}
-				for _, w := range n.writers {
-					if st := w.State(); w != nil && len(st.Offsets) > p && n.sinkStream(st.Table) == s.Name {
-						floor = min(floor, st.Offsets[p])
+				for _, sw := range n.writers {
+					if sw.stream == s.Name {
+						floor = min(floor, sw.w.State().Offsets[p])
 					}
 				}
 				if _, err := n.log.Retain(s.Name, p, floor, wlog.Retention{MaxAgeMillis: s.Retention.MaxAge.Milliseconds(), MaxBytes: s.Retention.MaxBytes}); err != nil {
@@ -236,15 +244,6 @@ func (n *Node) maintain(ctx context.Context) {
 			n.cfg.Logger.Warn("cannot expire idempotency keys", "err", err)
 		}
 	}
-}
-
-func (n *Node) sinkStream(table string) string {
-	for _, sk := range n.cfg.Pipeline.Sinks {
-		if sk.Table == table {
-			return sk.Stream
-		}
-	}
-	return ""
 }
 
 // Shutdown stops accepting requests, lets in-flight ones finish, stops the
