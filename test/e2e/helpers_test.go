@@ -1,0 +1,294 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// weirBin returns the binary under test: $WEIR_BIN (set by `make test`),
+// or one built into the test's temp dir.
+func weirBin(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("WEIR_BIN"); b != "" {
+		return b
+	}
+	out := filepath.Join(t.TempDir(), "weir")
+	cmd := exec.Command("go", "build", "-o", out, "../../cmd/weir")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("cannot build weir: %v", err)
+	}
+	return out
+}
+
+const pipelineYAML = `streams:
+  clicks:
+    schema: schemas/clicks.json
+    key: [user_id]
+    event_time: {column: ts, max_disorder: 5s}
+    partitions: 3
+sinks:
+  lake:
+    type: lake
+    stream: clicks
+    roll: {max_rows: 4000, interval: 300ms}
+`
+
+const clicksSchema = `{"type":"object","required":["ts","seq","user_id","status"],"additionalProperties":false,
+ "properties":{"ts":{"type":["string","integer"],"format":"date-time"},"seq":{"type":"integer"},
+ "user_id":{"type":"string","minLength":1},"status":{"type":"integer","minimum":100,"maximum":599}}}`
+
+type proc struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func start(t *testing.T, bin, pipeline, data, addr string, logf *os.File, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "--data-dir", data, "--listen", addr, pipeline)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, addr: addr}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	t.Fatalf("weir did not become ready on %s within 30 s; see %s", addr, logf.Name())
+	return nil
+}
+
+// batch returns the NDJSON body of batch i: eventsPer events, of which the
+// ones with seq%37 == 0 are invalid (status out of range).
+func batch(i, eventsPer int) []byte {
+	var b bytes.Buffer
+	base := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC).UnixMilli()
+	for j := range eventsPer {
+		seq := i*eventsPer + j
+		status := 200 + seq%5
+		if seq%37 == 0 {
+			status = 999
+		}
+		fmt.Fprintf(&b, `{"ts":%d,"seq":%d,"user_id":"u%d","status":%d}`+"\n", base+int64(seq)*250, seq, seq%101, status)
+	}
+	return b.Bytes()
+}
+
+type ingestResult struct {
+	Accepted    int `json:"accepted"`
+	Quarantined int `json:"quarantined"`
+}
+
+func query(t *testing.T, addr, sql string) []any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"sql": sql})
+	resp, err := http.Post("http://"+addr+"/v1/query", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("query %q: %s: %s", sql, resp.Status, data)
+	}
+	var res struct{ Rows [][]any }
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // exact integers, printed as written
+	if err := dec.Decode(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res.Rows[0]
+}
+
+// runClient posts batches 0, 1, 2, … with Idempotency-Key batch-<i>,
+// retrying each until it is answered (through crashes and restarts). It
+// stops after maxBatches, or at the first batch boundary after stop closes,
+// and returns how many batches were sent and the summed answers. It waits
+// pause between batches.
+func runClient(addr string, eventsPer, maxBatches int, pause time.Duration, stop <-chan struct{}) (sent, accepted, quarantined int, err error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range maxBatches {
+		select {
+		case <-stop:
+			return i, accepted, quarantined, nil
+		case <-time.After(pause):
+		}
+		body := batch(i, eventsPer)
+		for attempt := 0; ; attempt++ {
+			if attempt > 2000 {
+				return i, accepted, quarantined, fmt.Errorf("batch %d: no answer after %d attempts", i, attempt)
+			}
+			req, _ := http.NewRequest("POST", "http://"+addr+"/v1/streams/clicks/events", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-ndjson")
+			req.Header.Set("Idempotency-Key", "batch-"+strconv.Itoa(i))
+			resp, err := client.Do(req)
+			if err != nil {
+				time.Sleep(20 * time.Millisecond) // the node is down: retry the same request
+				continue
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 503 || resp.StatusCode == 429 {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			if resp.StatusCode != 200 {
+				return i, accepted, quarantined, fmt.Errorf("batch %d: %s: %s", i, resp.Status, data)
+			}
+			var r ingestResult
+			if err := json.Unmarshal(data, &r); err != nil {
+				return i, accepted, quarantined, err
+			}
+			if r.Accepted+r.Quarantined != eventsPer {
+				return i, accepted, quarantined, fmt.Errorf("batch %d: accepted %d + quarantined %d != %d", i, r.Accepted, r.Quarantined, eventsPer)
+			}
+			accepted += r.Accepted
+			quarantined += r.Quarantined
+			break
+		}
+	}
+	return maxBatches, accepted, quarantined, nil
+}
+
+// clientResult is what runClient returned.
+type clientResult struct {
+	sent, accepted, quarantined int
+	err                         error
+}
+
+// startClient runs runClient in a goroutine; its result arrives on the channel.
+func startClient(addr string, eventsPer, maxBatches int, pause time.Duration, stop <-chan struct{}) <-chan clientResult {
+	done := make(chan clientResult, 1)
+	go func() {
+		var r clientResult
+		r.sent, r.accepted, r.quarantined, r.err = runClient(addr, eventsPer, maxBatches, pause, stop)
+		done <- r
+	}()
+	return done
+}
+
+// testNode is a pipeline and data directory for one test, with the node
+// running on them.
+type testNode struct {
+	t                   *testing.T
+	bin, pipeline, data string
+	addr                string
+	logf                *os.File
+	p                   *proc
+}
+
+// newTestNode writes the test pipeline and starts the node with env.
+func newTestNode(t *testing.T, env ...string) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	n := &testNode{t: t, bin: weirBin(t), pipeline: filepath.Join(dir, "pipeline"), data: filepath.Join(dir, "data"), addr: freeAddr(t)}
+	must(t, os.MkdirAll(filepath.Join(n.pipeline, "schemas"), 0o755))
+	must(t, os.WriteFile(filepath.Join(n.pipeline, "weir.yaml"), []byte(pipelineYAML), 0o644))
+	must(t, os.WriteFile(filepath.Join(n.pipeline, "schemas", "clicks.json"), []byte(clicksSchema), 0o644))
+	var err error
+	n.logf, err = os.Create(filepath.Join(dir, "weir.log"))
+	must(t, err)
+	t.Cleanup(func() {
+		n.p.cmd.Process.Kill()
+		n.p.cmd.Wait()
+		n.logf.Close()
+	})
+	n.restart(env...)
+	return n
+}
+
+// restart starts the node again (after it died or was stopped).
+func (n *testNode) restart(env ...string) {
+	n.t.Helper()
+	n.p = start(n.t, n.bin, n.pipeline, n.data, n.addr, n.logf, env...)
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (n *testNode) stop() {
+	n.t.Helper()
+	n.p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := n.p.cmd.Wait(); err != nil {
+		n.t.Fatalf("weir did not exit 0 on SIGTERM: %v", err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// oracle is what batches 0..sent-1 must leave behind, computed from the
+// batch definition, not from Weir.
+type oracle struct {
+	accepted, quarantined int
+	sumSeq, sumStatus     int
+}
+
+func oracleFor(sent, eventsPer int) oracle {
+	var o oracle
+	for seq := range sent * eventsPer {
+		if seq%37 == 0 {
+			o.quarantined++
+			continue
+		}
+		o.accepted++
+		o.sumSeq += seq
+		o.sumStatus += 200 + seq%5
+	}
+	return o
+}
+
+// checkTable compares the stream table with the oracle.
+func (n *testNode) checkTable(o oracle, what string) {
+	n.t.Helper()
+	got := fmt.Sprint(query(n.t, n.addr, "SELECT count(*), count(DISTINCT seq), sum(seq), sum(status) FROM clicks"))
+	want := fmt.Sprint([]any{o.accepted, o.accepted, o.sumSeq, o.sumStatus})
+	if got != want {
+		n.t.Fatalf("%s: count, distinct, sum(seq), sum(status) = %s, oracle %s", what, got, want)
+	}
+}
+
+// checkLakeFiles compares every Parquet file under the table with the
+// oracle: after a clean stop each accepted record is in exactly one
+// committed file (files of unfinished attempts are removed on open).
+func (n *testNode) checkLakeFiles(o oracle) {
+	n.t.Helper()
+	lake := filepath.Join(n.data, "lake", "weir", "clicks", "data")
+	got := fmt.Sprint(query(n.t, n.addr, fmt.Sprintf("SELECT count(*), count(DISTINCT seq), sum(seq) FROM read_parquet('%s/*/*.parquet')", lake)))
+	if want := fmt.Sprint([]any{o.accepted, o.accepted, o.sumSeq}); got != want {
+		n.t.Fatalf("lake files: count, distinct, sum(seq) = %s, oracle %s", got, want)
+	}
+}
