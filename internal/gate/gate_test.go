@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -76,13 +77,22 @@ func TestIngestCountsEveryRecord(t *testing.T) {
 	f(JSON, "["+good+",", 0, 1)                                                           // broken array: one record
 	f(JSON, good+"\n"+good, 0, 1)                                                         // NDJSON sent as JSON
 	f(NDJSON, "", 0, 0)
+	big := `{"ts":1,"user_id":"` + strings.Repeat("x", 1<<20) + `","status":200}` // over the 1 MiB record limit
+	f(JSON, big, 0, 1)
+	f(JSON, "["+good+","+big+"]", 1, 1)
+	f(NDJSON, big+"\n"+good, 1, 1)
 
 	recs, err := g.ListQuarantine("clicks", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 6 {
-		t.Fatalf("quarantine holds %d records, want 6", len(recs))
+	if len(recs) != 9 {
+		t.Fatalf("quarantine holds %d records, want 9", len(recs))
+	}
+	for _, r := range recs[6:] {
+		if r.Rule != "size" {
+			t.Fatalf("oversized record quarantined with rule %q (%s), want size", r.Rule, r.Reason)
+		}
 	}
 	if r := recs[0]; r.Field != "status" || r.Rule != "type" || r.Stream != "clicks" || r.SchemaVersion != 1 || !bytes.Contains(r.Raw, []byte(`"x"`)) {
 		t.Fatalf("first quarantined record = %+v", r)
