@@ -300,12 +300,16 @@ func (e *Engine) syncAndPin(ctx context.Context) (int64, []cut, error) {
 		}
 		cuts[i] = cut{table: t, offsets: committed, files: files}
 	}
+	// Pin before trimming: the lake may have committed since the state was
+	// read above, and trim must keep the tail rows this query reads.
+	e.nextPin++
+	id := e.nextPin
+	e.pins[id] = cuts
 	if err := e.trim(ctx); err != nil {
+		delete(e.pins, id)
 		return 0, nil, err
 	}
-	e.nextPin++
-	e.pins[e.nextPin] = cuts
-	return e.nextPin, cuts, nil
+	return id, cuts, nil
 }
 
 func (e *Engine) unpin(id int64) {
