@@ -9,6 +9,7 @@ package api
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -32,8 +33,9 @@ import (
 
 // Options configure the API.
 type Options struct {
-	Gate         *gate.Gate
-	Engine       *serve.Engine
+	Gate *gate.Gate
+	// Query runs a statement of POST /v1/query: SQL over tables, or view DDL.
+	Query        func(ctx context.Context, sql string) (*serve.Result, error)
 	Registry     *prometheus.Registry
 	Logger       *slog.Logger
 	MaxBodyBytes int64 // default 16 MiB
@@ -199,7 +201,7 @@ func (a *api) query(w http.ResponseWriter, r *http.Request) {
 		}
 		q = req.SQL
 	}
-	res, err := a.o.Engine.Query(r.Context(), q)
+	res, err := a.o.Query(r.Context(), q)
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, res)

@@ -1,6 +1,7 @@
 // Package config loads a pipeline directory: weir.yaml (streams, sources,
-// sinks), the JSON Schema files under schemas/, and views/*.sql (reserved for
-// streaming SQL). Every error names the file, the line and the fix.
+// sinks), the JSON Schema files under schemas/, and the materialised views
+// in views/*.sql (checked for syntax here; planned against the streams by
+// the node). Every error names the file, the line and the fix.
 //
 // This package may import internal/schema; it must not import the runtime
 // packages (gate, log, lake, serve, node).
@@ -20,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/weirhq/weir/internal/schema"
+	"github.com/weirhq/weir/internal/sql/parse"
 )
 
 // FileName is the pipeline file inside a pipeline directory.
@@ -32,6 +34,14 @@ type Pipeline struct {
 	Streams []*Stream
 	Sources []*Source
 	Sinks   []*Sink
+	Views   []*View
+}
+
+// View is a CREATE MATERIALIZED VIEW statement from views/*.sql.
+type View struct {
+	File string // relative to the pipeline directory
+	Stmt *parse.CreateView
+	Src  []byte // the whole file, for Save
 }
 
 // Stream returns the named stream, or nil.
@@ -149,7 +159,62 @@ func (p *Pipeline) Save(dir string) error {
 			return err
 		}
 	}
+	old, _ := filepath.Glob(filepath.Join(dir, "views", "*.sql"))
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
+	for _, v := range p.Views {
+		path := filepath.Join(dir, v.File)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, v.Src, 0o644); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// loadViews parses views/*.sql of dir, in file-name order.
+func loadViews(dir string) ([]*View, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "views", "*.sql"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var views []*View
+	var errs Errors
+	for _, f := range files {
+		rel := filepath.Join("views", filepath.Base(f))
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read %s: %w", f, err)
+		}
+		stmts, err := parse.ParseScript(string(src))
+		if err != nil {
+			var pe *parse.Error
+			if errors.As(err, &pe) {
+				errs = append(errs, &Error{Pos: Pos{File: rel, Line: pe.Pos.Line}, Msg: fmt.Sprintf("column %d: %s", pe.Pos.Col, pe.Msg)})
+				continue
+			}
+			return nil, fmt.Errorf("%s: %w", rel, err)
+		}
+		for _, st := range stmts {
+			cv, ok := st.(*parse.CreateView)
+			if !ok {
+				errs = append(errs, &Error{Pos: Pos{File: rel, Line: st.StmtPos().Line},
+					Msg: "views/*.sql holds CREATE MATERIALIZED VIEW statements only; run other statements with weir query"})
+				continue
+			}
+			views = append(views, &View{File: rel, Stmt: cv, Src: src})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return views, nil
 }
 
 // Load reads and validates the pipeline directory dir.
@@ -162,7 +227,14 @@ func Load(dir string) (*Pipeline, error) {
 		}
 		return nil, fmt.Errorf("cannot read %s: %w", path, err)
 	}
-	return Parse(dir, FileName, src)
+	p, err := Parse(dir, FileName, src)
+	if err != nil {
+		return nil, err
+	}
+	if p.Views, err = loadViews(dir); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Parse validates a weir.yaml document; dir is where schema files are read from.

@@ -37,6 +37,9 @@ type Put struct {
 type Write struct {
 	Chunks []Chunk
 	Puts   []Put
+	// Deletes are metadata keys removed in the same batch (for example the
+	// state of a window that the same write emits).
+	Deletes [][]byte
 }
 
 // Bytes is the approximate size of the write, for admission control.
@@ -47,6 +50,9 @@ func (w *Write) Bytes() int {
 	}
 	for _, p := range w.Puts {
 		n += len(p.Key) + len(p.Value)
+	}
+	for _, k := range w.Deletes {
+		n += len(k)
 	}
 	return n
 }
@@ -143,6 +149,11 @@ type Log interface {
 	// MaxBytes. It returns the number of records deleted.
 	Retain(stream string, partition int, floor int64, policy Retention) (int64, error)
 
+	// DropStream deletes a stream and all its records. Readers of the
+	// stream get ErrUnknownStream afterwards; EnsureStream may declare it
+	// anew (offsets restart at 0).
+	DropStream(stream string) error
+
 	// Close waits for pending appends and releases the log.
 	Close() error
 }
@@ -161,6 +172,8 @@ type Meta interface {
 	Get(key []byte) (value []byte, ok bool, err error)
 	Set(key, value []byte) error // durable when it returns
 	Delete(key []byte) error
+	// DeletePrefix removes every key with the prefix, durably.
+	DeletePrefix(prefix []byte) error
 	// Scan calls fn for each key with the prefix, in key order, until fn
 	// returns false.
 	Scan(prefix []byte, fn func(key, value []byte) bool) error

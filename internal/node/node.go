@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,10 @@ import (
 	"github.com/weirhq/weir/internal/observe"
 	"github.com/weirhq/weir/internal/schema"
 	"github.com/weirhq/weir/internal/serve"
+	"github.com/weirhq/weir/internal/sql/parse"
+	"github.com/weirhq/weir/internal/sql/plan"
+	"github.com/weirhq/weir/internal/stream"
+	"github.com/weirhq/weir/internal/view"
 )
 
 // Config says what to run and where.
@@ -48,6 +53,7 @@ type Node struct {
 	log     *pebblelog.Log
 	gate    *gate.Gate
 	engine  *serve.Engine
+	views   *view.Manager
 	writers []sinkWriter
 	metrics *observe.Metrics
 	srv     *http.Server
@@ -65,9 +71,40 @@ type Node struct {
 // last run with (for offline queries: weir query --data-dir).
 func PipelineDir(data string) string { return filepath.Join(data, "pipeline") }
 
-// Query runs a read-only SQL query on the node.
+// Query runs a statement: a read-only SQL query over the tables, or view
+// DDL (CREATE / DROP MATERIALIZED VIEW, SHOW VIEWS, EXPLAIN CREATE ...).
 func (n *Node) Query(ctx context.Context, q string) (*serve.Result, error) {
+	st, err := parse.Parse(q)
+	if err == nil && view.Handles(st) {
+		res, err := n.views.Exec(ctx, st)
+		if errors.Is(err, view.ErrBadStatement) {
+			err = fmt.Errorf("%w: %s", serve.ErrBadQuery, strings.TrimPrefix(err.Error(), view.ErrBadStatement.Error()+": "))
+		}
+		return res, err
+	}
+	if err != nil && isViewDDL(q) {
+		return nil, fmt.Errorf("%w: %v", serve.ErrBadQuery, err)
+	}
 	return n.engine.Query(ctx, q)
+}
+
+// isViewDDL reports whether q starts like a statement only Weir runs, so a
+// syntax error in it is ours to report rather than DuckDB's.
+func isViewDDL(q string) bool {
+	f := strings.Fields(strings.ToUpper(q))
+	if len(f) > 0 && f[0] == "EXPLAIN" {
+		f = f[1:]
+	}
+	if len(f) == 0 {
+		return false
+	}
+	switch f[0] {
+	case "CREATE", "DROP":
+		return true
+	case "SHOW":
+		return len(f) > 1 && (f[1] == "VIEWS" || f[1] == "MATERIALIZED")
+	}
+	return false
 }
 
 // Gate is the node's gate.
@@ -109,6 +146,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	cat := &Catalog{Meta: n.log}
 	var streams []gate.Stream
+	sources := map[string]plan.Source{}
 	tables := map[string]serve.Table{}
 	versions := map[string]uint32{} // current schema version per stream
 	for _, s := range cfg.Pipeline.Streams {
@@ -119,6 +157,9 @@ func Start(cfg Config) (*Node, error) {
 		versions[s.Name] = ver
 		streams = append(streams, gate.Stream{Name: s.Name, Schema: s.Schema, Version: ver, KeyCols: s.KeyCols, Partitions: s.Partitions})
 		tables[s.Name] = serve.Table{Name: s.Name, Stream: s.Name, Partitions: s.Partitions, Schema: s.Schema, SchemaVer: ver, SchemaFor: cat.SchemaFor(s.Name)}
+		sources[s.Name] = plan.Source{EventTime: s.EventTime, Input: stream.Input{
+			Stream: s.Name, Partitions: s.Partitions, Columns: s.Schema.Columns, Version: ver,
+			SchemaFor: cat.SchemaFor(s.Name), EventCol: s.EventCol, Disorder: s.MaxDisorder.Microseconds()}}
 	}
 	n.gate, err = gate.New(n.log, n.log, streams, gate.Options{Metrics: n.metrics.Gate})
 	if err != nil {
@@ -155,12 +196,29 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 
+	workCtx, cancelWork := context.WithCancel(context.Background())
+	n.cancelWork = cancelWork
+	n.views = view.New(view.Options{
+		Log: n.log, Meta: n.log, Tables: n.engine,
+		Streams:  func(name string) (plan.Source, bool) { s, ok := sources[name]; return s, ok },
+		IsStream: func(name string) bool { _, ok := tables[name]; return ok },
+		Metrics:  n.metrics.Stream, Logger: cfg.Logger,
+	})
+	var fileViews []view.FileView
+	for _, v := range cfg.Pipeline.Views {
+		fileViews = append(fileViews, view.FileView{Stmt: v.Stmt, File: v.File})
+	}
+	if err := n.views.Start(workCtx, fileViews); err != nil {
+		n.views.Stop()
+		return nil, err
+	}
+
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w (use --listen to pick another address)", cfg.Listen, err)
 	}
 	n.srv = &http.Server{
-		Handler: api.Handler(api.Options{Gate: n.gate, Engine: n.engine, Registry: n.metrics.Registry,
+		Handler: api.Handler(api.Options{Gate: n.gate, Query: n.Query, Registry: n.metrics.Registry,
 			Logger: cfg.Logger, Ready: &n.ready, Requests: n.metrics.Requests}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
@@ -172,8 +230,6 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}()
 
-	workCtx, cancelWork := context.WithCancel(context.Background())
-	n.cancelWork = cancelWork
 	for _, sw := range n.writers {
 		n.work.Add(1)
 		go func() {
@@ -235,6 +291,9 @@ func (n *Node) maintain(ctx context.Context) {
 						floor = min(floor, sw.w.State().Offsets[p])
 					}
 				}
+				if vf, ok := n.views.Floor(s.Name, p); ok {
+					floor = min(floor, vf)
+				}
 				if _, err := n.log.Retain(s.Name, p, floor, wlog.Retention{MaxAgeMillis: s.Retention.MaxAge.Milliseconds(), MaxBytes: s.Retention.MaxBytes}); err != nil {
 					n.cfg.Logger.Warn("log retention failed", "stream", s.Name, "partition", p, "err", err)
 				}
@@ -255,6 +314,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.sources.Wait()
 	n.cancelWork()
 	n.work.Wait()
+	n.views.Stop()
 	if cerr := n.closeStores(); err == nil {
 		err = cerr
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/weirhq/weir/internal/lake"
 	"github.com/weirhq/weir/internal/log/pebblelog"
 	"github.com/weirhq/weir/internal/serve"
+	"github.com/weirhq/weir/internal/stream"
 )
 
 // Metrics holds every metric of a node.
@@ -23,6 +24,7 @@ type Metrics struct {
 	Log      *pebblelog.Metrics
 	Lake     *lake.Metrics
 	Serve    *serve.Metrics
+	Stream   *stream.Metrics
 	Requests *prometheus.CounterVec
 }
 
@@ -31,15 +33,15 @@ func NewMetrics() *Metrics {
 	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f := func(c prometheus.Collector) prometheus.Collector { r.MustRegister(c); return c }
-	stream := []string{"stream"}
+	byStream := []string{"stream"}
 	tbl := []string{"table"}
 	lat := prometheus.ExponentialBuckets(0.0005, 2, 16) // 0.5 ms .. 16 s
 	m := &Metrics{Registry: r}
 	m.Gate = &gate.Metrics{
-		Received:    f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_received_total", Help: "Records received by the gate; always accepted + quarantined."}, stream)).(*prometheus.CounterVec),
-		Accepted:    f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_accepted_total", Help: "Records that passed validation and are durable in the log."}, stream)).(*prometheus.CounterVec),
-		Quarantined: f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_quarantined_total", Help: "Records that failed validation and are durable in the quarantine."}, stream)).(*prometheus.CounterVec),
-		Bytes:       f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_ingest_bytes_total", Help: "Request body bytes ingested."}, stream)).(*prometheus.CounterVec),
+		Received:    f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_received_total", Help: "Records received by the gate; always accepted + quarantined."}, byStream)).(*prometheus.CounterVec),
+		Accepted:    f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_accepted_total", Help: "Records that passed validation and are durable in the log."}, byStream)).(*prometheus.CounterVec),
+		Quarantined: f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_quarantined_total", Help: "Records that failed validation and are durable in the quarantine."}, byStream)).(*prometheus.CounterVec),
+		Bytes:       f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_ingest_bytes_total", Help: "Request body bytes ingested."}, byStream)).(*prometheus.CounterVec),
 	}
 	m.Log = &pebblelog.Metrics{
 		AppendSeconds: f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weir_log_append_seconds", Help: "Time to make one group of writes durable (one fsync).", Buckets: lat})).(prometheus.Histogram),
@@ -57,6 +59,16 @@ func NewMetrics() *Metrics {
 		QuerySeconds: f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weir_query_seconds", Help: "Query latency.", Buckets: lat})).(prometheus.Histogram),
 		QueryErrors:  f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_errors_total", Help: "Queries that failed."})).(prometheus.Counter),
 		TailRows:     f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_query_tail_rows", Help: "Fresh rows held in memory for queries, not yet in lake files."}, tbl)).(*prometheus.GaugeVec),
+	}
+	view := []string{"view"}
+	m.Stream = &stream.Metrics{
+		RowsIn:      f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_view_input_records_total", Help: "Input records a view has processed (committed)."}, view)).(*prometheus.CounterVec),
+		RowsOut:     f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_view_output_rows_total", Help: "Rows (and upserts) a view has written."}, view)).(*prometheus.CounterVec),
+		Late:        f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_view_late_records_total", Help: "Records that arrived after their window fired, by what the late-data policy did."}, []string{"view", "outcome"})).(*prometheus.CounterVec),
+		StateGroups: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_view_state_groups", Help: "Open groups (window x key) in a view's state."}, view)).(*prometheus.GaugeVec),
+		StateBytes:  f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_view_state_written_bytes", Help: "Bytes of state a view has committed (cumulative)."}, view)).(*prometheus.GaugeVec),
+		Watermark:   f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_view_watermark_seconds", Help: "A view's event-time watermark, Unix seconds."}, view)).(*prometheus.GaugeVec),
+		Lag:         f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_view_lag_records", Help: "Input records not yet processed by a view."}, view)).(*prometheus.GaugeVec),
 	}
 	m.Requests = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_http_requests_total", Help: "HTTP API requests by route and status code."}, []string{"route", "code"})).(*prometheus.CounterVec)
 	return m

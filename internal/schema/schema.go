@@ -108,6 +108,16 @@ type Schema struct {
 	index map[string]int
 }
 
+// FromColumns makes a schema of derived columns (a view's output), which
+// has no JSON Schema source and is never used to validate input.
+func FromColumns(cols []Column) *Schema {
+	s := &Schema{Columns: cols, index: make(map[string]int, len(cols))}
+	for i, c := range cols {
+		s.index[c.Name] = i
+	}
+	return s
+}
+
 // ColumnIndex returns the position of the named column, or -1.
 func (s *Schema) ColumnIndex(name string) int {
 	if i, ok := s.index[name]; ok {

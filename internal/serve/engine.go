@@ -47,6 +47,10 @@ type Table struct {
 	// State returns the lake table's latest committed state; nil when the
 	// stream has no lake sink (then every record is read from the log).
 	State func() *lake.State
+	// Upsert marks a view's changelog: the last two columns of Schema are
+	// the row key and the retraction flag, and the table shows the latest
+	// row of each key that is not retracted.
+	Upsert bool
 }
 
 // Options configure an Engine.
@@ -93,6 +97,8 @@ type tableState struct {
 	tailPos  []int64 // next offset to copy into the tail, per partition
 	trimmed  []int64 // tail rows below are deleted
 	tailRows int64
+	// Upsert tables: rows left by the last compaction.
+	compacted int64
 }
 
 // ErrBadQuery marks errors caused by the query text (the caller answers 400).
@@ -140,16 +146,10 @@ func New(l wlog.Log, tables []Table, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	for _, t := range tables {
-		ts := &tableState{Table: t, tailPos: make([]int64, t.Partitions), trimmed: make([]int64, t.Partitions)}
-		var cols []string
-		for _, c := range t.Schema.Columns {
-			cols = append(cols, quoteIdent(c.Name)+" "+duckType(c.Type))
-		}
-		cols = append(cols, "_partition INTEGER", "_offset BIGINT")
-		q := fmt.Sprintf("CREATE TABLE weir_tail.%s (%s)", quoteIdent(t.Name), strings.Join(cols, ", "))
-		if _, err := db.ExecContext(ctx, q); err != nil {
+		ts, err := createTail(ctx, db, t)
+		if err != nil {
 			db.Close()
-			return nil, fmt.Errorf("cannot create the tail table of %q: %w", t.Name, err)
+			return nil, err
 		}
 		e.tables = append(e.tables, ts)
 	}
@@ -171,6 +171,56 @@ func New(l wlog.Log, tables []Table, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func createTail(ctx context.Context, db execer, t Table) (*tableState, error) {
+	ts := &tableState{Table: t, tailPos: make([]int64, t.Partitions), trimmed: make([]int64, t.Partitions)}
+	var cols []string
+	for _, c := range t.Schema.Columns {
+		cols = append(cols, quoteIdent(c.Name)+" "+duckType(c.Type))
+	}
+	cols = append(cols, "_partition INTEGER", "_offset BIGINT")
+	q := fmt.Sprintf("CREATE TABLE weir_tail.%s (%s)", quoteIdent(t.Name), strings.Join(cols, ", "))
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		return nil, fmt.Errorf("cannot create the tail table of %q: %w", t.Name, err)
+	}
+	return ts, nil
+}
+
+// AddTable makes a table queryable (a view, created while the node runs).
+func (e *Engine) AddTable(t Table) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, x := range e.tables {
+		if x.Name == t.Name {
+			return fmt.Errorf("a table named %q exists already", t.Name)
+		}
+	}
+	ts, err := createTail(context.Background(), e.tailConn, t)
+	if err != nil {
+		return err
+	}
+	e.tables = append(e.tables, ts)
+	return nil
+}
+
+// RemoveTable drops a table that AddTable or New made. Queries running
+// on it finish first.
+func (e *Engine) RemoveTable(name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, x := range e.tables {
+		if x.Name == name {
+			e.tables = append(e.tables[:i:i], e.tables[i+1:]...)
+			_, err := e.tailConn.ExecContext(context.Background(), "DROP TABLE weir_tail."+quoteIdent(name))
+			return err
+		}
+	}
+	return nil
 }
 
 func duckType(t schema.Type) string {
@@ -437,6 +487,11 @@ func fillArgs(args []driver.Value, table, cols []schema.Column, vals []schema.Va
 // have in files.
 func (e *Engine) trim(ctx context.Context) error {
 	for _, t := range e.tables {
+		if t.Upsert && t.tailRows > 2*t.compacted+10_000 {
+			if err := e.compact(ctx, t); err != nil {
+				return err
+			}
+		}
 		if t.State == nil {
 			continue
 		}
@@ -475,6 +530,22 @@ func (e *Engine) trim(ctx context.Context) error {
 	return nil
 }
 
+// compact deletes the rows of an upsert table that a later row of the same
+// key supersedes: what the table shows does not change.
+func (e *Engine) compact(ctx context.Context, t *tableState) error {
+	key := quoteIdent(t.Schema.Columns[len(t.Schema.Columns)-2].Name)
+	name := quoteIdent(t.Name)
+	q := fmt.Sprintf("DELETE FROM weir_tail.%s WHERE (%s, _offset) NOT IN (SELECT %s, max(_offset) FROM weir_tail.%s GROUP BY 1)", name, key, key, name)
+	res, err := e.tailConn.ExecContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("cannot compact the changelog of %q: %w", t.Name, err)
+	}
+	n, _ := res.RowsAffected()
+	t.tailRows -= n
+	t.compacted = t.tailRows
+	return nil
+}
+
 func intList(xs []int64) string {
 	parts := make([]string, len(xs))
 	for i, x := range xs {
@@ -486,10 +557,20 @@ func intList(xs []int64) string {
 func viewSQL(c cut) string {
 	t := c.table
 	var cols []string
-	for _, col := range t.Schema.Columns {
+	visible := t.Schema.Columns
+	if t.Upsert {
+		visible = visible[:len(visible)-2]
+	}
+	for _, col := range visible {
 		cols = append(cols, quoteIdent(col.Name))
 	}
 	list := strings.Join(cols, ", ")
+	if t.Upsert {
+		// The latest row of each key, unless it is a retraction.
+		key, del := quoteIdent(t.Schema.Columns[len(visible)].Name), quoteIdent(t.Schema.Columns[len(visible)+1].Name)
+		return fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY _offset DESC) AS _weir_rn FROM weir_tail.%s) WHERE _weir_rn = 1 AND NOT %s",
+			quoteIdent(t.Name), list, key, quoteIdent(t.Name), del)
+	}
 	tail := fmt.Sprintf("SELECT %s FROM weir_tail.%s WHERE _offset >= %s[_partition + 1]", list, quoteIdent(t.Name), intList(c.offsets))
 	if len(c.files) == 0 {
 		return fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(t.Name), tail)

@@ -313,6 +313,9 @@ func (l *Log) commitGroup(batch *pebble.Batch, group []*pending, size int) {
 		for _, put := range p.w.Puts {
 			batch.Set(metaKey(put.Key), put.Value, nil)
 		}
+		for _, k := range p.w.Deletes {
+			batch.Delete(metaKey(k), nil)
+		}
 	}
 	l.mu.Unlock()
 
@@ -504,17 +507,52 @@ func (l *Log) Delete(key []byte) error {
 	return l.db.Delete(metaKey(key), pebble.Sync)
 }
 
-// Scan implements log.Meta.
-func (l *Log) Scan(prefix []byte, fn func(key, value []byte) bool) error {
-	lo := metaKey(prefix)
+// prefixEnd is the smallest key above every key with the prefix: the
+// prefix plus one in its last non-0xff byte.
+func prefixEnd(lo []byte) []byte {
 	hi := append([]byte(nil), lo...)
-	// The upper bound is the prefix plus one in its last non-0xff byte.
 	for len(hi) > 0 && hi[len(hi)-1] == 0xff {
 		hi = hi[:len(hi)-1]
 	}
 	if len(hi) > 0 {
 		hi[len(hi)-1]++
 	}
+	return hi
+}
+
+// DeletePrefix implements log.Meta.
+func (l *Log) DeletePrefix(prefix []byte) error {
+	lo := metaKey(prefix)
+	return l.db.DeleteRange(lo, prefixEnd(lo), pebble.Sync)
+}
+
+// DropStream implements log.Log. The caller must make sure no Append to
+// the stream is in flight.
+func (l *Log) DropStream(name string) error {
+	l.mu.Lock()
+	s, ok := l.streams[name]
+	delete(l.streams, name)
+	l.mu.Unlock()
+	lo := logKey(nil, name, 0, 0)
+	hi := append(append([]byte{prefixLog}, name...), 1)
+	if err := l.db.DeleteRange(lo, hi, pebble.Sync); err != nil {
+		return fmt.Errorf("cannot delete the records of stream %q: %w", name, err)
+	}
+	if err := l.Delete([]byte("log/streams/" + name)); err != nil {
+		return err
+	}
+	if ok {
+		l.mu.Lock()
+		close(s.notify)
+		l.mu.Unlock()
+	}
+	return nil
+}
+
+// Scan implements log.Meta.
+func (l *Log) Scan(prefix []byte, fn func(key, value []byte) bool) error {
+	lo := metaKey(prefix)
+	hi := prefixEnd(lo)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err

@@ -1,0 +1,414 @@
+package plan
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/weirhq/weir/internal/schema"
+	"github.com/weirhq/weir/internal/sql/parse"
+	"github.com/weirhq/weir/internal/stream"
+)
+
+// aggregates maps SQL aggregate names to kinds.
+var aggregates = map[string]stream.AggKind{
+	"count": stream.AggCount, "sum": stream.AggSum, "min": stream.AggMin, "max": stream.AggMax,
+	"avg": stream.AggAvg, "mean": stream.AggAvg, "first_value": stream.AggFirst, "last_value": stream.AggLast,
+}
+
+// notYet are functions users will try whose support is planned.
+var notYet = map[string]string{
+	"approx_count_distinct": "approximate distinct counts (HyperLogLog) are not supported yet; count(DISTINCT x) is exact",
+	"approx_percentile":     "approximate percentiles are not supported yet",
+	"percentile_cont":       "percentiles are not supported yet",
+	"quantile":              "percentiles are not supported yet",
+	"row_number":            "ROW_NUMBER (Top-N) is not supported yet",
+	"now":                   "now() and current_timestamp would make a view depend on when it is computed; use the event time",
+	"current_timestamp":     "now() and current_timestamp would make a view depend on when it is computed; use the event time",
+	"random":                "random() would make a view differ between replays",
+}
+
+func isAggregate(c *parse.Call) bool {
+	_, ok := aggregates[c.Name]
+	return ok && c.Over == nil
+}
+
+func nargs(c *parse.Call, lo, hi int) error {
+	if len(c.Args) >= lo && len(c.Args) <= hi {
+		return nil
+	}
+	switch {
+	case lo == hi:
+		return errAt(c.Pos, "%s takes %d argument(s), got %d", c.Name, lo, len(c.Args))
+	case hi >= 1000:
+		return errAt(c.Pos, "%s takes at least %d argument(s), got %d", c.Name, lo, len(c.Args))
+	}
+	return errAt(c.Pos, "%s takes %d to %d arguments, got %d", c.Name, lo, hi, len(c.Args))
+}
+
+func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
+	if msg, ok := notYet[c.Name]; ok {
+		return stream.Expr{}, errAt(c.Pos, "%s: %s", c.Name, msg)
+	}
+	if c.Over != nil {
+		return stream.Expr{}, errAt(c.Pos, "window functions (OVER ...) are not supported in views yet")
+	}
+	if isAggregate(c) {
+		return stream.Expr{}, errAt(c.Pos, "aggregate %s() is not allowed here: aggregates go in the SELECT list or HAVING of a grouped query", c.Name)
+	}
+	if c.Distinct || c.Star {
+		return stream.Expr{}, errAt(c.Pos, "%s is not an aggregate: DISTINCT and * are not allowed in its arguments", c.Name)
+	}
+	args := make([]stream.Expr, len(c.Args))
+	for i, a := range c.Args {
+		if c.Name == "date_trunc" && i == 0 || c.Name == "extract" && i == 0 || c.Name == "date_part" && i == 0 {
+			continue // the unit, read below
+		}
+		var err error
+		if args[i], err = compile(a, sc); err != nil {
+			return stream.Expr{}, err
+		}
+	}
+	str1 := func(f func([]byte) []byte) (stream.Expr, error) {
+		if err := nargs(c, 1, 1); err != nil {
+			return stream.Expr{}, err
+		}
+		a := castExpr(args[0], schema.String)
+		return stream.Expr{Type: schema.String, Eval: func(r stream.Row) value {
+			v := a.Eval(r)
+			if v.Null {
+				return null
+			}
+			return value{Bytes: f(v.Bytes)}
+		}}, nil
+	}
+	num1 := func(fi func(int64) int64, ff func(float64) float64) (stream.Expr, error) {
+		if err := nargs(c, 1, 1); err != nil {
+			return stream.Expr{}, err
+		}
+		a := args[0]
+		switch a.Type {
+		case schema.Int64:
+			return stream.Expr{Type: schema.Int64, Eval: func(r stream.Row) value {
+				v := a.Eval(r)
+				if !v.Null {
+					v.Int = fi(v.Int)
+				}
+				return v
+			}}, nil
+		case schema.Float64, nullType:
+			return stream.Expr{Type: schema.Float64, Eval: func(r stream.Row) value {
+				v := a.Eval(r)
+				if !v.Null {
+					v.Float = ff(v.Float)
+				}
+				return v
+			}}, nil
+		}
+		return stream.Expr{}, errAt(c.Pos, "%s needs a number, got %s", c.Name, typeName(a.Type))
+	}
+	switch c.Name {
+	case "lower":
+		return str1(bytes.ToLower)
+	case "upper":
+		return str1(bytes.ToUpper)
+	case "trim":
+		return str1(func(b []byte) []byte { return bytes.TrimSpace(b) })
+	case "length", "char_length", "strlen":
+		if err := nargs(c, 1, 1); err != nil {
+			return stream.Expr{}, err
+		}
+		a := castExpr(args[0], schema.String)
+		byteLen := c.Name == "strlen"
+		return stream.Expr{Type: schema.Int64, Eval: func(r stream.Row) value {
+			v := a.Eval(r)
+			if v.Null {
+				return null
+			}
+			if byteLen {
+				return value{Int: int64(len(v.Bytes))}
+			}
+			return value{Int: int64(utf8.RuneCount(v.Bytes))}
+		}}, nil
+	case "substr", "substring":
+		if err := nargs(c, 2, 3); err != nil {
+			return stream.Expr{}, err
+		}
+		s := castExpr(args[0], schema.String)
+		from := castExpr(args[1], schema.Int64)
+		n := constExpr(schema.Int64, value{Int: math.MaxInt32})
+		if len(args) == 3 {
+			n = castExpr(args[2], schema.Int64)
+		}
+		return stream.Expr{Type: schema.String, Eval: func(r stream.Row) value {
+			v, f, l := s.Eval(r), from.Eval(r), n.Eval(r)
+			if v.Null || f.Null || l.Null {
+				return null
+			}
+			return value{Bytes: substr(v.Bytes, f.Int, l.Int)}
+		}}, nil
+	case "concat":
+		parts := make([]stream.Expr, len(args))
+		for i := range args {
+			parts[i] = castExpr(args[i], schema.String)
+		}
+		return stream.Expr{Type: schema.String, Eval: func(r stream.Row) value {
+			var out []byte
+			for _, p := range parts {
+				if v := p.Eval(r); !v.Null {
+					out = append(out, v.Bytes...)
+				}
+			}
+			if out == nil {
+				out = []byte{}
+			}
+			return value{Bytes: out}
+		}}, nil
+	case "replace":
+		if err := nargs(c, 3, 3); err != nil {
+			return stream.Expr{}, err
+		}
+		s, o, n := castExpr(args[0], schema.String), castExpr(args[1], schema.String), castExpr(args[2], schema.String)
+		return stream.Expr{Type: schema.String, Eval: func(r stream.Row) value {
+			v, ov, nv := s.Eval(r), o.Eval(r), n.Eval(r)
+			if v.Null || ov.Null || nv.Null {
+				return null
+			}
+			return value{Bytes: bytes.ReplaceAll(v.Bytes, ov.Bytes, nv.Bytes)}
+		}}, nil
+	case "starts_with", "prefix", "contains", "ends_with", "suffix":
+		if err := nargs(c, 2, 2); err != nil {
+			return stream.Expr{}, err
+		}
+		s, p := castExpr(args[0], schema.String), castExpr(args[1], schema.String)
+		var f func(a, b []byte) bool
+		switch c.Name {
+		case "starts_with", "prefix":
+			f = bytes.HasPrefix
+		case "ends_with", "suffix":
+			f = bytes.HasSuffix
+		default:
+			f = bytes.Contains
+		}
+		return stream.Expr{Type: schema.Bool, Eval: func(r stream.Row) value {
+			v, pv := s.Eval(r), p.Eval(r)
+			if v.Null || pv.Null {
+				return null
+			}
+			return value{Int: b2i(f(v.Bytes, pv.Bytes))}
+		}}, nil
+	case "abs":
+		return num1(func(x int64) int64 {
+			if x < 0 {
+				return -x
+			}
+			return x
+		}, math.Abs)
+	case "floor":
+		return num1(func(x int64) int64 { return x }, math.Floor)
+	case "ceil", "ceiling":
+		return num1(func(x int64) int64 { return x }, math.Ceil)
+	case "round":
+		if err := nargs(c, 1, 2); err != nil {
+			return stream.Expr{}, err
+		}
+		digits := int64(0)
+		if len(c.Args) == 2 {
+			lit, ok := c.Args[1].(*parse.NumberLit)
+			if !ok || !lit.IsInt {
+				return stream.Expr{}, errAt(c.Args[1].ExprPos(), "round's second argument must be an integer literal")
+			}
+			digits = args[1].Eval(nil).Int
+		}
+		a := args[0]
+		if a.Type == schema.Int64 {
+			return a, nil
+		}
+		if !numeric(a.Type) {
+			return stream.Expr{}, errAt(c.Pos, "round needs a number, got %s", typeName(a.Type))
+		}
+		scale := math.Pow(10, float64(digits))
+		return stream.Expr{Type: schema.Float64, Eval: func(r stream.Row) value {
+			v := a.Eval(r)
+			if !v.Null {
+				v.Float = math.Round(v.Float*scale) / scale
+			}
+			return v
+		}}, nil
+	case "coalesce", "ifnull":
+		if err := nargs(c, 1, 1000); err != nil {
+			return stream.Expr{}, err
+		}
+		t, err := commonType(c.Pos, args, c.Name)
+		if err != nil {
+			return stream.Expr{}, err
+		}
+		for i := range args {
+			args[i] = castExpr(args[i], t)
+		}
+		return stream.Expr{Type: t, Eval: func(r stream.Row) value {
+			for _, a := range args {
+				if v := a.Eval(r); !v.Null {
+					return v
+				}
+			}
+			return null
+		}}, nil
+	case "nullif":
+		if err := nargs(c, 2, 2); err != nil {
+			return stream.Expr{}, err
+		}
+		a, b, t, err := unify(c.Pos, args[0], args[1], "compare")
+		if err != nil {
+			return stream.Expr{}, err
+		}
+		orig := args[0]
+		return stream.Expr{Type: orig.Type, Eval: func(r stream.Row) value {
+			l, rv := a.Eval(r), b.Eval(r)
+			if !l.Null && !rv.Null && stream.Compare(t, l, rv) == 0 {
+				return null
+			}
+			return orig.Eval(r)
+		}}, nil
+	case "greatest", "least":
+		if err := nargs(c, 1, 1000); err != nil {
+			return stream.Expr{}, err
+		}
+		t, err := commonType(c.Pos, args, c.Name)
+		if err != nil {
+			return stream.Expr{}, err
+		}
+		for i := range args {
+			args[i] = castExpr(args[i], t)
+		}
+		want := 1
+		if c.Name == "least" {
+			want = -1
+		}
+		return stream.Expr{Type: t, Eval: func(r stream.Row) value {
+			best := null
+			for _, a := range args {
+				v := a.Eval(r)
+				if v.Null {
+					continue
+				}
+				if best.Null || stream.Compare(t, v, best) == want {
+					best = v
+				}
+			}
+			return best
+		}}, nil
+	case "date_trunc", "extract", "date_part":
+		return compileTimePart(c, args)
+	}
+	return stream.Expr{}, errAt(c.Pos, "unknown function %s()", c.Name)
+}
+
+// substr is DuckDB's substring: 1-based start, in characters.
+func substr(s []byte, from, n int64) []byte {
+	runes := []rune(string(s))
+	start := from - 1
+	if from <= 0 {
+		n += from - 1
+		start = 0
+	}
+	if n <= 0 || start >= int64(len(runes)) {
+		return []byte{}
+	}
+	end := min(start+n, int64(len(runes)))
+	return []byte(string(runes[start:end]))
+}
+
+var truncUnits = map[string]int64{
+	"millisecond": 1000, "second": 1e6, "minute": 60e6, "hour": 3600e6, "day": 86400e6,
+}
+
+func compileTimePart(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+	if err := nargs(c, 2, 2); err != nil {
+		return stream.Expr{}, err
+	}
+	lit, ok := c.Args[0].(*parse.StringLit)
+	if !ok {
+		return stream.Expr{}, errAt(c.Args[0].ExprPos(), "%s needs the unit as a string literal, e.g. 'minute'", c.Name)
+	}
+	unit := strings.TrimSuffix(strings.ToLower(lit.Val), "s")
+	ts := args[1]
+	if ts.Type != schema.Timestamp && ts.Type != nullType {
+		return stream.Expr{}, errAt(c.Args[1].ExprPos(), "%s needs a timestamp, got %s", c.Name, typeName(ts.Type))
+	}
+	if c.Name == "date_trunc" {
+		if unit == "week" || unit == "month" || unit == "year" || unit == "quarter" {
+			return calendarTrunc(c, unit, ts)
+		}
+		step, ok := truncUnits[unit]
+		if !ok {
+			return stream.Expr{}, errAt(lit.Pos, "date_trunc unit %q is not one of millisecond, second, minute, hour, day, week, month, quarter, year", lit.Val)
+		}
+		return stream.Expr{Type: schema.Timestamp, Eval: func(r stream.Row) value {
+			v := ts.Eval(r)
+			if !v.Null {
+				m := v.Int % step
+				if m < 0 {
+					m += step
+				}
+				v.Int -= m
+			}
+			return v
+		}}, nil
+	}
+	var f func(t time.Time) int64
+	switch unit {
+	case "year":
+		f = func(t time.Time) int64 { return int64(t.Year()) }
+	case "month":
+		f = func(t time.Time) int64 { return int64(t.Month()) }
+	case "day":
+		f = func(t time.Time) int64 { return int64(t.Day()) }
+	case "hour":
+		f = func(t time.Time) int64 { return int64(t.Hour()) }
+	case "minute":
+		f = func(t time.Time) int64 { return int64(t.Minute()) }
+	case "second":
+		f = func(t time.Time) int64 { return int64(t.Second()) }
+	case "dow":
+		f = func(t time.Time) int64 { return int64(t.Weekday()) }
+	case "doy":
+		f = func(t time.Time) int64 { return int64(t.YearDay()) }
+	case "epoch":
+		f = func(t time.Time) int64 { return t.Unix() }
+	default:
+		return stream.Expr{}, errAt(lit.Pos, "%s unit %q is not one of year, month, day, hour, minute, second, dow, doy, epoch", c.Name, lit.Val)
+	}
+	return stream.Expr{Type: schema.Int64, Eval: func(r stream.Row) value {
+		v := ts.Eval(r)
+		if v.Null {
+			return null
+		}
+		return value{Int: f(time.UnixMicro(v.Int).UTC())}
+	}}, nil
+}
+
+func calendarTrunc(c *parse.Call, unit string, ts stream.Expr) (stream.Expr, error) {
+	return stream.Expr{Type: schema.Timestamp, Eval: func(r stream.Row) value {
+		v := ts.Eval(r)
+		if v.Null {
+			return v
+		}
+		t := time.UnixMicro(v.Int).UTC()
+		var d time.Time
+		switch unit {
+		case "week": // ISO weeks start on Monday
+			wd := (int(t.Weekday()) + 6) % 7
+			d = time.Date(t.Year(), t.Month(), t.Day()-wd, 0, 0, 0, 0, time.UTC)
+		case "month":
+			d = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+		case "quarter":
+			d = time.Date(t.Year(), (t.Month()-1)/3*3+1, 1, 0, 0, 0, 0, time.UTC)
+		default:
+			d = time.Date(t.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+		}
+		return value{Int: d.UnixMicro()}
+	}}, nil
+}

@@ -1,0 +1,630 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weirhq/weir/internal/schema"
+	"github.com/weirhq/weir/internal/sql/parse"
+	"github.com/weirhq/weir/internal/stream"
+)
+
+// Source is a stream as the planner sees it.
+type Source struct {
+	stream.Input
+	EventTime string // the name of the event-time column
+}
+
+// Lookup finds a stream by name.
+type Lookup func(name string) (Source, bool)
+
+// View is a compiled CREATE MATERIALIZED VIEW.
+type View struct {
+	Name    string
+	SQL     string
+	Plan    *stream.Plan
+	Explain []string // the operator graph, one line per stage
+}
+
+// DefaultLateFor is how long LATE DATA UPDATE keeps a fired window
+// updatable when no FOR interval is given.
+const DefaultLateFor = time.Hour
+
+// Compile plans a view over the streams lookup knows.
+func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
+	q := cv.Query
+	if q.Distinct {
+		return nil, errAt(q.Pos, "SELECT DISTINCT is not supported in views yet; GROUP BY the columns instead")
+	}
+	if len(q.OrderBy) > 0 {
+		return nil, errAt(q.OrderBy[0].Pos, "ORDER BY is not supported in a view: a view's rows have no order; order them when you query the view")
+	}
+	if q.Limit != nil {
+		return nil, errAt(q.Limit.ExprPos(), "LIMIT is not supported in a view; limit when you query the view")
+	}
+	if q.From == nil {
+		return nil, errAt(q.Pos, "a view needs FROM: name a stream, or a window over one, e.g. FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE))")
+	}
+	b := &binder{cv: cv}
+	if err := b.from(q.From, lookup); err != nil {
+		return nil, err
+	}
+	p := &stream.Plan{Name: cv.Name, Input: b.src.Input, Window: b.window}
+	in := &inputScope{b: b}
+	if q.Where != nil {
+		if hasAggregate(q.Where) {
+			return nil, errAt(q.Where.ExprPos(), "aggregates are not allowed in WHERE; use HAVING")
+		}
+		f, err := compile(q.Where, in)
+		if err != nil {
+			return nil, err
+		}
+		if f.Type != schema.Bool && f.Type != nullType {
+			return nil, errAt(q.Where.ExprPos(), "WHERE needs a boolean condition, got %s", typeName(f.Type))
+		}
+		p.Filter = &f
+	}
+	aggregating := len(q.GroupBy) > 0 || q.Having != nil
+	for _, it := range q.Items {
+		if it.Expr != nil && hasAggregate(it.Expr) {
+			aggregating = true
+		}
+	}
+	p.Aggregating = aggregating
+	var out scope = in
+	if aggregating {
+		gs, err := b.groupScope(q, in, p)
+		if err != nil {
+			return nil, err
+		}
+		out = gs
+	}
+	names := map[string]bool{}
+	for i, it := range q.Items {
+		if it.Star {
+			if aggregating {
+				return nil, errAt(it.Pos, "SELECT * is not allowed in a grouped query; list the GROUP BY columns and aggregates")
+			}
+			for j, c := range b.columns() {
+				if err := addOutput(p, names, c.Name, slotExpr(j, c.Type), it.Pos); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		e, err := compile(it.Expr, out)
+		if err != nil {
+			return nil, err
+		}
+		if e.Type == nullType {
+			return nil, errAt(it.Pos, "cannot tell the type of NULL here; write CAST(NULL AS type)")
+		}
+		if err := addOutput(p, names, columnName(it, i), e, it.Pos); err != nil {
+			return nil, err
+		}
+	}
+	if q.Having != nil {
+		h, err := compile(q.Having, out)
+		if err != nil {
+			return nil, err
+		}
+		if h.Type != schema.Bool && h.Type != nullType {
+			return nil, errAt(q.Having.ExprPos(), "HAVING needs a boolean condition, got %s", typeName(h.Type))
+		}
+		p.Having = &h
+	}
+	if err := b.streamingClauses(p); err != nil {
+		return nil, err
+	}
+	v := &View{Name: cv.Name, SQL: cv.Text, Plan: p}
+	v.Explain = explain(b, p, q)
+	return v, nil
+}
+
+func addOutput(p *stream.Plan, names map[string]bool, name string, e stream.Expr, pos parse.Pos) error {
+	if names[name] {
+		return errAt(pos, "two columns of the view are named %q; name them apart with AS", name)
+	}
+	if strings.HasPrefix(name, "_") && (name == stream.RowKeyColumn || name == stream.DeletedColumn) {
+		return errAt(pos, "the column name %q is reserved; pick another with AS", name)
+	}
+	names[name] = true
+	p.Project = append(p.Project, e)
+	p.Output = append(p.Output, schema.Column{Name: name, Type: e.Type, Nullable: true})
+	return nil
+}
+
+// columnName is an output column's name: the alias, a column's own name,
+// or the function's name.
+func columnName(it parse.SelectItem, i int) string {
+	if it.Alias != "" {
+		return it.Alias
+	}
+	switch x := it.Expr.(type) {
+	case *parse.Ident:
+		return x.Parts[len(x.Parts)-1]
+	case *parse.Call:
+		return x.Name
+	case *parse.Cast:
+		if id, ok := x.X.(*parse.Ident); ok {
+			return id.Parts[len(id.Parts)-1]
+		}
+	}
+	return "col" + strconv.Itoa(i+1)
+}
+
+// binder holds what FROM established.
+type binder struct {
+	cv      *parse.CreateView
+	src     Source
+	names   []string // names the input may be qualified with
+	window  stream.Window
+	tvf     *parse.WindowTVF
+	keyText []string // GROUP BY keys as written, for EXPLAIN
+	aggText []string
+}
+
+func (b *binder) from(f parse.From, lookup Lookup) error {
+	switch x := f.(type) {
+	case *parse.TableRef:
+		src, ok := lookup(x.Name)
+		if !ok {
+			return errAt(x.Pos, "unknown stream %q: views read streams declared in weir.yaml", x.Name)
+		}
+		b.src = src
+		b.names = []string{x.Name, x.Alias}
+		return nil
+	case *parse.WindowTVF:
+		src, ok := lookup(x.Table)
+		if !ok {
+			return errAt(x.Pos, "unknown stream %q: views read streams declared in weir.yaml", x.Table)
+		}
+		b.src, b.tvf = src, x
+		b.names = []string{x.Table, x.Alias}
+		if x.TimeCol != src.EventTime && !strings.EqualFold(x.TimeCol, src.EventTime) {
+			return errAt(x.Pos, "windows run on the stream's event time: DESCRIPTOR(%s) must name %q, the event_time column of %q in weir.yaml",
+				x.TimeCol, src.EventTime, x.Table)
+		}
+		for _, iv := range x.Args {
+			if iv.Micros <= 0 {
+				return errAt(iv.Pos, "%s needs a positive interval, got %s", x.Kind, iv.Text)
+			}
+		}
+		switch x.Kind {
+		case "TUMBLE":
+			b.window = stream.Window{Kind: stream.Tumble, Size: x.Args[0].Micros}
+		case "HOP":
+			slide, size := x.Args[0], x.Args[1]
+			if size.Micros%slide.Micros != 0 {
+				return errAt(size.Pos, "HOP size (%s) must be a whole multiple of its slide (%s)", size.Text, slide.Text)
+			}
+			b.window = stream.Window{Kind: stream.Hop, Size: size.Micros, Slide: slide.Micros}
+		case "CUMULATE":
+			step, size := x.Args[0], x.Args[1]
+			if size.Micros%step.Micros != 0 {
+				return errAt(size.Pos, "CUMULATE size (%s) must be a whole multiple of its step (%s)", size.Text, step.Text)
+			}
+			b.window = stream.Window{Kind: stream.Cumulate, Size: size.Micros, Slide: step.Micros}
+		case "SESSION":
+			return errAt(x.Pos, "SESSION windows are not supported yet; use TUMBLE, HOP or CUMULATE")
+		default:
+			return errAt(x.Pos, "unknown window function %s", x.Kind)
+		}
+		return nil
+	case *parse.Join:
+		return errAt(x.Pos, "joins are not supported in views yet")
+	case *parse.Subquery:
+		return errAt(x.Pos, "subqueries in FROM are not supported in views yet")
+	}
+	return errAt(f.FromPos(), "this FROM item is not supported in views")
+}
+
+// columns are the input row's columns: the stream's, then the window bounds.
+func (b *binder) columns() []schema.Column {
+	cols := append([]schema.Column(nil), b.src.Columns...)
+	if b.window.Kind != stream.NoWindow {
+		cols = append(cols, schema.Column{Name: "window_start", Type: schema.Timestamp}, schema.Column{Name: "window_end", Type: schema.Timestamp})
+	}
+	return cols
+}
+
+// resolve finds an identifier among the input columns.
+func (b *binder) resolve(id *parse.Ident) (int, schema.Type, error) {
+	name := id.Parts[len(id.Parts)-1]
+	if len(id.Parts) > 2 {
+		return 0, 0, errAt(id.Pos, "%s: nested names are not supported", strings.Join(id.Parts, "."))
+	}
+	if len(id.Parts) == 2 && id.Parts[0] != b.names[0] && id.Parts[0] != b.names[1] {
+		return 0, 0, errAt(id.Pos, "unknown table %q in %s: the view reads %q", id.Parts[0], strings.Join(id.Parts, "."), b.names[0])
+	}
+	cols := b.columns()
+	for i, c := range cols {
+		if c.Name == name {
+			return i, c.Type, nil
+		}
+	}
+	found := -1
+	for i, c := range cols {
+		if strings.EqualFold(c.Name, name) {
+			if found >= 0 {
+				return 0, 0, errAt(id.Pos, "column %q is ambiguous: the stream has %q and %q; quote the name", name, cols[found].Name, c.Name)
+			}
+			found = i
+		}
+	}
+	if found >= 0 {
+		return found, cols[found].Type, nil
+	}
+	var have []string
+	for _, c := range cols {
+		have = append(have, c.Name)
+	}
+	return 0, 0, errAt(id.Pos, "unknown column %q; %q has: %s", name, b.names[0], strings.Join(have, ", "))
+}
+
+// inputScope resolves names to the input row.
+type inputScope struct{ b *binder }
+
+func (s *inputScope) column(id *parse.Ident) (int, schema.Type, error) { return s.b.resolve(id) }
+func (s *inputScope) grouped(parse.Expr) (int, schema.Type, bool, error) {
+	return 0, 0, false, nil
+}
+
+// groupScope resolves names after aggregation: GROUP BY expressions,
+// window bounds and aggregates, each a slot of the group row.
+type groupScope struct {
+	b       *binder
+	in      *inputScope
+	p       *stream.Plan
+	keys    map[string]int // fingerprint → slot
+	keyType []schema.Type
+	window  bool
+	aggs    map[string]int // fingerprint → aggregate index
+}
+
+func (b *binder) groupScope(q *parse.Select, in *inputScope, p *stream.Plan) (*groupScope, error) {
+	gs := &groupScope{b: b, in: in, p: p, keys: map[string]int{}, aggs: map[string]int{}}
+	var sawStart, sawEnd bool
+	for _, g := range q.GroupBy {
+		if n, ok := g.(*parse.NumberLit); ok && n.IsInt {
+			i, _ := strconv.Atoi(n.Text)
+			if i < 1 || i > len(q.Items) || q.Items[i-1].Expr == nil {
+				return nil, errAt(n.Pos, "GROUP BY %s: there is no select item %s", n.Text, n.Text)
+			}
+			g = q.Items[i-1].Expr
+		}
+		if id, ok := g.(*parse.Ident); ok && b.window.Kind != stream.NoWindow {
+			if slot, _, err := b.resolve(id); err == nil && slot >= len(b.src.Columns) {
+				if slot == len(b.src.Columns) {
+					sawStart = true
+				} else {
+					sawEnd = true
+				}
+				continue
+			}
+		}
+		if hasAggregate(g) {
+			return nil, errAt(g.ExprPos(), "aggregates are not allowed in GROUP BY")
+		}
+		fp := fingerprint(g)
+		if _, dup := gs.keys[fp]; dup {
+			continue
+		}
+		e, err := compile(g, in)
+		if err != nil {
+			return nil, err
+		}
+		if e.Type == nullType {
+			return nil, errAt(g.ExprPos(), "cannot GROUP BY NULL")
+		}
+		gs.keys[fp] = len(p.Keys)
+		gs.keyType = append(gs.keyType, e.Type)
+		p.Keys = append(p.Keys, e)
+		b.keyText = append(b.keyText, fp)
+	}
+	if b.window.Kind != stream.NoWindow {
+		if !sawStart || !sawEnd {
+			pos := q.Pos
+			if len(q.GroupBy) > 0 {
+				pos = q.GroupBy[0].ExprPos()
+			}
+			return nil, errAt(pos, "an aggregate over %s windows must GROUP BY window_start, window_end (and its keys)", b.window.Kind)
+		}
+		gs.window = true
+	}
+	return gs, nil
+}
+
+func (s *groupScope) column(id *parse.Ident) (int, schema.Type, error) {
+	if _, _, err := s.b.resolve(id); err != nil {
+		return 0, 0, err
+	}
+	return 0, 0, errAt(id.Pos, "column %q must appear in GROUP BY or be used in an aggregate function", strings.Join(id.Parts, "."))
+}
+
+func (s *groupScope) grouped(e parse.Expr) (int, schema.Type, bool, error) {
+	nk := len(s.p.Keys)
+	base := nk
+	if s.window {
+		base += 2
+	}
+	if id, ok := e.(*parse.Ident); ok && s.window {
+		if slot, _, err := s.b.resolve(id); err == nil && slot >= len(s.b.src.Columns) {
+			return nk + slot - len(s.b.src.Columns), schema.Timestamp, true, nil
+		}
+	}
+	if isConst(e) {
+		return 0, 0, false, nil
+	}
+	fp := fingerprint(e)
+	if slot, ok := s.keys[fp]; ok {
+		return slot, s.keyType[slot], true, nil
+	}
+	c, ok := e.(*parse.Call)
+	if !ok || !isAggregate(c) {
+		return 0, 0, false, nil
+	}
+	if i, ok := s.aggs[fp]; ok {
+		return base + i, s.p.Aggs[i].Type, true, nil
+	}
+	spec, err := s.aggregate(c)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	i := len(s.p.Aggs)
+	s.aggs[fp] = i
+	s.p.Aggs = append(s.p.Aggs, spec)
+	s.b.aggText = append(s.b.aggText, fp)
+	return base + i, spec.Type, true, nil
+}
+
+func (s *groupScope) aggregate(c *parse.Call) (stream.AggSpec, error) {
+	kind := aggregates[c.Name]
+	if c.Star {
+		if c.Name != "count" {
+			return stream.AggSpec{}, errAt(c.Pos, "%s(*) is not allowed; only count(*)", c.Name)
+		}
+		return stream.AggSpec{Kind: stream.AggCount, Type: schema.Int64}, nil
+	}
+	if len(c.Args) != 1 {
+		return stream.AggSpec{}, errAt(c.Pos, "%s takes one argument, got %d", c.Name, len(c.Args))
+	}
+	if hasAggregate(c.Args[0]) {
+		return stream.AggSpec{}, errAt(c.Args[0].ExprPos(), "aggregates cannot be nested")
+	}
+	arg, err := compile(c.Args[0], s.in)
+	if err != nil {
+		return stream.AggSpec{}, err
+	}
+	spec := stream.AggSpec{Kind: kind, Arg: &arg}
+	if c.Distinct {
+		if kind != stream.AggCount {
+			return stream.AggSpec{}, errAt(c.Pos, "DISTINCT is supported in count(DISTINCT x) only")
+		}
+		spec.Kind = stream.AggCountDistinct
+	}
+	switch spec.Kind {
+	case stream.AggCount, stream.AggCountDistinct:
+		spec.Type = schema.Int64
+	case stream.AggSum:
+		if !numeric(arg.Type) {
+			return stream.AggSpec{}, errAt(c.Pos, "sum needs a number, got %s", typeName(arg.Type))
+		}
+		spec.Type = arg.Type
+		if arg.Type == nullType {
+			spec.Type = schema.Int64
+		}
+	case stream.AggAvg:
+		if !numeric(arg.Type) {
+			return stream.AggSpec{}, errAt(c.Pos, "%s needs a number, got %s", c.Name, typeName(arg.Type))
+		}
+		spec.Type = schema.Float64
+	default:
+		if arg.Type == nullType {
+			return stream.AggSpec{}, errAt(c.Pos, "%s(NULL) has no type; write CAST(NULL AS type)", c.Name)
+		}
+		spec.Type = arg.Type
+	}
+	if arg.Type == nullType {
+		a := castExpr(arg, spec.Type)
+		spec.Arg = &a
+	}
+	return spec, nil
+}
+
+// streamingClauses applies ALLOWED LATENESS, EMIT EVERY and LATE DATA.
+func (b *binder) streamingClauses(p *stream.Plan) error {
+	cv := b.cv
+	windowedAgg := p.Aggregating && b.window.Kind != stream.NoWindow
+	need := func(iv *parse.Interval, clause string) error {
+		if !windowedAgg {
+			return errAt(iv.Pos, "%s applies to aggregates over TUMBLE, HOP or CUMULATE windows only", clause)
+		}
+		if iv.Micros < 0 {
+			return errAt(iv.Pos, "%s needs an interval of 0 or more, got %s", clause, iv.Text)
+		}
+		return nil
+	}
+	if iv := cv.AllowedLateness; iv != nil {
+		if err := need(iv, "ALLOWED LATENESS"); err != nil {
+			return err
+		}
+		p.AllowedLateness = iv.Micros
+	}
+	if iv := cv.EmitEvery; iv != nil {
+		if err := need(iv, "EMIT EVERY"); err != nil {
+			return err
+		}
+		if iv.Micros < 10_000 {
+			return errAt(iv.Pos, "EMIT EVERY needs at least 10 milliseconds, got %s", iv.Text)
+		}
+		p.EmitEvery = time.Duration(iv.Micros) * time.Microsecond
+	}
+	switch cv.Late {
+	case parse.LateDefault, parse.LateSideOutput:
+		p.Late = stream.LateSideOutput
+	case parse.LateDrop:
+		p.Late = stream.LateDrop
+	case parse.LateUpdate:
+		p.Late = stream.LateUpdate
+		p.LateFor = DefaultLateFor.Microseconds()
+	}
+	if cv.Late != parse.LateDefault && !windowedAgg {
+		return errAt(cv.Pos, "LATE DATA applies to aggregates over TUMBLE, HOP or CUMULATE windows only: other views have no late records")
+	}
+	if iv := cv.LateFor; iv != nil {
+		if err := need(iv, "LATE DATA UPDATE FOR"); err != nil {
+			return err
+		}
+		p.LateFor = iv.Micros
+	}
+	return nil
+}
+
+// hasAggregate reports whether e calls an aggregate function.
+func hasAggregate(e parse.Expr) bool {
+	found := false
+	walk(e, func(x parse.Expr) {
+		if c, ok := x.(*parse.Call); ok && isAggregate(c) {
+			found = true
+		}
+	})
+	return found
+}
+
+// walk calls fn for e and each sub-expression.
+func walk(e parse.Expr, fn func(parse.Expr)) {
+	if e == nil {
+		return
+	}
+	fn(e)
+	switch x := e.(type) {
+	case *parse.Unary:
+		walk(x.X, fn)
+	case *parse.Binary:
+		walk(x.L, fn)
+		walk(x.R, fn)
+	case *parse.IsNull:
+		walk(x.X, fn)
+	case *parse.Like:
+		walk(x.X, fn)
+		walk(x.Pattern, fn)
+	case *parse.In:
+		walk(x.X, fn)
+		for _, y := range x.List {
+			walk(y, fn)
+		}
+	case *parse.Between:
+		walk(x.X, fn)
+		walk(x.Lo, fn)
+		walk(x.Hi, fn)
+	case *parse.Case:
+		walk(x.Operand, fn)
+		for _, w := range x.Whens {
+			walk(w.Cond, fn)
+			walk(w.Then, fn)
+		}
+		walk(x.Else, fn)
+	case *parse.Cast:
+		walk(x.X, fn)
+	case *parse.Call:
+		for _, y := range x.Args {
+			walk(y, fn)
+		}
+	}
+}
+
+// fingerprint is e's text without positions, to match a select item
+// against a GROUP BY expression.
+func fingerprint(e parse.Expr) string {
+	var sb strings.Builder
+	var f func(e parse.Expr)
+	f = func(e parse.Expr) {
+		switch x := e.(type) {
+		case nil:
+			sb.WriteString("NULL")
+		case *parse.Ident:
+			sb.WriteString(x.Parts[len(x.Parts)-1])
+		case *parse.NumberLit:
+			sb.WriteString(x.Text)
+		case *parse.StringLit:
+			sb.WriteString(strconv.Quote(x.Val))
+		case *parse.BoolLit:
+			sb.WriteString(strconv.FormatBool(x.Val))
+		case *parse.NullLit:
+			sb.WriteString("NULL")
+		case *parse.Interval:
+			fmt.Fprintf(&sb, "INTERVAL(%dus)", x.Micros)
+		case *parse.Unary:
+			sb.WriteString("(" + x.Op + " ")
+			f(x.X)
+			sb.WriteString(")")
+		case *parse.Binary:
+			sb.WriteString("(")
+			f(x.L)
+			sb.WriteString(" " + x.Op + " ")
+			f(x.R)
+			sb.WriteString(")")
+		case *parse.IsNull:
+			f(x.X)
+			sb.WriteString(map[bool]string{false: " IS NULL", true: " IS NOT NULL"}[x.Not])
+		case *parse.Like:
+			f(x.X)
+			fmt.Fprintf(&sb, " LIKE(%v,%v) ", x.Not, x.ILike)
+			f(x.Pattern)
+		case *parse.In:
+			f(x.X)
+			fmt.Fprintf(&sb, " IN(%v)(", x.Not)
+			for _, y := range x.List {
+				f(y)
+				sb.WriteString(",")
+			}
+			sb.WriteString(")")
+		case *parse.Between:
+			f(x.X)
+			fmt.Fprintf(&sb, " BETWEEN(%v) ", x.Not)
+			f(x.Lo)
+			sb.WriteString(" AND ")
+			f(x.Hi)
+		case *parse.Case:
+			sb.WriteString("CASE ")
+			if x.Operand != nil {
+				f(x.Operand)
+			}
+			for _, w := range x.Whens {
+				sb.WriteString(" WHEN ")
+				f(w.Cond)
+				sb.WriteString(" THEN ")
+				f(w.Then)
+			}
+			sb.WriteString(" ELSE ")
+			f(x.Else)
+			sb.WriteString(" END")
+		case *parse.Cast:
+			sb.WriteString("CAST(")
+			f(x.X)
+			sb.WriteString(" AS " + x.Type + ")")
+		case *parse.Call:
+			sb.WriteString(x.Name + "(")
+			if x.Distinct {
+				sb.WriteString("DISTINCT ")
+			}
+			if x.Star {
+				sb.WriteString("*")
+			}
+			for i, y := range x.Args {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				f(y)
+			}
+			sb.WriteString(")")
+		default:
+			fmt.Fprintf(&sb, "%T", e)
+		}
+	}
+	f(e)
+	return sb.String()
+}

@@ -1,0 +1,17 @@
+// Package stream is Weir's streaming runtime: the tasks that keep
+// materialised views up to date from the log, with event-time windows,
+// watermarks, keyed aggregate state and the late-data policies.
+//
+// A task reads every partition of its input stream from its committed
+// offsets, evaluates the view's compiled plan (filter, window assignment,
+// grouping, aggregates, projection) and, at each commit, writes in one
+// atomic log write: the view's new output rows (a log stream of its own),
+// late records (the side output), the state entries that changed or were
+// closed, and its input offsets and watermark. Recovery loads the state
+// and resumes from the offsets, so every input record counts exactly once
+// in the view, whatever crashes happen.
+//
+// The runtime knows nothing of SQL: package sql/plan compiles SQL into a
+// Plan of closures. This package must not import the gate, the lake, the
+// serving layer or the HTTP API.
+package stream

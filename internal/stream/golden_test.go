@@ -1,0 +1,326 @@
+package stream_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weirhq/weir/internal/gate"
+	wlog "github.com/weirhq/weir/internal/log"
+	"github.com/weirhq/weir/internal/log/pebblelog"
+	"github.com/weirhq/weir/internal/schema"
+	"github.com/weirhq/weir/internal/sql/parse"
+	"github.com/weirhq/weir/internal/sql/plan"
+	"github.com/weirhq/weir/internal/stream"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden .out files of testdata/sql")
+
+const clicksSchema = `{"type":"object","required":["ts","user_id","url","status","country"],"additionalProperties":false,
+ "properties":{"ts":{"type":["string","integer"],"format":"date-time"},"user_id":{"type":"string","minLength":1},
+ "url":{"type":"string"},"status":{"type":"integer"},"amount":{"type":["number","null"]},"country":{"type":"string"}}}`
+
+// goldenCase is one testdata/sql/*.sql file: header comments
+// (-- input: FILE, -- partitions: N, -- disorder: DURATION), then one
+// CREATE MATERIALIZED VIEW statement.
+type goldenCase struct {
+	name       string
+	input      string
+	partitions int
+	disorder   time.Duration
+	stmt       *parse.CreateView
+}
+
+var headerRE = regexp.MustCompile(`(?m)^--\s*(input|partitions|disorder):\s*(\S+)\s*$`)
+
+func loadCase(t *testing.T, path string) goldenCase {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goldenCase{name: strings.TrimSuffix(filepath.Base(path), ".sql"), input: "clicks.ndjson", partitions: 1, disorder: 5 * time.Second}
+	for _, m := range headerRE.FindAllStringSubmatch(string(src), -1) {
+		switch m[1] {
+		case "input":
+			c.input = m[2]
+		case "partitions":
+			c.partitions, _ = strconv.Atoi(m[2])
+		case "disorder":
+			c.disorder, _ = time.ParseDuration(m[2])
+		}
+	}
+	st, err := parse.Parse(string(src))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	cv, ok := st.(*parse.CreateView)
+	if !ok {
+		t.Fatalf("%s: not a CREATE MATERIALIZED VIEW", path)
+	}
+	c.stmt = cv
+	return c
+}
+
+// env is a log with the input ingested through the real gate.
+type env struct {
+	log  *pebblelog.Log
+	plan *stream.Plan
+}
+
+func newEnv(t *testing.T, c goldenCase) *env {
+	t.Helper()
+	l, err := pebblelog.Open(filepath.Join(t.TempDir(), "log"), pebblelog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	sc, err := schema.Compile([]byte(clicksSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gate.New(l, l, []gate.Stream{{Name: "clicks", Schema: sc, Version: 1, KeyCols: []int{sc.ColumnIndex("user_id")}, Partitions: c.partitions}}, gate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.ReadFile(filepath.Join("testdata", "sql", "inputs", c.input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Requests of 7 lines: small chunks, so a round can stop mid-input.
+	lines := bytes.SplitAfter(in, []byte("\n"))
+	for i := 0; i < len(lines); i += 7 {
+		body := bytes.Join(lines[i:min(i+7, len(lines))], nil)
+		res, err := g.Ingest(context.Background(), gate.Request{Stream: "clicks", Format: gate.NDJSON, Body: body})
+		if err != nil || res.Quarantined > 0 {
+			t.Fatalf("ingest: %v %+v", err, res)
+		}
+	}
+	src := plan.Source{EventTime: "ts", Input: stream.Input{Stream: "clicks", Partitions: c.partitions, Columns: sc.Columns,
+		Version: 1, EventCol: sc.ColumnIndex("ts"), Disorder: c.disorder.Microseconds()}}
+	v, err := plan.Compile(c.stmt, func(name string) (plan.Source, bool) { return src, name == "clicks" })
+	if err != nil {
+		t.Fatalf("%s: %v", c.name, err)
+	}
+	for _, s := range []string{"out", "late"} {
+		if err := l.EnsureStream(s, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &env{log: l, plan: v.Plan}
+}
+
+func (e *env) task(readBytes int) *stream.Task {
+	task := stream.NewTask(e.plan, stream.Options{Log: e.log, Meta: e.log, OutputStream: "out", LateStream: "late",
+		StatePrefix: "vstate/v/", ReadBytes: readBytes, IdleTimeout: time.Hour})
+	return task
+}
+
+// runMode processes the whole input one way and returns the view's output.
+//
+//	straight: one task, one commit at the end
+//	checkpoints: small reads, a commit after every round
+//	crashes: commits every 3 rounds, and every 5 rounds the task is thrown
+//	  away without committing and a new one restores from the store
+func runMode(t *testing.T, e *env, mode string) string {
+	t.Helper()
+	ctx := context.Background()
+	readBytes := 1 << 20
+	if mode != "straight" {
+		readBytes = 64
+	}
+	task := e.task(readBytes)
+	if err := task.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; ; round++ {
+		progressed, err := task.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !progressed {
+			break
+		}
+		switch {
+		case mode == "checkpoints", mode == "crashes" && round%3 == 0:
+			if err := task.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if mode == "crashes" && round%5 == 0 {
+			task = e.task(readBytes)
+			if err := task.Restore(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := task.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := task.Stats()
+	var b strings.Builder
+	b.WriteString(renderTable(t, e.log, "out", e.plan.OutputColumns(), e.plan.Upsert()))
+	late := renderTable(t, e.log, "late", e.plan.Input.Columns, false)
+	if late != "" {
+		b.WriteString("-- late records\n" + late)
+	}
+	fmt.Fprintf(&b, "-- counts: in=%d late_kept=%d late_dropped=%d late_updated=%d\n",
+		st.Counts.In, st.Counts.LateKept, st.Counts.LateDropped, st.Counts.LateUpdated)
+	return b.String()
+}
+
+// renderTable reads a one-partition stream and prints its rows, sorted;
+// for an upsert stream, the latest non-retracted row of each key.
+func renderTable(t *testing.T, l wlog.Log, name string, cols []schema.Column, upsert bool) string {
+	t.Helper()
+	var rows []string
+	latest := map[string]string{}
+	var order []string
+	end, err := l.End(name, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := int64(0); off < end; {
+		batches, err := l.Read(name, 0, off, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range batches {
+			err := b.Records(func(_ int64, rec []byte) bool {
+				vals, err := schema.DecodeRow(cols, rec, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				visible := cols
+				if upsert {
+					visible = cols[:len(cols)-2]
+				}
+				var parts []string
+				for i := range visible {
+					parts = append(parts, format(cols[i].Type, vals[i]))
+				}
+				line := strings.Join(parts, " | ")
+				if !upsert {
+					rows = append(rows, line)
+					return true
+				}
+				key := string(vals[len(cols)-2].Bytes)
+				if _, err := hex.DecodeString(key); err != nil {
+					t.Fatalf("row key %q is not hex", key)
+				}
+				if _, seen := latest[key]; !seen {
+					order = append(order, key)
+				}
+				if vals[len(cols)-1].Int != 0 {
+					latest[key] = ""
+				} else {
+					latest[key] = line
+				}
+				return true
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			off = b.End()
+		}
+	}
+	for _, k := range order {
+		if latest[k] != "" {
+			rows = append(rows, latest[k])
+		}
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	slices.Sort(rows)
+	var names []string
+	visible := cols
+	if upsert {
+		visible = cols[:len(cols)-2]
+	}
+	for _, c := range visible {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, " | ") + "\n" + strings.Join(rows, "\n") + "\n"
+}
+
+func format(t schema.Type, v schema.Value) string {
+	if v.Null {
+		return "NULL"
+	}
+	switch t {
+	case schema.String:
+		return strconv.Quote(string(v.Bytes))
+	case schema.Int64:
+		return strconv.FormatInt(v.Int, 10)
+	case schema.Float64:
+		return strconv.FormatFloat(v.Float, 'f', 6, 64)
+	case schema.Bool:
+		return strconv.FormatBool(v.Int != 0)
+	case schema.Timestamp:
+		return time.UnixMicro(v.Int).UTC().Format("2006-01-02T15:04:05.000")
+	}
+	return "?"
+}
+
+// TestGoldenSQL runs every testdata/sql/*.sql view three ways; each must
+// produce exactly the golden output (-update rewrites it from the
+// straight run).
+func TestGoldenSQL(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "sql", "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden SQL files: %v", err)
+	}
+	for _, f := range files {
+		c := loadCase(t, f)
+		t.Run(c.name, func(t *testing.T) {
+			outFile := strings.TrimSuffix(f, ".sql") + ".out"
+			results := map[string]string{}
+			for _, mode := range []string{"straight", "checkpoints", "crashes"} {
+				results[mode] = runMode(t, newEnv(t, c), mode)
+			}
+			if *update {
+				if err := os.WriteFile(outFile, []byte(results["straight"]), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(outFile)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			for _, mode := range []string{"straight", "checkpoints", "crashes"} {
+				if got := results[mode]; got != string(want) {
+					t.Errorf("%s run differs from %s:\n%s", mode, outFile, diff(string(want), got))
+				}
+			}
+		})
+	}
+}
+
+// diff shows the first differing lines.
+func diff(want, got string) string {
+	ws, gs := bufio.NewScanner(strings.NewReader(want)), bufio.NewScanner(strings.NewReader(got))
+	var b strings.Builder
+	for line, shown := 1, 0; shown < 8; line++ {
+		w, g := ws.Scan(), gs.Scan()
+		if !w && !g {
+			break
+		}
+		if ws.Text() != gs.Text() || w != g {
+			fmt.Fprintf(&b, "line %d:\n  want %q\n  got  %q\n", line, ws.Text(), gs.Text())
+			shown++
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,857 @@
+package stream
+
+import (
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	wlog "github.com/weirhq/weir/internal/log"
+	"github.com/weirhq/weir/internal/schema"
+)
+
+// Metrics are the runtime's Prometheus metrics, labelled by view.
+type Metrics struct {
+	RowsIn      *prometheus.CounterVec // input records processed
+	RowsOut     *prometheus.CounterVec // output rows written
+	Late        *prometheus.CounterVec // late records, by view and policy outcome
+	StateGroups *prometheus.GaugeVec   // open groups (windows × keys) in state
+	StateBytes  *prometheus.GaugeVec   // bytes of state committed, approximately
+	Watermark   *prometheus.GaugeVec   // Unix seconds
+	Lag         *prometheus.GaugeVec   // input records not yet processed
+}
+
+// Options configure a Task.
+type Options struct {
+	Log  wlog.Log
+	Meta wlog.Meta
+	// OutputStream and LateStream are log streams of one partition each.
+	OutputStream string
+	LateStream   string
+	// StatePrefix holds the task's keys in Meta: state entries under
+	// StatePrefix+"s/", its position at StatePrefix+"pos".
+	StatePrefix string
+	// CommitInterval bounds how long processed input stays uncommitted
+	// (and so invisible in the view); default 100 ms.
+	CommitInterval time.Duration
+	// IdleTimeout: a partition with no new records for this long stops
+	// holding back the watermark; default 1 s.
+	IdleTimeout time.Duration
+	ReadBytes   int // per partition per round; default 1 MiB
+	Now         func() time.Time
+	Metrics     *Metrics
+	Logger      *slog.Logger
+}
+
+// Task keeps one view up to date. It is not safe for concurrent use; Run
+// is its only entry point besides Stats.
+type Task struct {
+	plan *Plan
+	opts Options
+
+	// Committed with every commit (see position).
+	offsets []int64
+	maxTs   []int64 // per partition; math.MinInt64 until a record is seen
+	wm      int64
+	counts  Counts
+
+	lastActive  []time.Time
+	idle        []bool
+	groups      map[string]*group
+	byEnd       map[int64][]*group
+	fireQ       int64Heap // window ends not yet fired
+	cleanQ      int64Heap // window ends whose state is still kept
+	fireQueued  map[int64]bool
+	cleanQueued map[int64]bool
+
+	uncommitted bool // input processed since the last commit
+	published   atomic.Pointer[Stats]
+	reported    Counts // counts already added to the metrics
+
+	dirty    []*group // state to write at the next commit
+	deleted  [][]byte // state keys to delete at the next commit
+	out      []byte   // output chunk payload
+	outN     int
+	late     []byte
+	lateN    int
+	lastEmit time.Time
+
+	keyCols  []schema.Column
+	outCols  []schema.Column
+	mappers  map[uint32]*rowMapper
+	row      Row
+	args     []schema.Value
+	keyVals  []schema.Value
+	aggRow   Row
+	spans    []Span
+	keyBuf   []byte
+	recBuf   []byte
+	outVals  []schema.Value
+	dirtyGen uint64
+}
+
+// Counts are a task's running totals, committed with its offsets.
+type Counts struct {
+	In          int64 `json:"in"`           // input records processed
+	Out         int64 `json:"out"`          // output rows written
+	LateDropped int64 `json:"late_dropped"` // late records counted and dropped
+	LateKept    int64 `json:"late_kept"`    // late records in the side output
+	LateUpdated int64 `json:"late_updated"` // late records that updated an emitted window
+}
+
+// group is one window × key's aggregate state.
+type group struct {
+	key      string // state key: [start, end] (windowed) + encoded key values
+	keyVals  []schema.Value
+	span     Span
+	accs     []Acc
+	fired    bool // the window's row was emitted at its close
+	emitted  bool // a row for this key is in the output (upsert views)
+	changed  bool // changed since last emitted
+	gone     bool // removed from state
+	dirtyGen uint64
+}
+
+// position is what a task commits besides its state entries.
+type position struct {
+	Offsets []int64 `json:"offsets"`
+	MaxTs   []int64 `json:"max_ts"`
+	Wm      int64   `json:"watermark"`
+	Counts  Counts  `json:"counts"`
+}
+
+// NewTask prepares a task; Run restores its state and runs it.
+func NewTask(plan *Plan, opts Options) *Task {
+	if opts.CommitInterval == 0 {
+		opts.CommitInterval = 100 * time.Millisecond
+	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = time.Second
+	}
+	if opts.ReadBytes == 0 {
+		opts.ReadBytes = 1 << 20
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	t := &Task{plan: plan, opts: opts, mappers: map[uint32]*rowMapper{},
+		fireQueued: map[int64]bool{}, cleanQueued: map[int64]bool{}}
+	for _, k := range plan.Keys {
+		t.keyCols = append(t.keyCols, schema.Column{Type: k.Type})
+	}
+	t.outCols = plan.OutputColumns()
+	n := len(plan.Input.Columns)
+	if plan.Window.Kind != NoWindow {
+		n += 2
+	}
+	t.row = make(Row, n)
+	t.args = make([]schema.Value, len(plan.Aggs))
+	t.keyVals = make([]schema.Value, len(plan.Keys))
+	return t
+}
+
+// Stats is a view's progress, for SHOW VIEWS and metrics.
+type Stats struct {
+	Watermark time.Time
+	Groups    int
+	Counts    Counts
+	Offsets   []int64
+}
+
+func (t *Task) posKey() []byte   { return []byte(t.opts.StatePrefix + "pos") }
+func (t *Task) stateKey() string { return t.opts.StatePrefix + "s/" }
+
+// LoadPosition reads a task's committed position from meta; ok is false
+// when the task has never committed.
+func LoadPosition(meta wlog.Meta, statePrefix string) (Stats, bool, error) {
+	v, ok, err := meta.Get([]byte(statePrefix + "pos"))
+	if err != nil || !ok {
+		return Stats{}, ok, err
+	}
+	var pos position
+	if err := json.Unmarshal(v, &pos); err != nil {
+		return Stats{}, false, fmt.Errorf("%w: view position: %v", wlog.ErrCorrupt, err)
+	}
+	st := Stats{Counts: pos.Counts, Offsets: pos.Offsets}
+	if pos.Wm != math.MinInt64 {
+		st.Watermark = time.UnixMicro(pos.Wm).UTC()
+	}
+	return st, true, nil
+}
+
+// restore loads the committed position and state.
+func (t *Task) restore() error {
+	in := t.plan.Input
+	t.offsets = make([]int64, in.Partitions)
+	t.maxTs = make([]int64, in.Partitions)
+	for p := range t.maxTs {
+		t.maxTs[p] = math.MinInt64
+	}
+	t.wm = math.MinInt64
+	t.groups = map[string]*group{}
+	t.byEnd = map[int64][]*group{}
+	now := t.opts.Now()
+	t.lastActive = make([]time.Time, in.Partitions)
+	t.idle = make([]bool, in.Partitions)
+	for p := range t.lastActive {
+		t.lastActive[p] = now
+	}
+	t.lastEmit = now
+	v, ok, err := t.opts.Meta.Get(t.posKey())
+	if err != nil {
+		return err
+	}
+	if ok {
+		var pos position
+		if err := json.Unmarshal(v, &pos); err != nil {
+			return fmt.Errorf("%w: position of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
+		}
+		if len(pos.Offsets) != in.Partitions || len(pos.MaxTs) != in.Partitions {
+			return fmt.Errorf("view %q was built over %d partitions of %q, which now has %d: drop and re-create the view",
+				t.plan.Name, len(pos.Offsets), in.Stream, in.Partitions)
+		}
+		t.offsets, t.maxTs, t.wm, t.counts = pos.Offsets, pos.MaxTs, pos.Wm, pos.Counts
+	}
+	var rerr error
+	prefix := t.stateKey()
+	err = t.opts.Meta.Scan([]byte(prefix), func(k, v []byte) bool {
+		g, err := t.loadGroup(string(k[len(prefix):]), v)
+		if err != nil {
+			rerr = fmt.Errorf("%w: state of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
+			return false
+		}
+		t.addGroup(g)
+		return true
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err == nil {
+		t.reported = t.counts
+		t.publish()
+	}
+	return err
+}
+
+// Run restores the task and processes its input until ctx ends, then
+// commits what it has processed and returns. A returned error means the
+// task stopped without committing its last round; its committed state is
+// intact and a new task resumes from it.
+func (t *Task) Run(ctx context.Context) error {
+	if err := t.restore(); err != nil {
+		return err
+	}
+	lastCommit := t.opts.Now()
+	for {
+		notify := t.opts.Log.Notify(t.plan.Input.Stream)
+		progressed, err := t.round()
+		if err != nil {
+			return err
+		}
+		now := t.opts.Now()
+		t.advanceIdle(now)
+		if t.plan.EmitEvery > 0 && now.Sub(t.lastEmit) >= t.plan.EmitEvery {
+			t.emitEarly()
+			t.lastEmit = now
+		}
+		pending := t.uncommitted || len(t.dirty) > 0 || len(t.deleted) > 0 || t.outN > 0 || t.lateN > 0
+		if pending && (now.Sub(lastCommit) >= t.opts.CommitInterval || !progressed || len(t.out)+len(t.late) > 8<<20) {
+			if err := t.commit(ctx); err != nil {
+				return err
+			}
+			lastCommit = now
+		}
+		if ctx.Err() != nil {
+			if pending {
+				return t.commit(context.Background())
+			}
+			return nil
+		}
+		if progressed {
+			continue
+		}
+		wait := t.opts.IdleTimeout / 2
+		if t.plan.EmitEvery > 0 {
+			wait = min(wait, t.plan.EmitEvery)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-notify:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// round reads one slice of every partition and processes it.
+func (t *Task) round() (bool, error) {
+	in := &t.plan.Input
+	progressed := false
+	for p := range in.Partitions {
+		end, err := t.opts.Log.End(in.Stream, p)
+		if err != nil {
+			return false, err
+		}
+		if t.offsets[p] >= end {
+			continue
+		}
+		batches, err := t.opts.Log.Read(in.Stream, p, t.offsets[p], t.opts.ReadBytes)
+		if err != nil {
+			return false, err
+		}
+		for bi := range batches {
+			b := &batches[bi]
+			m, err := t.mapper(b.Meta)
+			if err != nil {
+				return false, err
+			}
+			from := t.offsets[p]
+			var perr error
+			err = b.Records(func(off int64, rec []byte) bool {
+				if off < from {
+					return true
+				}
+				if perr = t.process(p, m, rec); perr != nil {
+					perr = fmt.Errorf("view %q: %s/%d@%d: %w", t.plan.Name, in.Stream, p, off, perr)
+					return false
+				}
+				t.offsets[p] = off + 1
+				t.uncommitted = true
+				return true
+			})
+			if err == nil {
+				err = perr
+			}
+			if err != nil {
+				return false, err
+			}
+			progressed = true
+		}
+		if len(batches) > 0 {
+			t.lastActive[p] = t.opts.Now()
+			if t.idle[p] {
+				t.idle[p] = false
+			}
+		}
+	}
+	return progressed, nil
+}
+
+// advanceIdle marks partitions idle that have been caught up and quiet
+// for the idle timeout, which may advance the watermark.
+func (t *Task) advanceIdle(now time.Time) {
+	changed := false
+	for p := range t.idle {
+		if t.idle[p] || now.Sub(t.lastActive[p]) < t.opts.IdleTimeout {
+			continue
+		}
+		end, err := t.opts.Log.End(t.plan.Input.Stream, p)
+		if err == nil && t.offsets[p] >= end {
+			t.idle[p] = true
+			changed = true
+		}
+	}
+	if changed {
+		t.updateWatermark()
+	}
+}
+
+// updateWatermark recomputes the watermark: the minimum over active
+// partitions of (max event time − disorder); when every partition is idle,
+// the maximum. It never goes back, and fires the windows it passes.
+func (t *Task) updateWatermark() {
+	active, all := int64(math.MaxInt64), int64(math.MinInt64)
+	anyActive := false
+	for p, m := range t.maxTs {
+		w := int64(math.MinInt64)
+		if m != math.MinInt64 {
+			w = m - t.plan.Input.Disorder
+		}
+		all = max(all, w)
+		if !t.idle[p] {
+			anyActive = true
+			active = min(active, w)
+		}
+	}
+	next := all
+	if anyActive {
+		next = active
+	}
+	if next > t.wm {
+		t.wm = next
+		t.fire()
+	}
+}
+
+// process evaluates one input record.
+func (t *Task) process(p int, m *rowMapper, rec []byte) error {
+	plan := t.plan
+	if err := m.decode(rec, t.row); err != nil {
+		return err
+	}
+	t.counts.In++
+	if plan.Filter != nil && !True(plan.Filter.Eval(t.row)) {
+		return nil
+	}
+	ev := t.row[plan.Input.EventCol]
+	ts := ev.Int
+	switch {
+	case ev.Null && plan.Window.Kind != NoWindow:
+		// No window can hold a record without event time: keep it as late.
+		t.handleLate()
+		return nil
+	case ev.Null:
+		ts = math.MinInt64
+	case ts > t.maxTs[p]:
+		t.maxTs[p] = ts
+		t.updateWatermark()
+	}
+	if !plan.Aggregating {
+		return t.emitStateless(ts)
+	}
+	for i := range plan.Keys {
+		t.keyVals[i] = plan.Keys[i].Eval(t.row)
+	}
+	for i := range plan.Aggs {
+		if a := plan.Aggs[i].Arg; a != nil {
+			t.args[i] = a.Eval(t.row)
+		}
+	}
+	if plan.Window.Kind == NoWindow {
+		g := t.lookup(Span{}, false)
+		t.add(g, ts)
+		return nil
+	}
+	late := false
+	t.spans = plan.Window.Assign(t.spans[:0], ts)
+	for _, s := range t.spans {
+		if s.End+plan.AllowedLateness <= t.wm {
+			// The window has fired: only LATE DATA UPDATE still takes it.
+			if plan.Late != LateUpdate || s.End+plan.AllowedLateness+plan.LateFor <= t.wm {
+				late = true
+				continue
+			}
+			t.counts.LateUpdated++
+		}
+		t.add(t.lookup(s, true), ts)
+	}
+	if late {
+		t.handleLate()
+	}
+	return nil
+}
+
+func (t *Task) add(g *group, ts int64) {
+	for i := range g.accs {
+		g.accs[i].Add(t.args[i], ts)
+	}
+	g.changed = true
+	t.markDirty(g)
+}
+
+func (t *Task) markDirty(g *group) {
+	if g.dirtyGen != t.dirtyGen+1 {
+		g.dirtyGen = t.dirtyGen + 1
+		t.dirty = append(t.dirty, g)
+	}
+}
+
+// handleLate applies the late-data policy to a record none of whose
+// windows is open any more.
+func (t *Task) handleLate() {
+	if t.plan.Late == LateDrop {
+		t.counts.LateDropped++
+		return
+	}
+	t.counts.LateKept++
+	t.recBuf = schema.EncodeRow(t.plan.Input.Columns, t.recBuf[:0], t.row[:len(t.plan.Input.Columns)])
+	t.late = wlog.AppendRecord(t.late, t.recBuf)
+	t.lateN++
+}
+
+// lookup finds or creates the group of the current key values in span.
+func (t *Task) lookup(s Span, windowed bool) *group {
+	t.keyBuf = t.keyBuf[:0]
+	if windowed {
+		t.keyBuf = binary.BigEndian.AppendUint64(t.keyBuf, uint64(s.Start)^(1<<63))
+		t.keyBuf = binary.BigEndian.AppendUint64(t.keyBuf, uint64(s.End)^(1<<63))
+	}
+	t.keyBuf = schema.EncodeRow(t.keyCols, t.keyBuf, t.keyVals)
+	if g, ok := t.groups[string(t.keyBuf)]; ok {
+		return g
+	}
+	g := &group{key: string(t.keyBuf), span: s, keyVals: make([]schema.Value, len(t.keyVals))}
+	// A group created in a window that has fired (LATE DATA UPDATE) is
+	// emitted at the next commit, like an update of an existing one.
+	g.fired = windowed && s.End+t.plan.AllowedLateness <= t.wm
+	for i, v := range t.keyVals {
+		if v.Bytes != nil {
+			v.Bytes = slices.Clone(v.Bytes)
+		}
+		g.keyVals[i] = v
+	}
+	g.accs = make([]Acc, len(t.plan.Aggs))
+	for i := range t.plan.Aggs {
+		g.accs[i] = t.plan.Aggs[i].NewAcc()
+	}
+	t.addGroup(g)
+	return g
+}
+
+func (t *Task) addGroup(g *group) {
+	t.groups[g.key] = g
+	if t.plan.Window.Kind == NoWindow {
+		return
+	}
+	end := g.span.End
+	t.byEnd[end] = append(t.byEnd[end], g)
+	if !t.cleanQueued[end] {
+		t.cleanQueued[end] = true
+		heap.Push(&t.cleanQ, end)
+	}
+	if !g.fired && !t.fireQueued[end] {
+		t.fireQueued[end] = true
+		heap.Push(&t.fireQ, end)
+	}
+}
+
+// fire emits the windows the watermark has passed and drops the state of
+// those past their late-update time.
+func (t *Task) fire() {
+	lat := t.plan.AllowedLateness
+	for len(t.fireQ) > 0 && t.fireQ[0]+lat <= t.wm {
+		end := heap.Pop(&t.fireQ).(int64)
+		delete(t.fireQueued, end)
+		for _, g := range t.byEnd[end] {
+			if g.gone || g.fired {
+				continue
+			}
+			g.fired = true
+			t.emitGroup(g)
+			t.markDirty(g)
+		}
+	}
+	keep := lat + t.plan.LateFor
+	for len(t.cleanQ) > 0 && t.cleanQ[0]+keep <= t.wm {
+		end := heap.Pop(&t.cleanQ).(int64)
+		for _, g := range t.byEnd[end] {
+			if g.gone {
+				continue
+			}
+			if g.changed {
+				t.emitGroup(g)
+			}
+			g.gone = true
+			delete(t.groups, g.key)
+			t.deleted = append(t.deleted, []byte(t.stateKey()+g.key))
+		}
+		delete(t.byEnd, end)
+		delete(t.cleanQueued, end)
+	}
+}
+
+// emitEarly emits the current rows of open windows that changed (EMIT EVERY).
+func (t *Task) emitEarly() {
+	for _, g := range t.groups {
+		if g.changed && !g.gone {
+			t.emitGroup(g)
+		}
+	}
+}
+
+// emitGroup writes g's row: appended, or as an upsert (or a retraction
+// when HAVING no longer holds) for upsert views.
+func (t *Task) emitGroup(g *group) {
+	plan := t.plan
+	t.aggRow = append(t.aggRow[:0], g.keyVals...)
+	if plan.Window.Kind != NoWindow {
+		t.aggRow = append(t.aggRow, schema.Value{Int: g.span.Start}, schema.Value{Int: g.span.End})
+	}
+	for _, a := range g.accs {
+		t.aggRow = append(t.aggRow, a.Result())
+	}
+	g.changed = false
+	t.markDirty(g)
+	keep := plan.Having == nil || True(plan.Having.Eval(t.aggRow))
+	if !plan.Upsert() {
+		if keep {
+			t.writeOut(t.aggRow, "", false)
+		}
+		return
+	}
+	switch {
+	case keep:
+		g.emitted = true
+		t.writeOut(t.aggRow, g.key, false)
+	case g.emitted:
+		g.emitted = false
+		t.writeOut(t.aggRow, g.key, true)
+	}
+}
+
+func (t *Task) emitStateless(ts int64) error {
+	plan := t.plan
+	if plan.Window.Kind == NoWindow {
+		t.writeOut(t.row, "", false)
+		return nil
+	}
+	n := len(plan.Input.Columns)
+	t.spans = plan.Window.Assign(t.spans[:0], ts)
+	for _, s := range t.spans {
+		t.row[n] = schema.Value{Int: s.Start}
+		t.row[n+1] = schema.Value{Int: s.End}
+		t.writeOut(t.row, "", false)
+	}
+	return nil
+}
+
+// writeOut projects row and appends it to the output chunk.
+func (t *Task) writeOut(row Row, key string, deleted bool) {
+	t.outVals = t.outVals[:0]
+	for i := range t.plan.Project {
+		t.outVals = append(t.outVals, t.plan.Project[i].Eval(row))
+	}
+	if t.plan.Upsert() {
+		t.outVals = append(t.outVals, schema.Value{Bytes: []byte(hex.EncodeToString([]byte(key)))}, schema.Value{Int: b2i(deleted)})
+	}
+	t.recBuf = schema.EncodeRow(t.outCols, t.recBuf[:0], t.outVals)
+	t.out = wlog.AppendRecord(t.out, t.recBuf)
+	t.outN++
+	t.counts.Out++
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// commit makes the processed input, the state changes and the outputs
+// durable in one log write.
+func (t *Task) commit(ctx context.Context) error {
+	switch {
+	case t.plan.Aggregating && t.plan.Window.Kind == NoWindow:
+		// Continuous aggregates: every group that changed gets its new row.
+		for _, g := range t.dirty {
+			if g.changed {
+				t.emitGroup(g)
+			}
+		}
+	case t.plan.Late == LateUpdate:
+		// Fired windows that late records changed: emit their new rows.
+		for _, g := range t.dirty {
+			if g.fired && g.changed && !g.gone {
+				t.emitGroup(g)
+			}
+		}
+	}
+	w := &wlog.Write{}
+	if t.outN > 0 {
+		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.OutputStream, Meta: 1, Count: t.outN, Payload: t.out})
+	}
+	if t.lateN > 0 {
+		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.LateStream, Meta: t.plan.Input.Version, Count: t.lateN, Payload: t.late})
+	}
+	stateBytes := 0
+	for _, g := range t.dirty {
+		if g.gone {
+			continue
+		}
+		v := t.encodeGroup(g)
+		stateBytes += len(v) + len(g.key)
+		w.Puts = append(w.Puts, wlog.Put{Key: []byte(t.stateKey() + g.key), Value: v})
+	}
+	w.Deletes = t.deleted
+	pos, err := json.Marshal(position{Offsets: t.offsets, MaxTs: t.maxTs, Wm: t.wm, Counts: t.counts})
+	if err != nil {
+		return err
+	}
+	w.Puts = append(w.Puts, wlog.Put{Key: t.posKey(), Value: pos})
+	if _, err := t.opts.Log.Append(ctx, w); err != nil {
+		return fmt.Errorf("view %q: cannot commit: %w", t.plan.Name, err)
+	}
+	t.dirtyGen++
+	t.dirty = t.dirty[:0]
+	t.deleted = nil
+	t.out, t.outN = t.out[:0], 0
+	t.late, t.lateN = t.late[:0], 0
+	t.uncommitted = false
+	t.publish()
+	t.observe(stateBytes)
+	return nil
+}
+
+// publish makes the committed progress visible to Stats.
+func (t *Task) publish() {
+	st := Stats{Groups: len(t.groups), Counts: t.counts, Offsets: slices.Clone(t.offsets)}
+	if t.wm != math.MinInt64 {
+		st.Watermark = time.UnixMicro(t.wm).UTC()
+	}
+	t.published.Store(&st)
+}
+
+func (t *Task) observe(stateBytes int) {
+	m := t.opts.Metrics
+	if m == nil {
+		return
+	}
+	v := t.plan.Name
+	c, r := t.counts, t.reported
+	m.RowsIn.WithLabelValues(v).Add(float64(c.In - r.In))
+	m.RowsOut.WithLabelValues(v).Add(float64(c.Out - r.Out))
+	m.Late.WithLabelValues(v, "dropped").Add(float64(c.LateDropped - r.LateDropped))
+	m.Late.WithLabelValues(v, "side_output").Add(float64(c.LateKept - r.LateKept))
+	m.Late.WithLabelValues(v, "updated").Add(float64(c.LateUpdated - r.LateUpdated))
+	t.reported = c
+	m.StateGroups.WithLabelValues(v).Set(float64(len(t.groups)))
+	m.StateBytes.WithLabelValues(v).Add(float64(stateBytes))
+	if t.wm != math.MinInt64 {
+		m.Watermark.WithLabelValues(v).Set(float64(t.wm) / 1e6)
+	}
+	lag := int64(0)
+	for p, off := range t.offsets {
+		if end, err := t.opts.Log.End(t.plan.Input.Stream, p); err == nil {
+			lag += end - off
+		}
+	}
+	m.Lag.WithLabelValues(v).Set(float64(lag))
+}
+
+// encodeGroup is a group's state value: flags, then each accumulator.
+func (t *Task) encodeGroup(g *group) []byte {
+	var flags byte
+	if g.fired {
+		flags |= 1
+	}
+	if g.emitted {
+		flags |= 2
+	}
+	if g.changed {
+		flags |= 4
+	}
+	v := []byte{flags}
+	for _, a := range g.accs {
+		v = a.AppendState(v)
+	}
+	return v
+}
+
+func (t *Task) loadGroup(key string, v []byte) (*group, error) {
+	g := &group{key: key}
+	k := []byte(key)
+	if t.plan.Window.Kind != NoWindow {
+		if len(k) < 16 {
+			return nil, errors.New("short window key")
+		}
+		g.span.Start = int64(binary.BigEndian.Uint64(k) ^ (1 << 63))
+		g.span.End = int64(binary.BigEndian.Uint64(k[8:]) ^ (1 << 63))
+		k = k[16:]
+	}
+	vals, err := schema.DecodeRow(t.keyCols, k, nil)
+	if err != nil {
+		return nil, err
+	}
+	g.keyVals = vals // aliases key, which the group owns
+	if len(v) < 1 {
+		return nil, errBadState
+	}
+	g.fired, g.emitted, g.changed = v[0]&1 != 0, v[0]&2 != 0, v[0]&4 != 0
+	v = v[1:]
+	g.accs = make([]Acc, len(t.plan.Aggs))
+	for i := range t.plan.Aggs {
+		g.accs[i] = t.plan.Aggs[i].NewAcc()
+		if v, err = g.accs[i].LoadState(v); err != nil {
+			return nil, err
+		}
+	}
+	if len(v) != 0 {
+		return nil, errBadState
+	}
+	return g, nil
+}
+
+// rowMapper decodes records of one schema version into the layout of the
+// current one (columns matched by name; missing ones are null).
+type rowMapper struct {
+	cols []schema.Column
+	idx  []int // current column i ← version column idx[i], or -1; nil: identity
+	vals []schema.Value
+}
+
+func (t *Task) mapper(ver uint32) (*rowMapper, error) {
+	if m, ok := t.mappers[ver]; ok {
+		return m, nil
+	}
+	in := &t.plan.Input
+	m := &rowMapper{cols: in.Columns}
+	if ver != in.Version && in.SchemaFor != nil {
+		s, err := in.SchemaFor(ver)
+		if err != nil {
+			return nil, err
+		}
+		m.cols = s.Columns
+		m.idx = make([]int, len(in.Columns))
+		for i, c := range in.Columns {
+			m.idx[i] = s.ColumnIndex(c.Name)
+		}
+	}
+	t.mappers[ver] = m
+	return m, nil
+}
+
+func (m *rowMapper) decode(rec []byte, row Row) error {
+	var err error
+	if m.idx == nil {
+		_, err = schema.DecodeRow(m.cols, rec, row[:0])
+		return err
+	}
+	m.vals, err = schema.DecodeRow(m.cols, rec, m.vals)
+	if err != nil {
+		return err
+	}
+	for i, j := range m.idx {
+		if j < 0 {
+			row[i] = schema.Value{Null: true}
+		} else {
+			row[i] = m.vals[j]
+		}
+	}
+	return nil
+}
+
+// Stats reports the task's progress as of its last commit (zero before
+// it restored). Safe for concurrent use.
+func (t *Task) Stats() Stats {
+	if st := t.published.Load(); st != nil {
+		return *st
+	}
+	return Stats{}
+}
+
+type int64Heap []int64
+
+func (h int64Heap) Len() int           { return len(h) }
+func (h int64Heap) Less(i, j int) bool { return h[i] < h[j] }
+func (h int64Heap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *int64Heap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *int64Heap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

@@ -1,0 +1,10 @@
+// Package view owns the catalog of materialised views and their lifecycle:
+// definitions from views/*.sql and from DDL (CREATE / DROP MATERIALIZED
+// VIEW through the query API), persisted in the metadata store; one
+// stream task per view; the view's output and late side output as log
+// streams and as SQL tables in the serving engine; SHOW VIEWS and EXPLAIN.
+//
+// It connects package sql (parse, plan), package stream (the runtime) and
+// the serving engine; it must not import the gate, the lake writer or the
+// HTTP API.
+package view

@@ -1,0 +1,478 @@
+package view
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	wlog "github.com/weirhq/weir/internal/log"
+	"github.com/weirhq/weir/internal/schema"
+	"github.com/weirhq/weir/internal/serve"
+	"github.com/weirhq/weir/internal/sql/parse"
+	"github.com/weirhq/weir/internal/sql/plan"
+	"github.com/weirhq/weir/internal/stream"
+)
+
+// ErrBadStatement marks errors in the statement itself (the caller
+// answers 400); other errors are the node's.
+var ErrBadStatement = errors.New("bad statement")
+
+// Tables is the part of the serving engine the manager uses.
+type Tables interface {
+	AddTable(t serve.Table) error
+	RemoveTable(name string) error
+}
+
+// Options configure a Manager.
+type Options struct {
+	Log     wlog.Log
+	Meta    wlog.Meta
+	Tables  Tables
+	Streams plan.Lookup
+	// IsStream reports whether a name is taken by a stream or table.
+	IsStream       func(name string) bool
+	Metrics        *stream.Metrics
+	Logger         *slog.Logger
+	CommitInterval time.Duration
+	IdleTimeout    time.Duration
+}
+
+// FileView is a view defined in the pipeline directory.
+type FileView struct {
+	Stmt *parse.CreateView
+	File string // relative to the pipeline directory, e.g. views/clicks.sql
+}
+
+// Manager runs the views of a node. It is safe for concurrent use.
+type Manager struct {
+	opts Options
+	ctx  context.Context
+
+	mu    sync.Mutex
+	views map[string]*running
+}
+
+type running struct {
+	def    definition
+	view   *plan.View
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu   sync.Mutex // guards task (replaced on restart) and err
+	task *stream.Task
+	err  error // the last failure, for SHOW VIEWS
+}
+
+// definition is what the metadata store keeps of a view.
+type definition struct {
+	Name    string    `json:"name"`
+	SQL     string    `json:"sql"`
+	Origin  string    `json:"origin"` // "ddl" or the file it came from
+	Created time.Time `json:"created"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+func defKey(name string) []byte      { return []byte("viewdef/" + name) }
+func statePrefix(name string) string { return "vstate/" + name + "/" }
+
+// OutputStream is the log stream holding a view's rows.
+func OutputStream(name string) string { return "view/" + name }
+
+// LateStream is the log stream holding a view's late records.
+func LateStream(name string) string { return "view/" + name + "__late" }
+
+// New returns a manager; Start runs it.
+func New(opts Options) *Manager {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Manager{opts: opts, views: map[string]*running{}}
+}
+
+// Start reconciles the stored views with the pipeline's files and starts a
+// task per view. A file view whose SQL changed is rebuilt from the
+// retained log; a stored file view whose file no longer defines it is
+// dropped. Errors name the file, line and column.
+func (m *Manager) Start(ctx context.Context, files []FileView) error {
+	m.ctx = ctx
+	stored := map[string]definition{}
+	var derr error
+	err := m.opts.Meta.Scan([]byte("viewdef/"), func(_, v []byte) bool {
+		var d definition
+		if err := json.Unmarshal(v, &d); err != nil {
+			derr = fmt.Errorf("%w: a stored view definition: %v", wlog.ErrCorrupt, err)
+			return false
+		}
+		stored[d.Name] = d
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		return err
+	}
+	inFiles := map[string]bool{}
+	var views []*plan.View
+	var defs []definition
+	for _, f := range files {
+		name := f.Stmt.Name
+		if inFiles[name] {
+			return fmt.Errorf("%s: %s: view %q is defined twice in views/", f.File, f.Stmt.Pos, name)
+		}
+		inFiles[name] = true
+		v, err := m.compile(f.Stmt)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.File, err)
+		}
+		d := definition{Name: name, SQL: f.Stmt.Text, Origin: f.File, Created: time.Now().UTC()}
+		if old, ok := stored[name]; ok {
+			if old.SQL == d.SQL {
+				d = old
+				d.Origin = f.File
+			} else {
+				m.opts.Logger.Warn("view definition changed; rebuilding it from the retained log", "view", name, "file", f.File)
+				if err := m.purge(name); err != nil {
+					return err
+				}
+			}
+		}
+		views = append(views, v)
+		defs = append(defs, d)
+	}
+	for name, d := range stored {
+		if inFiles[name] {
+			continue
+		}
+		if d.Origin != "ddl" {
+			m.opts.Logger.Info("view no longer defined in views/; dropping it", "view", name, "file", d.Origin)
+			if err := m.purge(name); err != nil {
+				return err
+			}
+			if err := m.opts.Meta.Delete(defKey(name)); err != nil {
+				return err
+			}
+			continue
+		}
+		st, err := parse.Parse(d.SQL)
+		cv, ok := st.(*parse.CreateView)
+		if err != nil || !ok {
+			m.opts.Logger.Error("stored view does not parse; it is not running (drop it)", "view", name, "err", err)
+			continue
+		}
+		v, err := m.compile(cv)
+		if err != nil {
+			m.opts.Logger.Error("stored view no longer plans against the pipeline's streams; it is not running (drop or re-create it)", "view", name, "err", err)
+			continue
+		}
+		views = append(views, v)
+		defs = append(defs, d)
+	}
+	for i, v := range views {
+		if err := m.start(defs[i], v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manager) compile(cv *parse.CreateView) (*plan.View, error) {
+	if !nameRE.MatchString(cv.Name) || strings.HasSuffix(cv.Name, "__late") {
+		return nil, &parse.Error{Pos: cv.Pos, Msg: fmt.Sprintf("view name %q must be lower-case letters, digits and _ (not ending in __late), starting with a letter", cv.Name)}
+	}
+	if m.opts.IsStream != nil && m.opts.IsStream(cv.Name) {
+		return nil, &parse.Error{Pos: cv.Pos, Msg: fmt.Sprintf("%q is a stream already; name the view differently", cv.Name)}
+	}
+	return plan.Compile(cv, m.opts.Streams)
+}
+
+// start persists d and runs the view's task.
+func (m *Manager) start(d definition, v *plan.View) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if err := m.opts.Meta.Set(defKey(d.Name), raw); err != nil {
+		return err
+	}
+	p := v.Plan
+	if err := m.opts.Log.EnsureStream(OutputStream(d.Name), 1); err != nil {
+		return err
+	}
+	if err := m.opts.Log.EnsureStream(LateStream(d.Name), 1); err != nil {
+		return err
+	}
+	out := serve.Table{Name: d.Name, Stream: OutputStream(d.Name), Partitions: 1,
+		Schema: schema.FromColumns(p.OutputColumns()), SchemaVer: 1, Upsert: p.Upsert()}
+	if err := m.opts.Tables.AddTable(out); err != nil {
+		return err
+	}
+	hasLate := p.Aggregating && p.Window.Kind != stream.NoWindow
+	if hasLate {
+		late := serve.Table{Name: d.Name + "__late", Stream: LateStream(d.Name), Partitions: 1,
+			Schema: schema.FromColumns(p.Input.Columns), SchemaVer: p.Input.Version, SchemaFor: p.Input.SchemaFor}
+		if err := m.opts.Tables.AddTable(late); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	r := &running{def: d, view: v, cancel: cancel, done: make(chan struct{})}
+	r.task = stream.NewTask(p, r.taskOpts(m))
+	m.mu.Lock()
+	m.views[d.Name] = r
+	m.mu.Unlock()
+	go m.run(ctx, r)
+	return nil
+}
+
+// run runs a view's task, restarting it from its committed state after a
+// failure (with backoff), until ctx ends.
+func (m *Manager) run(ctx context.Context, r *running) {
+	defer close(r.done)
+	backoff := 100 * time.Millisecond
+	for {
+		r.mu.Lock()
+		task := r.task
+		r.mu.Unlock()
+		err := task.Run(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		r.mu.Lock()
+		r.err = err
+		r.mu.Unlock()
+		m.opts.Logger.Error("view task failed; restarting from its last commit", "view", r.def.Name, "err", err, "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+		r.mu.Lock()
+		r.task = stream.NewTask(r.view.Plan, r.taskOpts(m))
+		r.mu.Unlock()
+	}
+}
+
+func (r *running) taskOpts(m *Manager) stream.Options {
+	d := r.def
+	return stream.Options{
+		Log: m.opts.Log, Meta: m.opts.Meta,
+		OutputStream: OutputStream(d.Name), LateStream: LateStream(d.Name), StatePrefix: statePrefix(d.Name),
+		CommitInterval: m.opts.CommitInterval, IdleTimeout: m.opts.IdleTimeout,
+		Metrics: m.opts.Metrics, Logger: m.opts.Logger,
+	}
+}
+
+// stop ends a view's task (which commits what it processed) and waits.
+func (r *running) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// purge deletes a view's outputs and state (not its definition).
+func (m *Manager) purge(name string) error {
+	for _, s := range []string{OutputStream(name), LateStream(name)} {
+		if err := m.opts.Log.DropStream(s); err != nil {
+			return err
+		}
+	}
+	if err := m.opts.Meta.DeletePrefix([]byte(statePrefix(name))); err != nil {
+		return fmt.Errorf("cannot delete the state of view %q: %w", name, err)
+	}
+	return nil
+}
+
+// Stop ends every task; each commits what it processed.
+func (m *Manager) Stop() {
+	m.mu.Lock()
+	views := make([]*running, 0, len(m.views))
+	for _, r := range m.views {
+		views = append(views, r)
+	}
+	m.mu.Unlock()
+	for _, r := range views {
+		r.cancel()
+	}
+	for _, r := range views {
+		<-r.done
+	}
+}
+
+// Floor is the lowest input offset of the stream's partition that a view
+// still needs (log retention must keep it); ok is false when no view reads
+// the stream.
+func (m *Manager) Floor(streamName string, partition int) (int64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	floor, ok := int64(0), false
+	for _, r := range m.views {
+		if r.view.Plan.Input.Stream != streamName {
+			continue
+		}
+		st, found, err := stream.LoadPosition(m.opts.Meta, statePrefix(r.def.Name))
+		off := int64(0)
+		if err == nil && found && partition < len(st.Offsets) {
+			off = st.Offsets[partition]
+		}
+		if !ok || off < floor {
+			floor, ok = off, true
+		}
+	}
+	return floor, ok
+}
+
+// Handles reports whether stmt is a view statement this package executes.
+func Handles(stmt parse.Statement) bool {
+	switch s := stmt.(type) {
+	case *parse.CreateView, *parse.DropView, *parse.ShowViews:
+		return true
+	case *parse.Explain:
+		_, ok := s.Stmt.(*parse.CreateView)
+		return ok
+	}
+	return false
+}
+
+func bad(err error) error { return fmt.Errorf("%w: %v", ErrBadStatement, err) }
+
+// Exec runs a view statement: CREATE / DROP MATERIALIZED VIEW, SHOW VIEWS,
+// EXPLAIN CREATE MATERIALIZED VIEW.
+func (m *Manager) Exec(ctx context.Context, stmt parse.Statement) (*serve.Result, error) {
+	switch s := stmt.(type) {
+	case *parse.CreateView:
+		return m.create(s)
+	case *parse.DropView:
+		return m.drop(s)
+	case *parse.ShowViews:
+		return m.show(), nil
+	case *parse.Explain:
+		cv, ok := s.Stmt.(*parse.CreateView)
+		if !ok {
+			break
+		}
+		v, err := m.compile(cv)
+		if err != nil {
+			return nil, bad(err)
+		}
+		res := &serve.Result{Columns: []string{"plan"}, Types: []string{"VARCHAR"}, Rows: [][]any{}}
+		for _, l := range v.Explain {
+			res.Rows = append(res.Rows, []any{l})
+		}
+		return res, nil
+	}
+	return nil, bad(fmt.Errorf("not a view statement"))
+}
+
+func ok(msg string) *serve.Result {
+	return &serve.Result{Columns: []string{"status"}, Types: []string{"VARCHAR"}, Rows: [][]any{{msg}}}
+}
+
+func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
+	v, err := m.compile(cv)
+	if err != nil {
+		return nil, bad(err)
+	}
+	m.mu.Lock()
+	old, exists := m.views[cv.Name]
+	m.mu.Unlock()
+	if exists {
+		switch {
+		case cv.IfNotExists:
+			return ok(fmt.Sprintf("view %s exists already; nothing changed", cv.Name)), nil
+		case old.def.Origin != "ddl":
+			return nil, bad(fmt.Errorf("view %q is defined in %s; change it there", cv.Name, old.def.Origin))
+		case !cv.OrReplace:
+			return nil, bad(fmt.Errorf("view %q exists already; use CREATE OR REPLACE MATERIALIZED VIEW or DROP it first", cv.Name))
+		}
+		if err := m.remove(old); err != nil {
+			return nil, err
+		}
+	}
+	d := definition{Name: cv.Name, SQL: cv.Text, Origin: "ddl", Created: time.Now().UTC()}
+	if err := m.start(d, v); err != nil {
+		return nil, err
+	}
+	return ok(fmt.Sprintf("created materialized view %s", cv.Name)), nil
+}
+
+// remove stops a view and deletes its tables, outputs, state and definition.
+func (m *Manager) remove(r *running) error {
+	r.stop()
+	m.mu.Lock()
+	delete(m.views, r.def.Name)
+	m.mu.Unlock()
+	if err := m.opts.Tables.RemoveTable(r.def.Name); err != nil {
+		return err
+	}
+	if err := m.opts.Tables.RemoveTable(r.def.Name + "__late"); err != nil {
+		return err
+	}
+	if err := m.purge(r.def.Name); err != nil {
+		return err
+	}
+	return m.opts.Meta.Delete(defKey(r.def.Name))
+}
+
+func (m *Manager) drop(s *parse.DropView) (*serve.Result, error) {
+	m.mu.Lock()
+	r, exists := m.views[s.Name]
+	m.mu.Unlock()
+	switch {
+	case !exists && s.IfExists:
+		return ok(fmt.Sprintf("view %s does not exist; nothing changed", s.Name)), nil
+	case !exists:
+		return nil, bad(fmt.Errorf("%s: view %q does not exist (SHOW VIEWS lists them)", s.Pos, s.Name))
+	case r.def.Origin != "ddl":
+		return nil, bad(fmt.Errorf("view %q is defined in %s: remove it from that file and restart", s.Name, r.def.Origin))
+	}
+	if err := m.remove(r); err != nil {
+		return nil, err
+	}
+	return ok(fmt.Sprintf("dropped materialized view %s", s.Name)), nil
+}
+
+// show lists the views with their progress.
+func (m *Manager) show() *serve.Result {
+	m.mu.Lock()
+	var rs []*running
+	for _, r := range m.views {
+		rs = append(rs, r)
+	}
+	m.mu.Unlock()
+	sort.Slice(rs, func(i, j int) bool { return rs[i].def.Name < rs[j].def.Name })
+	res := &serve.Result{
+		Columns: []string{"name", "input", "mode", "watermark", "rows_in", "rows_out", "late_kept", "late_dropped", "late_updated", "open_groups", "origin", "error", "sql"},
+		Types:   []string{"VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR"},
+		Rows:    [][]any{},
+	}
+	for _, r := range rs {
+		r.mu.Lock()
+		st := r.task.Stats()
+		var errText any
+		if r.err != nil {
+			errText = r.err.Error()
+		}
+		r.mu.Unlock()
+		p := r.view.Plan
+		mode := "append"
+		if p.Upsert() {
+			mode = "upsert"
+		}
+		var wm any
+		if !st.Watermark.IsZero() {
+			wm = st.Watermark.Format(time.RFC3339Nano)
+		}
+		res.Rows = append(res.Rows, []any{r.def.Name, p.Input.Stream, mode, wm, st.Counts.In, st.Counts.Out,
+			st.Counts.LateKept, st.Counts.LateDropped, st.Counts.LateUpdated, int64(st.Groups), r.def.Origin, errText, r.def.SQL})
+	}
+	return res
+}
