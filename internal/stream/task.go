@@ -393,6 +393,7 @@ func (t *Task) updateWatermark() {
 	}
 	if next > t.wm {
 		t.wm = next
+		t.uncommitted = true
 		t.fire()
 	}
 }

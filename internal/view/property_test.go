@@ -1,0 +1,264 @@
+package view
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weirhq/weir/internal/gate"
+	"github.com/weirhq/weir/internal/log/pebblelog"
+	"github.com/weirhq/weir/internal/schema"
+	"github.com/weirhq/weir/internal/serve"
+	"github.com/weirhq/weir/internal/sql/parse"
+	"github.com/weirhq/weir/internal/sql/plan"
+	"github.com/weirhq/weir/internal/stream"
+)
+
+const eventsSchema = `{"type":"object","required":["ts","seq","user_id","status"],"additionalProperties":false,
+ "properties":{"ts":{"type":["string","integer"],"format":"date-time"},"seq":{"type":"integer"},
+ "user_id":{"type":"string"},"status":{"type":"integer"}}}`
+
+type node struct {
+	log     *pebblelog.Log
+	gate    *gate.Gate
+	engine  *serve.Engine
+	views   *Manager
+	cancel  context.CancelFunc
+	schema  *schema.Schema
+	streams map[string]plan.Source
+}
+
+func newNode(t *testing.T, dir string, partitions int, disorder time.Duration) *node {
+	t.Helper()
+	l, err := pebblelog.Open(filepath.Join(dir, "log"), pebblelog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := schema.Compile([]byte(eventsSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gate.New(l, l, []gate.Stream{{Name: "events", Schema: sc, Version: 1, KeyCols: []int{sc.ColumnIndex("user_id")}, Partitions: partitions}}, gate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := serve.New(l, []serve.Table{{Name: "events", Stream: "events", Partitions: partitions, Schema: sc, SchemaVer: 1}},
+		serve.Options{LakeDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := plan.Source{EventTime: "ts", Input: stream.Input{Stream: "events", Partitions: partitions, Columns: sc.Columns,
+		Version: 1, EventCol: sc.ColumnIndex("ts"), Disorder: disorder.Microseconds()}}
+	n := &node{log: l, gate: g, engine: e, schema: sc, streams: map[string]plan.Source{"events": src}}
+	n.views = New(Options{Log: l, Meta: l, Tables: e,
+		Streams:        func(name string) (plan.Source, bool) { s, ok := n.streams[name]; return s, ok },
+		IsStream:       func(name string) bool { return name == "events" },
+		CommitInterval: 5 * time.Millisecond, IdleTimeout: 40 * time.Millisecond,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	if err := n.views.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (n *node) close() {
+	n.cancel()
+	n.views.Stop()
+	n.engine.Close()
+	n.log.Close()
+}
+
+func (n *node) exec(t *testing.T, sql string) *serve.Result {
+	t.Helper()
+	st, err := parse.Parse(sql)
+	if err == nil && Handles(st) {
+		res, err := n.views.Exec(context.Background(), st)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return res
+	}
+	res, err := n.engine.Query(context.Background(), sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return res
+}
+
+func rowsText(res *serve.Result) []string {
+	var out []string
+	for _, r := range res.Rows {
+		var parts []string
+		for _, v := range r {
+			parts = append(parts, fmt.Sprint(v))
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// showView returns the view's SHOW VIEWS row as a map.
+func (n *node) showView(t *testing.T, name string) map[string]any {
+	t.Helper()
+	res := n.exec(t, "SHOW VIEWS")
+	for _, r := range res.Rows {
+		if r[0] == name {
+			m := map[string]any{}
+			for i, c := range res.Columns {
+				m[c] = r[i]
+			}
+			return m
+		}
+	}
+	t.Fatalf("view %s not in SHOW VIEWS", name)
+	return nil
+}
+
+// TestViewsMatchBatchSQL is the property test of the runtime: for random
+// streams with disorder, late records and idle partitions, every closed
+// window of a view equals the same aggregation run in batch by DuckDB over
+// the raw table, without the records the view reports as late; and every
+// reported late record belongs to a window the watermark has closed.
+func TestViewsMatchBatchSQL(t *testing.T) {
+	seeds := []uint64{1, 2, 3, uint64(time.Now().UnixNano())}
+	if s := os.Getenv("WEIR_SEED"); s != "" {
+		x, _ := strconv.ParseUint(s, 10, 64)
+		seeds = []uint64{x}
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Logf("seed %d (rerun with WEIR_SEED=%d)", seed, seed)
+			checkAgainstBatch(t, seed)
+		})
+	}
+}
+
+func checkAgainstBatch(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	partitions := 1 + rng.IntN(4)
+	disorder := time.Duration(1+rng.IntN(8)) * time.Second
+	size := []int{5, 10, 30}[rng.IntN(3)]
+	lateness := []int{0, 0, 2}[rng.IntN(3)]
+	n := newNode(t, t.TempDir(), partitions, disorder)
+	defer n.close()
+	n.exec(t, fmt.Sprintf(`CREATE MATERIALIZED VIEW v AS
+		SELECT user_id, window_start, window_end, count(*) AS n, sum(status) AS s, min(seq) AS lo, max(seq) AS hi
+		FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '%d' SECOND))
+		GROUP BY user_id, window_start, window_end
+		ALLOWED LATENESS INTERVAL '%d' SECOND`, size, lateness))
+
+	base := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
+	users := 3 + rng.IntN(20)
+	seq, clock := 0, int64(0)
+	total := 0
+	for b := range 30 + rng.IntN(30) {
+		var body strings.Builder
+		// Some batches hold a few users only, so some partitions idle.
+		narrow := rng.IntN(4) == 0
+		for range 1 + rng.IntN(120) {
+			clock += int64(rng.IntN(400))
+			ts := clock - int64(rng.IntN(int(disorder.Milliseconds())))
+			if rng.IntN(40) == 0 {
+				ts = clock - int64(rng.IntN(5*size*1000)) // often late
+			}
+			u := rng.IntN(users)
+			if narrow {
+				u %= 2
+			}
+			fmt.Fprintf(&body, `{"ts":%d,"seq":%d,"user_id":"u%d","status":%d}`+"\n", base+ts, seq, u, 200+rng.IntN(300))
+			seq++
+			total++
+		}
+		res, err := n.gate.Ingest(context.Background(), gate.Request{Stream: "events", Format: gate.NDJSON, Body: []byte(body.String())})
+		if err != nil || res.Quarantined != 0 {
+			t.Fatalf("batch %d: %v %+v", b, err, res)
+		}
+		if rng.IntN(6) == 0 {
+			time.Sleep(time.Duration(rng.IntN(80)) * time.Millisecond) // idle spells
+		}
+	}
+	// Wait until the view has read everything and every partition is idle:
+	// the watermark is then the newest event time − disorder.
+	maxTs := n.exec(t, "SELECT epoch_ms(max(ts)) FROM events").Rows[0][0].(int64)
+	wantWm := time.UnixMilli(maxTs - disorder.Milliseconds()).UTC().Format(time.RFC3339Nano)
+	deadline := time.Now().Add(20 * time.Second)
+	var st map[string]any
+	for {
+		st = n.showView(t, "v")
+		if st["rows_in"] == int64(total) && st["watermark"] == wantWm {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("view did not catch up: %v (want rows_in %d, watermark %s)", st, total, wantWm)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wmMs := maxTs - disorder.Milliseconds()
+	sizeMs, latMs := int64(size*1000), int64(lateness*1000)
+
+	got := rowsText(n.exec(t, `SELECT user_id, epoch_ms(window_start), epoch_ms(window_end), n, s, lo, hi FROM v`))
+	want := rowsText(n.exec(t, fmt.Sprintf(`
+		SELECT user_id, epoch_ms(ts) // %[1]d * %[1]d AS ws, epoch_ms(ts) // %[1]d * %[1]d + %[1]d AS we,
+		       count(*), sum(status), min(seq), max(seq)
+		FROM events WHERE seq NOT IN (SELECT seq FROM v__late)
+		GROUP BY 1, 2, 3 HAVING we + %[2]d <= %[3]d`, sizeMs, latMs, wmMs)))
+	if !slices.Equal(got, want) {
+		t.Fatalf("view rows differ from the batch oracle (partitions %d, disorder %s, size %ds, lateness %ds):\n%s",
+			partitions, disorder, size, lateness, firstDiff(want, got))
+	}
+	// Every late record's window was closed by the final watermark.
+	bad := n.exec(t, fmt.Sprintf(`SELECT count(*) FROM v__late WHERE epoch_ms(ts) // %[1]d * %[1]d + %[1]d + %[2]d > %[3]d`, sizeMs, latMs, wmMs))
+	if c := bad.Rows[0][0].(int64); c != 0 {
+		t.Fatalf("%d records in v__late belong to windows that are still open", c)
+	}
+	// Accounting: windows emitted + still open + late = every record.
+	emitted := n.exec(t, "SELECT coalesce(sum(n), 0) FROM v").Rows[0][0]
+	late := n.exec(t, "SELECT count(*) FROM v__late").Rows[0][0].(int64)
+	open := n.exec(t, fmt.Sprintf(`SELECT count(*) FROM events WHERE seq NOT IN (SELECT seq FROM v__late) AND epoch_ms(ts) // %[1]d * %[1]d + %[1]d + %[2]d > %[3]d`, sizeMs, latMs, wmMs)).Rows[0][0].(int64)
+	if fmt.Sprint(emitted) != fmt.Sprint(int64(total)-late-open) {
+		t.Fatalf("emitted %v + open %d + late %d != %d records", emitted, open, late, total)
+	}
+	if st["late_kept"] != late {
+		t.Fatalf("SHOW VIEWS late_kept %v, v__late has %d rows", st["late_kept"], late)
+	}
+	t.Logf("partitions %d, disorder %s, window %ds, lateness %ds: %d events, %d windows emitted, %d late, %d in open windows",
+		partitions, disorder, size, lateness, total, len(got), late, open)
+}
+
+func firstDiff(want, got []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "want %d rows, got %d\n", len(want), len(got))
+	w := map[string]bool{}
+	for _, x := range want {
+		w[x] = true
+	}
+	g := map[string]bool{}
+	for _, x := range got {
+		g[x] = true
+	}
+	shown := 0
+	for _, x := range want {
+		if !g[x] && shown < 5 {
+			fmt.Fprintf(&b, "  missing %s\n", x)
+			shown++
+		}
+	}
+	shown = 0
+	for _, x := range got {
+		if !w[x] && shown < 5 {
+			fmt.Fprintf(&b, "  extra   %s\n", x)
+			shown++
+		}
+	}
+	return b.String()
+}
