@@ -59,6 +59,7 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 		t.Fatalf("answers: accepted %d quarantined %d, oracle %d and %d", r.accepted, r.quarantined, o.accepted, o.quarantined)
 	}
 	n.checkTable(o, "after kills")
+	n.checkViews(o, "after kills")
 
 	resp, err := http.Get("http://" + n.addr + "/v1/quarantine?stream=clicks&limit=10000")
 	must(t, err)
@@ -98,5 +99,6 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 
 	n.restart()
 	n.checkTable(o, "after restart")
+	n.checkViews(o, "after restart")
 	n.checkLakeFiles(o)
 }

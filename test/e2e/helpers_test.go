@@ -49,6 +49,17 @@ const clicksSchema = `{"type":"object","required":["ts","seq","user_id","status"
  "properties":{"ts":{"type":["string","integer"],"format":"date-time"},"seq":{"type":"integer"},
  "user_id":{"type":"string","minLength":1},"status":{"type":"integer","minimum":100,"maximum":599}}}`
 
+// The views of the test pipeline: a continuous aggregate (an upsert
+// changelog) and a windowed one (append-only rows of closed windows).
+const viewsSQL = `CREATE MATERIALIZED VIEW per_user AS
+SELECT user_id, count(*) AS n, sum(seq) AS s FROM clicks GROUP BY user_id;
+
+CREATE MATERIALIZED VIEW per_window AS
+SELECT window_start, window_end, count(*) AS n, sum(seq) AS s, sum(status) AS st
+FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end;
+`
+
 type proc struct {
 	cmd  *exec.Cmd
 	addr string
@@ -216,6 +227,8 @@ func newTestNode(t *testing.T, env ...string) *testNode {
 	must(t, os.MkdirAll(filepath.Join(n.pipeline, "schemas"), 0o755))
 	must(t, os.WriteFile(filepath.Join(n.pipeline, "weir.yaml"), []byte(pipelineYAML), 0o644))
 	must(t, os.WriteFile(filepath.Join(n.pipeline, "schemas", "clicks.json"), []byte(clicksSchema), 0o644))
+	must(t, os.MkdirAll(filepath.Join(n.pipeline, "views"), 0o755))
+	must(t, os.WriteFile(filepath.Join(n.pipeline, "views", "views.sql"), []byte(viewsSQL), 0o644))
 	var err error
 	n.logf, err = os.Create(filepath.Join(dir, "weir.log"))
 	must(t, err)
@@ -255,10 +268,19 @@ func must(t *testing.T, err error) {
 type oracle struct {
 	accepted, quarantined int
 	sumSeq, sumStatus     int
+	users                 int
+	// The windowed view: the watermark once every partition is idle
+	// (newest event time - max_disorder), and what the windows closed by
+	// it hold.
+	watermark                    time.Time
+	closedN, closedSeq, closedSt int
 }
 
 func oracleFor(sent, eventsPer int) oracle {
 	var o oracle
+	base := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	users := map[int]bool{}
+	last := -1
 	for seq := range sent * eventsPer {
 		if seq%37 == 0 {
 			o.quarantined++
@@ -267,8 +289,83 @@ func oracleFor(sent, eventsPer int) oracle {
 		o.accepted++
 		o.sumSeq += seq
 		o.sumStatus += 200 + seq%5
+		users[seq%101] = true
+		last = seq
+	}
+	o.users = len(users)
+	ts := func(seq int) time.Time { return base.Add(time.Duration(seq) * 250 * time.Millisecond) }
+	o.watermark = ts(last).Add(-5 * time.Second)
+	for seq := 0; seq <= last; seq++ {
+		end := ts(seq).Truncate(10 * time.Second).Add(10 * time.Second)
+		if seq%37 == 0 || end.After(o.watermark) {
+			continue
+		}
+		o.closedN++
+		o.closedSeq += seq
+		o.closedSt += 200 + seq%5
 	}
 	return o
+}
+
+// checkViews waits until both views have read every accepted record and
+// the windowed one's watermark has reached the oracle's, then compares
+// their rows with the oracle.
+func (n *testNode) checkViews(o oracle, what string) {
+	n.t.Helper()
+	wantWm := o.watermark.UTC().Format(time.RFC3339Nano)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := showViews(n.t, n.addr)
+		if st["per_user"].rowsIn == int64(o.accepted) && st["per_window"].rowsIn == int64(o.accepted) && st["per_window"].watermark == wantWm {
+			break
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("%s: views did not catch up within 30 s: %+v (want rows_in %d, watermark %s)", what, st, o.accepted, wantWm)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := fmt.Sprint(query(n.t, n.addr, "SELECT count(*), sum(n), sum(s) FROM per_user"))
+	if want := fmt.Sprint([]any{o.users, o.accepted, o.sumSeq}); got != want {
+		n.t.Fatalf("%s: per_user count, sum(n), sum(s) = %s, oracle %s", what, got, want)
+	}
+	got = fmt.Sprint(query(n.t, n.addr, "SELECT sum(n), sum(s), sum(st), count(*) = count(DISTINCT window_start) FROM per_window"))
+	if want := fmt.Sprint([]any{o.closedN, o.closedSeq, o.closedSt, true}); got != want {
+		n.t.Fatalf("%s: per_window sum(n), sum(s), sum(st), one row per window = %s, oracle %s", what, got, want)
+	}
+	if got := fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM per_window__late")); got != "[0]" {
+		n.t.Fatalf("%s: per_window__late holds %s records; the input has no late records", what, got)
+	}
+}
+
+type viewStat struct {
+	rowsIn    int64
+	watermark string
+}
+
+func showViews(t *testing.T, addr string) map[string]viewStat {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"sql": "SHOW VIEWS"})
+	resp, err := http.Post("http://"+addr+"/v1/query", "application/json", bytes.NewReader(body))
+	must(t, err)
+	defer resp.Body.Close()
+	var res struct {
+		Columns []string
+		Rows    [][]any
+	}
+	dec := json.NewDecoder(resp.Body)
+	dec.UseNumber()
+	must(t, dec.Decode(&res))
+	col := map[string]int{}
+	for i, c := range res.Columns {
+		col[c] = i
+	}
+	out := map[string]viewStat{}
+	for _, r := range res.Rows {
+		n, _ := r[col["rows_in"]].(json.Number).Int64()
+		wm, _ := r[col["watermark"]].(string)
+		out[r[col["name"]].(string)] = viewStat{rowsIn: n, watermark: wm}
+	}
+	return out
 }
 
 // checkTable compares the stream table with the oracle.
