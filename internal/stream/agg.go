@@ -23,8 +23,10 @@ const (
 	AggMin
 	AggMax
 	AggAvg
-	AggFirst // first_value(x): the value with the smallest event time
-	AggLast  // last_value(x): the value with the largest event time
+	AggFirst          // first_value(x): the value with the smallest event time
+	AggLast           // last_value(x): the value with the largest event time
+	AggApproxDistinct // approx_count_distinct(x): HyperLogLog
+	AggApproxQuantile // approx_percentile(x, q): DDSketch, 1% relative accuracy
 )
 
 // AggSpec is one aggregate of a plan.
@@ -32,6 +34,8 @@ type AggSpec struct {
 	Kind AggKind
 	Arg  *Expr       // nil for count(*)
 	Type schema.Type // the result type
+	// Quantile is approx_percentile's q, in [0, 1].
+	Quantile float64
 }
 
 // Acc is the running state of one aggregate for one group.
@@ -66,6 +70,10 @@ func (s *AggSpec) NewAcc() Acc {
 		return &avgAcc{float: s.Arg.Type == schema.Float64}
 	case AggFirst, AggLast:
 		return &byTimeAcc{typ: s.Arg.Type, last: s.Kind == AggLast}
+	case AggApproxDistinct:
+		return newHLL(s.Arg.Type)
+	case AggApproxQuantile:
+		return newQuantile(s.Arg.Type, s.Quantile)
 	}
 	panic(fmt.Sprintf("BUG: aggregate kind %d", s.Kind))
 }
@@ -216,7 +224,20 @@ func (a *extremeAcc) set(v schema.Value) {
 		a.v.Bytes = append(a.v.Bytes[:0], v.Bytes...)
 		return
 	}
-	a.v = v
+	a.v = only(a.typ, v)
+}
+
+// only keeps the field of v that type t uses.
+func only(t schema.Type, v schema.Value) schema.Value {
+	switch {
+	case v.Null:
+		return schema.Value{Null: true}
+	case t == schema.Float64:
+		return schema.Value{Float: v.Float}
+	case t == schema.String:
+		return schema.Value{Bytes: v.Bytes}
+	}
+	return schema.Value{Int: v.Int}
 }
 
 func (a *extremeAcc) Result() schema.Value {
@@ -263,7 +284,7 @@ func (a *byTimeAcc) Add(v schema.Value, ts int64) {
 		a.v = schema.Value{Null: v.Null, Bytes: append(a.v.Bytes[:0], v.Bytes...)}
 		return
 	}
-	a.v = v
+	a.v = only(a.typ, v)
 }
 func (a *byTimeAcc) Result() schema.Value {
 	if !a.has {

@@ -16,18 +16,20 @@ import (
 var aggregates = map[string]stream.AggKind{
 	"count": stream.AggCount, "sum": stream.AggSum, "min": stream.AggMin, "max": stream.AggMax,
 	"avg": stream.AggAvg, "mean": stream.AggAvg, "first_value": stream.AggFirst, "last_value": stream.AggLast,
+	"approx_count_distinct": stream.AggApproxDistinct,
+	"approx_percentile":     stream.AggApproxQuantile, "approx_quantile": stream.AggApproxQuantile,
 }
 
 // notYet are functions users will try whose support is planned.
 var notYet = map[string]string{
-	"approx_count_distinct": "approximate distinct counts (HyperLogLog) are not supported yet; count(DISTINCT x) is exact",
-	"approx_percentile":     "approximate percentiles are not supported yet",
-	"percentile_cont":       "percentiles are not supported yet",
-	"quantile":              "percentiles are not supported yet",
-	"row_number":            "ROW_NUMBER (Top-N) is not supported yet",
-	"now":                   "now() and current_timestamp would make a view depend on when it is computed; use the event time",
-	"current_timestamp":     "now() and current_timestamp would make a view depend on when it is computed; use the event time",
-	"random":                "random() would make a view differ between replays",
+	"percentile_cont":   "exact percentiles are not supported; use approx_percentile(x, q)",
+	"quantile_cont":     "exact percentiles are not supported; use approx_percentile(x, q)",
+	"quantile":          "exact percentiles are not supported; use approx_percentile(x, q)",
+	"median":            "exact medians are not supported; use approx_percentile(x, 0.5)",
+	"row_number":        "ROW_NUMBER (Top-N) is not supported yet",
+	"now":               "now() and current_timestamp would make a view depend on when it is computed; use the event time",
+	"current_timestamp": "now() and current_timestamp would make a view depend on when it is computed; use the event time",
+	"random":            "random() would make a view differ between replays",
 }
 
 func isAggregate(c *parse.Call) bool {

@@ -388,6 +388,22 @@ func (s *groupScope) aggregate(c *parse.Call) (stream.AggSpec, error) {
 		}
 		return stream.AggSpec{Kind: stream.AggCount, Type: schema.Int64}, nil
 	}
+	var quantile float64
+	if kind == stream.AggApproxQuantile {
+		if len(c.Args) != 2 {
+			return stream.AggSpec{}, errAt(c.Pos, "%s takes (value, fraction), e.g. %s(latency, 0.99); got %d arguments", c.Name, c.Name, len(c.Args))
+		}
+		lit, ok := c.Args[1].(*parse.NumberLit)
+		q, err := 0.0, error(nil)
+		if ok {
+			q, err = strconv.ParseFloat(lit.Text, 64)
+		}
+		if !ok || err != nil || q < 0 || q > 1 {
+			return stream.AggSpec{}, errAt(c.Args[1].ExprPos(), "the fraction of %s must be a number literal from 0 to 1, e.g. 0.99", c.Name)
+		}
+		quantile = q
+		c = &parse.Call{Pos: c.Pos, Name: c.Name, Args: c.Args[:1]}
+	}
 	if len(c.Args) != 1 {
 		return stream.AggSpec{}, errAt(c.Pos, "%s takes one argument, got %d", c.Name, len(c.Args))
 	}
@@ -398,7 +414,7 @@ func (s *groupScope) aggregate(c *parse.Call) (stream.AggSpec, error) {
 	if err != nil {
 		return stream.AggSpec{}, err
 	}
-	spec := stream.AggSpec{Kind: kind, Arg: &arg}
+	spec := stream.AggSpec{Kind: kind, Arg: &arg, Quantile: quantile}
 	if c.Distinct {
 		if kind != stream.AggCount {
 			return stream.AggSpec{}, errAt(c.Pos, "DISTINCT is supported in count(DISTINCT x) only")
@@ -416,6 +432,13 @@ func (s *groupScope) aggregate(c *parse.Call) (stream.AggSpec, error) {
 		if arg.Type == nullType {
 			spec.Type = schema.Int64
 		}
+	case stream.AggApproxDistinct:
+		spec.Type = schema.Int64
+	case stream.AggApproxQuantile:
+		if !numeric(arg.Type) {
+			return stream.AggSpec{}, errAt(c.Pos, "%s needs a number, got %s", c.Name, typeName(arg.Type))
+		}
+		spec.Type = schema.Float64
 	case stream.AggAvg:
 		if !numeric(arg.Type) {
 			return stream.AggSpec{}, errAt(c.Pos, "%s needs a number, got %s", c.Name, typeName(arg.Type))
