@@ -42,6 +42,9 @@ type AggSpec struct {
 type Acc interface {
 	// Add folds in one input value; ts is the row's event time (µs).
 	Add(v schema.Value, ts int64)
+	// Merge folds in another accumulator of the same spec (session windows
+	// that meet, partial aggregates).
+	Merge(o Acc)
 	// Result is the aggregate's current value.
 	Result() schema.Value
 	// AppendState encodes the state; LoadState decodes what AppendState wrote
@@ -88,6 +91,7 @@ func (a *countAcc) Add(v schema.Value, _ int64) {
 		a.n++
 	}
 }
+func (a *countAcc) Merge(o Acc)                   { a.n += o.(*countAcc).n }
 func (a *countAcc) Result() schema.Value          { return schema.Value{Int: a.n} }
 func (a *countAcc) AppendState(dst []byte) []byte { return binary.AppendVarint(dst, a.n) }
 func (a *countAcc) LoadState(src []byte) ([]byte, error) {
@@ -104,6 +108,11 @@ func (a *sumIntAcc) Add(v schema.Value, _ int64) {
 		a.n++
 		a.sum += v.Int
 	}
+}
+func (a *sumIntAcc) Merge(o Acc) {
+	b := o.(*sumIntAcc)
+	a.n += b.n
+	a.sum += b.sum
 }
 func (a *sumIntAcc) Result() schema.Value {
 	if a.n == 0 {
@@ -132,6 +141,11 @@ func (a *sumFloatAcc) Add(v schema.Value, _ int64) {
 		a.n++
 		a.sum += v.Float
 	}
+}
+func (a *sumFloatAcc) Merge(o Acc) {
+	b := o.(*sumFloatAcc)
+	a.n += b.n
+	a.sum += b.sum
 }
 func (a *sumFloatAcc) Result() schema.Value {
 	if a.n == 0 {
@@ -168,6 +182,12 @@ func (a *avgAcc) Add(v schema.Value, _ int64) {
 	} else {
 		a.isum += v.Int
 	}
+}
+func (a *avgAcc) Merge(o Acc) {
+	b := o.(*avgAcc)
+	a.n += b.n
+	a.isum += b.isum
+	a.fsum += b.fsum
 }
 func (a *avgAcc) Result() schema.Value {
 	if a.n == 0 {
@@ -216,6 +236,12 @@ func (a *extremeAcc) Add(v schema.Value, _ int64) {
 	c := Compare(a.typ, v, a.v)
 	if (a.max && c > 0) || (!a.max && c < 0) {
 		a.set(v)
+	}
+}
+
+func (a *extremeAcc) Merge(o Acc) {
+	if b := o.(*extremeAcc); b.has {
+		a.Add(b.v, 0)
 	}
 }
 
@@ -286,6 +312,23 @@ func (a *byTimeAcc) Add(v schema.Value, ts int64) {
 	}
 	a.v = only(a.typ, v)
 }
+
+// Merge keeps the earlier (first) or later (last) value; on equal times,
+// a's, as if a's rows came first.
+func (a *byTimeAcc) Merge(o Acc) {
+	b := o.(*byTimeAcc)
+	if !b.has {
+		return
+	}
+	if !a.has || (a.last && b.ts > a.ts) || (!a.last && b.ts < a.ts) {
+		a.has, a.ts = true, b.ts
+		if a.typ == schema.String {
+			a.v = schema.Value{Null: b.v.Null, Bytes: append(a.v.Bytes[:0], b.v.Bytes...)}
+		} else {
+			a.v = b.v
+		}
+	}
+}
 func (a *byTimeAcc) Result() schema.Value {
 	if !a.has {
 		return schema.Value{Null: true}
@@ -337,6 +380,11 @@ func (a *distinctAcc) Add(v schema.Value, _ int64) {
 	a.buf = appendValue(a.buf[:0], a.typ, v)
 	if _, ok := a.seen[string(a.buf)]; !ok {
 		a.seen[string(a.buf)] = struct{}{}
+	}
+}
+func (a *distinctAcc) Merge(o Acc) {
+	for k := range o.(*distinctAcc).seen {
+		a.seen[k] = struct{}{}
 	}
 }
 func (a *distinctAcc) Result() schema.Value { return schema.Value{Int: int64(len(a.seen))} }

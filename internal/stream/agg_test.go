@@ -63,6 +63,37 @@ func TestAccStateRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAccMerge: adding values to two accumulators and merging equals
+// adding them all to one.
+func TestAccMerge(t *testing.T) {
+	specs := []AggSpec{
+		{Kind: AggCount, Type: schema.Int64}, {Kind: AggCountDistinct, Arg: stringArg(), Type: schema.Int64},
+		{Kind: AggSum, Arg: intArg(), Type: schema.Int64}, {Kind: AggSum, Arg: floatArg(), Type: schema.Float64},
+		{Kind: AggMin, Arg: stringArg(), Type: schema.String}, {Kind: AggMax, Arg: intArg(), Type: schema.Int64},
+		{Kind: AggAvg, Arg: intArg(), Type: schema.Float64}, {Kind: AggFirst, Arg: stringArg(), Type: schema.String},
+		{Kind: AggLast, Arg: intArg(), Type: schema.Int64}, {Kind: AggApproxDistinct, Arg: stringArg(), Type: schema.Int64},
+		{Kind: AggApproxQuantile, Arg: intArg(), Type: schema.Float64, Quantile: 0.5},
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, s := range specs {
+		all, left, right := s.NewAcc(), s.NewAcc(), s.NewAcc()
+		for i := range 300 {
+			v := schema.Value{Int: rng.Int64N(100), Float: float64(rng.IntN(1000)) / 8, Bytes: fmt.Appendf(nil, "k%d", rng.IntN(50))}
+			ts := int64(i) // distinct times: first/last are unambiguous
+			all.Add(v, ts)
+			if rng.IntN(2) == 0 {
+				left.Add(v, ts)
+			} else {
+				right.Add(v, ts)
+			}
+		}
+		left.Merge(right)
+		if fmt.Sprint(only(s.Type, left.Result())) != fmt.Sprint(only(s.Type, all.Result())) {
+			t.Fatalf("kind %d: merged %v, all at once %v", s.Kind, left.Result(), all.Result())
+		}
+	}
+}
+
 // TestSketchAccuracy holds the sketches to their stated error.
 func TestSketchAccuracy(t *testing.T) {
 	h := newHLL(schema.String)

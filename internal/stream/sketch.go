@@ -37,6 +37,12 @@ func (a *hllAcc) Add(v schema.Value, _ int64) {
 	a.hll.InsertHash(xxhash.Sum64(a.buf))
 }
 
+func (a *hllAcc) Merge(o Acc) {
+	if err := a.hll.Merge(o.(*hllAcc).hll); err != nil {
+		panic(fmt.Sprintf("BUG: merging HyperLogLog sketches of one spec: %v", err))
+	}
+}
+
 func (a *hllAcc) Result() schema.Value { return schema.Value{Int: int64(a.hll.Estimate())} }
 
 func (a *hllAcc) AppendState(dst []byte) []byte {
@@ -84,6 +90,12 @@ func (a *quantileAcc) Add(v schema.Value, _ int64) {
 		x = float64(v.Int)
 	}
 	_ = a.dd.Add(x) // fails only for values beyond the mapping's range (±1e308)
+}
+
+func (a *quantileAcc) Merge(o Acc) {
+	if err := a.dd.MergeWith(o.(*quantileAcc).dd); err != nil {
+		panic(fmt.Sprintf("BUG: merging DDSketches of one spec: %v", err))
+	}
 }
 
 func (a *quantileAcc) Result() schema.Value {

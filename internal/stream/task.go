@@ -69,8 +69,10 @@ type Task struct {
 	idle        []bool
 	groups      map[string]*group
 	byEnd       map[int64][]*group
-	fireQ       int64Heap // window ends not yet fired
-	cleanQ      int64Heap // window ends whose state is still kept
+	fireQ       int64Heap           // window ends not yet fired
+	cleanQ      int64Heap           // window ends whose state is still kept
+	sessions    map[string][]*group // SESSION windows: the open sessions of each key
+	sessQ       sessionHeap         // SESSION windows: open sessions by end
 	fireQueued  map[int64]bool
 	cleanQueued map[int64]bool
 
@@ -120,6 +122,9 @@ type group struct {
 	changed  bool // changed since last emitted
 	gone     bool // removed from state
 	dirtyGen uint64
+	// Session windows only.
+	sessKey string // the encoded key values: sessions of one key merge
+	hidx    int    // position in Task.sessQ
 }
 
 // position is what a task commits besides its state entries.
@@ -203,6 +208,7 @@ func (t *Task) restore() error {
 	t.wm = math.MinInt64
 	t.groups = map[string]*group{}
 	t.byEnd = map[int64][]*group{}
+	t.sessions = map[string][]*group{}
 	now := t.opts.Now()
 	t.lastActive = make([]time.Time, in.Partitions)
 	t.idle = make([]bool, in.Partitions)
@@ -432,9 +438,17 @@ func (t *Task) process(p int, m *rowMapper, rec []byte) error {
 			t.args[i] = a.Eval(t.row)
 		}
 	}
-	if plan.Window.Kind == NoWindow {
+	switch plan.Window.Kind {
+	case NoWindow:
 		g := t.lookup(Span{}, false)
 		t.add(g, ts)
+		return nil
+	case Session:
+		if g := t.session(ts); g != nil {
+			t.add(g, ts)
+		} else {
+			t.handleLate()
+		}
 		return nil
 	}
 	late := false
@@ -513,9 +527,95 @@ func (t *Task) lookup(s Span, windowed bool) *group {
 	return g
 }
 
+// sessionStateKey is a session's state key: its start, eight zero bytes
+// (the end changes as the session grows; it is stored in the value) and
+// the encoded key values.
+func sessionStateKey(start int64, sessKey string) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:], uint64(start)^(1<<63))
+	return string(b[:]) + sessKey
+}
+
+// session finds the session of the current key that a record at ts joins,
+// merging the sessions it bridges, or opens one. It returns nil when the
+// record is late: its own session would have closed already.
+func (t *Task) session(ts int64) *group {
+	gap := t.plan.Window.Gap
+	t.keyBuf = schema.EncodeRow(t.keyCols, t.keyBuf[:0], t.keyVals)
+	open := t.sessions[string(t.keyBuf)]
+	var target *group
+	lo, hi := ts, ts+gap
+	var kept []*group
+	for _, g := range open {
+		if ts >= g.span.End || ts+gap <= g.span.Start {
+			kept = append(kept, g)
+			continue
+		}
+		lo, hi = min(lo, g.span.Start), max(hi, g.span.End)
+		if target == nil {
+			target = g
+			kept = append(kept, g)
+			continue
+		}
+		// The record bridges two sessions: fold g into target.
+		for i := range target.accs {
+			target.accs[i].Merge(g.accs[i])
+		}
+		t.dropGroup(g)
+	}
+	if target == nil {
+		if hi+t.plan.AllowedLateness <= t.wm {
+			return nil
+		}
+		sk := string(t.keyBuf)
+		g := &group{key: sessionStateKey(lo, sk), sessKey: sk, span: Span{lo, hi}, keyVals: make([]schema.Value, len(t.keyVals))}
+		for i, v := range t.keyVals {
+			if v.Bytes != nil {
+				v.Bytes = slices.Clone(v.Bytes)
+			}
+			g.keyVals[i] = v
+		}
+		g.accs = make([]Acc, len(t.plan.Aggs))
+		for i := range t.plan.Aggs {
+			g.accs[i] = t.plan.Aggs[i].NewAcc()
+		}
+		t.addGroup(g)
+		return g
+	}
+	t.sessions[target.sessKey] = kept
+	if lo != target.span.Start {
+		// The state key holds the start: move the entry.
+		t.deleted = append(t.deleted, []byte(t.stateKey()+target.key))
+		delete(t.groups, target.key)
+		target.key = sessionStateKey(lo, target.sessKey)
+		t.groups[target.key] = target
+	}
+	target.span = Span{lo, hi}
+	heap.Fix(&t.sessQ, target.hidx)
+	return target
+}
+
+// dropGroup removes a session from state (merged into another, or closed).
+func (t *Task) dropGroup(g *group) {
+	g.gone = true
+	delete(t.groups, g.key)
+	t.deleted = append(t.deleted, []byte(t.stateKey()+g.key))
+	if g.hidx >= 0 && g.hidx < len(t.sessQ) && t.sessQ[g.hidx] == g {
+		heap.Remove(&t.sessQ, g.hidx)
+	}
+}
+
 func (t *Task) addGroup(g *group) {
 	t.groups[g.key] = g
-	if t.plan.Window.Kind == NoWindow {
+	switch t.plan.Window.Kind {
+	case NoWindow:
+		return
+	case Session:
+		if g.sessKey == "" {
+			g.sessKey = g.key[16:]
+		}
+		t.sessions[g.sessKey] = append(t.sessions[g.sessKey], g)
+		heap.Push(&t.sessQ, g)
 		return
 	}
 	end := g.span.End
@@ -534,6 +634,23 @@ func (t *Task) addGroup(g *group) {
 // those past their late-update time.
 func (t *Task) fire() {
 	lat := t.plan.AllowedLateness
+	if t.plan.Window.Kind == Session {
+		for len(t.sessQ) > 0 && t.sessQ[0].span.End+lat <= t.wm {
+			g := t.sessQ[0]
+			t.emitGroup(g)
+			t.dropGroup(g)
+			open := t.sessions[g.sessKey]
+			if i := slices.Index(open, g); i >= 0 {
+				open = slices.Delete(open, i, i+1)
+			}
+			if len(open) == 0 {
+				delete(t.sessions, g.sessKey)
+			} else {
+				t.sessions[g.sessKey] = open
+			}
+		}
+		return
+	}
 	for len(t.fireQ) > 0 && t.fireQ[0]+lat <= t.wm {
 		end := heap.Pop(&t.fireQ).(int64)
 		delete(t.fireQueued, end)
@@ -746,6 +863,9 @@ func (t *Task) encodeGroup(g *group) []byte {
 		flags |= 4
 	}
 	v := []byte{flags}
+	if t.plan.Window.Kind == Session {
+		v = binary.AppendVarint(v, g.span.End)
+	}
 	for _, a := range g.accs {
 		v = a.AppendState(v)
 	}
@@ -773,6 +893,11 @@ func (t *Task) loadGroup(key string, v []byte) (*group, error) {
 	}
 	g.fired, g.emitted, g.changed = v[0]&1 != 0, v[0]&2 != 0, v[0]&4 != 0
 	v = v[1:]
+	if t.plan.Window.Kind == Session {
+		if v, err = loadVarint(v, &g.span.End); err != nil {
+			return nil, err
+		}
+	}
 	g.accs = make([]Acc, len(t.plan.Aggs))
 	for i := range t.plan.Aggs {
 		g.accs[i] = t.plan.Aggs[i].NewAcc()
@@ -842,6 +967,28 @@ func (t *Task) Stats() Stats {
 		return *st
 	}
 	return Stats{}
+}
+
+// sessionHeap orders open sessions by end.
+type sessionHeap []*group
+
+func (h sessionHeap) Len() int           { return len(h) }
+func (h sessionHeap) Less(i, j int) bool { return h[i].span.End < h[j].span.End }
+func (h sessionHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+func (h *sessionHeap) Push(x any) {
+	g := x.(*group)
+	g.hidx = len(*h)
+	*h = append(*h, g)
+}
+func (h *sessionHeap) Pop() any {
+	old := *h
+	g := old[len(old)-1]
+	g.hidx = -1
+	*h = old[:len(old)-1]
+	return g
 }
 
 type int64Heap []int64

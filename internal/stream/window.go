@@ -10,6 +10,7 @@ const (
 	Tumble              // fixed, non-overlapping windows of Size
 	Hop                 // windows of Size starting every Slide
 	Cumulate            // windows from a Size boundary growing by Slide (the step)
+	Session             // per key, records closer than Gap share a window
 )
 
 func (k WindowKind) String() string {
@@ -20,6 +21,8 @@ func (k WindowKind) String() string {
 		return "HOP"
 	case Cumulate:
 		return "CUMULATE"
+	case Session:
+		return "SESSION"
 	}
 	return "none"
 }
@@ -30,6 +33,7 @@ type Window struct {
 	Kind  WindowKind
 	Size  int64
 	Slide int64 // Hop: the slide; Cumulate: the step
+	Gap   int64 // Session: a window closes after this long without records
 }
 
 // Span is one window: [Start, End).

@@ -34,6 +34,8 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		add("  window: HOP size %s slide %s on %s (each row is in %d windows)", dur(p.Window.Size), dur(p.Window.Slide), b.src.EventTime, p.Window.Size/p.Window.Slide)
 	case stream.Cumulate:
 		add("  window: CUMULATE size %s step %s on %s", dur(p.Window.Size), dur(p.Window.Slide), b.src.EventTime)
+	case stream.Session:
+		add("  window: SESSION gap %s on %s, per key; sessions that a record bridges merge", dur(p.Window.Gap), b.src.EventTime)
 	}
 	if p.Aggregating {
 		keys := append([]string(nil), b.keyText...)

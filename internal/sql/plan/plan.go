@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -208,7 +209,7 @@ func (b *binder) from(f parse.From, lookup Lookup) error {
 			}
 			b.window = stream.Window{Kind: stream.Cumulate, Size: size.Micros, Slide: step.Micros}
 		case "SESSION":
-			return errAt(x.Pos, "SESSION windows are not supported yet; use TUMBLE, HOP or CUMULATE")
+			b.window = stream.Window{Kind: stream.Session, Gap: x.Args[0].Micros}
 		default:
 			return errAt(x.Pos, "unknown window function %s", x.Kind)
 		}
@@ -323,6 +324,22 @@ func (b *binder) groupScope(q *parse.Select, in *inputScope, p *stream.Plan) (*g
 		gs.keyType = append(gs.keyType, e.Type)
 		p.Keys = append(p.Keys, e)
 		b.keyText = append(b.keyText, fp)
+	}
+	if b.window.Kind == stream.Session && len(b.tvf.PartitionBy) > 0 {
+		// Sessions are kept per GROUP BY key: PARTITION BY must name the same columns.
+		var keys, parts []string
+		for _, k := range b.keyText {
+			keys = append(keys, k)
+		}
+		for _, c := range b.tvf.PartitionBy {
+			parts = append(parts, c)
+		}
+		slices.Sort(keys)
+		slices.Sort(parts)
+		if !slices.Equal(keys, parts) {
+			return nil, errAt(b.tvf.Pos, "SESSION(... PARTITION BY %s ...) must name the same columns as GROUP BY (besides window_start, window_end): sessions are kept per key; GROUP BY has %s",
+				strings.Join(b.tvf.PartitionBy, ", "), strings.Join(b.keyText, ", "))
+		}
 	}
 	if b.window.Kind != stream.NoWindow {
 		if !sawStart || !sawEnd {
@@ -461,9 +478,18 @@ func (s *groupScope) aggregate(c *parse.Call) (stream.AggSpec, error) {
 func (b *binder) streamingClauses(p *stream.Plan) error {
 	cv := b.cv
 	windowedAgg := p.Aggregating && b.window.Kind != stream.NoWindow
+	if b.window.Kind == stream.Session && !p.Aggregating {
+		return errAt(b.tvf.Pos, "SESSION windows need an aggregate: GROUP BY window_start, window_end and the session key")
+	}
+	if b.window.Kind == stream.Session && cv.Late == parse.LateUpdate {
+		return errAt(cv.Pos, "LATE DATA UPDATE is not supported with SESSION windows yet; use SIDE OUTPUT or DROP")
+	}
+	if b.window.Kind == stream.Session && cv.EmitEvery != nil {
+		return errAt(cv.EmitEvery.Pos, "EMIT EVERY is not supported with SESSION windows yet")
+	}
 	need := func(iv *parse.Interval, clause string) error {
 		if !windowedAgg {
-			return errAt(iv.Pos, "%s applies to aggregates over TUMBLE, HOP or CUMULATE windows only", clause)
+			return errAt(iv.Pos, "%s applies to aggregates over TUMBLE, HOP, CUMULATE or SESSION windows only", clause)
 		}
 		if iv.Micros < 0 {
 			return errAt(iv.Pos, "%s needs an interval of 0 or more, got %s", clause, iv.Text)
@@ -495,7 +521,7 @@ func (b *binder) streamingClauses(p *stream.Plan) error {
 		p.LateFor = DefaultLateFor.Microseconds()
 	}
 	if cv.Late != parse.LateDefault && !windowedAgg {
-		return errAt(cv.Pos, "LATE DATA applies to aggregates over TUMBLE, HOP or CUMULATE windows only: other views have no late records")
+		return errAt(cv.Pos, "LATE DATA applies to aggregates over TUMBLE, HOP, CUMULATE or SESSION windows only: other views have no late records")
 	}
 	if iv := cv.LateFor; iv != nil {
 		if err := need(iv, "LATE DATA UPDATE FOR"); err != nil {

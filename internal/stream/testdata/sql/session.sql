@@ -1,0 +1,5 @@
+-- User sessions: a session ends after 20 s without a click.
+CREATE MATERIALIZED VIEW v AS
+SELECT user_id, window_start, window_end, count(*) AS clicks, sum(amount) AS spent, first_value(url) AS entry, last_value(url) AS exit_url
+FROM TABLE(SESSION(TABLE clicks PARTITION BY user_id, DESCRIPTOR(ts), INTERVAL '20' SECOND))
+GROUP BY user_id, window_start, window_end;
