@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzValidJSON$$' -fuzztime=$(FUZZTIME) ./internal/schema/
 	$(GO) test -run='^$$' -fuzz='^FuzzUnquote$$' -fuzztime=$(FUZZTIME) ./internal/schema/
 	$(GO) test -run='^$$' -fuzz='^FuzzIngest$$' -fuzztime=$(FUZZTIME) ./internal/gate/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/sql/parse/
 
 # pyiceberg reads our tables in the e2e test: proof the lake is open to other engines.
 pydeps:
@@ -55,6 +56,7 @@ stress: build
 
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/schema/ ./internal/gate/ ./internal/lake/
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=3x -cpu=1 ./internal/stream/
 	$(GO) run ./bench/ingest -bin $(abspath $(BIN))
 
 clean:

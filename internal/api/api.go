@@ -83,11 +83,19 @@ func (a *api) fail(w http.ResponseWriter, status int, code, msg, hint string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Never a 200 with an empty body: say what could not be encoded.
+		buf.Reset()
+		status = http.StatusInternalServerError
+		json.NewEncoder(&buf).Encode(map[string]any{"error": map[string]string{
+			"code": "unencodable_result", "message": "the answer cannot be written as JSON: " + err.Error()}})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
+	w.Write(buf.Bytes())
 }
 
 func (a *api) count(route string, code int) {
@@ -173,6 +181,12 @@ func (a *api) doIngest(w http.ResponseWriter, r *http.Request, stream string) in
 	case errors.Is(err, gate.ErrOverloaded):
 		w.Header().Set("Retry-After", "1")
 		a.fail(w, http.StatusTooManyRequests, "overloaded", "ingest is at its in-flight memory limit", "retry after the Retry-After delay with the same Idempotency-Key")
+		return http.StatusTooManyRequests
+	case errors.Is(err, gate.ErrBacklog):
+		w.Header().Set("Retry-After", "1")
+		a.fail(w, http.StatusTooManyRequests, "backlogged",
+			fmt.Sprintf("stream %q has more records waiting for its views and sinks than its max_backlog allows", stream),
+			"retry after the Retry-After delay with the same Idempotency-Key; nothing of this request was stored (SHOW VIEWS and weir_stream_backlog_records show who is behind)")
 		return http.StatusTooManyRequests
 	case r.Context().Err() != nil:
 		return 499 // the client went away; nothing to answer

@@ -74,8 +74,14 @@ type Stream struct {
 	MaxDisorder time.Duration
 	Partitions  int
 	Retention   Retention
-	Pos         Pos
+	// MaxBacklog bounds the records appended but not yet committed by every
+	// view and sink of the stream; past it the gate answers 429.
+	MaxBacklog int
+	Pos        Pos
 }
+
+// DefaultMaxBacklog is a stream's backlog limit when weir.yaml sets none.
+const DefaultMaxBacklog = 10_000_000
 
 // Retention bounds the log of a stream. Records are deleted only once every
 // sink has committed them.
@@ -387,7 +393,7 @@ func (l *loader) size(n *yaml.Node, path string, dst *int64) {
 }
 
 func (l *loader) stream(name string, key, spec *yaml.Node) {
-	s := &Stream{Name: name, Partitions: 4, MaxDisorder: 5 * time.Second, EventCol: -1, Pos: l.pos(key)}
+	s := &Stream{Name: name, Partitions: 4, MaxDisorder: 5 * time.Second, EventCol: -1, MaxBacklog: DefaultMaxBacklog, Pos: l.pos(key)}
 	path := "streams." + name
 	var keyNode, timeNode, schemaNode *yaml.Node
 	l.fields(spec, path, map[string]func(*yaml.Node){
@@ -412,7 +418,8 @@ func (l *loader) stream(name string, key, spec *yaml.Node) {
 				"max_disorder": func(n *yaml.Node) { l.duration(n, path+".event_time.max_disorder", &s.MaxDisorder) },
 			})
 		},
-		"partitions": func(n *yaml.Node) { l.integer(n, path+".partitions", 1, 256, &s.Partitions) },
+		"partitions":  func(n *yaml.Node) { l.integer(n, path+".partitions", 1, 256, &s.Partitions) },
+		"max_backlog": func(n *yaml.Node) { l.integer(n, path+".max_backlog", 1, 1<<40, &s.MaxBacklog) },
 		"retention": func(n *yaml.Node) {
 			l.fields(n, path+".retention", map[string]func(*yaml.Node){
 				"max_age":   func(n *yaml.Node) { l.duration(n, path+".retention.max_age", &s.Retention.MaxAge) },

@@ -53,7 +53,7 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 	f("streams:\n  clicks:\n    schema: schemas/s.json\n    event_time: {column: ts}\n    partitons: 3\n",
-		`weir.yaml:5: streams.clicks: unknown key "partitons"; known keys: event_time, key, partitions, retention, schema`)
+		`weir.yaml:5: streams.clicks: unknown key "partitons"; known keys: event_time, key, max_backlog, partitions, retention, schema`)
 	f("streams:\n  clicks:\n    schema: schemas/s.json\n    event_time: {column: ts}\n    partitions: 0\n",
 		"weir.yaml:5: streams.clicks.partitions must be an integer from 1 to 256")
 	f("streams:\n  clicks:\n    schema: schemas/missing.json\n    event_time: {column: ts}\n", "weir.yaml:3: streams.clicks.schema: cannot read schemas/missing.json")

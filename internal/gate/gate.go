@@ -44,6 +44,9 @@ var (
 	ErrOverloaded          = errors.New("ingest is over its in-flight memory budget")
 	ErrIdempotencyMismatch = errors.New("idempotency key was used with a different body")
 	ErrUnavailable         = errors.New("the log cannot accept writes")
+	// ErrBacklog: the stream's views and sinks are too far behind; the
+	// caller should retry later (HTTP 429). Nothing of the request is stored.
+	ErrBacklog = errors.New("the stream's backlog is over its limit")
 )
 
 // Stream is what the gate needs to know of a stream.
@@ -71,6 +74,9 @@ type Options struct {
 	IdempotencyTTL time.Duration
 	Metrics        *Metrics
 	Now            func() time.Time
+	// Backlogged reports whether a stream's consumers are so far behind
+	// that ingest must wait (backpressure); nil: never.
+	Backlogged func(stream string) bool
 }
 
 // Metrics are the gate's Prometheus metrics, labelled by stream.
@@ -179,6 +185,9 @@ func (g *Gate) Ingest(ctx context.Context, req Request) (Result, error) {
 	st, ok := g.streams[req.Stream]
 	if !ok {
 		return Result{}, fmt.Errorf("%w %q", ErrUnknownStream, req.Stream)
+	}
+	if g.opts.Backlogged != nil && g.opts.Backlogged(req.Stream) {
+		return Result{}, fmt.Errorf("%w: stream %q", ErrBacklog, req.Stream)
 	}
 	weight := int64(len(req.Body))*2 + 4096 // the body plus the rows built from it
 	weight = min(weight, g.opts.MaxInFlightBytes)

@@ -59,6 +59,9 @@ type Node struct {
 	srv     *http.Server
 	ln      net.Listener
 	ready   atomic.Bool
+	// backlogged[stream] is set while the stream's consumers are further
+	// behind than its max_backlog (see watchBacklog).
+	backlogged map[string]*atomic.Bool
 
 	cancelWork context.CancelFunc // lake writers, maintenance
 	cancelSrc  context.CancelFunc // sources
@@ -161,7 +164,12 @@ func Start(cfg Config) (*Node, error) {
 			Stream: s.Name, Partitions: s.Partitions, Columns: s.Schema.Columns, Version: ver,
 			SchemaFor: cat.SchemaFor(s.Name), EventCol: s.EventCol, Disorder: s.MaxDisorder.Microseconds()}}
 	}
-	n.gate, err = gate.New(n.log, n.log, streams, gate.Options{Metrics: n.metrics.Gate})
+	n.backlogged = map[string]*atomic.Bool{}
+	for _, s := range cfg.Pipeline.Streams {
+		n.backlogged[s.Name] = new(atomic.Bool)
+	}
+	n.gate, err = gate.New(n.log, n.log, streams, gate.Options{Metrics: n.metrics.Gate,
+		Backlogged: n.isBacklogged})
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +250,8 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.work.Add(1)
 	go func() { defer n.work.Done(); n.maintain(workCtx) }()
+	n.work.Add(1)
+	go func() { defer n.work.Done(); n.watchBacklog(workCtx) }()
 
 	srcCtx, cancelSrc := context.WithCancel(context.Background())
 	n.cancelSrc = cancelSrc
@@ -303,6 +313,77 @@ func (n *Node) maintain(ctx context.Context) {
 			n.cfg.Logger.Warn("cannot expire idempotency keys", "err", err)
 		}
 	}
+}
+
+// watchBacklog measures each stream's backlog every 50 ms, for the metric
+// and to lift backpressure when no request asks: the records in the log
+// that some view or lake sink has not committed yet, summed over
+// partitions. Past the stream's max_backlog the gate refuses new records
+// (429) until the backlog is back under 90% of the limit.
+func (n *Node) watchBacklog(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, s := range n.cfg.Pipeline.Streams {
+			n.isBacklogged(s.Name)
+		}
+	}
+}
+
+// isBacklogged measures the stream's backlog and reports whether ingest
+// must wait: over max_backlog, and until it is back under 90% of it.
+func (n *Node) isBacklogged(stream string) bool {
+	s := n.cfg.Pipeline.Stream(stream)
+	b := n.backlogged[stream]
+	if s == nil || b == nil {
+		return false
+	}
+	backlog := n.backlog(s.Name, s.Partitions)
+	n.metrics.Backlog.WithLabelValues(s.Name).Set(float64(backlog))
+	switch {
+	case backlog > int64(s.MaxBacklog) && !b.Load():
+		b.Store(true)
+		n.cfg.Logger.Warn("stream backlog over its limit: ingest answers 429 until its views and sinks catch up",
+			"stream", s.Name, "backlog", backlog, "max_backlog", s.MaxBacklog)
+	case backlog < int64(s.MaxBacklog)*9/10 && b.Load():
+		b.Store(false)
+		n.cfg.Logger.Info("stream backlog back under its limit", "stream", s.Name, "backlog", backlog)
+	}
+	return b.Load()
+}
+
+// backlog is how many records of the stream its slowest consumer, per
+// partition, has still to commit.
+func (n *Node) backlog(stream string, partitions int) int64 {
+	var consumers [][]int64
+	for _, sw := range n.writers {
+		if sw.stream == stream {
+			consumers = append(consumers, sw.w.State().Offsets)
+		}
+	}
+	consumers = append(consumers, n.views.Positions(stream)...)
+	total := int64(0)
+	for p := range partitions {
+		end, err := n.log.End(stream, p)
+		if err != nil {
+			continue
+		}
+		behind := int64(0)
+		for _, offs := range consumers {
+			off := int64(0)
+			if p < len(offs) {
+				off = offs[p]
+			}
+			behind = max(behind, end-off)
+		}
+		total += behind
+	}
+	return total
 }
 
 // Shutdown stops accepting requests, lets in-flight ones finish, stops the

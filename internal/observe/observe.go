@@ -25,6 +25,7 @@ type Metrics struct {
 	Lake     *lake.Metrics
 	Serve    *serve.Metrics
 	Stream   *stream.Metrics
+	Backlog  *prometheus.GaugeVec
 	Requests *prometheus.CounterVec
 }
 
@@ -60,13 +61,14 @@ func NewMetrics() *Metrics {
 		QueryErrors:  f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_errors_total", Help: "Queries that failed."})).(prometheus.Counter),
 		TailRows:     f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_query_tail_rows", Help: "Fresh rows held in memory for queries, not yet in lake files."}, tbl)).(*prometheus.GaugeVec),
 	}
+	m.Backlog = f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_stream_backlog_records", Help: "Records of a stream not yet committed by its slowest view or sink, summed over partitions; past max_backlog ingest answers 429."}, byStream)).(*prometheus.GaugeVec)
 	view := []string{"view"}
 	m.Stream = &stream.Metrics{
 		RowsIn:      f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_view_input_records_total", Help: "Input records a view has processed (committed)."}, view)).(*prometheus.CounterVec),
 		RowsOut:     f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_view_output_rows_total", Help: "Rows (and upserts) a view has written."}, view)).(*prometheus.CounterVec),
-		Late:        f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_view_late_records_total", Help: "Records that arrived after their window fired, by what the late-data policy did."}, []string{"view", "outcome"})).(*prometheus.CounterVec),
+		Late:        f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_view_late_records_total", Help: "Records that arrived after their window fired, by what the late-data policy did (each record counted once)."}, []string{"view", "outcome"})).(*prometheus.CounterVec),
 		StateGroups: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_view_state_groups", Help: "Open groups (window x key) in a view's state."}, view)).(*prometheus.GaugeVec),
-		StateBytes:  f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_view_state_written_bytes", Help: "Bytes of state a view has committed (cumulative)."}, view)).(*prometheus.GaugeVec),
+		StateBytes:  f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_view_state_written_bytes_total", Help: "Bytes of state entries a view's commits have written."}, view)).(*prometheus.CounterVec),
 		Watermark:   f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_view_watermark_seconds", Help: "A view's event-time watermark, Unix seconds."}, view)).(*prometheus.GaugeVec),
 		Lag:         f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_view_lag_records", Help: "Input records not yet processed by a view."}, view)).(*prometheus.GaugeVec),
 	}

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -278,7 +279,7 @@ func (e *Engine) query(ctx context.Context, q string) (*Result, error) {
 	}
 	defer conn.Close()
 
-	pin, cuts, err := e.syncAndPin(ctx)
+	pin, cuts, err := e.syncAndPin(ctx, referenced(q))
 	if err != nil {
 		return nil, err
 	}
@@ -330,13 +331,51 @@ func checkReadOnly(ctx context.Context, conn *sql.Conn, q string) error {
 	})
 }
 
-// syncAndPin copies the log's new records into the tail tables, trims what
-// the lake has covered, and pins the current lake state for one query.
-func (e *Engine) syncAndPin(ctx context.Context) (int64, []cut, error) {
+// referenced returns the lower-cased identifiers of a query: the tables it
+// may read are among them (a superset is harmless: it only costs a sync).
+func referenced(q string) map[string]bool {
+	names := map[string]bool{}
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == '"':
+			j := i + 1
+			for j < len(q) && q[j] != '"' {
+				j++
+			}
+			names[strings.ToLower(q[i+1:min(j, len(q))])] = true
+			i = j + 1
+		case c == '\'':
+			j := i + 1
+			for j < len(q) && q[j] != '\'' {
+				j++
+			}
+			i = j + 1
+		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			j := i
+			for j < len(q) && (q[j] == '_' || q[j] >= 'a' && q[j] <= 'z' || q[j] >= 'A' && q[j] <= 'Z' || q[j] >= '0' && q[j] <= '9' || q[j] == '$') {
+				j++
+			}
+			names[strings.ToLower(q[i:j])] = true
+			i = j
+		default:
+			i++
+		}
+	}
+	return names
+}
+
+// syncAndPin copies the log's new records into the tail tables the query
+// may read (names), trims what the lake has covered, and pins the current
+// lake state of those tables for the query.
+func (e *Engine) syncAndPin(ctx context.Context, names map[string]bool) (int64, []cut, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	cuts := make([]cut, len(e.tables))
-	for i, t := range e.tables {
+	cuts := make([]cut, 0, len(e.tables))
+	for _, t := range e.tables {
+		if !names[strings.ToLower(t.Name)] {
+			continue
+		}
 		var committed []int64
 		var files []string
 		if t.State != nil {
@@ -348,7 +387,7 @@ func (e *Engine) syncAndPin(ctx context.Context) (int64, []cut, error) {
 		if err := e.syncTail(ctx, t, committed); err != nil {
 			return 0, nil, err
 		}
-		cuts[i] = cut{table: t, offsets: committed, files: files}
+		cuts = append(cuts, cut{table: t, offsets: committed, files: files})
 	}
 	// Pin before trimming: the lake may have committed since the state was
 	// read above, and trim must keep the tail rows this query reads.
@@ -617,9 +656,27 @@ func (e *Engine) collect(rows *sql.Rows) (*Result, error) {
 	return res, nil
 }
 
+// jsonFloat keeps finite numbers; JSON has no infinities or NaN, so those
+// become the strings DuckDB prints for them.
+func jsonFloat(f float64) any {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	return f
+}
+
 // jsonValue converts DuckDB values to what encodes well as JSON.
 func jsonValue(v any) any {
 	switch x := v.(type) {
+	case float64:
+		return jsonFloat(x)
+	case float32:
+		return jsonFloat(float64(x))
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano)
 	case *big.Int:

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -210,4 +211,49 @@ func TestTrimKeepsWhatTheQueryReads(t *testing.T) {
 	if got := fmt.Sprint(res.Rows[0]); got != "[150 150]" {
 		t.Fatalf("count, distinct = %s, want [150 150]", got)
 	}
+}
+
+// TestNonFiniteFloats: infinities and NaN come back as DuckDB prints them,
+// not as a JSON encoding failure.
+func TestNonFiniteFloats(t *testing.T) {
+	dir := t.TempDir()
+	l, err := pebblelog.Open(filepath.Join(dir, "log"), pebblelog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e, err := New(l, nil, Options{LakeDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	res, err := e.Query(context.Background(), "SELECT 7.0/0 AS a, -7.0/0 AS b, 'nan'::DOUBLE AS c, 1.5::DOUBLE AS d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(res.Rows[0]); got != "[inf -inf nan 1.5]" {
+		t.Fatalf("got %s", got)
+	}
+	if _, err := json.Marshal(res); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReferenced(t *testing.T) {
+	f := func(q string, want ...string) {
+		t.Helper()
+		got := referenced(q)
+		for _, w := range want {
+			if !got[w] {
+				t.Fatalf("%q: %q not found in %v", q, w, got)
+			}
+		}
+	}
+	f(`SELECT count(*) FROM clicks`, "clicks", "select", "count")
+	f(`select * from "Clicks" c join views_1 v using (user_id)`, "clicks", "views_1", "user_id")
+	f(`SELECT 'clicks' AS s FROM t`, "t")
+	if referenced(`SELECT 'clicks' FROM t`)["clicks"] {
+		t.Fatal("a string literal is not a table reference")
+	}
+	f(`SELECT * FROM per_window__late WHERE x = 'it''s'`, "per_window__late")
 }

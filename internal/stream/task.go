@@ -26,7 +26,7 @@ type Metrics struct {
 	RowsOut     *prometheus.CounterVec // output rows written
 	Late        *prometheus.CounterVec // late records, by view and policy outcome
 	StateGroups *prometheus.GaugeVec   // open groups (windows × keys) in state
-	StateBytes  *prometheus.GaugeVec   // bytes of state committed, approximately
+	StateBytes  *prometheus.CounterVec // bytes of state entries written by commits
 	Watermark   *prometheus.GaugeVec   // Unix seconds
 	Lag         *prometheus.GaugeVec   // input records not yet processed
 }
@@ -140,6 +140,10 @@ func NewTask(plan *Plan, opts Options) *Task {
 	if opts.CommitInterval == 0 {
 		opts.CommitInterval = 100 * time.Millisecond
 	}
+	if plan.EmitEvery > 0 {
+		// Early-fired rows are visible once committed.
+		opts.CommitInterval = min(opts.CommitInterval, plan.EmitEvery)
+	}
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = time.Second
 	}
@@ -179,24 +183,6 @@ type Stats struct {
 func (t *Task) posKey() []byte   { return []byte(t.opts.StatePrefix + "pos") }
 func (t *Task) stateKey() string { return t.opts.StatePrefix + "s/" }
 
-// LoadPosition reads a task's committed position from meta; ok is false
-// when the task has never committed.
-func LoadPosition(meta wlog.Meta, statePrefix string) (Stats, bool, error) {
-	v, ok, err := meta.Get([]byte(statePrefix + "pos"))
-	if err != nil || !ok {
-		return Stats{}, ok, err
-	}
-	var pos position
-	if err := json.Unmarshal(v, &pos); err != nil {
-		return Stats{}, false, fmt.Errorf("%w: view position: %v", wlog.ErrCorrupt, err)
-	}
-	st := Stats{Counts: pos.Counts, Offsets: pos.Offsets}
-	if pos.Wm != math.MinInt64 {
-		st.Watermark = time.UnixMicro(pos.Wm).UTC()
-	}
-	return st, true, nil
-}
-
 // restore loads the committed position and state.
 func (t *Task) restore() error {
 	in := t.plan.Input
@@ -216,6 +202,12 @@ func (t *Task) restore() error {
 		t.lastActive[p] = now
 	}
 	t.lastEmit = now
+	for p := range t.idle {
+		// An empty partition has nothing to hold the watermark back for.
+		if end, err := t.opts.Log.End(in.Stream, p); err == nil && end == 0 {
+			t.idle[p] = true
+		}
+	}
 	v, ok, err := t.opts.Meta.Get(t.posKey())
 	if err != nil {
 		return err
@@ -411,11 +403,16 @@ func (t *Task) process(p int, m *rowMapper, rec []byte) error {
 		return err
 	}
 	t.counts.In++
+	// Every record moves event time, whether or not the view keeps it.
+	ev := t.row[plan.Input.EventCol]
+	ts := ev.Int
+	if !ev.Null && ts > t.maxTs[p] {
+		t.maxTs[p] = ts
+		t.updateWatermark()
+	}
 	if plan.Filter != nil && !True(plan.Filter.Eval(t.row)) {
 		return nil
 	}
-	ev := t.row[plan.Input.EventCol]
-	ts := ev.Int
 	switch {
 	case ev.Null && plan.Window.Kind != NoWindow:
 		// No window can hold a record without event time: keep it as late.
@@ -423,9 +420,6 @@ func (t *Task) process(p int, m *rowMapper, rec []byte) error {
 		return nil
 	case ev.Null:
 		ts = math.MinInt64
-	case ts > t.maxTs[p]:
-		t.maxTs[p] = ts
-		t.updateWatermark()
 	}
 	if !plan.Aggregating {
 		return t.emitStateless(ts)
@@ -451,7 +445,7 @@ func (t *Task) process(p int, m *rowMapper, rec []byte) error {
 		}
 		return nil
 	}
-	late := false
+	late, updated := false, false
 	t.spans = plan.Window.Assign(t.spans[:0], ts)
 	for _, s := range t.spans {
 		if s.End+plan.AllowedLateness <= t.wm {
@@ -460,9 +454,12 @@ func (t *Task) process(p int, m *rowMapper, rec []byte) error {
 				late = true
 				continue
 			}
-			t.counts.LateUpdated++
+			updated = true
 		}
 		t.add(t.lookup(s, true), ts)
+	}
+	if updated {
+		t.counts.LateUpdated++
 	}
 	if late {
 		t.handleLate()

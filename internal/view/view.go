@@ -55,8 +55,18 @@ type Manager struct {
 	opts Options
 	ctx  context.Context
 
+	ddl sync.Mutex // serialises CREATE and DROP
+
 	mu    sync.Mutex
 	views map[string]*running
+	// broken are stored DDL views that no longer plan (a stream or column
+	// they read is gone): listed, droppable, not running.
+	broken map[string]brokenView
+}
+
+type brokenView struct {
+	def definition
+	err error
 }
 
 type running struct {
@@ -94,7 +104,7 @@ func New(opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Manager{opts: opts, views: map[string]*running{}}
+	return &Manager{opts: opts, views: map[string]*running{}, broken: map[string]brokenView{}}
 }
 
 // Start reconciles the stored views with the pipeline's files and starts a
@@ -164,13 +174,16 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 		}
 		st, err := parse.Parse(d.SQL)
 		cv, ok := st.(*parse.CreateView)
-		if err != nil || !ok {
-			m.opts.Logger.Error("stored view does not parse; it is not running (drop it)", "view", name, "err", err)
-			continue
+		if err == nil && !ok {
+			err = fmt.Errorf("the stored statement is not CREATE MATERIALIZED VIEW")
 		}
-		v, err := m.compile(cv)
+		var v *plan.View
+		if err == nil {
+			v, err = m.compile(cv)
+		}
 		if err != nil {
-			m.opts.Logger.Error("stored view no longer plans against the pipeline's streams; it is not running (drop or re-create it)", "view", name, "err", err)
+			m.opts.Logger.Error("stored view no longer plans against the pipeline's streams; it is not running (DROP it or CREATE OR REPLACE it)", "view", name, "err", err)
+			m.broken[name] = brokenView{def: d, err: err}
 			continue
 		}
 		views = append(views, v)
@@ -215,8 +228,7 @@ func (m *Manager) start(d definition, v *plan.View) error {
 	if err := m.opts.Tables.AddTable(out); err != nil {
 		return err
 	}
-	hasLate := p.Aggregating && p.Window.Kind != stream.NoWindow
-	if hasLate {
+	if p.Window.Kind != stream.NoWindow {
 		late := serve.Table{Name: d.Name + "__late", Stream: LateStream(d.Name), Partitions: 1,
 			Schema: schema.FromColumns(p.Input.Columns), SchemaVer: p.Input.Version, SchemaFor: p.Input.SchemaFor}
 		if err := m.opts.Tables.AddTable(late); err != nil {
@@ -247,7 +259,7 @@ func (m *Manager) run(ctx context.Context, r *running) {
 			return
 		}
 		r.mu.Lock()
-		r.err = err
+		r.err = fmt.Errorf("%s: %w (the task restarted from its last commit)", time.Now().UTC().Format(time.RFC3339), err)
 		r.mu.Unlock()
 		m.opts.Logger.Error("view task failed; restarting from its last commit", "view", r.def.Name, "err", err, "retry_in", backoff.String())
 		select {
@@ -311,23 +323,35 @@ func (m *Manager) Stop() {
 // still needs (log retention must keep it); ok is false when no view reads
 // the stream.
 func (m *Manager) Floor(streamName string, partition int) (int64, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	floor, ok := int64(0), false
-	for _, r := range m.views {
-		if r.view.Plan.Input.Stream != streamName {
-			continue
-		}
-		st, found, err := stream.LoadPosition(m.opts.Meta, statePrefix(r.def.Name))
+	for _, offsets := range m.Positions(streamName) {
 		off := int64(0)
-		if err == nil && found && partition < len(st.Offsets) {
-			off = st.Offsets[partition]
+		if partition < len(offsets) {
+			off = offsets[partition]
 		}
 		if !ok || off < floor {
 			floor, ok = off, true
 		}
 	}
 	return floor, ok
+}
+
+// Positions returns, for each view reading the stream, its committed input
+// offsets per partition (nil before its task restored).
+func (m *Manager) Positions(streamName string) [][]int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out [][]int64
+	for _, r := range m.views {
+		if r.view.Plan.Input.Stream != streamName {
+			continue
+		}
+		r.mu.Lock()
+		st := r.task.Stats()
+		r.mu.Unlock()
+		out = append(out, st.Offsets)
+	}
+	return out
 }
 
 // Handles reports whether stmt is a view statement this package executes.
@@ -377,23 +401,35 @@ func ok(msg string) *serve.Result {
 }
 
 func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
+	m.ddl.Lock()
+	defer m.ddl.Unlock()
+	m.mu.Lock()
+	old, exists := m.views[cv.Name]
+	broken, isBroken := m.broken[cv.Name]
+	m.mu.Unlock()
+	if (exists || isBroken) && cv.IfNotExists {
+		return ok(fmt.Sprintf("view %s exists already; nothing changed", cv.Name)), nil
+	}
 	v, err := m.compile(cv)
 	if err != nil {
 		return nil, bad(err)
 	}
-	m.mu.Lock()
-	old, exists := m.views[cv.Name]
-	m.mu.Unlock()
-	if exists {
-		switch {
-		case cv.IfNotExists:
-			return ok(fmt.Sprintf("view %s exists already; nothing changed", cv.Name)), nil
-		case old.def.Origin != "ddl":
-			return nil, bad(fmt.Errorf("view %q is defined in %s; change it there", cv.Name, old.def.Origin))
-		case !cv.OrReplace:
-			return nil, bad(fmt.Errorf("view %q exists already; use CREATE OR REPLACE MATERIALIZED VIEW or DROP it first", cv.Name))
-		}
+	switch {
+	case exists && old.def.Origin != "ddl":
+		return nil, bad(fmt.Errorf("view %q is defined in %s; change it there", cv.Name, old.def.Origin))
+	case (exists || isBroken) && !cv.OrReplace:
+		return nil, bad(fmt.Errorf("view %q exists already; use CREATE OR REPLACE MATERIALIZED VIEW or DROP it first", cv.Name))
+	case exists:
 		if err := m.remove(old); err != nil {
+			return nil, err
+		}
+	case isBroken:
+		if err := m.forget(broken.def.Name); err != nil {
+			return nil, err
+		}
+	default:
+		// Nothing may be left of an earlier view of this name, but make sure.
+		if err := m.purge(cv.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -422,10 +458,33 @@ func (m *Manager) remove(r *running) error {
 	return m.opts.Meta.Delete(defKey(r.def.Name))
 }
 
+// forget deletes a broken view's outputs, state and definition.
+func (m *Manager) forget(name string) error {
+	if err := m.purge(name); err != nil {
+		return err
+	}
+	if err := m.opts.Meta.Delete(defKey(name)); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	delete(m.broken, name)
+	m.mu.Unlock()
+	return nil
+}
+
 func (m *Manager) drop(s *parse.DropView) (*serve.Result, error) {
+	m.ddl.Lock()
+	defer m.ddl.Unlock()
 	m.mu.Lock()
 	r, exists := m.views[s.Name]
+	_, isBroken := m.broken[s.Name]
 	m.mu.Unlock()
+	if isBroken {
+		if err := m.forget(s.Name); err != nil {
+			return nil, err
+		}
+		return ok(fmt.Sprintf("dropped materialized view %s (it was not running)", s.Name)), nil
+	}
 	switch {
 	case !exists && s.IfExists:
 		return ok(fmt.Sprintf("view %s does not exist; nothing changed", s.Name)), nil
@@ -450,7 +509,7 @@ func (m *Manager) show() *serve.Result {
 	m.mu.Unlock()
 	sort.Slice(rs, func(i, j int) bool { return rs[i].def.Name < rs[j].def.Name })
 	res := &serve.Result{
-		Columns: []string{"name", "input", "mode", "watermark", "rows_in", "rows_out", "late_kept", "late_dropped", "late_updated", "open_groups", "origin", "error", "sql"},
+		Columns: []string{"name", "input", "mode", "watermark", "rows_in", "rows_out", "late_kept", "late_dropped", "late_updated", "open_groups", "origin", "last_error", "sql"},
 		Types:   []string{"VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR"},
 		Rows:    [][]any{},
 	}
@@ -474,5 +533,11 @@ func (m *Manager) show() *serve.Result {
 		res.Rows = append(res.Rows, []any{r.def.Name, p.Input.Stream, mode, wm, st.Counts.In, st.Counts.Out,
 			st.Counts.LateKept, st.Counts.LateDropped, st.Counts.LateUpdated, int64(st.Groups), r.def.Origin, errText, r.def.SQL})
 	}
+	m.mu.Lock()
+	for _, b := range m.broken {
+		res.Rows = append(res.Rows, []any{b.def.Name, nil, "not running", nil, nil, nil, nil, nil, nil, nil, b.def.Origin,
+			"not running: " + b.err.Error(), b.def.SQL})
+	}
+	m.mu.Unlock()
 	return res
 }

@@ -34,9 +34,12 @@ type Select struct {
 	From     From // nil: no FROM clause
 	Where    Expr
 	GroupBy  []Expr
-	Having   Expr
-	OrderBy  []OrderItem
-	Limit    Expr
+	// GroupByAll is GROUP BY ALL (DuckDB): group by every select item
+	// that holds no aggregate.
+	GroupByAll bool
+	Having     Expr
+	OrderBy    []OrderItem
+	Limit      Expr
 }
 
 // SelectItem is one entry of the select list: an expression with an

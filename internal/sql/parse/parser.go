@@ -594,7 +594,9 @@ func (p *parser) parseSelect() (*Select, *Error) {
 		if _, err := p.expectWord("by", "BY after GROUP"); err != nil {
 			return nil, err
 		}
-		if s.GroupBy, err = p.parseExprList(); err != nil {
+		if p.acceptWord("all") {
+			s.GroupByAll = true
+		} else if s.GroupBy, err = p.parseExprList(); err != nil {
 			return nil, err
 		}
 	}

@@ -727,11 +727,14 @@ func castExpr(e stream.Expr, t schema.Type) stream.Expr {
 	case schema.Int64:
 		switch from {
 		case schema.Float64:
+			// Round half to even, as DuckDB casts a DOUBLE (its DECIMAL
+			// literals, which views do not have, round half away from zero).
 			conv = func(v value) value {
-				if math.IsNaN(v.Float) || math.Abs(v.Float) >= 9.2e18 {
+				f := math.RoundToEven(v.Float)
+				if math.IsNaN(f) || f < -0x1p63 || f >= 0x1p63 {
 					return null
 				}
-				return value{Int: int64(math.RoundToEven(v.Float))}
+				return value{Int: int64(f)}
 			}
 		case schema.String:
 			conv = func(v value) value {
@@ -752,6 +755,8 @@ func castExpr(e stream.Expr, t schema.Type) stream.Expr {
 		switch from {
 		case schema.Int64:
 			conv = func(v value) value { return value{Int: b2i(v.Int != 0)} }
+		case schema.Float64:
+			conv = func(v value) value { return value{Int: b2i(v.Float != 0)} }
 		case schema.String:
 			conv = func(v value) value {
 				switch strings.ToLower(strings.TrimSpace(string(v.Bytes))) {
@@ -807,7 +812,7 @@ func formatValue(dst []byte, t schema.Type, v value) []byte {
 	case schema.Int64:
 		return strconv.AppendInt(dst, v.Int, 10)
 	case schema.Float64:
-		return strconv.AppendFloat(dst, v.Float, 'g', -1, 64)
+		return appendDouble(dst, v.Float)
 	case schema.Bool:
 		if v.Int != 0 {
 			return append(dst, "true"...)
@@ -815,6 +820,33 @@ func formatValue(dst []byte, t schema.Type, v value) []byte {
 		return append(dst, "false"...)
 	case schema.Timestamp:
 		return time.UnixMicro(v.Int).UTC().AppendFormat(dst, "2006-01-02 15:04:05.999999")
+	}
+	return dst
+}
+
+// appendDouble writes f as DuckDB casts a DOUBLE to VARCHAR: the shortest
+// digits that read back as f, positional with at least one decimal (2.0,
+// 1234567.0) unless the decimal exponent is below -4 or 16 and above
+// (1e-05, 1.5e+16); inf, -inf and nan.
+func appendDouble(dst []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, "nan"...)
+	case math.IsInf(f, 1):
+		return append(dst, "inf"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-inf"...)
+	}
+	var buf [32]byte
+	e := strconv.AppendFloat(buf[:0], f, 'e', -1, 64)
+	exp, _ := strconv.Atoi(string(e[bytes.IndexByte(e, 'e')+1:]))
+	if exp < -4 || exp >= 16 {
+		return append(dst, e...)
+	}
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
+	if bytes.IndexByte(dst[start:], '.') < 0 {
+		dst = append(dst, ".0"...)
 	}
 	return dst
 }

@@ -117,7 +117,8 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 	case "upper":
 		return str1(bytes.ToUpper)
 	case "trim":
-		return str1(func(b []byte) []byte { return bytes.TrimSpace(b) })
+		// SQL's trim removes spaces only, not tabs or newlines.
+		return str1(func(b []byte) []byte { return bytes.Trim(b, " ") })
 	case "length", "char_length", "strlen":
 		if err := nargs(c, 1, 1); err != nil {
 			return stream.Expr{}, err
@@ -177,6 +178,9 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			v, ov, nv := s.Eval(r), o.Eval(r), n.Eval(r)
 			if v.Null || ov.Null || nv.Null {
 				return null
+			}
+			if len(ov.Bytes) == 0 {
+				return v // as in DuckDB: an empty search string matches nothing
 			}
 			return value{Bytes: bytes.ReplaceAll(v.Bytes, ov.Bytes, nv.Bytes)}
 		}}, nil
@@ -308,19 +312,42 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 	return stream.Expr{}, errAt(c.Pos, "unknown function %s()", c.Name)
 }
 
-// substr is DuckDB's substring: 1-based start, in characters.
+// substr is DuckDB's substring: 1-based start, in characters. A negative
+// start counts from the end (-1 is the last character) and 0 is the place
+// before the first; a negative length takes the characters before start.
 func substr(s []byte, from, n int64) []byte {
 	runes := []rune(string(s))
-	start := from - 1
-	if from <= 0 {
-		n += from - 1
-		start = 0
+	size := int64(len(runes))
+	var start int64
+	switch {
+	case from > 0:
+		start = from - 1
+	case from < 0:
+		start = size + from
+	default:
+		start = -1
 	}
-	if n <= 0 || start >= int64(len(runes)) {
+	end := addSat(start, n)
+	if n < 0 {
+		start, end = end, start
+	}
+	start, end = max(start, 0), min(end, size)
+	if start >= end {
 		return []byte{}
 	}
-	end := min(start+n, int64(len(runes)))
 	return []byte(string(runes[start:end]))
+}
+
+// addSat is a + b, saturated at the bounds of int64.
+func addSat(a, b int64) int64 {
+	c := a + b
+	switch {
+	case b > 0 && c < a:
+		return math.MaxInt64
+	case b < 0 && c > a:
+		return math.MinInt64
+	}
+	return c
 }
 
 var truncUnits = map[string]int64{

@@ -67,6 +67,15 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 		}
 		p.Filter = &f
 	}
+	if q.GroupByAll {
+		// GROUP BY ALL: every select item without an aggregate is a key.
+		for _, it := range q.Items {
+			if it.Expr != nil && !hasAggregate(it.Expr) && !isConst(it.Expr) {
+				q.GroupBy = append(q.GroupBy, it.Expr)
+			}
+		}
+		q.GroupByAll = false
+	}
 	aggregating := len(q.GroupBy) > 0 || q.Having != nil
 	for _, it := range q.Items {
 		if it.Expr != nil && hasAggregate(it.Expr) {
@@ -87,6 +96,9 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 		if it.Star {
 			if aggregating {
 				return nil, errAt(it.Pos, "SELECT * is not allowed in a grouped query; list the GROUP BY columns and aggregates")
+			}
+			if t := it.StarTable; t != "" && t != b.names[0] && t != b.names[1] {
+				return nil, errAt(it.Pos, "unknown table %q in %s.*: the view reads %q", t, t, b.names[0])
 			}
 			for j, c := range b.columns() {
 				if err := addOutput(p, names, c.Name, slotExpr(j, c.Type), it.Pos); err != nil {

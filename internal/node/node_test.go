@@ -1,0 +1,214 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/weirhq/weir/internal/config"
+)
+
+const testSchema = `{"type":"object","required":["ts","seq","user_id"],"additionalProperties":false,
+ "properties":{"ts":{"type":["string","integer"],"format":"date-time"},"seq":{"type":"integer"},"user_id":{"type":"string"}}}`
+
+// startNode writes a pipeline (weir.yaml text, views/*.sql) and starts a
+// node on it without sources.
+func startNode(t *testing.T, yaml string, views map[string]string) *Node {
+	t.Helper()
+	dir := t.TempDir()
+	pipe := filepath.Join(dir, "pipeline")
+	for name, body := range map[string]string{"weir.yaml": yaml, "schemas/events.json": testSchema} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(pipe, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(pipe, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, body := range views {
+		if err := os.MkdirAll(filepath.Join(pipe, "views"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(pipe, "views", name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := config.Load(pipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := Start(Config{Pipeline: p, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", NoSources: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
+	return n
+}
+
+func post(t *testing.T, n *Node, body []byte) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := http.Post("http://"+n.Addr()+"/v1/streams/events/events", "application/x-ndjson", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, data
+}
+
+func events(from, n int) []byte {
+	var b bytes.Buffer
+	for i := from; i < from+n; i++ {
+		fmt.Fprintf(&b, `{"ts":%d,"seq":%d,"user_id":"u%d"}`+"\n", 1795000000000+int64(i), i, i%50)
+	}
+	return b.Bytes()
+}
+
+// TestBackpressure: a lake sink that commits only every 300 ms is a slow
+// consumer; with max_backlog 3000 the gate answers 429 with Retry-After
+// once 3000 records wait, stores nothing of the refused request, and
+// accepts again when the sink has caught up. Every accepted record ends up
+// in the table exactly once.
+func TestBackpressure(t *testing.T) {
+	n := startNode(t, `streams:
+  events:
+    schema: schemas/events.json
+    key: [user_id]
+    event_time: {column: ts, max_disorder: 1s}
+    partitions: 2
+    max_backlog: 3000
+sinks:
+  lake:
+    type: lake
+    stream: events
+    roll: {max_rows: 1000000, interval: 300ms}
+`, nil)
+	const batches, per = 15, 1000
+	refused := 0
+	for i := 0; i < batches; {
+		code, hdr, body := post(t, n, events(i*per, per))
+		switch code {
+		case 200:
+			i++
+		case 429:
+			refused++
+			if hdr.Get("Retry-After") == "" || !bytes.Contains(body, []byte(`"backlogged"`)) {
+				t.Fatalf("429 without Retry-After or the backlogged code: %v %s", hdr, body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		default:
+			t.Fatalf("batch %d: %d %s", i, code, body)
+		}
+
+		if refused > 2000 {
+			t.Fatal("the backlog never drained")
+		}
+	}
+	if refused == 0 {
+		t.Fatalf("%d records against a slow sink with max_backlog 3000 were never refused", batches*per)
+	}
+	res, err := n.Query(context.Background(), "SELECT count(*), count(DISTINCT seq) FROM events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(res.Rows[0]); got != fmt.Sprint([]any{int64(batches * per), int64(batches * per)}) {
+		t.Fatalf("count, distinct seq = %s, want %d each", got, batches*per)
+	}
+	t.Logf("%d requests refused with 429 before the sink caught up", refused)
+}
+
+// TestViewDDL: views created, listed, explained and dropped through the
+// query path, with errors that say what to do.
+func TestViewDDL(t *testing.T) {
+	n := startNode(t, `streams:
+  events:
+    schema: schemas/events.json
+    key: [user_id]
+    event_time: {column: ts, max_disorder: 1s}
+    partitions: 2
+`, map[string]string{"file.sql": `CREATE MATERIALIZED VIEW from_file AS SELECT user_id, count(*) AS n FROM events GROUP BY user_id;`})
+	ctx := context.Background()
+	q := func(sql string) ([][]any, error) {
+		res, err := n.Query(ctx, sql)
+		if err != nil {
+			return nil, err
+		}
+		return res.Rows, nil
+	}
+	mustQ := func(sql string) [][]any {
+		t.Helper()
+		rows, err := q(sql)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return rows
+	}
+	fails := func(sql, want string) {
+		t.Helper()
+		_, err := q(sql)
+		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(want)) {
+			t.Fatalf("%s: error %v, want it to contain %q", sql, err, want)
+		}
+	}
+	mustQ(`CREATE MATERIALIZED VIEW total AS SELECT count(*) AS n, sum(seq) AS s FROM events`)
+	fails(`CREATE MATERIALIZED VIEW total AS SELECT count(*) AS n FROM events`, "exists already; use CREATE OR REPLACE")
+	fails(`CREATE MATERIALIZED VIEW from_file AS SELECT count(*) AS n FROM events`, "is defined in views/file.sql")
+	fails(`DROP MATERIALIZED VIEW from_file`, "remove it from that file")
+	fails(`DROP MATERIALIZED VIEW nope`, "does not exist")
+	fails(`CREATE MATERIALIZED VIEW bad AS SELECT nope FROM events`, `line 1, column 40: unknown column "nope"`)
+	fails(`CREATE MATERIALIZED VIEW bad AS SELECT FROM`, "line 1")
+	fails(`CREATE MATERIALIZED VIEW events AS SELECT count(*) AS n FROM events`, "is a stream already")
+	mustQ(`CREATE MATERIALIZED VIEW IF NOT EXISTS total AS SELECT 1 AS x FROM events`)
+	if code, _, body := post(t, n, events(0, 500)); code != 200 {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	want := fmt.Sprint([][]any{{int64(500), int64(499 * 500 / 2)}})
+	deadline := time.Now().Add(10 * time.Second)
+	for fmt.Sprint(mustQ(`SELECT n, s FROM total`)) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("view total = %v, want %s", mustQ(`SELECT n, s FROM total`), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for fmt.Sprint(mustQ(`SELECT sum(n) FROM from_file`)) != "[[500]]" {
+		if time.Now().After(deadline) {
+			t.Fatalf("view from_file sum(n) = %v, want 500", mustQ(`SELECT sum(n) FROM from_file`))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A view joins with its stream like any table.
+	if got := fmt.Sprint(mustQ(`SELECT count(*) FROM events e JOIN from_file f USING (user_id)`)); got != "[[500]]" {
+		t.Fatalf("join of a view and its stream: %s", got)
+	}
+	names := fmt.Sprint(mustQ(`SHOW VIEWS`))
+	if !bytes.Contains([]byte(names), []byte("from_file")) || !bytes.Contains([]byte(names), []byte("total")) {
+		t.Fatalf("SHOW VIEWS: %s", names)
+	}
+	plan := fmt.Sprint(mustQ(`EXPLAIN CREATE MATERIALIZED VIEW x AS SELECT user_id, window_start, window_end, count(*) FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY ALL`))
+	if !bytes.Contains([]byte(plan), []byte("window: TUMBLE size 1m0s on ts")) || !bytes.Contains([]byte(plan), []byte("aggregate: group by user_id, window_start, window_end")) {
+		t.Fatalf("EXPLAIN: %s", plan)
+	}
+	mustQ(`CREATE OR REPLACE MATERIALIZED VIEW total AS SELECT count(*) AS n, max(seq) AS s FROM events`)
+	for fmt.Sprint(mustQ(`SELECT n, s FROM total`)) != "[[500 499]]" {
+		if time.Now().After(deadline) {
+			t.Fatalf("replaced view total = %v, want [[500 499]]", mustQ(`SELECT n, s FROM total`))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mustQ(`DROP MATERIALIZED VIEW total`)
+	fails(`SELECT * FROM total`, "total")
+	mustQ(`DROP MATERIALIZED VIEW IF EXISTS total`)
+	b, _ := json.Marshal(mustQ(`SHOW VIEWS`))
+	if bytes.Contains(b, []byte(`"total"`)) {
+		t.Fatalf("dropped view still listed: %s", b)
+	}
+}
