@@ -12,7 +12,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -60,13 +62,14 @@ Then:        weir query "SELECT country, count(*) FROM clicks GROUP BY 1"`,
 }
 
 type nodeFlags struct {
-	dataDir, listen, logLevel string
+	dataDir, listen, logLevel, pprof string
 }
 
 func (f *nodeFlags) add(c *cobra.Command, defData string) {
 	c.Flags().StringVar(&f.dataDir, "data-dir", defData, "directory for the log, the lake and the catalog")
 	c.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8080", "HOST:PORT of the HTTP API")
 	c.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	c.Flags().StringVar(&f.pprof, "pprof", "", "HOST:PORT to serve Go's /debug/pprof profiles on (off by default; keep it on loopback)")
 }
 
 func (f *nodeFlags) logger() *slog.Logger {
@@ -156,6 +159,19 @@ Ctrl-C to stop.
 
 func serveUntilSignal(p *config.Pipeline, f nodeFlags, onReady func(addr string)) error {
 	log := f.logger()
+	if f.pprof != "" {
+		ln, err := net.Listen("tcp", f.pprof)
+		if err != nil {
+			return fmt.Errorf("cannot listen on --pprof %s: %w", f.pprof, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go http.Serve(ln, mux)
+		log.Info("profiles served", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	}
 	n, err := node.Start(node.Config{Pipeline: p, DataDir: f.dataDir, Listen: f.listen, Logger: log})
 	if err != nil {
 		return err

@@ -10,9 +10,16 @@ import (
 
 func (t *Task) Restore() error { return t.restore() }
 
+// Replaying reports whether the task is rebuilding state from input it
+// had committed outputs for.
+func (t *Task) Replaying() bool { return t.replaying }
+
 func (t *Task) Step() (bool, error) { return t.round() }
 
-func (t *Task) Commit(ctx context.Context) error { return t.commit(ctx) }
+func (t *Task) Commit(ctx context.Context) error { return t.commitCheckpoint(ctx, true) }
+
+// CommitOnly commits outputs and position without a state checkpoint.
+func (t *Task) CommitOnly(ctx context.Context) error { return t.commitCheckpoint(ctx, false) }
 
 // Finish ends the input: the watermark moves past every window, which
 // fire, and the task commits.

@@ -131,8 +131,14 @@ func (e *env) task(readBytes int) *stream.Task {
 //
 //	straight: one task, one commit at the end
 //	checkpoints: small reads, a commit after every round
-//	crashes: commits every 3 rounds, and every 5 rounds the task is thrown
-//	  away without committing and a new one restores from the store
+//	crashes: commits every 3 rounds (every other one without a state
+//	  checkpoint), and every 5 rounds the task is thrown away without
+//	  committing and a new one restores from the store and replays
+//
+// replays counts restores that had input to replay (the crashes mode must
+// exercise it).
+var replays int
+
 func runMode(t *testing.T, e *env, mode string) string {
 	t.Helper()
 	ctx := context.Background()
@@ -153,8 +159,14 @@ func runMode(t *testing.T, e *env, mode string) string {
 			break
 		}
 		switch {
-		case mode == "checkpoints", mode == "crashes" && round%3 == 0:
+		case mode == "checkpoints", mode == "crashes" && round%6 == 0:
 			if err := task.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		case mode == "crashes" && round%3 == 0:
+			// Outputs and position only: a crash after this replays from
+			// the last checkpoint without emitting anything twice.
+			if err := task.CommitOnly(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -162,6 +174,9 @@ func runMode(t *testing.T, e *env, mode string) string {
 			task = e.task(readBytes)
 			if err := task.Restore(); err != nil {
 				t.Fatal(err)
+			}
+			if task.Replaying() {
+				replays++
 			}
 		}
 	}
@@ -282,6 +297,13 @@ func TestGoldenSQL(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden SQL files: %v", err)
 	}
+	replays = 0
+	defer func() {
+		if !t.Failed() && replays == 0 {
+			t.Error("no crash landed between a commit and a checkpoint: the replay path was never run")
+		}
+		t.Logf("%d restores replayed input", replays)
+	}()
 	for _, f := range files {
 		c := loadCase(t, f)
 		t.Run(c.name, func(t *testing.T) {

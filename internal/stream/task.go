@@ -44,6 +44,12 @@ type Options struct {
 	// CommitInterval bounds how long processed input stays uncommitted
 	// (and so invisible in the view); default 100 ms.
 	CommitInterval time.Duration
+	// CheckpointInterval is how often a commit also writes the state that
+	// changed (default 5 s). Between checkpoints a commit writes only the
+	// outputs and the position, which keeps commits cheap at many keys;
+	// after a crash the task replays the input since the last checkpoint
+	// to rebuild its state, without emitting anything twice.
+	CheckpointInterval time.Duration
 	// IdleTimeout: a partition with no new records for this long stops
 	// holding back the watermark; default 1 s.
 	IdleTimeout time.Duration
@@ -77,6 +83,16 @@ type Task struct {
 	cleanQueued map[int64]bool
 
 	uncommitted bool // input processed since the last commit
+	// checkpoint is the input position the stored state reflects;
+	// replayUntil the committed position: input in between is replayed
+	// after a restart to rebuild state, with every output suppressed
+	// (it was committed already).
+	checkpoint  []int64
+	replayUntil []int64
+	replaying   bool
+	changed     []*group // groups changed since the last commit (emission)
+	changedGen  uint64
+	lastCkpt    time.Time
 	published   atomic.Pointer[Stats]
 	reported    Counts // counts already added to the metrics
 
@@ -96,6 +112,7 @@ type Task struct {
 	keyVals  []schema.Value
 	aggRow   Row
 	spans    []Span
+	ends     []int64
 	keyBuf   []byte
 	recBuf   []byte
 	outVals  []schema.Value
@@ -113,15 +130,16 @@ type Counts struct {
 
 // group is one window × key's aggregate state.
 type group struct {
-	key      string // state key: [start, end] (windowed) + encoded key values
-	keyVals  []schema.Value
-	span     Span
-	accs     []Acc
-	fired    bool // the window's row was emitted at its close
-	emitted  bool // a row for this key is in the output (upsert views)
-	changed  bool // changed since last emitted
-	gone     bool // removed from state
-	dirtyGen uint64
+	key        string // state key: [start, end] (windowed) + encoded key values
+	keyVals    []schema.Value
+	span       Span
+	accs       []Acc
+	fired      bool // the window's row was emitted at its close
+	emitted    bool // a row for this key is in the output (upsert views)
+	changed    bool // changed since last emitted
+	gone       bool // removed from state
+	dirtyGen   uint64
+	changedGen uint64
 	// Session windows only.
 	sessKey string // the encoded key values: sessions of one key merge
 	hidx    int    // position in Task.sessQ
@@ -133,6 +151,8 @@ type position struct {
 	MaxTs   []int64 `json:"max_ts"`
 	Wm      int64   `json:"watermark"`
 	Counts  Counts  `json:"counts"`
+	// Checkpoint is where the stored state stands (≤ Offsets).
+	Checkpoint []int64 `json:"checkpoint,omitempty"`
 }
 
 // NewTask prepares a task; Run restores its state and runs it.
@@ -149,6 +169,9 @@ func NewTask(plan *Plan, opts Options) *Task {
 	}
 	if opts.ReadBytes == 0 {
 		opts.ReadBytes = 1 << 20
+	}
+	if opts.CheckpointInterval == 0 {
+		opts.CheckpointInterval = 5 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -178,6 +201,9 @@ type Stats struct {
 	Groups    int
 	Counts    Counts
 	Offsets   []int64
+	// Checkpoint is the input position the stored state reflects: the log
+	// must keep every record from here on.
+	Checkpoint []int64
 }
 
 func (t *Task) posKey() []byte   { return []byte(t.opts.StatePrefix + "pos") }
@@ -222,7 +248,13 @@ func (t *Task) restore() error {
 				t.plan.Name, len(pos.Offsets), in.Stream, in.Partitions)
 		}
 		t.offsets, t.maxTs, t.wm, t.counts = pos.Offsets, pos.MaxTs, pos.Wm, pos.Counts
+		if len(pos.Checkpoint) == in.Partitions {
+			t.replayUntil = t.offsets
+			t.offsets = append([]int64(nil), pos.Checkpoint...)
+		}
 	}
+	t.checkpoint = append([]int64(nil), t.offsets...)
+	t.lastCkpt = now
 	var rerr error
 	prefix := t.stateKey()
 	err = t.opts.Meta.Scan([]byte(prefix), func(k, v []byte) bool {
@@ -230,6 +262,12 @@ func (t *Task) restore() error {
 		if err != nil {
 			rerr = fmt.Errorf("%w: state of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
 			return false
+		}
+		if t.closedAt(g) {
+			// The state predates its window's close: the window's row was
+			// committed; its entry goes at the next checkpoint.
+			t.deleted = append(t.deleted, []byte(prefix+g.key))
+			return true
 		}
 		t.addGroup(g)
 		return true
@@ -239,9 +277,44 @@ func (t *Task) restore() error {
 	}
 	if err == nil {
 		t.reported = t.counts
+		t.checkReplay()
 		t.publish()
 	}
 	return err
+}
+
+// closedAt reports whether g's window is past its cleanup time at the
+// current watermark (never for continuous aggregates).
+func (t *Task) closedAt(g *group) bool {
+	if t.plan.Window.Kind == NoWindow {
+		return false
+	}
+	return g.span.End+t.plan.AllowedLateness+t.plan.LateFor <= t.wm
+}
+
+// checkReplay ends the replay once every partition is back at the
+// committed position: the state is then what it was at the last commit,
+// whose outputs reflect it.
+func (t *Task) checkReplay() {
+	if t.replayUntil == nil {
+		t.replaying = false
+		return
+	}
+	for p, off := range t.offsets {
+		if off < t.replayUntil[p] {
+			t.replaying = true
+			return
+		}
+	}
+	t.replayUntil, t.replaying = nil, false
+	upsert := t.plan.Upsert()
+	for _, g := range t.groups {
+		// The committed output shows every group as of the last commit.
+		// An upsert view may need to retract any of them later, and
+		// early firing re-emits open windows (idempotent upserts).
+		g.emitted = upsert
+		g.changed = t.plan.EmitEvery > 0 && !g.fired
+	}
 }
 
 // Run restores the task and processes its input until ctx ends, then
@@ -265,7 +338,7 @@ func (t *Task) Run(ctx context.Context) error {
 			t.emitEarly()
 			t.lastEmit = now
 		}
-		pending := t.uncommitted || len(t.dirty) > 0 || len(t.deleted) > 0 || t.outN > 0 || t.lateN > 0
+		pending := t.uncommitted || len(t.changed) > 0 || len(t.deleted) > 0 || t.outN > 0 || t.lateN > 0
 		if pending && (now.Sub(lastCommit) >= t.opts.CommitInterval || !progressed || len(t.out)+len(t.late) > 8<<20) {
 			if err := t.commit(ctx); err != nil {
 				return err
@@ -273,8 +346,9 @@ func (t *Task) Run(ctx context.Context) error {
 			lastCommit = now
 		}
 		if ctx.Err() != nil {
-			if pending {
-				return t.commit(context.Background())
+			// A clean stop checkpoints: the next start has nothing to replay.
+			if pending || len(t.dirty) > 0 || len(t.deleted) > 0 {
+				return t.commitCheckpoint(context.Background(), true)
 			}
 			return nil
 		}
@@ -299,12 +373,29 @@ func (t *Task) Run(ctx context.Context) error {
 func (t *Task) round() (bool, error) {
 	in := &t.plan.Input
 	progressed := false
+	ends := t.ends[:0]
 	for p := range in.Partitions {
 		end, err := t.opts.Log.End(in.Stream, p)
 		if err != nil {
 			return false, err
 		}
-		if t.offsets[p] >= end {
+		ends = append(ends, end)
+		// A partition with new records holds the watermark back again
+		// before any record of this round moves it: otherwise the first
+		// partition read could close windows the others still feed.
+		if end > t.offsets[p] && t.idle[p] {
+			t.idle[p] = false
+			t.lastActive[p] = t.opts.Now()
+		}
+	}
+	t.ends = ends
+	for p := range in.Partitions {
+		end := ends[p]
+		limit := int64(math.MaxInt64)
+		if t.replaying {
+			limit = t.replayUntil[p]
+		}
+		if t.offsets[p] >= min(end, limit) {
 			continue
 		}
 		batches, err := t.opts.Log.Read(in.Stream, p, t.offsets[p], t.opts.ReadBytes)
@@ -323,12 +414,17 @@ func (t *Task) round() (bool, error) {
 				if off < from {
 					return true
 				}
+				if off >= limit {
+					return false // replay stops at the committed position
+				}
 				if perr = t.process(p, m, rec); perr != nil {
 					perr = fmt.Errorf("view %q: %s/%d@%d: %w", t.plan.Name, in.Stream, p, off, perr)
 					return false
 				}
 				t.offsets[p] = off + 1
-				t.uncommitted = true
+				if !t.replaying {
+					t.uncommitted = true
+				}
 				return true
 			})
 			if err == nil {
@@ -345,6 +441,9 @@ func (t *Task) round() (bool, error) {
 				t.idle[p] = false
 			}
 		}
+	}
+	if t.replaying {
+		t.checkReplay()
 	}
 	return progressed, nil
 }
@@ -372,6 +471,9 @@ func (t *Task) advanceIdle(now time.Time) {
 // partitions of (max event time − disorder); when every partition is idle,
 // the maximum. It never goes back, and fires the windows it passes.
 func (t *Task) updateWatermark() {
+	if t.replaying {
+		return // pinned at the committed watermark until the replay ends
+	}
 	active, all := int64(math.MaxInt64), int64(math.MinInt64)
 	anyActive := false
 	for p, m := range t.maxTs {
@@ -402,7 +504,9 @@ func (t *Task) process(p int, m *rowMapper, rec []byte) error {
 	if err := m.decode(rec, t.row); err != nil {
 		return err
 	}
-	t.counts.In++
+	if !t.replaying {
+		t.counts.In++
+	}
 	// Every record moves event time, whether or not the view keeps it.
 	ev := t.row[plan.Input.EventCol]
 	ts := ev.Int
@@ -458,7 +562,7 @@ func (t *Task) process(p int, m *rowMapper, rec []byte) error {
 		}
 		t.add(t.lookup(s, true), ts)
 	}
-	if updated {
+	if updated && !t.replaying {
 		t.counts.LateUpdated++
 	}
 	if late {
@@ -475,16 +579,25 @@ func (t *Task) add(g *group, ts int64) {
 	t.markDirty(g)
 }
 
+// markDirty records that g changed: its state is written at the next
+// checkpoint, and emission logic looks at it at the next commit.
 func (t *Task) markDirty(g *group) {
 	if g.dirtyGen != t.dirtyGen+1 {
 		g.dirtyGen = t.dirtyGen + 1
 		t.dirty = append(t.dirty, g)
+	}
+	if g.changedGen != t.changedGen+1 {
+		g.changedGen = t.changedGen + 1
+		t.changed = append(t.changed, g)
 	}
 }
 
 // handleLate applies the late-data policy to a record none of whose
 // windows is open any more.
 func (t *Task) handleLate() {
+	if t.replaying {
+		return // handled before the crash: counted, and kept if the policy keeps
+	}
 	if t.plan.Late == LateDrop {
 		t.counts.LateDropped++
 		return
@@ -736,6 +849,9 @@ func (t *Task) emitStateless(ts int64) error {
 
 // writeOut projects row and appends it to the output chunk.
 func (t *Task) writeOut(row Row, key string, deleted bool) {
+	if t.replaying {
+		return // committed before the crash
+	}
 	t.outVals = t.outVals[:0]
 	for i := range t.plan.Project {
 		t.outVals = append(t.outVals, t.plan.Project[i].Eval(row))
@@ -759,17 +875,34 @@ func b2i(b bool) int64 {
 // commit makes the processed input, the state changes and the outputs
 // durable in one log write.
 func (t *Task) commit(ctx context.Context) error {
+	return t.commitCheckpoint(ctx, t.opts.Now().Sub(t.lastCkpt) >= t.opts.CheckpointInterval)
+}
+
+// commitCheckpoint commits; with ckpt it also writes the state changed
+// since the last checkpoint.
+func (t *Task) commitCheckpoint(ctx context.Context, ckpt bool) error {
+	if t.replaying {
+		// Nothing was produced that is not committed already; keep
+		// replaying before writing a position.
+		return nil
+	}
+	if t.plan.Window.Kind == Session {
+		// A session's end moves: a stale stored end could not tell whether
+		// the session fired before a crash, so sessions checkpoint at
+		// every commit.
+		ckpt = true
+	}
 	switch {
 	case t.plan.Aggregating && t.plan.Window.Kind == NoWindow:
 		// Continuous aggregates: every group that changed gets its new row.
-		for _, g := range t.dirty {
+		for _, g := range t.changed {
 			if g.changed {
 				t.emitGroup(g)
 			}
 		}
 	case t.plan.Late == LateUpdate:
 		// Fired windows that late records changed: emit their new rows.
-		for _, g := range t.dirty {
+		for _, g := range t.changed {
 			if g.fired && g.changed && !g.gone {
 				t.emitGroup(g)
 			}
@@ -783,16 +916,36 @@ func (t *Task) commit(ctx context.Context) error {
 		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.LateStream, Meta: t.plan.Input.Version, Count: t.lateN, Payload: t.late})
 	}
 	stateBytes := 0
-	for _, g := range t.dirty {
-		if g.gone {
-			continue
+	if ckpt {
+		for _, g := range t.dirty {
+			if g.gone {
+				continue
+			}
+			v := t.encodeGroup(g)
+			stateBytes += len(v) + len(g.key)
+			w.Puts = append(w.Puts, wlog.Put{Key: []byte(t.stateKey() + g.key), Value: v})
 		}
-		v := t.encodeGroup(g)
-		stateBytes += len(v) + len(g.key)
-		w.Puts = append(w.Puts, wlog.Put{Key: []byte(t.stateKey() + g.key), Value: v})
+		w.Deletes = t.deleted
 	}
-	w.Deletes = t.deleted
-	pos, err := json.Marshal(position{Offsets: t.offsets, MaxTs: t.maxTs, Wm: t.wm, Counts: t.counts})
+	if len(w.Puts) > 0 && len(w.Deletes) > 0 {
+		// A batch applies deletes after puts: never delete what it writes.
+		put := make(map[string]bool, len(w.Puts))
+		for _, p := range w.Puts {
+			put[string(p.Key)] = true
+		}
+		kept := w.Deletes[:0:0]
+		for _, k := range w.Deletes {
+			if !put[string(k)] {
+				kept = append(kept, k)
+			}
+		}
+		w.Deletes = kept
+	}
+	checkpoint := t.checkpoint
+	if ckpt {
+		checkpoint = t.offsets
+	}
+	pos, err := json.Marshal(position{Offsets: t.offsets, MaxTs: t.maxTs, Wm: t.wm, Counts: t.counts, Checkpoint: checkpoint})
 	if err != nil {
 		return err
 	}
@@ -800,9 +953,15 @@ func (t *Task) commit(ctx context.Context) error {
 	if _, err := t.opts.Log.Append(ctx, w); err != nil {
 		return fmt.Errorf("view %q: cannot commit: %w", t.plan.Name, err)
 	}
-	t.dirtyGen++
-	t.dirty = t.dirty[:0]
-	t.deleted = nil
+	t.changedGen++
+	t.changed = t.changed[:0]
+	if ckpt {
+		t.dirtyGen++
+		t.dirty = t.dirty[:0]
+		t.deleted = nil
+		t.checkpoint = append(t.checkpoint[:0], t.offsets...)
+		t.lastCkpt = t.opts.Now()
+	}
 	t.out, t.outN = t.out[:0], 0
 	t.late, t.lateN = t.late[:0], 0
 	t.uncommitted = false
@@ -813,7 +972,10 @@ func (t *Task) commit(ctx context.Context) error {
 
 // publish makes the committed progress visible to Stats.
 func (t *Task) publish() {
-	st := Stats{Groups: len(t.groups), Counts: t.counts, Offsets: slices.Clone(t.offsets)}
+	st := Stats{Groups: len(t.groups), Counts: t.counts, Offsets: slices.Clone(t.offsets), Checkpoint: slices.Clone(t.checkpoint)}
+	if t.replayUntil != nil {
+		st.Offsets = slices.Clone(t.replayUntil) // what is committed
+	}
 	if t.wm != math.MinInt64 {
 		st.Watermark = time.UnixMicro(t.wm).UTC()
 	}

@@ -324,7 +324,7 @@ func (m *Manager) Stop() {
 // the stream.
 func (m *Manager) Floor(streamName string, partition int) (int64, bool) {
 	floor, ok := int64(0), false
-	for _, offsets := range m.Positions(streamName) {
+	for _, offsets := range m.positions(streamName, true) {
 		off := int64(0)
 		if partition < len(offsets) {
 			off = offsets[partition]
@@ -338,7 +338,12 @@ func (m *Manager) Floor(streamName string, partition int) (int64, bool) {
 
 // Positions returns, for each view reading the stream, its committed input
 // offsets per partition (nil before its task restored).
-func (m *Manager) Positions(streamName string) [][]int64 {
+func (m *Manager) Positions(streamName string) [][]int64 { return m.positions(streamName, false) }
+
+// positions returns the committed offsets of each view reading the
+// stream, or with checkpoint the offsets its stored state reflects (what a
+// restart replays from).
+func (m *Manager) positions(streamName string, checkpoint bool) [][]int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out [][]int64
@@ -349,7 +354,11 @@ func (m *Manager) Positions(streamName string) [][]int64 {
 		r.mu.Lock()
 		st := r.task.Stats()
 		r.mu.Unlock()
-		out = append(out, st.Offsets)
+		if checkpoint {
+			out = append(out, st.Checkpoint)
+		} else {
+			out = append(out, st.Offsets)
+		}
 	}
 	return out
 }

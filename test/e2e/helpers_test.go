@@ -330,7 +330,10 @@ func (n *testNode) checkViews(o oracle, what string) {
 	}
 	got = fmt.Sprint(query(n.t, n.addr, "SELECT sum(n), sum(s), sum(st), count(*) = count(DISTINCT window_start) FROM per_window"))
 	if want := fmt.Sprint([]any{o.closedN, o.closedSeq, o.closedSt, true}); got != want {
-		n.t.Fatalf("%s: per_window sum(n), sum(s), sum(st), one row per window = %s, oracle %s", what, got, want)
+		diff := query(n.t, n.addr, `SELECT string_agg(w || ':' || n || '/' || c, ' ') FROM (
+			SELECT epoch_ms(v.window_start) AS w, v.n, (SELECT count(*) FROM clicks WHERE ts >= v.window_start AND ts < v.window_end) AS c
+			FROM per_window v) WHERE n <> c`)
+		n.t.Fatalf("%s: per_window sum(n), sum(s), sum(st), one row per window = %s, oracle %s; windows whose count differs from the table's (start:view/table): %v", what, got, want, diff)
 	}
 	if got := fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM per_window__late")); got != "[0]" {
 		n.t.Fatalf("%s: per_window__late holds %s records; the input has no late records", what, got)
