@@ -141,6 +141,11 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 		inFiles[name] = true
 		v, err := m.compile(f.Stmt)
 		if err != nil {
+			var pe *parse.Error
+			if errors.As(err, &pe) {
+				// The same form as the pipeline's syntax errors: file:line: column C: ...
+				return fmt.Errorf("%s:%d: column %d: %s", f.File, pe.Pos.Line, pe.Pos.Col, pe.Msg)
+			}
 			return fmt.Errorf("%s: %w", f.File, err)
 		}
 		d := definition{Name: name, SQL: f.Stmt.Text, Origin: f.File, Created: time.Now().UTC()}

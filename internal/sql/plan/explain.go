@@ -25,7 +25,7 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		in.Stream, in.Partitions, b.src.EventTime, dur(in.Disorder))
 	add("  watermark: min over active partitions of (max event time - %s); partitions idle for the idle timeout do not hold it back", dur(in.Disorder))
 	if q.Where != nil {
-		add("  filter: %s", fingerprint(q.Where))
+		add("  filter: %s", parse.FormatExpr(q.Where))
 	}
 	switch p.Window.Kind {
 	case stream.Tumble:
@@ -54,7 +54,7 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		}
 		add("  repartition: none (the task sees every partition)")
 		if q.Having != nil {
-			add("  having: %s", fingerprint(q.Having))
+			add("  having: %s", parse.FormatExpr(q.Having))
 		}
 	}
 	if p.Window.Kind != stream.NoWindow && p.Aggregating {

@@ -127,6 +127,13 @@ func compile(e parse.Expr, sc scope) (stream.Expr, error) {
 		if err != nil {
 			return stream.Expr{}, err
 		}
+		if !canCast(a.Type, t) {
+			hint := ""
+			if t == schema.Timestamp {
+				hint = "; epoch seconds convert with to_timestamp(x), milliseconds with epoch_ms(x)"
+			}
+			return stream.Expr{}, errAt(x.Pos, "cannot CAST %s to %s%s", typeName(a.Type), typeName(t), hint)
+		}
 		return castExpr(a, t), nil
 	case *parse.Call:
 		return compileCall(x, sc)
@@ -348,19 +355,10 @@ func compileArith(x *parse.Binary, a, b stream.Expr) (stream.Expr, error) {
 	case "*":
 		f = func(p, q float64) (float64, bool) { return p * q, true }
 	case "/":
-		f = func(p, q float64) (float64, bool) {
-			if q == 0 {
-				return 0, false
-			}
-			return p / q, true
-		}
+		// IEEE division, as DuckDB: x/0 is ±inf, 0/0 is nan.
+		f = func(p, q float64) (float64, bool) { return p / q, true }
 	case "%":
-		f = func(p, q float64) (float64, bool) {
-			if q == 0 {
-				return 0, false
-			}
-			return math.Mod(p, q), true
-		}
+		f = func(p, q float64) (float64, bool) { return math.Mod(p, q), true }
 	}
 	return stream.Expr{Type: schema.Float64, Eval: func(r stream.Row) value {
 		l, rv := a.Eval(r), b.Eval(r)
@@ -697,6 +695,18 @@ func castType(pos parse.Pos, name string) (schema.Type, error) {
 	return 0, errAt(pos, "cannot CAST to %s: views support BIGINT, DOUBLE, VARCHAR, BOOLEAN and TIMESTAMP", name)
 }
 
+// canCast reports whether CAST(x AS to) is defined for x of type from.
+func canCast(from, to schema.Type) bool {
+	if from == to || from == nullType || to == schema.String || from == schema.String {
+		return true
+	}
+	switch to {
+	case schema.Int64, schema.Float64, schema.Bool:
+		return from == schema.Int64 || from == schema.Float64 || from == schema.Bool || (to == schema.Int64 && from == schema.Timestamp)
+	}
+	return false // to TIMESTAMP: only from strings
+}
+
 // castExpr converts e to type t. A value that does not convert becomes
 // NULL (a stream cannot stop at one bad row).
 func castExpr(e stream.Expr, t schema.Type) stream.Expr {
@@ -738,11 +748,23 @@ func castExpr(e stream.Expr, t schema.Type) stream.Expr {
 			}
 		case schema.String:
 			conv = func(v value) value {
-				n, err := strconv.ParseInt(strings.TrimSpace(string(v.Bytes)), 10, 64)
-				if err != nil {
+				s := strings.TrimSpace(string(v.Bytes))
+				if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+					return value{Int: n}
+				}
+				if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+					if n, err := strconv.ParseInt(h, 16, 64); err == nil {
+						return value{Int: n}
+					}
 					return null
 				}
-				return value{Int: n}
+				// '2.5' and '1e3' read as numbers and round half away from
+				// zero, as DuckDB does.
+				f, err := strconv.ParseFloat(s, 64)
+				if err != nil || math.IsNaN(f) || math.Abs(f) >= 0x1p63 {
+					return null
+				}
+				return value{Int: int64(math.Round(f))}
 			}
 		case schema.Bool:
 			conv = func(v value) value { return value{Int: v.Int} }
@@ -781,6 +803,7 @@ func castExpr(e stream.Expr, t schema.Type) stream.Expr {
 		}
 	}
 	if conv == nil {
+		// Only reached for conversions canCast refuses at CREATE.
 		return stream.Expr{Type: t, Eval: func(stream.Row) value { return null }}
 	}
 	return stream.Expr{Type: t, Eval: func(r stream.Row) value {

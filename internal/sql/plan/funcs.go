@@ -222,15 +222,34 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 		}
 		digits := int64(0)
 		if len(c.Args) == 2 {
-			lit, ok := c.Args[1].(*parse.NumberLit)
-			if !ok || !lit.IsInt {
-				return stream.Expr{}, errAt(c.Args[1].ExprPos(), "round's second argument must be an integer literal")
+			if !isConst(c.Args[1]) || args[1].Type != schema.Int64 {
+				return stream.Expr{}, errAt(c.Args[1].ExprPos(), "round's second argument must be an integer literal, e.g. round(x, 2) or round(x, -3)")
 			}
 			digits = args[1].Eval(nil).Int
+			if digits < -18 || digits > 18 {
+				return stream.Expr{}, errAt(c.Args[1].ExprPos(), "round's digits must be from -18 to 18, got %d", digits)
+			}
 		}
 		a := args[0]
 		if a.Type == schema.Int64 {
-			return a, nil
+			if digits >= 0 {
+				return a, nil
+			}
+			unit := int64(math.Pow10(int(-digits)))
+			return stream.Expr{Type: schema.Int64, Eval: func(r stream.Row) value {
+				v := a.Eval(r)
+				if !v.Null {
+					q, m := v.Int/unit, v.Int%unit
+					switch {
+					case m*2 >= unit:
+						q++
+					case m*2 <= -unit:
+						q--
+					}
+					v.Int = q * unit // half away from zero, as DuckDB
+				}
+				return v
+			}}, nil
 		}
 		if !numeric(a.Type) {
 			return stream.Expr{}, errAt(c.Pos, "round needs a number, got %s", typeName(a.Type))
@@ -244,7 +263,11 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			return v
 		}}, nil
 	case "coalesce", "ifnull":
-		if err := nargs(c, 1, 1000); err != nil {
+		hi := 1000
+		if c.Name == "ifnull" {
+			hi = 2
+		}
+		if err := nargs(c, 1, hi); err != nil {
 			return stream.Expr{}, err
 		}
 		t, err := commonType(c.Pos, args, c.Name)
@@ -308,8 +331,57 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 		}}, nil
 	case "date_trunc", "extract", "date_part":
 		return compileTimePart(c, args)
+	case "to_timestamp":
+		// Seconds since the epoch (with a fraction) to a timestamp.
+		if err := nargs(c, 1, 1); err != nil {
+			return stream.Expr{}, err
+		}
+		if !numeric(args[0].Type) {
+			return stream.Expr{}, errAt(c.Pos, "to_timestamp needs seconds as a number, got %s", typeName(args[0].Type))
+		}
+		a := castExpr(args[0], schema.Float64)
+		return stream.Expr{Type: schema.Timestamp, Eval: func(r stream.Row) value {
+			v := a.Eval(r)
+			if v.Null || math.IsNaN(v.Float) || math.Abs(v.Float) > 9.2e12 {
+				return null
+			}
+			return value{Int: int64(math.Round(v.Float * 1e6))}
+		}}, nil
+	case "epoch_ms":
+		// epoch_ms(milliseconds) is a timestamp; epoch_ms(timestamp) its milliseconds.
+		if err := nargs(c, 1, 1); err != nil {
+			return stream.Expr{}, err
+		}
+		a := args[0]
+		switch a.Type {
+		case schema.Timestamp:
+			return stream.Expr{Type: schema.Int64, Eval: func(r stream.Row) value {
+				v := a.Eval(r)
+				if !v.Null {
+					v.Int = floorDiv(v.Int, 1000)
+				}
+				return v
+			}}, nil
+		case schema.Int64:
+			return stream.Expr{Type: schema.Timestamp, Eval: func(r stream.Row) value {
+				v := a.Eval(r)
+				if !v.Null {
+					v.Int *= 1000
+				}
+				return v
+			}}, nil
+		}
+		return stream.Expr{}, errAt(c.Pos, "epoch_ms takes a BIGINT of milliseconds or a TIMESTAMP, got %s", typeName(a.Type))
 	}
 	return stream.Expr{}, errAt(c.Pos, "unknown function %s()", c.Name)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 // substr is DuckDB's substring: 1-based start, in characters. A negative
@@ -406,7 +478,14 @@ func compileTimePart(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 	case "doy":
 		f = func(t time.Time) int64 { return int64(t.YearDay()) }
 	case "epoch":
-		f = func(t time.Time) int64 { return t.Unix() }
+		// Seconds with their fraction, a DOUBLE, as DuckDB.
+		return stream.Expr{Type: schema.Float64, Eval: func(r stream.Row) value {
+			v := ts.Eval(r)
+			if v.Null {
+				return null
+			}
+			return value{Float: float64(v.Int) / 1e6}
+		}}, nil
 	default:
 		return stream.Expr{}, errAt(lit.Pos, "%s unit %q is not one of year, month, day, hour, minute, second, dow, doy, epoch", c.Name, lit.Val)
 	}

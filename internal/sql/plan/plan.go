@@ -270,6 +270,9 @@ func (b *binder) resolve(id *parse.Ident) (int, schema.Type, error) {
 	if found >= 0 {
 		return found, cols[found].Type, nil
 	}
+	if msg, ok := notYet[name]; ok && len(id.Parts) == 1 {
+		return 0, 0, errAt(id.Pos, "%s: %s", name, msg)
+	}
 	var have []string
 	for _, c := range cols {
 		have = append(have, c.Name)
@@ -307,6 +310,17 @@ func (b *binder) groupScope(q *parse.Select, in *inputScope, p *stream.Plan) (*g
 				return nil, errAt(n.Pos, "GROUP BY %s: there is no select item %s", n.Text, n.Text)
 			}
 			g = q.Items[i-1].Expr
+		}
+		if id, ok := g.(*parse.Ident); ok && len(id.Parts) == 1 {
+			// GROUP BY a select alias (DuckDB allows it) when no column has the name.
+			if _, _, err := b.resolve(id); err != nil {
+				for _, it := range q.Items {
+					if it.Alias == id.Parts[0] && it.Expr != nil {
+						g = it.Expr
+						break
+					}
+				}
+			}
 		}
 		if id, ok := g.(*parse.Ident); ok && b.window.Kind != stream.NoWindow {
 			if slot, _, err := b.resolve(id); err == nil && slot >= len(b.src.Columns) {
