@@ -3,6 +3,7 @@ package stream_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,6 +19,12 @@ import (
 // benchLog appends n clickstream rows (binary row format, as the gate
 // writes them) over keys users to a fresh log, in chunks of 1000.
 func benchLog(b *testing.B, n, users, partitions int) (*pebblelog.Log, *schema.Schema) {
+	return benchLogSkew(b, n, users, partitions, 0)
+}
+
+// benchLogSkew is benchLog with hot percent of the events on user 0 (and
+// so on one partition).
+func benchLogSkew(b *testing.B, n, users, partitions, hot int) (*pebblelog.Log, *schema.Schema) {
 	b.Helper()
 	l, err := pebblelog.Open(filepath.Join(b.TempDir(), "log"), pebblelog.Options{})
 	if err != nil {
@@ -41,6 +48,9 @@ func benchLog(b *testing.B, n, users, partitions int) (*pebblelog.Log, *schema.S
 		var row []byte
 		for i := start; i < min(start+1000, n); i++ {
 			u := i % users
+			if i%100 < hot {
+				u = 0
+			}
 			vals[ts] = schema.Value{Int: base + int64(i)*500} // 2000 events per second of event time
 			vals[uid] = schema.Value{Bytes: fmt.Appendf(nil, "user-%d", u)}
 			vals[url] = schema.Value{Bytes: []byte("/products/12345?ref=home")}
@@ -70,9 +80,11 @@ func benchLog(b *testing.B, n, users, partitions int) (*pebblelog.Log, *schema.S
 	return l, sc
 }
 
-func benchView(b *testing.B, sql string, users int) {
+func benchView(b *testing.B, sql string, users int) { benchViewSkew(b, sql, users, 0) }
+
+func benchViewSkew(b *testing.B, sql string, users, hot int) {
 	const n = 1_000_000
-	l, sc := benchLog(b, n, users, 4)
+	l, sc := benchLogSkew(b, n, users, 4, hot)
 	st, err := parse.Parse(sql)
 	if err != nil {
 		b.Fatal(err)
@@ -132,4 +144,64 @@ func BenchmarkHopCountSum(b *testing.B) {
 func BenchmarkFilterProject(b *testing.B) {
 	benchView(b, `CREATE MATERIALIZED VIEW v AS
 		SELECT ts, user_id, amount * 1.2 AS gross FROM clicks WHERE status = 200 AND country IN ('GB', 'FR')`, 10_000)
+}
+
+// BenchmarkSkew: the same per-user windowed aggregate with uniform keys and
+// with 90% of the events on one key (one partition). The issue's bar: the
+// hot case within 2x of the uniform one.
+func BenchmarkSkew(b *testing.B) {
+	const sql = `CREATE MATERIALIZED VIEW v AS
+		SELECT user_id, window_start, window_end, count(*) AS n, sum(amount) AS s
+		FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+		GROUP BY user_id, window_start, window_end`
+	b.Run("uniform", func(b *testing.B) { benchViewSkew(b, sql, 10_000, 0) })
+	b.Run("hot90", func(b *testing.B) { benchViewSkew(b, sql, 10_000, 90) })
+}
+
+// BenchmarkStateBytes reports what one group (window x key) of a windowed
+// count + sum per user costs: heap bytes while open, and stored bytes in a
+// checkpoint.
+func BenchmarkStateBytes(b *testing.B) {
+	const n = 200_000
+	l, sc := benchLog(b, n, 100_000, 4)
+	st, _ := parse.Parse(`CREATE MATERIALIZED VIEW v AS
+		SELECT user_id, window_start, window_end, count(*) AS n, sum(amount) AS s
+		FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' HOUR))
+		GROUP BY user_id, window_start, window_end`)
+	src := plan.Source{EventTime: "ts", Input: stream.Input{Stream: "clicks", Partitions: 4, Columns: sc.Columns,
+		Version: 1, EventCol: sc.ColumnIndex("ts"), Disorder: 5e6}}
+	v, err := plan.Compile(st.(*parse.CreateView), func(string) (plan.Source, bool) { return src, true })
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range b.N {
+		prefix := fmt.Sprintf("bench/%d/", i)
+		task := stream.NewTask(v.Plan, stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late", StatePrefix: prefix, IdleTimeout: time.Hour})
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		if err := task.Restore(); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			progressed, err := task.Step()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !progressed {
+				break
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if err := task.Commit(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		groups := task.Stats().Groups
+		stored, entries := 0, 0
+		l.Scan([]byte(prefix+"s/"), func(k, v []byte) bool { stored += len(k) + len(v); entries++; return true })
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(groups), "heap_B/group")
+		b.ReportMetric(float64(stored)/float64(entries), "stored_B/group")
+		runtime.KeepAlive(task)
+	}
 }
