@@ -3,8 +3,8 @@ package stream_test
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
