@@ -101,11 +101,13 @@ type Source struct {
 	Pos      Pos
 }
 
-// Sink consumes a stream. Type "lake" writes an Iceberg table.
+// Sink consumes a stream or an append-only view. Type "lake" writes an
+// Iceberg table.
 type Sink struct {
 	Name   string
 	Type   string
-	Stream string
+	Stream string // exactly one of Stream and View is set
+	View   string // a view of views/*.sql
 	Table  string
 	Roll   Roll
 	Pos    Pos
@@ -239,6 +241,24 @@ func Load(dir string) (*Pipeline, error) {
 	}
 	if p.Views, err = loadViews(dir); err != nil {
 		return nil, err
+	}
+	var errs Errors
+	for _, s := range p.Sinks {
+		if s.View == "" {
+			continue
+		}
+		found := false
+		var have []string
+		for _, v := range p.Views {
+			found = found || v.Stmt.Name == s.View
+			have = append(have, v.Stmt.Name)
+		}
+		if !found {
+			errs = append(errs, &Error{Pos: s.Pos, Msg: fmt.Sprintf("sinks.%s.view: no view %q in views/*.sql (views there: %s)", s.Name, s.View, strings.Join(have, ", "))})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return p, nil
 }
@@ -510,6 +530,7 @@ func (l *loader) sink(name string, key, spec *yaml.Node) {
 	l.fields(spec, path, map[string]func(*yaml.Node){
 		"type":   func(n *yaml.Node) { l.str(n, path+".type", &s.Type) },
 		"stream": func(n *yaml.Node) { l.str(n, path+".stream", &s.Stream) },
+		"view":   func(n *yaml.Node) { l.str(n, path+".view", &s.View) },
 		"table":  func(n *yaml.Node) { l.str(n, path+".table", &s.Table) },
 		"roll": func(n *yaml.Node) {
 			l.fields(n, path+".roll", map[string]func(*yaml.Node){
@@ -521,8 +542,12 @@ func (l *loader) sink(name string, key, spec *yaml.Node) {
 	})
 	switch s.Type {
 	case "lake":
+		if (s.Stream == "") == (s.View == "") {
+			l.errf(spec, "%s: set either stream: (a stream of this file) or view: (a view of views/*.sql)", path)
+			return
+		}
 		if s.Table == "" {
-			s.Table = s.Stream
+			s.Table = s.Stream + s.View
 		}
 		if s.Table != "" && !nameRE.MatchString(s.Table) {
 			l.errf(spec, "%s.table: %q must start with a lower-case letter and use only a-z, 0-9 and _", path, s.Table)
@@ -558,7 +583,11 @@ func (l *loader) crossCheck() {
 	}
 	tables := map[string]bool{}
 	for _, s := range l.p.Sinks {
-		if l.p.Stream(s.Stream) == nil {
+		if s.View != "" {
+			if l.p.Stream(s.View) != nil {
+				l.errs = append(l.errs, &Error{Pos: s.Pos, Msg: fmt.Sprintf("sinks.%s.view: %q is a stream; write stream: %s", s.Name, s.View, s.View)})
+			}
+		} else if l.p.Stream(s.Stream) == nil {
 			l.errs = append(l.errs, &Error{Pos: s.Pos, Msg: fmt.Sprintf("sinks.%s.stream: %q is not a declared stream (declared: %s)", s.Name, s.Stream, names())})
 		}
 		if tables[s.Table] {

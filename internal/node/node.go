@@ -174,6 +174,9 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	for _, sk := range cfg.Pipeline.Sinks {
+		if sk.View != "" {
+			continue // opened once the views run, below
+		}
 		s := cfg.Pipeline.Stream(sk.Stream)
 		w, err := lake.Open(context.Background(), lake.Options{
 			Warehouse: lakeDir(cfg.DataDir), Table: sk.Table, Stream: s.Name, Partitions: s.Partitions,
@@ -217,6 +220,10 @@ func Start(cfg Config) (*Node, error) {
 		fileViews = append(fileViews, view.FileView{Stmt: v.Stmt, File: v.File})
 	}
 	if err := n.views.Start(workCtx, fileViews); err != nil {
+		n.views.Stop()
+		return nil, err
+	}
+	if err := n.openViewSinks(); err != nil {
 		n.views.Stop()
 		return nil, err
 	}
@@ -268,6 +275,58 @@ func Start(cfg Config) (*Node, error) {
 	ok = true
 	cfg.Logger.Info("weir node ready", "listen", n.Addr(), "data_dir", cfg.DataDir, "streams", len(streams), "lake_tables", len(n.writers))
 	return n, nil
+}
+
+// openViewSinks opens a lake writer for each sink of a view: the view's
+// output stream becomes an Iceberg table, and the view's SQL table reads
+// its committed files plus the tail after them.
+func (n *Node) openViewSinks() error {
+	for _, sk := range n.cfg.Pipeline.Sinks {
+		if sk.View == "" {
+			continue
+		}
+		p := n.views.Plan(sk.View)
+		if p == nil {
+			return fmt.Errorf("%s: sinks.%s: view %q is not running (see the log for why)", sk.Pos, sk.Name, sk.View)
+		}
+		if p.Upsert() {
+			return fmt.Errorf("%s: sinks.%s: view %q is a changelog of upserts (a continuous aggregate, EMIT EVERY or LATE DATA UPDATE); "+
+				"a lake sink takes append-only views: windowed aggregates that emit on close, or views without aggregates", sk.Pos, sk.Name, sk.View)
+		}
+		cols := p.OutputColumns()
+		evCol := -1
+		for i, c := range cols {
+			if c.Type == schema.Timestamp && (evCol < 0 || c.Name == "window_start") {
+				evCol = i
+				if c.Name == "window_start" {
+					break
+				}
+			}
+		}
+		if evCol < 0 {
+			return fmt.Errorf("%s: sinks.%s: view %q has no TIMESTAMP column to partition its lake table by; select window_start or the event time", sk.Pos, sk.Name, sk.View)
+		}
+		outStream := view.OutputStream(sk.View)
+		w, err := lake.Open(context.Background(), lake.Options{
+			Warehouse: lakeDir(n.cfg.DataDir), Table: sk.Table, Stream: outStream, Partitions: 1,
+			Schema: schema.FromColumns(cols), SchemaVer: 1, EventCol: evCol,
+			MaxRows: sk.Roll.MaxRows, MaxBytes: sk.Roll.MaxBytes, Interval: sk.Roll.Interval,
+			Log: n.log, Metrics: n.metrics.Lake, Logger: n.cfg.Logger,
+		})
+		if err != nil {
+			return err
+		}
+		if end, err := n.log.End(outStream, 0); err == nil && w.State().Offsets[0] > end {
+			return fmt.Errorf("%s: sinks.%s: lake table %q holds rows up to offset %d of view %q, whose output now ends at %d: the view was rebuilt "+
+				"(its SQL changed); remove %s to rewrite the table from the new view", sk.Pos, sk.Name, sk.Table, w.State().Offsets[0], sk.View, end,
+				filepath.Join(lakeDir(n.cfg.DataDir), lake.Namespace, sk.Table))
+		}
+		n.writers = append(n.writers, sinkWriter{stream: outStream, w: w})
+		if err := n.engine.SetState(sk.View, w.State); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Addr is the address the API listens on.

@@ -212,3 +212,97 @@ func TestViewDDL(t *testing.T) {
 		t.Fatalf("dropped view still listed: %s", b)
 	}
 }
+
+// TestViewLakeSink: an append-only view written to the lake is an Iceberg
+// table of its rows, and the view's SQL table reads those files plus the
+// rows after them — the same answer before and after a restart.
+func TestViewLakeSink(t *testing.T) {
+	const yaml = `streams:
+  events:
+    schema: schemas/events.json
+    key: [user_id]
+    event_time: {column: ts, max_disorder: 1s}
+    partitions: 2
+sinks:
+  windows:
+    type: lake
+    view: per_10s
+    roll: {max_rows: 1000000, interval: 200ms}
+`
+	views := map[string]string{"v.sql": `CREATE MATERIALIZED VIEW per_10s AS
+SELECT window_start, window_end, count(*) AS n, sum(seq) AS s
+FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end;`}
+	n := startNode(t, yaml, views)
+	// 2000 events, 50 ms apart: 100 s of event time, 10 windows; the
+	// watermark (newest - 1 s) closes 9 of them.
+	var body bytes.Buffer
+	for i := range 2000 {
+		fmt.Fprintf(&body, `{"ts":%d,"seq":%d,"user_id":"u%d"}`+"\n", 1795000000000+int64(i)*50, i, i%7)
+	}
+	if code, _, b := post(t, n, body.Bytes()); code != 200 {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+	want := "[[1800 1619100 9]]" // seq 0..1799 in the 9 closed windows
+	q := func() string {
+		res, err := n.Query(context.Background(), "SELECT sum(n), sum(s), count(*) FROM per_10s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(res.Rows)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for q() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("per_10s: %s, want %s", q(), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The rows reach the lake files.
+	lake := filepath.Join(n.cfg.DataDir, "lake", "weir", "per_10s", "data")
+	for {
+		res, err := n.Query(context.Background(), "SELECT count(*) FROM read_parquet('"+lake+"/*/*.parquet')")
+		if err == nil && fmt.Sprint(res.Rows) == "[[9]]" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lake files of per_10s: %v %v, want 9 rows", res, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cfg := n.cfg
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n2, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Shutdown(context.Background())
+	res, err := n2.Query(context.Background(), "SELECT sum(n), sum(s), count(*) FROM per_10s")
+	if err != nil || fmt.Sprint(res.Rows) != want {
+		t.Fatalf("after restart: %v %v, want %s", res, err, want)
+	}
+}
+
+// TestViewLakeSinkRefusesUpserts: a changelog view cannot be a lake table.
+func TestViewLakeSinkRefusesUpserts(t *testing.T) {
+	dir := t.TempDir()
+	pipe := filepath.Join(dir, "p")
+	os.MkdirAll(filepath.Join(pipe, "schemas"), 0o755)
+	os.MkdirAll(filepath.Join(pipe, "views"), 0o755)
+	os.WriteFile(filepath.Join(pipe, "schemas", "events.json"), []byte(testSchema), 0o644)
+	os.WriteFile(filepath.Join(pipe, "weir.yaml"), []byte("streams:\n  events:\n    schema: schemas/events.json\n    key: [user_id]\n    event_time: {column: ts}\nsinks:\n  l:\n    type: lake\n    view: totals\n"), 0o644)
+	os.WriteFile(filepath.Join(pipe, "views", "v.sql"), []byte("CREATE MATERIALIZED VIEW totals AS SELECT user_id, count(*) AS n FROM events GROUP BY user_id;"), 0o644)
+	p, err := config.Load(pipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(Config{Pipeline: p, DataDir: filepath.Join(dir, "d"), Listen: "127.0.0.1:0", NoSources: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`view "totals" is a changelog of upserts`)) {
+		t.Fatalf("error %v", err)
+	}
+	os.WriteFile(filepath.Join(pipe, "weir.yaml"), []byte("streams:\n  events:\n    schema: schemas/events.json\n    key: [user_id]\n    event_time: {column: ts}\nsinks:\n  l:\n    type: lake\n    view: nope\n"), 0o644)
+	if _, err := config.Load(pipe); err == nil || !bytes.Contains([]byte(err.Error()), []byte(`weir.yaml:7: sinks.l.view: no view "nope" in views/*.sql (views there: totals)`)) {
+		t.Fatalf("config error %v", err)
+	}
+}

@@ -209,6 +209,21 @@ func (e *Engine) AddTable(t Table) error {
 	return nil
 }
 
+// SetState makes a table read the lake: rows in the files of state's
+// snapshot come from Parquet, the tail only after its offsets (a view
+// written to the lake).
+func (e *Engine) SetState(name string, state func() *lake.State) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range e.tables {
+		if t.Name == name {
+			t.State = state
+			return nil
+		}
+	}
+	return fmt.Errorf("no table %q", name)
+}
+
 // RemoveTable drops a table that AddTable or New made. Queries running
 // on it finish first.
 func (e *Engine) RemoveTable(name string) error {

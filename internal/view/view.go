@@ -368,6 +368,16 @@ func (m *Manager) positions(streamName string, checkpoint bool) [][]int64 {
 	return out
 }
 
+// Plan returns a running view's plan, or nil.
+func (m *Manager) Plan(name string) *stream.Plan {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.views[name]; ok {
+		return r.view.Plan
+	}
+	return nil
+}
+
 // Handles reports whether stmt is a view statement this package executes.
 func Handles(stmt parse.Statement) bool {
 	switch s := stmt.(type) {
