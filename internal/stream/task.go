@@ -619,21 +619,27 @@ func (t *Task) lookup(s Span, windowed bool) *group {
 	if g, ok := t.groups[string(t.keyBuf)]; ok {
 		return g
 	}
-	g := &group{key: string(t.keyBuf), span: s, keyVals: make([]schema.Value, len(t.keyVals))}
+	g := t.newGroup(string(t.keyBuf), s)
 	// A group created in a window that has fired (LATE DATA UPDATE) is
 	// emitted at the next commit, like an update of an existing one.
 	g.fired = windowed && s.End+t.plan.AllowedLateness <= t.wm
+	t.addGroup(g)
+	return g
+}
+
+// newGroup makes an empty group of the current key values (copied: they
+// alias the record being processed).
+func (t *Task) newGroup(key string, s Span) *group {
+	g := &group{key: key, span: s, keyVals: make([]schema.Value, len(t.keyVals)), accs: make([]Acc, len(t.plan.Aggs))}
 	for i, v := range t.keyVals {
 		if v.Bytes != nil {
 			v.Bytes = slices.Clone(v.Bytes)
 		}
 		g.keyVals[i] = v
 	}
-	g.accs = make([]Acc, len(t.plan.Aggs))
 	for i := range t.plan.Aggs {
 		g.accs[i] = t.plan.Aggs[i].NewAcc()
 	}
-	t.addGroup(g)
 	return g
 }
 
@@ -678,17 +684,8 @@ func (t *Task) session(ts int64) *group {
 			return nil
 		}
 		sk := string(t.keyBuf)
-		g := &group{key: sessionStateKey(lo, sk), sessKey: sk, span: Span{lo, hi}, keyVals: make([]schema.Value, len(t.keyVals))}
-		for i, v := range t.keyVals {
-			if v.Bytes != nil {
-				v.Bytes = slices.Clone(v.Bytes)
-			}
-			g.keyVals[i] = v
-		}
-		g.accs = make([]Acc, len(t.plan.Aggs))
-		for i := range t.plan.Aggs {
-			g.accs[i] = t.plan.Aggs[i].NewAcc()
-		}
+		g := t.newGroup(sessionStateKey(lo, sk), Span{lo, hi})
+		g.sessKey = sk
 		t.addGroup(g)
 		return g
 	}
