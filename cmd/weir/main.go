@@ -62,7 +62,7 @@ Then:        weir query "SELECT country, count(*) FROM clicks GROUP BY 1"`,
 }
 
 type nodeFlags struct {
-	dataDir, listen, logLevel, pprof string
+	dataDir, listen, logLevel, pprof, memory string
 }
 
 func (f *nodeFlags) add(c *cobra.Command, defData string) {
@@ -70,6 +70,7 @@ func (f *nodeFlags) add(c *cobra.Command, defData string) {
 	c.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8080", "HOST:PORT of the HTTP API")
 	c.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	c.Flags().StringVar(&f.pprof, "pprof", "", "HOST:PORT to serve Go's /debug/pprof profiles on (off by default; keep it on loopback)")
+	c.Flags().StringVar(&f.memory, "memory-budget", "2GiB", "heap size past which ingest answers 429 (the query engine has its own 1 GB limit)")
 }
 
 func (f *nodeFlags) logger() *slog.Logger {
@@ -172,7 +173,11 @@ func serveUntilSignal(p *config.Pipeline, f nodeFlags, onReady func(addr string)
 		go http.Serve(ln, mux)
 		log.Info("profiles served", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	}
-	n, err := node.Start(node.Config{Pipeline: p, DataDir: f.dataDir, Listen: f.listen, Logger: log})
+	budget, err := config.ParseSize(f.memory)
+	if err != nil || budget < 64<<20 {
+		return fmt.Errorf("--memory-budget %q: give a size of at least 64MiB, like 512MiB or 4GiB", f.memory)
+	}
+	n, err := node.Start(node.Config{Pipeline: p, DataDir: f.dataDir, Listen: f.listen, Logger: log, MemoryBudget: budget})
 	if err != nil {
 		return err
 	}

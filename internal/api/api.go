@@ -180,7 +180,7 @@ func (a *api) doIngest(w http.ResponseWriter, r *http.Request, stream string) in
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, gate.ErrOverloaded):
 		w.Header().Set("Retry-After", "1")
-		a.fail(w, http.StatusTooManyRequests, "overloaded", "ingest is at its in-flight memory limit", "retry after the Retry-After delay with the same Idempotency-Key")
+		a.fail(w, http.StatusTooManyRequests, "overloaded", "ingest is at its memory limit: "+err.Error(), "retry after the Retry-After delay with the same Idempotency-Key")
 		return http.StatusTooManyRequests
 	case errors.Is(err, gate.ErrBacklog):
 		w.Header().Set("Retry-After", "1")

@@ -74,9 +74,11 @@ type Options struct {
 	IdempotencyTTL time.Duration
 	Metrics        *Metrics
 	Now            func() time.Time
-	// Backlogged reports whether a stream's consumers are so far behind
-	// that ingest must wait (backpressure); nil: never.
-	Backlogged func(stream string) bool
+	// Admit is asked before each request is processed (backpressure: a
+	// stream's consumers too far behind, the node over its memory
+	// budget). A non-nil error, wrapping ErrBacklog or ErrOverloaded,
+	// refuses the request; nothing of it is stored. Nil Admit: always admit.
+	Admit func(stream string) error
 }
 
 // Metrics are the gate's Prometheus metrics, labelled by stream.
@@ -186,8 +188,10 @@ func (g *Gate) Ingest(ctx context.Context, req Request) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("%w %q", ErrUnknownStream, req.Stream)
 	}
-	if g.opts.Backlogged != nil && g.opts.Backlogged(req.Stream) {
-		return Result{}, fmt.Errorf("%w: stream %q", ErrBacklog, req.Stream)
+	if g.opts.Admit != nil {
+		if err := g.opts.Admit(req.Stream); err != nil {
+			return Result{}, err
+		}
 	}
 	weight := int64(len(req.Body))*2 + 4096 // the body plus the rows built from it
 	weight = min(weight, g.opts.MaxInFlightBytes)

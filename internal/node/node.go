@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +47,11 @@ type Config struct {
 	Logger   *slog.Logger
 	// NoSources skips the pipeline's sources (tests ingest by HTTP only).
 	NoSources bool
+	// MemoryBudget bounds the Go heap: past it ingest answers 429 until
+	// the heap is back under 90% of it, and the garbage collector works
+	// harder near it (debug.SetMemoryLimit). 0: 2 GiB. The query engine's
+	// memory (DuckDB) is bounded separately.
+	MemoryBudget int64
 }
 
 // Node is a running embedded node.
@@ -62,6 +69,8 @@ type Node struct {
 	// backlogged[stream] is set while the stream's consumers are further
 	// behind than its max_backlog (see watchBacklog).
 	backlogged map[string]*atomic.Bool
+	overBudget atomic.Bool  // the heap is over the memory budget
+	memBudget  atomic.Int64 // bytes; see Config.MemoryBudget
 
 	cancelWork context.CancelFunc // lake writers, maintenance
 	cancelSrc  context.CancelFunc // sources
@@ -128,6 +137,10 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = 2 << 30
+	}
+	debug.SetMemoryLimit(cfg.MemoryBudget)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create data directory %q: %w", cfg.DataDir, err)
 	}
@@ -135,6 +148,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cannot save the pipeline into data directory %q: %w", cfg.DataDir, err)
 	}
 	n := &Node{cfg: cfg, metrics: observe.NewMetrics(), errc: make(chan error, 8)}
+	n.memBudget.Store(cfg.MemoryBudget)
 	ok := false
 	defer func() {
 		if !ok {
@@ -169,7 +183,7 @@ func Start(cfg Config) (*Node, error) {
 		n.backlogged[s.Name] = new(atomic.Bool)
 	}
 	n.gate, err = gate.New(n.log, n.log, streams, gate.Options{Metrics: n.metrics.Gate,
-		Backlogged: n.isBacklogged})
+		Admit: n.admit})
 	if err != nil {
 		return nil, err
 	}
@@ -391,6 +405,38 @@ func (n *Node) watchBacklog(ctx context.Context) {
 		for _, s := range n.cfg.Pipeline.Streams {
 			n.isBacklogged(s.Name)
 		}
+		n.checkMemory()
+	}
+}
+
+// SetMemoryBudget changes the heap budget past which a running node
+// refuses ingest (the garbage collector's limit stays as started).
+func (n *Node) SetMemoryBudget(bytes int64) { n.memBudget.Store(bytes) }
+
+// admit is the gate's backpressure check.
+func (n *Node) admit(stream string) error {
+	if n.overBudget.Load() {
+		return fmt.Errorf("%w: the node's heap is over its memory budget (--memory-budget %d bytes)", gate.ErrOverloaded, n.memBudget.Load())
+	}
+	if n.isBacklogged(stream) {
+		return fmt.Errorf("%w: stream %q", gate.ErrBacklog, stream)
+	}
+	return nil
+}
+
+// checkMemory sets overBudget while the live heap is over the budget.
+func (n *Node) checkMemory() {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	heap := int64(sample[0].Value.Uint64())
+	budget := n.memBudget.Load()
+	switch {
+	case heap > budget && !n.overBudget.Load():
+		n.overBudget.Store(true)
+		n.cfg.Logger.Warn("heap over the memory budget: ingest answers 429 until it is back under 90%", "heap_bytes", heap, "budget_bytes", budget)
+	case heap < budget*9/10 && n.overBudget.Load():
+		n.overBudget.Store(false)
+		n.cfg.Logger.Info("heap back under the memory budget", "heap_bytes", heap)
 	}
 }
 

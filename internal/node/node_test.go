@@ -306,3 +306,40 @@ func TestViewLakeSinkRefusesUpserts(t *testing.T) {
 		t.Fatalf("config error %v", err)
 	}
 }
+
+// TestMemoryBudget: over the heap budget, ingest answers 429 and stores
+// nothing; back under it, ingest resumes.
+func TestMemoryBudget(t *testing.T) {
+	n := startNode(t, `streams:
+  events:
+    schema: schemas/events.json
+    key: [user_id]
+    event_time: {column: ts}
+`, nil)
+	n.SetMemoryBudget(1 << 20) // far below any live heap
+	deadline := time.Now().Add(5 * time.Second)
+	for !n.overBudget.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the heap was never seen over a 1-byte budget")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	code, hdr, body := post(t, n, events(0, 10))
+	if code != 429 || hdr.Get("Retry-After") == "" || !bytes.Contains(body, []byte("memory budget")) {
+		t.Fatalf("over budget: %d %v %s", code, hdr, body)
+	}
+	n.SetMemoryBudget(1 << 40)
+	for n.overBudget.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the budget was raised but ingest stayed refused")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, _, body := post(t, n, events(0, 10)); code != 200 {
+		t.Fatalf("under budget: %d %s", code, body)
+	}
+	res, err := n.Query(context.Background(), "SELECT count(*) FROM events")
+	if err != nil || fmt.Sprint(res.Rows) != "[[10]]" {
+		t.Fatalf("count %v %v: the refused request must have stored nothing", res, err)
+	}
+}
