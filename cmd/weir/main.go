@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -434,6 +436,9 @@ func cell(v any) string {
 	case float64:
 		if x == float64(int64(x)) && x < 1e15 && x > -1e15 {
 			return fmt.Sprintf("%d", int64(x))
+		}
+		if a := math.Abs(x); a >= 1e-4 && a < 1e15 {
+			return strconv.FormatFloat(x, 'f', -1, 64) // 2476621.13, not 2.47662113e+06
 		}
 		return fmt.Sprint(x)
 	}
