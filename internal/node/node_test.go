@@ -73,7 +73,7 @@ func events(from, n int) []byte {
 	return b.Bytes()
 }
 
-// TestBackpressure: a lake sink that commits only every 300 ms is a slow
+// TestBackpressure: a lake sink that commits only every second is a slow
 // consumer; with max_backlog 3000 the gate answers 429 with Retry-After
 // once 3000 records wait, stores nothing of the refused request, and
 // accepts again when the sink has caught up. Every accepted record ends up
@@ -90,9 +90,9 @@ sinks:
   lake:
     type: lake
     stream: events
-    roll: {max_rows: 1000000, interval: 300ms}
+    roll: {max_rows: 1000000, interval: 1s}
 `, nil)
-	const batches, per = 15, 1000
+	const batches, per = 8, 1000
 	refused := 0
 	for i := 0; i < batches; {
 		code, hdr, body := post(t, n, events(i*per, per))
