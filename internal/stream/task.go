@@ -83,6 +83,7 @@ type Task struct {
 	cleanQueued map[int64]bool
 
 	uncommitted bool // input processed since the last commit
+	live        bool // caught up with the input once since the start
 	// checkpoint is the input position the stored state reflects;
 	// replayUntil the committed position: input in between is replayed
 	// after a restart to rebuild state, with every output suppressed
@@ -204,6 +205,9 @@ type Stats struct {
 	// Checkpoint is the input position the stored state reflects: the log
 	// must keep every record from here on.
 	Checkpoint []int64
+	// Live: the task has read to the end of its input at least once since
+	// it started (a new view backfilling the retained log is not live).
+	Live bool
 }
 
 func (t *Task) posKey() []byte   { return []byte(t.opts.StatePrefix + "pos") }
@@ -444,6 +448,10 @@ func (t *Task) round() (bool, error) {
 	}
 	if t.replaying {
 		t.checkReplay()
+	}
+	if !progressed && !t.replaying && !t.live {
+		t.live = true
+		t.publish()
 	}
 	return progressed, nil
 }
@@ -969,7 +977,7 @@ func (t *Task) commitCheckpoint(ctx context.Context, ckpt bool) error {
 
 // publish makes the committed progress visible to Stats.
 func (t *Task) publish() {
-	st := Stats{Groups: len(t.groups), Counts: t.counts, Offsets: slices.Clone(t.offsets), Checkpoint: slices.Clone(t.checkpoint)}
+	st := Stats{Groups: len(t.groups), Counts: t.counts, Offsets: slices.Clone(t.offsets), Checkpoint: slices.Clone(t.checkpoint), Live: t.live}
 	if t.replayUntil != nil {
 		st.Offsets = slices.Clone(t.replayUntil) // what is committed
 	}

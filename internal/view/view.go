@@ -341,8 +341,10 @@ func (m *Manager) Floor(streamName string, partition int) (int64, bool) {
 	return floor, ok
 }
 
-// Positions returns, for each view reading the stream, its committed input
-// offsets per partition (nil before its task restored).
+// Positions returns, for each live view reading the stream, its committed
+// input offsets per partition. A view still backfilling the retained log
+// (not yet caught up since it started) is left out: it must not hold back
+// ingest (backpressure) while it catches up.
 func (m *Manager) Positions(streamName string) [][]int64 { return m.positions(streamName, false) }
 
 // positions returns the committed offsets of each view reading the
@@ -359,9 +361,10 @@ func (m *Manager) positions(streamName string, checkpoint bool) [][]int64 {
 		r.mu.Lock()
 		st := r.task.Stats()
 		r.mu.Unlock()
-		if checkpoint {
+		switch {
+		case checkpoint:
 			out = append(out, st.Checkpoint)
-		} else {
+		case st.Live:
 			out = append(out, st.Offsets)
 		}
 	}
