@@ -321,6 +321,14 @@ func (n *Node) openViewSinks() error {
 			return fmt.Errorf("%s: sinks.%s: view %q has no TIMESTAMP column to partition its lake table by; select window_start or the event time", sk.Pos, sk.Name, sk.View)
 		}
 		outStream := view.OutputStream(sk.View)
+		if n.views.Rebuilt(sk.View) {
+			// The table holds rows of the old definition: rewrite it.
+			dir := filepath.Join(lakeDir(n.cfg.DataDir), lake.Namespace, sk.Table)
+			n.cfg.Logger.Warn("view rebuilt; its lake table is rewritten from the new view", "view", sk.View, "table", sk.Table)
+			if err := os.RemoveAll(dir); err != nil {
+				return fmt.Errorf("cannot remove the lake table %s of rebuilt view %q: %w", dir, sk.View, err)
+			}
+		}
 		w, err := lake.Open(context.Background(), lake.Options{
 			Warehouse: lakeDir(n.cfg.DataDir), Table: sk.Table, Stream: outStream, Partitions: 1,
 			Schema: schema.FromColumns(cols), SchemaVer: 1, EventCol: evCol,

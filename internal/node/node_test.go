@@ -343,3 +343,81 @@ func TestMemoryBudget(t *testing.T) {
 		t.Fatalf("count %v %v: the refused request must have stored nothing", res, err)
 	}
 }
+
+// TestViewLakeSinkRebuilt: when a view's SQL changes, the view is rebuilt
+// from the log and its lake table is rewritten: no rows of the old
+// definition remain.
+func TestViewLakeSinkRebuilt(t *testing.T) {
+	const yaml = `streams:
+  events:
+    schema: schemas/events.json
+    key: [user_id]
+    event_time: {column: ts, max_disorder: 1s}
+    partitions: 2
+sinks:
+  windows:
+    type: lake
+    view: w
+    roll: {max_rows: 1000000, interval: 200ms}
+`
+	view := func(size int) map[string]string {
+		return map[string]string{"v.sql": fmt.Sprintf(`CREATE MATERIALIZED VIEW w AS
+SELECT window_start, window_end, count(*) AS n FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '%d' SECOND)) GROUP BY window_start, window_end;`, size)}
+	}
+	n := startNode(t, yaml, view(10))
+	var body bytes.Buffer
+	for i := range 2000 {
+		fmt.Fprintf(&body, `{"ts":%d,"seq":%d,"user_id":"u%d"}`+"\n", 1795000000000+int64(i)*50, i, i%7)
+	}
+	if code, _, b := post(t, n, body.Bytes()); code != 200 {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+	wait := func(n *Node, want string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			res, err := n.Query(context.Background(), "SELECT count(*), sum(n) FROM w")
+			if err == nil && fmt.Sprint(res.Rows) == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("view w: %v %v, want %s", res, err, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	wait(n, "[[9 1800]]") // 10 s windows, 9 closed
+	time.Sleep(400 * time.Millisecond) // let the lake commit them
+	cfg := n.cfg
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The same data directory, the view now over 20 s windows.
+	pipe := cfg.Pipeline.Dir
+	if err := os.WriteFile(filepath.Join(pipe, "views", "v.sql"), []byte(view(20)["v.sql"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := config.Load(pipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Pipeline = p
+	n2, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Shutdown(context.Background())
+	wait(n2, "[[4 1600]]") // 20 s windows: 4 closed (the watermark is at 99 s)
+	lake := filepath.Join(cfg.DataDir, "lake", "weir", "w", "data")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := n2.Query(context.Background(), "SELECT count(*), sum(n) FROM read_parquet('"+lake+"/*/*.parquet')")
+		if err == nil && fmt.Sprint(res.Rows) == "[[4 1600]]" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lake table of the rebuilt view: %v %v, want only the 4 new rows", res, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -59,6 +59,9 @@ type Manager struct {
 
 	mu    sync.Mutex
 	views map[string]*running
+	// rebuilt are the file views Start rebuilt because their SQL changed:
+	// whatever was derived from their old output (a lake table) is stale.
+	rebuilt map[string]bool
 	// broken are stored DDL views that no longer plan (a stream or column
 	// they read is gone): listed, droppable, not running.
 	broken map[string]brokenView
@@ -104,7 +107,7 @@ func New(opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Manager{opts: opts, views: map[string]*running{}, broken: map[string]brokenView{}}
+	return &Manager{opts: opts, views: map[string]*running{}, broken: map[string]brokenView{}, rebuilt: map[string]bool{}}
 }
 
 // Start reconciles the stored views with the pipeline's files and starts a
@@ -158,6 +161,7 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 				if err := m.purge(name); err != nil {
 					return err
 				}
+				m.rebuilt[name] = true
 			}
 		}
 		views = append(views, v)
@@ -371,6 +375,13 @@ func (m *Manager) positions(streamName string, checkpoint bool) [][]int64 {
 	return out
 }
 
+// Rebuilt reports whether Start rebuilt the view because its SQL changed.
+func (m *Manager) Rebuilt(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rebuilt[name]
+}
+
 // Plan returns a running view's plan, or nil.
 func (m *Manager) Plan(name string) *stream.Plan {
 	m.mu.Lock()
@@ -566,5 +577,6 @@ func (m *Manager) show() *serve.Result {
 			"not running: " + b.err.Error(), b.def.SQL})
 	}
 	m.mu.Unlock()
+	sort.SliceStable(res.Rows, func(i, j int) bool { return res.Rows[i][0].(string) < res.Rows[j][0].(string) })
 	return res
 }

@@ -32,6 +32,18 @@ var notYet = map[string]string{
 	"random":            "random() would make a view differ between replays",
 }
 
+// scalarFuncs are the functions compileCall knows (checked before the
+// arguments, so an unknown function is reported as such).
+var scalarFuncs = map[string]bool{}
+
+func init() {
+	for _, f := range strings.Fields(`lower upper trim length char_length strlen substr substring concat replace
+		starts_with prefix contains ends_with suffix abs floor ceil ceiling round coalesce ifnull nullif
+		greatest least date_trunc extract date_part to_timestamp epoch_ms`) {
+		scalarFuncs[f] = true
+	}
+}
+
 func isAggregate(c *parse.Call) bool {
 	_, ok := aggregates[c.Name]
 	return ok && c.Over == nil
@@ -59,6 +71,9 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 	}
 	if isAggregate(c) {
 		return stream.Expr{}, errAt(c.Pos, "aggregate %s() is not allowed here: aggregates go in the SELECT list or HAVING of a grouped query", c.Name)
+	}
+	if !scalarFuncs[c.Name] {
+		return stream.Expr{}, errAt(c.Pos, "unknown function %s()", c.Name)
 	}
 	if c.Distinct || c.Star {
 		return stream.Expr{}, errAt(c.Pos, "%s is not an aggregate: DISTINCT and * are not allowed in its arguments", c.Name)
@@ -263,11 +278,11 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			return v
 		}}, nil
 	case "coalesce", "ifnull":
-		hi := 1000
+		lo, hi := 1, 1000
 		if c.Name == "ifnull" {
-			hi = 2
+			lo, hi = 2, 2
 		}
-		if err := nargs(c, 1, hi); err != nil {
+		if err := nargs(c, lo, hi); err != nil {
 			return stream.Expr{}, err
 		}
 		t, err := commonType(c.Pos, args, c.Name)

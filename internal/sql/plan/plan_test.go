@@ -2037,7 +2037,9 @@ func TestGroupByAliasAndErrors(t *testing.T) {
 	fails(`CREATE MATERIALIZED VIEW v AS SELECT current_timestamp AS t FROM clicks`,
 		"line 1, column 38: current_timestamp: now() and current_timestamp would make a view depend on when it is computed; use the event time")
 	fails(`CREATE MATERIALIZED VIEW v AS SELECT ifnull(amount, 1, 2) AS t FROM clicks`,
-		"line 1, column 38: ifnull takes 1 to 2 arguments, got 3")
+		"line 1, column 38: ifnull takes 2 argument(s), got 3")
+	fails(`CREATE MATERIALIZED VIEW v AS SELECT country, stddev(amount) AS s FROM clicks GROUP BY country`,
+		"line 1, column 47: unknown function stddev()")
 	fails(`CREATE MATERIALIZED VIEW v AS SELECT CAST(status AS TIMESTAMP) AS t FROM clicks`,
 		"line 1, column 38: cannot CAST BIGINT to TIMESTAMP; epoch seconds convert with to_timestamp(x), milliseconds with epoch_ms(x)")
 	fails(`CREATE MATERIALIZED VIEW v AS SELECT round(amount, 40) AS t FROM clicks`,
