@@ -386,7 +386,7 @@ SELECT window_start, window_end, count(*) AS n FROM TABLE(TUMBLE(TABLE events, D
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	wait(n, "[[9 1800]]") // 10 s windows, 9 closed
+	wait(n, "[[9 1800]]")              // 10 s windows, 9 closed
 	time.Sleep(400 * time.Millisecond) // let the lake commit them
 	cfg := n.cfg
 	if err := n.Shutdown(context.Background()); err != nil {
