@@ -93,6 +93,8 @@ type Task struct {
 	replaying   bool
 	changed     []*group // groups changed since the last commit (emission)
 	changedGen  uint64
+	early       []*group // EMIT EVERY: groups changed since the last early emission
+	earlyGen    uint64
 	lastCkpt    time.Time
 	published   atomic.Pointer[Stats]
 	reported    Counts // counts already added to the metrics
@@ -141,6 +143,7 @@ type group struct {
 	gone       bool // removed from state
 	dirtyGen   uint64
 	changedGen uint64
+	earlyGen   uint64
 	// Session windows only.
 	sessKey string // the encoded key values: sessions of one key merge
 	hidx    int    // position in Task.sessQ
@@ -318,6 +321,10 @@ func (t *Task) checkReplay() {
 		// early firing re-emits open windows (idempotent upserts).
 		g.emitted = upsert
 		g.changed = t.plan.EmitEvery > 0 && !g.fired
+		if g.changed {
+			g.earlyGen = t.earlyGen + 1
+			t.early = append(t.early, g)
+		}
 	}
 }
 
@@ -598,6 +605,10 @@ func (t *Task) markDirty(g *group) {
 		g.changedGen = t.changedGen + 1
 		t.changed = append(t.changed, g)
 	}
+	if t.plan.EmitEvery > 0 && g.changed && g.earlyGen != t.earlyGen+1 {
+		g.earlyGen = t.earlyGen + 1
+		t.early = append(t.early, g)
+	}
 }
 
 // handleLate applies the late-data policy to a record none of whose
@@ -799,8 +810,13 @@ func (t *Task) fire() {
 
 // emitEarly emits the current rows of open windows that changed (EMIT EVERY).
 func (t *Task) emitEarly() {
-	for _, g := range t.groups {
-		if g.changed && !g.gone {
+	// Only the groups changed since the last early emission: the cost is
+	// the change, not the number of open windows.
+	early := t.early
+	t.early = nil
+	t.earlyGen++
+	for _, g := range early {
+		if g.changed && !g.gone && !g.fired {
 			t.emitGroup(g)
 		}
 	}
