@@ -186,7 +186,7 @@ func (a *api) doIngest(w http.ResponseWriter, r *http.Request, stream string) in
 		w.Header().Set("Retry-After", "1")
 		a.fail(w, http.StatusTooManyRequests, "backlogged",
 			fmt.Sprintf("stream %q has more records waiting for its views and sinks than its max_backlog allows", stream),
-			"retry after the Retry-After delay with the same Idempotency-Key; nothing of this request was stored (weir_stream_backlog_records and weir_view_lag_records in /metrics show who is behind)")
+			"retry after the Retry-After delay with the same Idempotency-Key; nothing of this request was stored (SHOW VIEWS lists each view's lag; weir_stream_backlog_records and weir_view_lag_records are in /metrics)")
 		return http.StatusTooManyRequests
 	case r.Context().Err() != nil:
 		return 499 // the client went away; nothing to answer

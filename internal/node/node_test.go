@@ -204,6 +204,29 @@ func TestViewDDL(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The same through HTTP: DDL answers 200 with a status row; a bad
+	// statement 400 with the position.
+	for _, c := range []struct {
+		sql  string
+		code int
+		want string
+	}{
+		{`CREATE MATERIALIZED VIEW by_http AS SELECT count(*) AS n FROM events`, 200, `"created materialized view by_http"`},
+		{`CREATE MATERIALIZED VIEW by_http2 AS SELECT nope FROM events`, 400, `line 1, column 45: unknown column`},
+		{`DROP MATERIALIZED VIEW by_http`, 200, `"dropped materialized view by_http"`},
+		{`CREATE MATERIALIZED VIEW x AS SELECT FROM`, 400, `"bad_query"`},
+	} {
+		b, _ := json.Marshal(map[string]string{"sql": c.sql})
+		resp, err := http.Post("http://"+n.Addr()+"/v1/query", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || !bytes.Contains(body, []byte(c.want)) {
+			t.Fatalf("POST /v1/query %s: %d %s, want %d and %s", c.sql, resp.StatusCode, body, c.code, c.want)
+		}
+	}
 	mustQ(`DROP MATERIALIZED VIEW total`)
 	fails(`SELECT * FROM total`, "total")
 	mustQ(`DROP MATERIALIZED VIEW IF EXISTS total`)

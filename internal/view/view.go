@@ -547,8 +547,8 @@ func (m *Manager) show() *serve.Result {
 	m.mu.Unlock()
 	sort.Slice(rs, func(i, j int) bool { return rs[i].def.Name < rs[j].def.Name })
 	res := &serve.Result{
-		Columns: []string{"name", "input", "mode", "watermark", "rows_in", "rows_out", "late_kept", "late_dropped", "late_updated", "open_groups", "origin", "last_error", "sql"},
-		Types:   []string{"VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR"},
+		Columns: []string{"name", "input", "mode", "watermark", "rows_in", "rows_out", "late_kept", "late_dropped", "late_updated", "open_groups", "lag", "origin", "last_error", "sql"},
+		Types:   []string{"VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR"},
 		Rows:    [][]any{},
 	}
 	for _, r := range rs {
@@ -568,12 +568,18 @@ func (m *Manager) show() *serve.Result {
 		if !st.Watermark.IsZero() {
 			wm = st.Watermark.Format(time.RFC3339Nano)
 		}
+		lag := int64(0)
+		for part, off := range st.Offsets {
+			if end, err := m.opts.Log.End(p.Input.Stream, part); err == nil {
+				lag += end - off
+			}
+		}
 		res.Rows = append(res.Rows, []any{r.def.Name, p.Input.Stream, mode, wm, st.Counts.In, st.Counts.Out,
-			st.Counts.LateKept, st.Counts.LateDropped, st.Counts.LateUpdated, int64(st.Groups), r.def.Origin, errText, r.def.SQL})
+			st.Counts.LateKept, st.Counts.LateDropped, st.Counts.LateUpdated, int64(st.Groups), lag, r.def.Origin, errText, r.def.SQL})
 	}
 	m.mu.Lock()
 	for _, b := range m.broken {
-		res.Rows = append(res.Rows, []any{b.def.Name, nil, "not running", nil, nil, nil, nil, nil, nil, nil, b.def.Origin,
+		res.Rows = append(res.Rows, []any{b.def.Name, nil, "not running", nil, nil, nil, nil, nil, nil, nil, nil, b.def.Origin,
 			"not running: " + b.err.Error(), b.def.SQL})
 	}
 	m.mu.Unlock()
