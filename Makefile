@@ -58,6 +58,7 @@ bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/schema/ ./internal/gate/ ./internal/lake/
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=3x -cpu=1 ./internal/stream/
 	$(GO) run ./bench/ingest -bin $(abspath $(BIN))
+	$(GO) run ./bench/views -bin $(abspath $(BIN))
 
 clean:
 	rm -rf bin weir-data weir-demo-data
