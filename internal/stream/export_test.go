@@ -16,10 +16,29 @@ func (t *Task) Replaying() bool { return t.replaying }
 
 func (t *Task) Step() (bool, error) { return t.round() }
 
-func (t *Task) Commit(ctx context.Context) error { return t.commitCheckpoint(ctx, true) }
+// Commit commits with a complete state checkpoint.
+func (t *Task) Commit(ctx context.Context) error { return t.commitCheckpoint(ctx, checkpointFull) }
 
-// CommitOnly commits outputs and position without a state checkpoint.
-func (t *Task) CommitOnly(ctx context.Context) error { return t.commitCheckpoint(ctx, false) }
+// CommitOnly commits outputs and position (making a checkpoint whose
+// chunks are all written live).
+func (t *Task) CommitOnly(ctx context.Context) error { return t.commitCheckpoint(ctx, commitOnly) }
+
+// CheckpointChunk writes one chunk of a checkpoint, starting one if none
+// is in progress.
+func (t *Task) CheckpointChunk(ctx context.Context) error {
+	if t.replaying {
+		return nil // as in Run: no checkpoint starts during a replay
+	}
+	if t.job == nil {
+		// As in Run: a checkpoint starts with a commit, so the deletions
+		// it carries are of windows whose close is committed.
+		return t.commitCheckpoint(ctx, checkpointStart)
+	}
+	if t.job.written {
+		return nil
+	}
+	return t.writeChunk(ctx)
+}
 
 // Finish ends the input: the watermark moves past every window, which
 // fire, and the task commits.

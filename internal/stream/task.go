@@ -44,12 +44,16 @@ type Options struct {
 	// CommitInterval bounds how long processed input stays uncommitted
 	// (and so invisible in the view); default 100 ms.
 	CommitInterval time.Duration
-	// CheckpointInterval is how often a commit also writes the state that
-	// changed (default 5 s). Between checkpoints a commit writes only the
-	// outputs and the position, which keeps commits cheap at many keys;
-	// after a crash the task replays the input since the last checkpoint
-	// to rebuild its state, without emitting anything twice.
+	// CheckpointInterval is how often the task checkpoints the state that
+	// changed (default 5 s). Commits write only the outputs and the
+	// position, which keeps them cheap at many keys; after a crash the task
+	// replays the input since the last checkpoint to rebuild its state,
+	// without emitting anything twice.
 	CheckpointInterval time.Duration
+	// CheckpointChunk is how many state entries one checkpoint write holds
+	// (default 2000): a checkpoint of many groups goes out in small writes
+	// between rounds, so it never holds up other commits for long.
+	CheckpointChunk int
 	// IdleTimeout: a partition with no new records for this long stops
 	// holding back the watermark; default 1 s.
 	IdleTimeout time.Duration
@@ -88,16 +92,20 @@ type Task struct {
 	// replayUntil the committed position: input in between is replayed
 	// after a restart to rebuild state, with every output suppressed
 	// (it was committed already).
-	checkpoint  []int64
-	replayUntil []int64
-	replaying   bool
-	changed     []*group // groups changed since the last commit (emission)
-	changedGen  uint64
-	early       []*group // EMIT EVERY: groups changed since the last early emission
-	earlyGen    uint64
-	lastCkpt    time.Time
-	published   atomic.Pointer[Stats]
-	reported    Counts // counts already added to the metrics
+	checkpoint   []int64
+	replayUntil  []int64
+	replaying    bool
+	epoch        uint64         // the last complete checkpoint: state entries of later epochs are not live
+	job          *checkpointJob // the checkpoint being written, or nil
+	obsolete     [][]byte       // entries the checkpoint in progress supersedes (deletable once it is live)
+	obsoleteDone [][]byte       // entries superseded by a live checkpoint: deleted by the next one
+	changed      []*group       // groups changed since the last commit (emission)
+	changedGen   uint64
+	early        []*group // EMIT EVERY: groups changed since the last early emission
+	earlyGen     uint64
+	lastCkpt     time.Time
+	published    atomic.Pointer[Stats]
+	reported     Counts // counts already added to the metrics
 
 	dirty    []*group // state to write at the next commit
 	deleted  [][]byte // state keys to delete at the next commit
@@ -144,6 +152,9 @@ type group struct {
 	dirtyGen   uint64
 	changedGen uint64
 	earlyGen   uint64
+	// storedEpoch is the checkpoint epoch of the group's stored entry (0:
+	// none stored yet).
+	storedEpoch uint64
 	// Session windows only.
 	sessKey string // the encoded key values: sessions of one key merge
 	hidx    int    // position in Task.sessQ
@@ -155,8 +166,40 @@ type position struct {
 	MaxTs   []int64 `json:"max_ts"`
 	Wm      int64   `json:"watermark"`
 	Counts  Counts  `json:"counts"`
-	// Checkpoint is where the stored state stands (≤ Offsets).
+	// Checkpoint is where the stored state stands (≤ Offsets): the state
+	// entries of epochs up to Epoch.
 	Checkpoint []int64 `json:"checkpoint,omitempty"`
+	Epoch      uint64  `json:"epoch"`
+	Format     int     `json:"format"` // 2: state entries carry their epoch
+}
+
+// stateFormat is the position's Format this code writes and reads.
+const stateFormat = 2
+
+// checkpointJob is a checkpoint in progress: the state entries captured
+// when it started, written in chunks; the position makes epoch live once
+// every chunk is durable.
+type checkpointJob struct {
+	epoch   uint64
+	offsets []int64 // the input position the captured state reflects
+	puts    []wlog.Put
+	deletes [][]byte
+	next    int  // puts and deletes written so far (puts first)
+	written bool // every chunk is durable
+}
+
+func (j *checkpointJob) size() int { return len(j.puts) + len(j.deletes) }
+
+// chunk appends up to n of the job's remaining entries to w.
+func (j *checkpointJob) chunk(w *wlog.Write, n int) {
+	for ; n > 0 && j.next < j.size(); n-- {
+		if j.next < len(j.puts) {
+			w.Puts = append(w.Puts, j.puts[j.next])
+		} else {
+			w.Deletes = append(w.Deletes, j.deletes[j.next-len(j.puts)])
+		}
+		j.next++
+	}
 }
 
 // NewTask prepares a task; Run restores its state and runs it.
@@ -176,6 +219,9 @@ func NewTask(plan *Plan, opts Options) *Task {
 	}
 	if opts.CheckpointInterval == 0 {
 		opts.CheckpointInterval = 5 * time.Second
+	}
+	if opts.CheckpointChunk == 0 {
+		opts.CheckpointChunk = 2000
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -214,7 +260,22 @@ type Stats struct {
 }
 
 func (t *Task) posKey() []byte   { return []byte(t.opts.StatePrefix + "pos") }
-func (t *Task) stateKey() string { return t.opts.StatePrefix + "s/" }
+func (t *Task) stateKey() string { return t.opts.StatePrefix + "e/" }
+
+// entryKey is the stored key of a group's state as of a checkpoint epoch.
+func (t *Task) entryKey(groupKey string, epoch uint64) []byte {
+	k := make([]byte, 0, len(t.stateKey())+len(groupKey)+8)
+	k = append(append(k, t.stateKey()...), groupKey...)
+	return binary.BigEndian.AppendUint64(k, epoch)
+}
+
+// forget schedules the deletion of g's stored entry (g left the state).
+func (t *Task) forget(g *group) {
+	if g.storedEpoch > 0 {
+		t.deleted = append(t.deleted, t.entryKey(g.key, g.storedEpoch))
+		g.storedEpoch = 0
+	}
+}
 
 // restore loads the committed position and state.
 func (t *Task) restore() error {
@@ -254,7 +315,10 @@ func (t *Task) restore() error {
 			return fmt.Errorf("view %q was built over %d partitions of %q, which now has %d: drop and re-create the view",
 				t.plan.Name, len(pos.Offsets), in.Stream, in.Partitions)
 		}
-		t.offsets, t.maxTs, t.wm, t.counts = pos.Offsets, pos.MaxTs, pos.Wm, pos.Counts
+		if pos.Format != stateFormat {
+			return fmt.Errorf("view %q has state in an older format (%d); drop and re-create the view (a file view: change its SQL to rebuild it)", t.plan.Name, pos.Format)
+		}
+		t.offsets, t.maxTs, t.wm, t.counts, t.epoch = pos.Offsets, pos.MaxTs, pos.Wm, pos.Counts, pos.Epoch
 		if len(pos.Checkpoint) == in.Partitions {
 			t.replayUntil = t.offsets
 			t.offsets = append([]int64(nil), pos.Checkpoint...)
@@ -262,25 +326,57 @@ func (t *Task) restore() error {
 	}
 	t.checkpoint = append([]int64(nil), t.offsets...)
 	t.lastCkpt = now
-	var rerr error
+	// Each group's live entry is its latest of an epoch up to the last
+	// complete checkpoint; older ones are obsolete, later ones are what an
+	// interrupted checkpoint left: garbage, deleted before any new epoch
+	// could reuse their numbers.
+	type entry struct {
+		epoch uint64
+		value []byte
+	}
+	best := map[string]entry{}
+	var garbage [][]byte
 	prefix := t.stateKey()
 	err = t.opts.Meta.Scan([]byte(prefix), func(k, v []byte) bool {
-		g, err := t.loadGroup(string(k[len(prefix):]), v)
-		if err != nil {
-			rerr = fmt.Errorf("%w: state of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
-			return false
+		if len(k) < len(prefix)+8 {
+			return true
 		}
+		gk := string(k[len(prefix) : len(k)-8])
+		ep := binary.BigEndian.Uint64(k[len(k)-8:])
+		switch old, seen := best[gk]; {
+		case ep > t.epoch:
+			garbage = append(garbage, slices.Clone(k))
+		case !seen || ep > old.epoch:
+			if seen {
+				t.obsoleteDone = append(t.obsoleteDone, t.entryKey(gk, old.epoch))
+			}
+			best[gk] = entry{ep, slices.Clone(v)}
+		default:
+			t.obsoleteDone = append(t.obsoleteDone, slices.Clone(k))
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if len(garbage) > 0 {
+		if _, err := t.opts.Log.Append(context.Background(), &wlog.Write{Deletes: garbage}); err != nil {
+			return fmt.Errorf("view %q: cannot delete the entries of an interrupted checkpoint: %w", t.plan.Name, err)
+		}
+	}
+	for gk, e := range best {
+		g, err := t.loadGroup(gk, e.value)
+		if err != nil {
+			return fmt.Errorf("%w: state of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
+		}
+		g.storedEpoch = e.epoch
 		if t.closedAt(g) {
 			// The state predates its window's close: the window's row was
 			// committed; its entry goes at the next checkpoint.
-			t.deleted = append(t.deleted, []byte(prefix+g.key))
-			return true
+			t.forget(g)
+			continue
 		}
 		t.addGroup(g)
-		return true
-	})
-	if err == nil {
-		err = rerr
 	}
 	if err == nil {
 		t.reported = t.counts
@@ -349,7 +445,12 @@ func (t *Task) Run(ctx context.Context) error {
 			t.emitEarly()
 			t.lastEmit = now
 		}
-		pending := t.uncommitted || len(t.changed) > 0 || len(t.deleted) > 0 || t.outN > 0 || t.lateN > 0
+		if t.job != nil && !t.job.written {
+			if err := t.writeChunk(ctx); err != nil {
+				return err
+			}
+		}
+		pending := t.uncommitted || len(t.changed) > 0 || t.outN > 0 || t.lateN > 0
 		if pending && (now.Sub(lastCommit) >= t.opts.CommitInterval || !progressed || len(t.out)+len(t.late) > 8<<20) {
 			if err := t.commit(ctx); err != nil {
 				return err
@@ -358,8 +459,8 @@ func (t *Task) Run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			// A clean stop checkpoints: the next start has nothing to replay.
-			if pending || len(t.dirty) > 0 || len(t.deleted) > 0 {
-				return t.commitCheckpoint(context.Background(), true)
+			if pending || len(t.dirty) > 0 || len(t.deleted) > 0 || t.job != nil {
+				return t.commitCheckpoint(context.Background(), checkpointFull)
 			}
 			return nil
 		}
@@ -711,7 +812,7 @@ func (t *Task) session(ts int64) *group {
 	t.sessions[target.sessKey] = kept
 	if lo != target.span.Start {
 		// The state key holds the start: move the entry.
-		t.deleted = append(t.deleted, []byte(t.stateKey()+target.key))
+		t.forget(target)
 		delete(t.groups, target.key)
 		target.key = sessionStateKey(lo, target.sessKey)
 		t.groups[target.key] = target
@@ -725,7 +826,7 @@ func (t *Task) session(ts int64) *group {
 func (t *Task) dropGroup(g *group) {
 	g.gone = true
 	delete(t.groups, g.key)
-	t.deleted = append(t.deleted, []byte(t.stateKey()+g.key))
+	t.forget(g)
 	if g.hidx >= 0 && g.hidx < len(t.sessQ) && t.sessQ[g.hidx] == g {
 		heap.Remove(&t.sessQ, g.hidx)
 	}
@@ -801,7 +902,7 @@ func (t *Task) fire() {
 			}
 			g.gone = true
 			delete(t.groups, g.key)
-			t.deleted = append(t.deleted, []byte(t.stateKey()+g.key))
+			t.forget(g)
 		}
 		delete(t.byEnd, end)
 		delete(t.cleanQueued, end)
@@ -896,12 +997,73 @@ func b2i(b bool) int64 {
 // commit makes the processed input, the state changes and the outputs
 // durable in one log write.
 func (t *Task) commit(ctx context.Context) error {
-	return t.commitCheckpoint(ctx, t.opts.Now().Sub(t.lastCkpt) >= t.opts.CheckpointInterval)
+	mode := commitOnly
+	if t.opts.Now().Sub(t.lastCkpt) >= t.opts.CheckpointInterval {
+		mode = checkpointStart
+	}
+	return t.commitCheckpoint(ctx, mode)
 }
 
-// commitCheckpoint commits; with ckpt it also writes the state changed
-// since the last checkpoint.
-func (t *Task) commitCheckpoint(ctx context.Context, ckpt bool) error {
+// How a commit treats the state checkpoint.
+const (
+	commitOnly      = iota // outputs and position
+	checkpointStart        // also start a checkpoint, written in chunks between rounds
+	checkpointFull         // also write a complete checkpoint of the state as of now
+)
+
+// startCheckpoint captures the state changed since the last checkpoint
+// (and what left it) as a new epoch's entries, to be written in chunks.
+// Only commitCheckpoint calls it, while building a commit: the entries it
+// deletes belong to windows whose close (and row) that commit or an
+// earlier one carries, so no crash can need them again.
+func (t *Task) startCheckpoint() {
+	j := &checkpointJob{epoch: t.epoch + 1, offsets: slices.Clone(t.offsets)}
+	if t.job != nil {
+		j.epoch = t.job.epoch + 1
+	}
+	for _, g := range t.dirty {
+		if g.gone {
+			continue
+		}
+		if g.storedEpoch > 0 {
+			// Superseded once this epoch is live.
+			t.obsolete = append(t.obsolete, t.entryKey(g.key, g.storedEpoch))
+		}
+		g.storedEpoch = j.epoch
+		j.puts = append(j.puts, wlog.Put{Key: t.entryKey(g.key, j.epoch), Value: t.encodeGroup(g)})
+	}
+	// Entries of groups that left the state, and those a live checkpoint
+	// superseded, are dead whatever happens to this checkpoint.
+	j.deletes = append(t.deleted, t.obsoleteDone...)
+	t.deleted, t.obsoleteDone = nil, nil
+	t.dirtyGen++
+	t.dirty = t.dirty[:0]
+	t.lastCkpt = t.opts.Now()
+	t.job = j
+}
+
+// writeChunk writes the next chunk of the checkpoint in progress.
+func (t *Task) writeChunk(ctx context.Context) error {
+	j := t.job
+	w := &wlog.Write{}
+	j.chunk(w, t.opts.CheckpointChunk)
+	if len(w.Puts)+len(w.Deletes) > 0 {
+		if _, err := t.opts.Log.Append(ctx, w); err != nil {
+			return fmt.Errorf("view %q: cannot write its checkpoint: %w", t.plan.Name, err)
+		}
+	}
+	if j.next == j.size() {
+		j.written = true
+		t.uncommitted = true // the next commit makes the epoch live
+	}
+	return nil
+}
+
+// commitCheckpoint commits the outputs and the position, and per mode
+// starts or completes a checkpoint. A checkpoint whose chunks are all
+// durable becomes live with the first commit after them: the position
+// then names its epoch and the input offsets its state reflects.
+func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 	if t.replaying {
 		// Nothing was produced that is not committed already; keep
 		// replaying before writing a position.
@@ -909,9 +1071,9 @@ func (t *Task) commitCheckpoint(ctx context.Context, ckpt bool) error {
 	}
 	if t.plan.Window.Kind == Session {
 		// A session's end moves: a stale stored end could not tell whether
-		// the session fired before a crash, so sessions checkpoint at
-		// every commit.
-		ckpt = true
+		// the session fired before a crash, so sessions checkpoint
+		// completely at every commit.
+		mode = checkpointFull
 	}
 	switch {
 	case t.plan.Aggregating && t.plan.Window.Kind == NoWindow:
@@ -936,37 +1098,32 @@ func (t *Task) commitCheckpoint(ctx context.Context, ckpt bool) error {
 	if t.lateN > 0 {
 		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.LateStream, Meta: t.plan.Input.Version, Count: t.lateN, Payload: t.late})
 	}
+	var live *checkpointJob // the checkpoint this commit makes live
+	switch {
+	case mode == checkpointFull:
+		// Whatever is in progress, and then the state as of now, all in
+		// this one write.
+		if t.job != nil {
+			t.job.chunk(w, t.job.size())
+		}
+		t.startCheckpoint()
+		t.job.chunk(w, t.job.size())
+		live = t.job
+	case t.job != nil && t.job.written:
+		live = t.job
+	case t.job == nil && mode == checkpointStart:
+		t.startCheckpoint()
+	}
 	stateBytes := 0
-	if ckpt {
-		for _, g := range t.dirty {
-			if g.gone {
-				continue
-			}
-			v := t.encodeGroup(g)
-			stateBytes += len(v) + len(g.key)
-			w.Puts = append(w.Puts, wlog.Put{Key: []byte(t.stateKey() + g.key), Value: v})
-		}
-		w.Deletes = t.deleted
+	for _, p := range w.Puts {
+		stateBytes += len(p.Key) + len(p.Value)
 	}
-	if len(w.Puts) > 0 && len(w.Deletes) > 0 {
-		// A batch applies deletes after puts: never delete what it writes.
-		put := make(map[string]bool, len(w.Puts))
-		for _, p := range w.Puts {
-			put[string(p.Key)] = true
-		}
-		kept := w.Deletes[:0:0]
-		for _, k := range w.Deletes {
-			if !put[string(k)] {
-				kept = append(kept, k)
-			}
-		}
-		w.Deletes = kept
+	epoch, checkpoint := t.epoch, t.checkpoint
+	if live != nil {
+		epoch, checkpoint = live.epoch, live.offsets
 	}
-	checkpoint := t.checkpoint
-	if ckpt {
-		checkpoint = t.offsets
-	}
-	pos, err := json.Marshal(position{Offsets: t.offsets, MaxTs: t.maxTs, Wm: t.wm, Counts: t.counts, Checkpoint: checkpoint})
+	pos, err := json.Marshal(position{Offsets: t.offsets, MaxTs: t.maxTs, Wm: t.wm, Counts: t.counts,
+		Checkpoint: checkpoint, Epoch: epoch, Format: stateFormat})
 	if err != nil {
 		return err
 	}
@@ -976,12 +1133,11 @@ func (t *Task) commitCheckpoint(ctx context.Context, ckpt bool) error {
 	}
 	t.changedGen++
 	t.changed = t.changed[:0]
-	if ckpt {
-		t.dirtyGen++
-		t.dirty = t.dirty[:0]
-		t.deleted = nil
-		t.checkpoint = append(t.checkpoint[:0], t.offsets...)
-		t.lastCkpt = t.opts.Now()
+	if live != nil {
+		t.epoch, t.checkpoint = live.epoch, live.offsets
+		t.obsoleteDone = append(t.obsoleteDone, t.obsolete...)
+		t.obsolete = nil
+		t.job = nil
 	}
 	t.out, t.outN = t.out[:0], 0
 	t.late, t.lateN = t.late[:0], 0
