@@ -54,7 +54,11 @@ func main() {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(*bin, "run", "--log-level", "warn", "--data-dir", filepath.Join(dir, "d"), "--listen", addr, filepath.Join(dir, "p"))
+	args := []string{"run", "--log-level", "warn", "--data-dir", filepath.Join(dir, "d"), "--listen", addr}
+	if p := os.Getenv("WEIR_PPROF"); p != "" {
+		args = append(args, "--pprof", p) // e.g. 127.0.0.1:6060, to profile the node under this load
+	}
+	cmd := exec.Command(*bin, append(args, filepath.Join(dir, "p"))...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
