@@ -21,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/weirhq/weir/bench/internal/procstat"
 )
 
 const pipeline = `streams:
@@ -147,7 +149,7 @@ func main() {
 		res := map[string]any{
 			"name": "ingest", "offered": rs, "events_per_s": eps, "mb_per_s": eps * evBytes / 1e6,
 			"p50_ms": pct(0.50), "p99_ms": pct(0.99), "p999_ms": pct(0.999), "errors": errs.Load(),
-			"rss_peak_mb": peakRSS(cmd.Process.Pid), "batch": *batch, "conns": *conns, "event_bytes": evBytes,
+			"rss_peak_mb": procstat.PeakRSS(cmd.Process.Pid), "batch": *batch, "conns": *conns, "event_bytes": evBytes,
 			"git_rev": strings.TrimSpace(string(rev)), "machine": host, "time": time.Now().UTC().Format(time.RFC3339),
 		}
 		line, _ := json.Marshal(res)
@@ -155,20 +157,4 @@ func main() {
 		fmt.Printf("ingest offered=%-7s %9.0f events/s %6.1f MB/s  ack p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms  errors %d  node RSS peak %d MB\n",
 			rs, eps, eps*evBytes/1e6, pct(0.5), pct(0.99), pct(0.999), errs.Load(), res["rss_peak_mb"])
 	}
-}
-
-// peakRSS reads VmHWM of a process, in MB.
-func peakRSS(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "VmHWM:"), "kB")), &kb)
-			return kb / 1024
-		}
-	}
-	return -1
 }

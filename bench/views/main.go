@@ -27,6 +27,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/weirhq/weir/bench/internal/procstat"
 )
 
 const pipeline = `streams:
@@ -107,14 +109,14 @@ func main() {
 	defer out.Close()
 	record := func(res map[string]any) {
 		res["git_rev"], res["machine"], res["time"] = strings.TrimSpace(string(rev)), host, time.Now().UTC().Format(time.RFC3339)
-		res["rss_peak_mb"] = peakRSS(cmd.Process.Pid)
+		res["rss_peak_mb"] = procstat.PeakRSS(cmd.Process.Pid)
 		line, _ := json.Marshal(res)
 		out.Write(append(line, '\n'))
 	}
 
 	// 1. Throughput: max load for dur, then wait for every view to catch up.
 	var seq atomic.Int64
-	cpu0 := cpuSeconds(cmd.Process.Pid)
+	cpu0 := procstat.CPUSeconds(cmd.Process.Pid)
 	start := time.Now()
 	accepted := load(*conns, *batch, 0, *dur, &seq, nil)
 	ackTime := time.Since(start)
@@ -122,10 +124,10 @@ func main() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	total := time.Since(start)
-	cpu := cpuSeconds(cmd.Process.Pid) - cpu0
+	cpu := procstat.CPUSeconds(cmd.Process.Pid) - cpu0
 	eps := float64(accepted) / total.Seconds()
 	fmt.Printf("views throughput: %d events acknowledged in %.1f s (%.0f/s), all 3 views caught up after %.1f s: %.0f events/s end to end; node CPU %.1f s = %.0f events per CPU second; node RSS peak %d MB\n",
-		accepted, ackTime.Seconds(), float64(accepted)/ackTime.Seconds(), total.Seconds(), eps, cpu, float64(accepted)/cpu, peakRSS(cmd.Process.Pid))
+		accepted, ackTime.Seconds(), float64(accepted)/ackTime.Seconds(), total.Seconds(), eps, cpu, float64(accepted)/cpu, procstat.PeakRSS(cmd.Process.Pid))
 	record(map[string]any{"name": "views_throughput", "events": accepted, "events_per_s": eps, "ack_events_per_s": float64(accepted) / ackTime.Seconds(),
 		"node_cpu_s": cpu, "events_per_cpu_s": float64(accepted) / cpu, "views": 3, "batch": *batch, "conns": *conns})
 
@@ -281,35 +283,4 @@ func queryInt(sql string) int64 {
 	}
 	n, _ := res.Rows[0][0].(float64)
 	return int64(n)
-}
-
-// cpuSeconds is a process's user + system CPU time so far.
-func cpuSeconds(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which is in parentheses): utime is
-	// the 12th, stime the 13th, in clock ticks (100 per second).
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
-	var ut, st float64
-	fmt.Sscan(f[11], &ut)
-	fmt.Sscan(f[12], &st)
-	return (ut + st) / 100
-}
-
-// peakRSS reads VmHWM of a process, in MB.
-func peakRSS(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "VmHWM:"), "kB")), &kb)
-			return kb / 1024
-		}
-	}
-	return -1
 }
