@@ -390,8 +390,24 @@ func (n *Node) maintain(ctx context.Context) {
 				}
 			}
 		}
+		n.retainViewOutputs()
 		if _, err := n.gate.PruneIdempotency(); err != nil {
 			n.cfg.Logger.Warn("cannot expire idempotency keys", "err", err)
+		}
+	}
+}
+
+// retainViewOutputs deletes the rows of views written to the lake that the
+// lake has committed: nothing reads a view's output stream below its lake
+// table's offsets (queries read those rows from the Parquet files).
+func (n *Node) retainViewOutputs() {
+	for _, sw := range n.writers {
+		if !strings.HasPrefix(sw.stream, "view/") {
+			continue
+		}
+		floor := sw.w.State().Offsets[0]
+		if _, err := n.log.Retain(sw.stream, 0, floor, wlog.Retention{MaxAgeMillis: 1}); err != nil {
+			n.cfg.Logger.Warn("view output retention failed", "stream", sw.stream, "err", err)
 		}
 	}
 }

@@ -292,6 +292,19 @@ FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The rows in the lake leave the view's output stream.
+	lw := n.writers[len(n.writers)-1].w
+	for lw.State().Offsets[0] < 9 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lake sink of per_10s committed up to %v, want 9", lw.State().Offsets)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n.retainViewOutputs()
+	// Only the last batch stays (the log reads its end offset from it).
+	if batches, err := n.log.Read("view/per_10s", 0, 0, 1<<20); err != nil || len(batches) != 1 || batches[0].End() != 9 {
+		t.Fatalf("after retention the view's output stream holds %d batches, want only the last one (ending at 9): %v", len(batches), err)
+	}
 	cfg := n.cfg
 	if err := n.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)

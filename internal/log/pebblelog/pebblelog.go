@@ -427,7 +427,8 @@ func (l *Log) Notify(name string) <-chan struct{} {
 
 // Retain implements log.Log.
 func (l *Log) Retain(name string, partition int, floor int64, policy wlog.Retention) (int64, error) {
-	if _, err := l.stream(name, partition); err != nil {
+	logEnd, err := l.End(name, partition)
+	if err != nil {
 		return 0, err
 	}
 	if policy.MaxAgeMillis <= 0 && policy.MaxBytes <= 0 {
@@ -455,6 +456,12 @@ func (l *Log) Retain(name string, partition int, floor int64, policy wlog.Retent
 			return 0, err
 		}
 		if b.End() > floor {
+			break
+		}
+		if b.End() >= logEnd {
+			// The last batch stays: the partition's end offset is read
+			// from it when the log opens again (deleting it would restart
+			// the partition's offsets at 0).
 			break
 		}
 		old := policy.MaxAgeMillis > 0 && b.AppendTime < cutoff

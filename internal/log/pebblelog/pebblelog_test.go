@@ -114,3 +114,36 @@ func TestRetainNeverPassesFloor(t *testing.T) {
 		t.Fatalf("after retention: %d records starting %v", len(got), got[:1])
 	}
 }
+
+// TestRetainKeepsTheEnd: retention with every batch below the floor keeps
+// the last one, so the partition's end offset survives a reopen (deleting
+// it restarted the offsets at 0, and a lake table ahead of the log then
+// refused to open).
+func TestRetainKeepsTheEnd(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	dir := filepath.Join(t.TempDir(), "log")
+	l, err := Open(dir, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.EnsureStream("s", 1)
+	for i := range 3 {
+		if _, err := l.Append(context.Background(), &wlog.Write{Chunks: []wlog.Chunk{chunk(0, 10, i*10)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(time.Hour)
+	if n, err := l.Retain("s", 0, 30, wlog.Retention{MaxAgeMillis: 1000}); err != nil || n != 20 {
+		t.Fatalf("retain deleted %d (%v), want 20: the last batch stays", n, err)
+	}
+	l.Close()
+	l, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.EnsureStream("s", 1)
+	if end, _ := l.End("s", 0); end != 30 {
+		t.Fatalf("end after retention and reopen = %d, want 30", end)
+	}
+}
