@@ -445,10 +445,12 @@ func (t *Task) Run(ctx context.Context) error {
 			t.emitEarly()
 			t.lastEmit = now
 		}
+		chunked := false
 		if t.job != nil && !t.job.written {
 			if err := t.writeChunk(ctx); err != nil {
 				return err
 			}
+			chunked = true
 		}
 		pending := t.uncommitted || len(t.changed) > 0 || t.outN > 0 || t.lateN > 0
 		if pending && (now.Sub(lastCommit) >= t.opts.CommitInterval || !progressed || len(t.out)+len(t.late) > 8<<20) {
@@ -464,8 +466,8 @@ func (t *Task) Run(ctx context.Context) error {
 			}
 			return nil
 		}
-		if progressed {
-			continue
+		if progressed || chunked {
+			continue // more input, or more of a checkpoint to write: no wait
 		}
 		wait := t.opts.IdleTimeout / 2
 		if t.plan.EmitEvery > 0 {

@@ -2,6 +2,8 @@ package stream_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -25,7 +27,7 @@ type virtualTask struct {
 	done   chan error
 }
 
-func startVirtual(t *testing.T, sql string, partitions int) *virtualTask {
+func startVirtual(t *testing.T, sql string, partitions int, tune ...func(*stream.Options)) *virtualTask {
 	t.Helper()
 	sc, err := schema.Compile([]byte(clicksSchema))
 	if err != nil {
@@ -47,8 +49,12 @@ func startVirtual(t *testing.T, sql string, partitions int) *virtualTask {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := stream.NewTask(v.Plan, stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late", StatePrefix: "v/",
-		IdleTimeout: time.Second, CommitInterval: 10 * time.Millisecond})
+	opts := stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late", StatePrefix: "v/",
+		IdleTimeout: time.Second, CommitInterval: 10 * time.Millisecond}
+	for _, f := range tune {
+		f(&opts)
+	}
+	task := stream.NewTask(v.Plan, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	vt := &virtualTask{t: t, log: l, sc: sc, cancel: cancel, done: make(chan error, 1)}
 	go func() { vt.done <- task.Run(ctx) }()
@@ -148,6 +154,38 @@ func TestEmitEvery(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		if n := vt.outRows(); n != 2 {
 			t.Fatalf("after a change: %d upserts, want 2", n)
+		}
+		vt.stop()
+	})
+}
+
+// TestCheckpointWhileIdle: a checkpoint of many groups, written one entry
+// per chunk, becomes live promptly even when no input arrives (the task
+// does not wait for input between chunks).
+func TestCheckpointWhileIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		vt := startVirtual(t, `CREATE MATERIALIZED VIEW v AS SELECT user_id, count(*) AS n FROM clicks GROUP BY user_id`, 1,
+			func(o *stream.Options) { o.CheckpointInterval = 100 * time.Millisecond; o.CheckpointChunk = 1 })
+		for i := range 300 {
+			vt.add(0, t0.Add(time.Duration(i)*time.Millisecond), fmt.Sprintf("u%d", i))
+		}
+		time.Sleep(150 * time.Millisecond) // past the checkpoint interval: one starts with the next commit
+		vt.add(0, t0.Add(time.Second), "u0")
+		time.Sleep(200 * time.Millisecond) // 300 one-entry chunks, no waiting between them
+		synctest.Wait()
+		v, ok, err := vt.log.Get([]byte("v/pos"))
+		if err != nil || !ok {
+			t.Fatalf("no position: %v", err)
+		}
+		var pos struct {
+			Epoch      uint64  `json:"epoch"`
+			Checkpoint []int64 `json:"checkpoint"`
+		}
+		if err := json.Unmarshal(v, &pos); err != nil {
+			t.Fatal(err)
+		}
+		if pos.Epoch == 0 || len(pos.Checkpoint) != 1 || pos.Checkpoint[0] < 300 {
+			t.Fatalf("position %s: the checkpoint of 300 groups is not live after 200 ms of idle time", v)
 		}
 		vt.stop()
 	})
