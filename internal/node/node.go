@@ -47,6 +47,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// NoSources skips the pipeline's sources (tests ingest by HTTP only).
 	NoSources bool
+	// ViewChangelogLimit is passed to every view (tests make it small);
+	// 0: the runtime's default.
+	ViewChangelogLimit int
 	// MemoryBudget bounds the Go heap: past it ingest answers 429 until
 	// the heap is back under 90% of it, and the garbage collector works
 	// harder near it (debug.SetMemoryLimit). 0: 2 GiB. The query engine's
@@ -227,7 +230,7 @@ func Start(cfg Config) (*Node, error) {
 		Log: n.log, Meta: n.log, Tables: n.engine,
 		Streams:  func(name string) (plan.Source, bool) { s, ok := sources[name]; return s, ok },
 		IsStream: func(name string) bool { _, ok := tables[name]; return ok },
-		Metrics:  n.metrics.Stream, Logger: cfg.Logger,
+		Metrics:  n.metrics.Stream, Logger: cfg.Logger, ChangelogLimit: cfg.ViewChangelogLimit,
 	})
 	var fileViews []view.FileView
 	for _, v := range cfg.Pipeline.Views {
@@ -408,6 +411,13 @@ func (n *Node) retainViewOutputs() {
 		floor := sw.w.State().Offsets[0]
 		if _, err := n.log.Retain(sw.stream, 0, floor, wlog.Retention{MaxAgeMillis: 1}); err != nil {
 			n.cfg.Logger.Warn("view output retention failed", "stream", sw.stream, "err", err)
+		}
+	}
+	// Continuous aggregates rewrite their rows now and then: older rows
+	// are superseded.
+	for stream, floor := range n.views.OutputFloors() {
+		if _, err := n.log.Retain(stream, 0, floor, wlog.Retention{MaxAgeMillis: 1}); err != nil {
+			n.cfg.Logger.Warn("view changelog retention failed", "stream", stream, "err", err)
 		}
 	}
 }

@@ -457,3 +457,68 @@ SELECT window_start, window_end, count(*) AS n FROM TABLE(TUMBLE(TABLE events, D
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestContinuousViewChangelog: a continuous aggregate rewrites its rows
+// once its changelog is long, and the superseded rows are retained away;
+// the view's answer is the same before and after, and after a restart.
+func TestContinuousViewChangelog(t *testing.T) {
+	dir := t.TempDir()
+	pipe := filepath.Join(dir, "p")
+	os.MkdirAll(filepath.Join(pipe, "schemas"), 0o755)
+	os.MkdirAll(filepath.Join(pipe, "views"), 0o755)
+	os.WriteFile(filepath.Join(pipe, "schemas", "events.json"), []byte(testSchema), 0o644)
+	os.WriteFile(filepath.Join(pipe, "weir.yaml"), []byte("streams:\n  events:\n    schema: schemas/events.json\n    key: [user_id]\n    event_time: {column: ts}\n"), 0o644)
+	os.WriteFile(filepath.Join(pipe, "views", "v.sql"), []byte("CREATE MATERIALIZED VIEW per_user AS SELECT user_id, count(*) AS n, sum(seq) AS s FROM events GROUP BY user_id;"), 0o644)
+	p, err := config.Load(pipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Pipeline: p, DataDir: filepath.Join(dir, "d"), Listen: "127.0.0.1:0", NoSources: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ViewChangelogLimit: 30}
+	n, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 50 users, many commits: the changelog passes its limit and is rewritten.
+	for i := range 15 {
+		if code, _, b := post(t, n, events(i*70, 70)); code != 200 {
+			t.Fatalf("ingest: %d %s", code, b)
+		}
+		time.Sleep(120 * time.Millisecond)
+	}
+	want := fmt.Sprint([][]any{{int64(50), int64(1050), int64(15 * 70 * (15*70 - 1) / 2)}})
+	q := func(n *Node) string {
+		res, err := n.Query(context.Background(), "SELECT count(*), sum(n), sum(s) FROM per_user")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(res.Rows)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for q(n) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("per_user: %s, want %s", q(n), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	floors := n.views.OutputFloors()
+	if floors["view/per_user"] == 0 {
+		t.Fatalf("the changelog was never rewritten: floors %v", floors)
+	}
+	n.retainViewOutputs()
+	batches, err := n.log.Read("view/per_user", 0, 0, 1<<20)
+	if err != nil || len(batches) == 0 || batches[0].BaseOffset == 0 {
+		t.Fatalf("superseded changelog rows were not retained away: first batch %v (%v)", batches, err)
+	}
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n2, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Shutdown(context.Background())
+	if got := q(n2); got != want {
+		t.Fatalf("after retention and a restart: %s, want %s", got, want)
+	}
+}

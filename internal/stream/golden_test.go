@@ -123,7 +123,7 @@ func newEnv(t *testing.T, c goldenCase) *env {
 
 func (e *env) task(readBytes int) *stream.Task {
 	task := stream.NewTask(e.plan, stream.Options{Log: e.log, Meta: e.log, OutputStream: "out", LateStream: "late",
-		StatePrefix: "vstate/v/", ReadBytes: readBytes, IdleTimeout: time.Hour, CheckpointChunk: 3})
+		StatePrefix: "vstate/v/", ReadBytes: readBytes, IdleTimeout: time.Hour, CheckpointChunk: 3, ChangelogLimit: 20})
 	return task
 }
 

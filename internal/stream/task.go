@@ -50,6 +50,12 @@ type Options struct {
 	// replays the input since the last checkpoint to rebuild its state,
 	// without emitting anything twice.
 	CheckpointInterval time.Duration
+	// ChangelogLimit: once a continuous aggregate's changelog has this many
+	// rows (and more than 4 per group) since its last rewrite, the task
+	// writes every group's current row again and moves the view's output
+	// floor there: rows below it are superseded and may be retained away.
+	// Default 100000.
+	ChangelogLimit int
 	// CheckpointChunk is how many state entries one checkpoint write holds
 	// (default 2000): a checkpoint of many groups goes out in small writes
 	// between rounds, so it never holds up other commits for long.
@@ -86,8 +92,10 @@ type Task struct {
 	fireQueued  map[int64]bool
 	cleanQueued map[int64]bool
 
-	uncommitted bool // input processed since the last commit
-	live        bool // caught up with the input once since the start
+	uncommitted   bool  // input processed since the last commit
+	outFloor      int64 // see position.OutFloor
+	sinceSnapshot int64
+	live          bool // caught up with the input once since the start
 	// checkpoint is the input position the stored state reflects;
 	// replayUntil the committed position: input in between is replayed
 	// after a restart to rebuild state, with every output suppressed
@@ -171,6 +179,11 @@ type position struct {
 	Checkpoint []int64 `json:"checkpoint,omitempty"`
 	Epoch      uint64  `json:"epoch"`
 	Format     int     `json:"format"` // 2: state entries carry their epoch
+	// Continuous aggregates: the output offset from which every group's
+	// current row is written again (rows below are superseded), and the
+	// rows written since.
+	OutFloor      int64 `json:"out_floor,omitempty"`
+	SinceSnapshot int64 `json:"since_snapshot,omitempty"`
 }
 
 // stateFormat is the position's Format this code writes and reads.
@@ -223,6 +236,9 @@ func NewTask(plan *Plan, opts Options) *Task {
 	if opts.CheckpointChunk == 0 {
 		opts.CheckpointChunk = 2000
 	}
+	if opts.ChangelogLimit == 0 {
+		opts.ChangelogLimit = 100_000
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -257,6 +273,10 @@ type Stats struct {
 	// Live: the task has read to the end of its input at least once since
 	// it started (a new view backfilling the retained log is not live).
 	Live bool
+	// OutFloor: output rows below this offset are superseded by later ones
+	// (continuous aggregates rewrite their rows now and then); nothing
+	// needs them.
+	OutFloor int64
 }
 
 func (t *Task) posKey() []byte   { return []byte(t.opts.StatePrefix + "pos") }
@@ -319,6 +339,7 @@ func (t *Task) restore() error {
 			return fmt.Errorf("view %q has state in an older format (%d); drop and re-create the view (a file view: change its SQL to rebuild it)", t.plan.Name, pos.Format)
 		}
 		t.offsets, t.maxTs, t.wm, t.counts, t.epoch = pos.Offsets, pos.MaxTs, pos.Wm, pos.Counts, pos.Epoch
+		t.outFloor, t.sinceSnapshot = pos.OutFloor, pos.SinceSnapshot
 		if len(pos.Checkpoint) == in.Partitions {
 			t.replayUntil = t.offsets
 			t.offsets = append([]int64(nil), pos.Checkpoint...)
@@ -987,6 +1008,29 @@ func (t *Task) writeOut(row Row, key string, deleted bool) {
 	t.out = wlog.AppendRecord(t.out, t.recBuf)
 	t.outN++
 	t.counts.Out++
+	t.sinceSnapshot++
+}
+
+// rewriteChangelog writes every group's current row after the rows of
+// this commit and moves the output floor to them, once the changelog has
+// grown well past the number of groups (continuous aggregates only).
+func (t *Task) rewriteChangelog() error {
+	if !t.plan.Upsert() || t.plan.Window.Kind != NoWindow ||
+		t.sinceSnapshot <= max(4*int64(len(t.groups)), int64(t.opts.ChangelogLimit)) {
+		return nil
+	}
+	end, err := t.opts.Log.End(t.opts.OutputStream, 0)
+	if err != nil {
+		return err
+	}
+	floor := end + int64(t.outN)
+	for _, g := range t.groups {
+		if !g.gone {
+			t.emitGroup(g)
+		}
+	}
+	t.outFloor, t.sinceSnapshot = floor, 0
+	return nil
 }
 
 func b2i(b bool) int64 {
@@ -1093,6 +1137,9 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 			}
 		}
 	}
+	if err := t.rewriteChangelog(); err != nil {
+		return err
+	}
 	w := &wlog.Write{}
 	if t.outN > 0 {
 		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.OutputStream, Meta: 1, Count: t.outN, Payload: t.out})
@@ -1125,7 +1172,7 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 		epoch, checkpoint = live.epoch, live.offsets
 	}
 	pos, err := json.Marshal(position{Offsets: t.offsets, MaxTs: t.maxTs, Wm: t.wm, Counts: t.counts,
-		Checkpoint: checkpoint, Epoch: epoch, Format: stateFormat})
+		Checkpoint: checkpoint, Epoch: epoch, Format: stateFormat, OutFloor: t.outFloor, SinceSnapshot: t.sinceSnapshot})
 	if err != nil {
 		return err
 	}
@@ -1151,7 +1198,7 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 
 // publish makes the committed progress visible to Stats.
 func (t *Task) publish() {
-	st := Stats{Groups: len(t.groups), Counts: t.counts, Offsets: slices.Clone(t.offsets), Checkpoint: slices.Clone(t.checkpoint), Live: t.live}
+	st := Stats{Groups: len(t.groups), Counts: t.counts, Offsets: slices.Clone(t.offsets), Checkpoint: slices.Clone(t.checkpoint), Live: t.live, OutFloor: t.outFloor}
 	if t.replayUntil != nil {
 		st.Offsets = slices.Clone(t.replayUntil) // what is committed
 	}

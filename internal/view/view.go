@@ -42,6 +42,7 @@ type Options struct {
 	Logger         *slog.Logger
 	CommitInterval time.Duration
 	IdleTimeout    time.Duration
+	ChangelogLimit int // see stream.Options.ChangelogLimit; 0: its default
 }
 
 // FileView is a view defined in the pipeline directory.
@@ -288,9 +289,26 @@ func (r *running) taskOpts(m *Manager) stream.Options {
 	return stream.Options{
 		Log: m.opts.Log, Meta: m.opts.Meta,
 		OutputStream: OutputStream(d.Name), LateStream: LateStream(d.Name), StatePrefix: statePrefix(d.Name),
-		CommitInterval: m.opts.CommitInterval, IdleTimeout: m.opts.IdleTimeout,
+		CommitInterval: m.opts.CommitInterval, IdleTimeout: m.opts.IdleTimeout, ChangelogLimit: m.opts.ChangelogLimit,
 		Metrics: m.opts.Metrics, Logger: m.opts.Logger,
 	}
+}
+
+// OutputFloors returns, per view output stream, the offset below which
+// its rows are superseded (continuous aggregates that rewrote their rows).
+func (m *Manager) OutputFloors() map[string]int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]int64{}
+	for name, r := range m.views {
+		r.mu.Lock()
+		st := r.task.Stats()
+		r.mu.Unlock()
+		if st.OutFloor > 0 {
+			out[OutputStream(name)] = st.OutFloor
+		}
+	}
+	return out
 }
 
 // stop ends a view's task (which commits what it processed) and waits.
