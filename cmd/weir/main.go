@@ -146,12 +146,15 @@ Weir demo is running: a synthetic clickstream flows into stream "clicks".
                  %s/v1/streams/clicks/events
   Query:       weir query --server %s "SELECT country, count(*) AS n FROM clicks GROUP BY 1 ORDER BY n DESC"
                curl -s %s/v1/query -d '{"sql":"SELECT count(*) FROM clicks"}'
+  Views:       weir query --server %s "SHOW VIEWS"
+               weir query --server %s "SELECT * FROM clicks_per_minute ORDER BY window_start DESC, clicks DESC LIMIT 8"
+               (a minute's rows appear once the watermark, newest event time - 5 s, passes its end)
   Quarantine:  %s/v1/quarantine?stream=clicks&limit=5
   Metrics:     %s/metrics
-  Lake:        %s (Iceberg table weir.clicks)
+  Lake:        %s (Iceberg tables weir.clicks and weir.clicks_per_minute)
 
 Ctrl-C to stop.
-`, time.Now().UTC().Format(time.RFC3339), base, base, base, base, base, filepath.Join(f.dataDir, "lake"))
+`, time.Now().UTC().Format(time.RFC3339), base, base, base, base, base, base, base, filepath.Join(f.dataDir, "lake"))
 			})
 		},
 	}
