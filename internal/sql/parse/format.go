@@ -11,18 +11,32 @@ import (
 // written CAST(x AS t) and intervals are written in the largest unit that
 // divides them exactly. Parsing the result with ParseExpr gives back the
 // same tree, apart from positions. A nil e gives "".
-func FormatExpr(e Expr) string {
+func FormatExpr(e Expr) string { return format(e, false) }
+
+// FormatExprKey is FormatExpr with every identifier reduced to its last
+// part (`clicks.url` and `url` give the same text): a key for matching an
+// expression against another written with or without qualifiers, as a
+// select item against its GROUP BY expression.
+func FormatExprKey(e Expr) string { return format(e, true) }
+
+func format(e Expr, lastPartOnly bool) string {
 	if e == nil {
 		return ""
 	}
-	var b strings.Builder
-	writeExpr(&b, e)
+	b := &formatter{lastPartOnly: lastPartOnly}
+	writeExpr(b, e)
 	return b.String()
+}
+
+// formatter collects the text; lastPartOnly drops identifier qualifiers.
+type formatter struct {
+	strings.Builder
+	lastPartOnly bool
 }
 
 const nilText = "<nil>"
 
-func writeExpr(b *strings.Builder, e Expr) {
+func writeExpr(b *formatter, e Expr) {
 	switch x := e.(type) {
 	case nil:
 		b.WriteString(nilText)
@@ -31,7 +45,11 @@ func writeExpr(b *strings.Builder, e Expr) {
 			b.WriteString(nilText)
 			return
 		}
-		for i, part := range x.Parts {
+		parts := x.Parts
+		if b.lastPartOnly {
+			parts = parts[len(parts)-1:]
+		}
+		for i, part := range parts {
 			if i > 0 {
 				b.WriteByte('.')
 			}
@@ -189,7 +207,7 @@ func writeExpr(b *strings.Builder, e Expr) {
 	}
 }
 
-func writeCall(b *strings.Builder, c *Call) {
+func writeCall(b *formatter, c *Call) {
 	if unit, ok := extractUnit(c); ok {
 		b.WriteString("EXTRACT(")
 		if isPlainName(unit) {
@@ -249,7 +267,7 @@ func extractUnit(c *Call) (string, bool) {
 	return s.Val, true
 }
 
-func writeList(b *strings.Builder, list []Expr) {
+func writeList(b *formatter, list []Expr) {
 	for i, e := range list {
 		if i > 0 {
 			b.WriteString(", ")

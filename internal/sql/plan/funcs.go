@@ -32,18 +32,6 @@ var notYet = map[string]string{
 	"random":            "random() would make a view differ between replays",
 }
 
-// scalarFuncs are the functions compileCall knows (checked before the
-// arguments, so an unknown function is reported as such).
-var scalarFuncs = map[string]bool{}
-
-func init() {
-	for _, f := range strings.Fields(`lower upper trim length char_length strlen substr substring concat replace
-		starts_with prefix contains ends_with suffix abs floor ceil ceiling round coalesce ifnull nullif
-		greatest least date_trunc extract date_part to_timestamp epoch_ms`) {
-		scalarFuncs[f] = true
-	}
-}
-
 func isAggregate(c *parse.Call) bool {
 	_, ok := aggregates[c.Name]
 	return ok && c.Over == nil
@@ -72,7 +60,8 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 	if isAggregate(c) {
 		return stream.Expr{}, errAt(c.Pos, "aggregate %s() is not allowed here: aggregates go in the SELECT list or HAVING of a grouped query", c.Name)
 	}
-	if !scalarFuncs[c.Name] {
+	fn, ok := scalars[c.Name]
+	if !ok {
 		return stream.Expr{}, errAt(c.Pos, "unknown function %s()", c.Name)
 	}
 	if c.Distinct || c.Star {
@@ -88,53 +77,76 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			return stream.Expr{}, err
 		}
 	}
-	str1 := func(f func([]byte) []byte) (stream.Expr, error) {
-		if err := nargs(c, 1, 1); err != nil {
-			return stream.Expr{}, err
+	return fn(c, args)
+}
+
+func str1(c *parse.Call, args []stream.Expr, f func([]byte) []byte) (stream.Expr, error) {
+	if err := nargs(c, 1, 1); err != nil {
+		return stream.Expr{}, err
+	}
+	a := castExpr(args[0], schema.String)
+	return stream.Expr{Type: schema.String, Eval: func(r stream.Row) value {
+		v := a.Eval(r)
+		if v.Null {
+			return null
 		}
-		a := castExpr(args[0], schema.String)
-		return stream.Expr{Type: schema.String, Eval: func(r stream.Row) value {
+		return value{Bytes: f(v.Bytes)}
+	}}, nil
+}
+func num1(c *parse.Call, args []stream.Expr, fi func(int64) int64, ff func(float64) float64) (stream.Expr, error) {
+	if err := nargs(c, 1, 1); err != nil {
+		return stream.Expr{}, err
+	}
+	a := args[0]
+	switch a.Type {
+	case schema.Int64:
+		return stream.Expr{Type: schema.Int64, Eval: func(r stream.Row) value {
 			v := a.Eval(r)
-			if v.Null {
-				return null
+			if !v.Null {
+				v.Int = fi(v.Int)
 			}
-			return value{Bytes: f(v.Bytes)}
+			return v
+		}}, nil
+	case schema.Float64, nullType:
+		return stream.Expr{Type: schema.Float64, Eval: func(r stream.Row) value {
+			v := a.Eval(r)
+			if !v.Null {
+				v.Float = ff(v.Float)
+			}
+			return v
 		}}, nil
 	}
-	num1 := func(fi func(int64) int64, ff func(float64) float64) (stream.Expr, error) {
-		if err := nargs(c, 1, 1); err != nil {
-			return stream.Expr{}, err
+	return stream.Expr{}, errAt(c.Pos, "%s needs a number, got %s", c.Name, typeName(a.Type))
+}
+
+// scalarFunc compiles a call of one scalar function over its compiled
+// arguments (an argument the function reads itself, like date_trunc's unit,
+// is left zero).
+type scalarFunc func(c *parse.Call, args []stream.Expr) (stream.Expr, error)
+
+// scalars are the scalar functions of views, by name: compileCall knows a
+// name before it compiles the arguments, so an unknown function is
+// reported as such.
+var scalars map[string]scalarFunc
+
+func init() {
+	scalars = map[string]scalarFunc{}
+	add := func(f scalarFunc, names ...string) {
+		for _, n := range names {
+			scalars[n] = f
 		}
-		a := args[0]
-		switch a.Type {
-		case schema.Int64:
-			return stream.Expr{Type: schema.Int64, Eval: func(r stream.Row) value {
-				v := a.Eval(r)
-				if !v.Null {
-					v.Int = fi(v.Int)
-				}
-				return v
-			}}, nil
-		case schema.Float64, nullType:
-			return stream.Expr{Type: schema.Float64, Eval: func(r stream.Row) value {
-				v := a.Eval(r)
-				if !v.Null {
-					v.Float = ff(v.Float)
-				}
-				return v
-			}}, nil
-		}
-		return stream.Expr{}, errAt(c.Pos, "%s needs a number, got %s", c.Name, typeName(a.Type))
 	}
-	switch c.Name {
-	case "lower":
-		return str1(bytes.ToLower)
-	case "upper":
-		return str1(bytes.ToUpper)
-	case "trim":
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+		return str1(c, args, bytes.ToLower)
+	}, "lower")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+		return str1(c, args, bytes.ToUpper)
+	}, "upper")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		// SQL's trim removes spaces only, not tabs or newlines.
-		return str1(func(b []byte) []byte { return bytes.Trim(b, " ") })
-	case "length", "char_length", "strlen":
+		return str1(c, args, func(b []byte) []byte { return bytes.Trim(b, " ") })
+	}, "trim")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		if err := nargs(c, 1, 1); err != nil {
 			return stream.Expr{}, err
 		}
@@ -150,7 +162,8 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}
 			return value{Int: int64(utf8.RuneCount(v.Bytes))}
 		}}, nil
-	case "substr", "substring":
+	}, "length", "char_length", "strlen")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		if err := nargs(c, 2, 3); err != nil {
 			return stream.Expr{}, err
 		}
@@ -167,7 +180,8 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}
 			return value{Bytes: substr(v.Bytes, f.Int, l.Int)}
 		}}, nil
-	case "concat":
+	}, "substr", "substring")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		parts := make([]stream.Expr, len(args))
 		for i := range args {
 			parts[i] = castExpr(args[i], schema.String)
@@ -184,7 +198,8 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}
 			return value{Bytes: out}
 		}}, nil
-	case "replace":
+	}, "concat")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		if err := nargs(c, 3, 3); err != nil {
 			return stream.Expr{}, err
 		}
@@ -199,7 +214,8 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}
 			return value{Bytes: bytes.ReplaceAll(v.Bytes, ov.Bytes, nv.Bytes)}
 		}}, nil
-	case "starts_with", "prefix", "contains", "ends_with", "suffix":
+	}, "replace")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		if err := nargs(c, 2, 2); err != nil {
 			return stream.Expr{}, err
 		}
@@ -220,18 +236,22 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}
 			return value{Int: b2i(f(v.Bytes, pv.Bytes))}
 		}}, nil
-	case "abs":
-		return num1(func(x int64) int64 {
+	}, "starts_with", "prefix", "contains", "ends_with", "suffix")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+		return num1(c, args, func(x int64) int64 {
 			if x < 0 {
 				return -x
 			}
 			return x
 		}, math.Abs)
-	case "floor":
-		return num1(func(x int64) int64 { return x }, math.Floor)
-	case "ceil", "ceiling":
-		return num1(func(x int64) int64 { return x }, math.Ceil)
-	case "round":
+	}, "abs")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+		return num1(c, args, func(x int64) int64 { return x }, math.Floor)
+	}, "floor")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+		return num1(c, args, func(x int64) int64 { return x }, math.Ceil)
+	}, "ceil", "ceiling")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		if err := nargs(c, 1, 2); err != nil {
 			return stream.Expr{}, err
 		}
@@ -277,7 +297,8 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}
 			return v
 		}}, nil
-	case "coalesce", "ifnull":
+	}, "round")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		lo, hi := 1, 1000
 		if c.Name == "ifnull" {
 			lo, hi = 2, 2
@@ -300,7 +321,8 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}
 			return null
 		}}, nil
-	case "nullif":
+	}, "coalesce", "ifnull")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		if err := nargs(c, 2, 2); err != nil {
 			return stream.Expr{}, err
 		}
@@ -316,7 +338,8 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}
 			return orig.Eval(r)
 		}}, nil
-	case "greatest", "least":
+	}, "nullif")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		if err := nargs(c, 1, 1000); err != nil {
 			return stream.Expr{}, err
 		}
@@ -344,9 +367,11 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}
 			return best
 		}}, nil
-	case "date_trunc", "extract", "date_part":
+	}, "greatest", "least")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		return compileTimePart(c, args)
-	case "to_timestamp":
+	}, "date_trunc", "extract", "date_part")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		// Seconds since the epoch (with a fraction) to a timestamp.
 		if err := nargs(c, 1, 1); err != nil {
 			return stream.Expr{}, err
@@ -362,7 +387,8 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}
 			return value{Int: int64(math.Round(v.Float * 1e6))}
 		}}, nil
-	case "epoch_ms":
+	}, "to_timestamp")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		// epoch_ms(milliseconds) is a timestamp; epoch_ms(timestamp) its milliseconds.
 		if err := nargs(c, 1, 1); err != nil {
 			return stream.Expr{}, err
@@ -387,8 +413,7 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 			}}, nil
 		}
 		return stream.Expr{}, errAt(c.Pos, "epoch_ms takes a BIGINT of milliseconds or a TIMESTAMP, got %s", typeName(a.Type))
-	}
-	return stream.Expr{}, errAt(c.Pos, "unknown function %s()", c.Name)
+	}, "epoch_ms")
 }
 
 func floorDiv(a, b int64) int64 {

@@ -1,8 +1,7 @@
 package plan
 
 import (
-	"fmt"
-	"slices"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -294,15 +293,16 @@ type groupScope struct {
 	b       *binder
 	in      *inputScope
 	p       *stream.Plan
-	keys    map[string]int // fingerprint → slot
+	keys    map[string]int // parse.FormatExprKey → slot
 	keyType []schema.Type
 	window  bool
-	aggs    map[string]int // fingerprint → aggregate index
+	aggs    map[string]int // parse.FormatExprKey → aggregate index
 }
 
 func (b *binder) groupScope(q *parse.Select, in *inputScope, p *stream.Plan) (*groupScope, error) {
 	gs := &groupScope{b: b, in: in, p: p, keys: map[string]int{}, aggs: map[string]int{}}
 	var sawStart, sawEnd bool
+	var keyExprs []parse.Expr // the GROUP BY keys, window bounds aside
 	for _, g := range q.GroupBy {
 		if n, ok := g.(*parse.NumberLit); ok && n.IsInt {
 			i, _ := strconv.Atoi(n.Text)
@@ -335,7 +335,7 @@ func (b *binder) groupScope(q *parse.Select, in *inputScope, p *stream.Plan) (*g
 		if hasAggregate(g) {
 			return nil, errAt(g.ExprPos(), "aggregates are not allowed in GROUP BY")
 		}
-		fp := fingerprint(g)
+		fp := parse.FormatExprKey(g)
 		if _, dup := gs.keys[fp]; dup {
 			continue
 		}
@@ -350,19 +350,27 @@ func (b *binder) groupScope(q *parse.Select, in *inputScope, p *stream.Plan) (*g
 		gs.keyType = append(gs.keyType, e.Type)
 		p.Keys = append(p.Keys, e)
 		b.keyText = append(b.keyText, fp)
+		keyExprs = append(keyExprs, g)
 	}
 	if b.window.Kind == stream.Session && len(b.tvf.PartitionBy) > 0 {
-		// Sessions are kept per GROUP BY key: PARTITION BY must name the same columns.
-		var keys, parts []string
-		for _, k := range b.keyText {
-			keys = append(keys, k)
+		// Sessions are kept per GROUP BY key: PARTITION BY must name the
+		// same columns (compared as resolved columns, not as text).
+		parts, keys := map[int]bool{}, map[int]bool{}
+		for _, name := range b.tvf.PartitionBy {
+			slot, _, err := b.resolve(&parse.Ident{Pos: b.tvf.Pos, Parts: []string{name}})
+			if err != nil {
+				return nil, err
+			}
+			parts[slot] = true
 		}
-		for _, c := range b.tvf.PartitionBy {
-			parts = append(parts, c)
+		for _, g := range keyExprs {
+			slot := -1
+			if id, ok := g.(*parse.Ident); ok {
+				slot, _, _ = b.resolve(id)
+			}
+			keys[slot] = true
 		}
-		slices.Sort(keys)
-		slices.Sort(parts)
-		if !slices.Equal(keys, parts) {
+		if !maps.Equal(keys, parts) {
 			return nil, errAt(b.tvf.Pos, "SESSION(... PARTITION BY %s ...) must name the same columns as GROUP BY (besides window_start, window_end): sessions are kept per key; GROUP BY has %s",
 				strings.Join(b.tvf.PartitionBy, ", "), strings.Join(b.keyText, ", "))
 		}
@@ -401,7 +409,7 @@ func (s *groupScope) grouped(e parse.Expr) (int, schema.Type, bool, error) {
 	if isConst(e) {
 		return 0, 0, false, nil
 	}
-	fp := fingerprint(e)
+	fp := parse.FormatExprKey(e)
 	if slot, ok := s.keys[fp]; ok {
 		return slot, s.keyType[slot], true, nil
 	}
@@ -609,97 +617,4 @@ func walk(e parse.Expr, fn func(parse.Expr)) {
 			walk(y, fn)
 		}
 	}
-}
-
-// fingerprint is e's text without positions, to match a select item
-// against a GROUP BY expression.
-func fingerprint(e parse.Expr) string {
-	var sb strings.Builder
-	var f func(e parse.Expr)
-	f = func(e parse.Expr) {
-		switch x := e.(type) {
-		case nil:
-			sb.WriteString("NULL")
-		case *parse.Ident:
-			sb.WriteString(x.Parts[len(x.Parts)-1])
-		case *parse.NumberLit:
-			sb.WriteString(x.Text)
-		case *parse.StringLit:
-			sb.WriteString(strconv.Quote(x.Val))
-		case *parse.BoolLit:
-			sb.WriteString(strconv.FormatBool(x.Val))
-		case *parse.NullLit:
-			sb.WriteString("NULL")
-		case *parse.Interval:
-			fmt.Fprintf(&sb, "INTERVAL(%dus)", x.Micros)
-		case *parse.Unary:
-			sb.WriteString("(" + x.Op + " ")
-			f(x.X)
-			sb.WriteString(")")
-		case *parse.Binary:
-			sb.WriteString("(")
-			f(x.L)
-			sb.WriteString(" " + x.Op + " ")
-			f(x.R)
-			sb.WriteString(")")
-		case *parse.IsNull:
-			f(x.X)
-			sb.WriteString(map[bool]string{false: " IS NULL", true: " IS NOT NULL"}[x.Not])
-		case *parse.Like:
-			f(x.X)
-			fmt.Fprintf(&sb, " LIKE(%v,%v) ", x.Not, x.ILike)
-			f(x.Pattern)
-		case *parse.In:
-			f(x.X)
-			fmt.Fprintf(&sb, " IN(%v)(", x.Not)
-			for _, y := range x.List {
-				f(y)
-				sb.WriteString(",")
-			}
-			sb.WriteString(")")
-		case *parse.Between:
-			f(x.X)
-			fmt.Fprintf(&sb, " BETWEEN(%v) ", x.Not)
-			f(x.Lo)
-			sb.WriteString(" AND ")
-			f(x.Hi)
-		case *parse.Case:
-			sb.WriteString("CASE ")
-			if x.Operand != nil {
-				f(x.Operand)
-			}
-			for _, w := range x.Whens {
-				sb.WriteString(" WHEN ")
-				f(w.Cond)
-				sb.WriteString(" THEN ")
-				f(w.Then)
-			}
-			sb.WriteString(" ELSE ")
-			f(x.Else)
-			sb.WriteString(" END")
-		case *parse.Cast:
-			sb.WriteString("CAST(")
-			f(x.X)
-			sb.WriteString(" AS " + x.Type + ")")
-		case *parse.Call:
-			sb.WriteString(x.Name + "(")
-			if x.Distinct {
-				sb.WriteString("DISTINCT ")
-			}
-			if x.Star {
-				sb.WriteString("*")
-			}
-			for i, y := range x.Args {
-				if i > 0 {
-					sb.WriteString(", ")
-				}
-				f(y)
-			}
-			sb.WriteString(")")
-		default:
-			fmt.Fprintf(&sb, "%T", e)
-		}
-	}
-	f(e)
-	return sb.String()
 }

@@ -2045,3 +2045,19 @@ func TestGroupByAliasAndErrors(t *testing.T) {
 	fails(`CREATE MATERIALIZED VIEW v AS SELECT round(amount, 40) AS t FROM clicks`,
 		"line 1, column 52: round's digits must be from -18 to 18, got 40")
 }
+
+// TestSessionPartitionByResolves: PARTITION BY and GROUP BY are compared as
+// columns, so spelling and qualification do not matter.
+func TestSessionPartitionByResolves(t *testing.T) {
+	v := mustCompile(t, `CREATE MATERIALIZED VIEW v AS SELECT clicks.user_id, window_start, window_end, count(*) AS n
+		FROM TABLE(SESSION(TABLE clicks PARTITION BY "User_Id", DESCRIPTOR(ts), INTERVAL '10' SECOND))
+		GROUP BY clicks.user_id, window_start, window_end`)
+	if v.Plan.Window.Kind != stream.Session || len(v.Plan.Keys) != 1 {
+		t.Fatalf("window %v, %d keys", v.Plan.Window.Kind, len(v.Plan.Keys))
+	}
+	if _, err := compileWith(`CREATE MATERIALIZED VIEW v AS SELECT user_id, window_start, window_end, count(*) AS n
+		FROM TABLE(SESSION(TABLE clicks PARTITION BY country, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+		GROUP BY user_id, window_start, window_end`, lookupClicks); err == nil || !strings.Contains(err.Error(), "must name the same columns as GROUP BY") {
+		t.Fatalf("PARTITION BY country with GROUP BY user_id: %v", err)
+	}
+}
