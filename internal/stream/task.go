@@ -131,6 +131,7 @@ type Task struct {
 	keyVals  []schema.Value
 	aggRow   Row
 	spans    []Span
+	hexKey   []byte // the row key of an upsert output row, hex
 	ends     []int64
 	keyBuf   []byte
 	recBuf   []byte
@@ -804,7 +805,7 @@ func (t *Task) session(ts int64) *group {
 	open := t.sessions[string(t.keyBuf)]
 	var target *group
 	lo, hi := ts, ts+gap
-	var kept []*group
+	kept := open[:0] // filtered in place: no allocation per record
 	for _, g := range open {
 		if ts >= g.span.End || ts+gap <= g.span.Start {
 			kept = append(kept, g)
@@ -957,8 +958,9 @@ func (t *Task) emitGroup(g *group) {
 	for _, a := range g.accs {
 		t.aggRow = append(t.aggRow, a.Result())
 	}
+	// Emitting changes only flags (changed, emitted) that a restart
+	// recomputes (checkReplay), so it does not make g's state dirty.
 	g.changed = false
-	t.markDirty(g)
 	keep := plan.Having == nil || True(plan.Having.Eval(t.aggRow))
 	if !plan.Upsert() {
 		if keep {
@@ -1002,7 +1004,8 @@ func (t *Task) writeOut(row Row, key string, deleted bool) {
 		t.outVals = append(t.outVals, t.plan.Project[i].Eval(row))
 	}
 	if t.plan.Upsert() {
-		t.outVals = append(t.outVals, schema.Value{Bytes: []byte(hex.EncodeToString([]byte(key)))}, schema.Value{Int: b2i(deleted)})
+		t.hexKey = hex.AppendEncode(t.hexKey[:0], []byte(key))
+		t.outVals = append(t.outVals, schema.Value{Bytes: t.hexKey}, schema.Value{Int: b2i(deleted)})
 	}
 	t.recBuf = schema.EncodeRow(t.outCols, t.recBuf[:0], t.outVals)
 	t.out = wlog.AppendRecord(t.out, t.recBuf)
@@ -1121,6 +1124,11 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 		// completely at every commit.
 		mode = checkpointFull
 	}
+	// A changelog rewrite first: it emits every group, so the loop below
+	// then finds no changed group to emit twice.
+	if err := t.rewriteChangelog(); err != nil {
+		return err
+	}
 	switch {
 	case t.plan.Aggregating && t.plan.Window.Kind == NoWindow:
 		// Continuous aggregates: every group that changed gets its new row.
@@ -1136,9 +1144,6 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 				t.emitGroup(g)
 			}
 		}
-	}
-	if err := t.rewriteChangelog(); err != nil {
-		return err
 	}
 	w := &wlog.Write{}
 	if t.outN > 0 {
