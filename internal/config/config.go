@@ -173,7 +173,12 @@ func (p *Pipeline) Save(dir string) error {
 			return err
 		}
 	}
+	written := map[string]bool{} // a file may hold several views
 	for _, v := range p.Views {
+		if written[v.File] {
+			continue
+		}
+		written[v.File] = true
 		path := filepath.Join(dir, v.File)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err

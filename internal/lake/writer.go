@@ -227,7 +227,9 @@ func (w *Writer) load(ctx context.Context) error {
 		}
 		if off > end {
 			return fmt.Errorf("table %q has committed stream %q partition %d up to offset %d, but the log ends at %d: "+
-				"the log in this data directory is not the one the table was written from", o.Table, o.Stream, p, off, end)
+				"the log in this data directory is not the one the table was written from; restore the matching log, "+
+				"or remove %s to write the table again from this log", o.Table, o.Stream, p, off, end,
+				filepath.Join(o.Warehouse, Namespace, o.Table))
 		}
 	}
 	if err := w.removeOrphans(files); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +163,34 @@ func TestWriterCommitsAndRecovers(t *testing.T) {
 	}
 	if got := countRows(t, st3.Files); got != 130 {
 		t.Fatalf("rows in files = %d, want 130", got)
+	}
+}
+
+// TestOpenRefusesALogBehindTheTable: a table that committed offsets beyond
+// the log's end (another data directory's log, a rebuilt stream) is not
+// opened, and the error says what to remove.
+func TestOpenRefusesALogBehindTheTable(t *testing.T) {
+	f := newFixture(t)
+	f.appendEvents(0, 20)
+	w := f.open()
+	if _, err := w.readRound(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.log.DropStream("clicks"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.log.EnsureStream("clicks", 2); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), Options{
+		Warehouse: filepath.Join(f.dir, "lake"), Table: "clicks", Stream: "clicks", Partitions: 2,
+		Schema: f.sc, SchemaVer: 1, EventCol: 0, MaxRows: 1000, MaxBytes: 1 << 20, Interval: time.Second, Log: f.log,
+	})
+	want := "or remove " + filepath.Join(f.dir, "lake", Namespace, "clicks") + " to write the table again from this log"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want it to say: %s", err, want)
 	}
 }

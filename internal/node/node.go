@@ -128,6 +128,7 @@ func (n *Node) Gate() *gate.Gate { return n.gate }
 // sinkWriter is a lake writer and the stream it reads.
 type sinkWriter struct {
 	stream string
+	view   bool // the stream is a view's output (nothing else reads it)
 	w      *lake.Writer
 }
 
@@ -341,12 +342,7 @@ func (n *Node) openViewSinks() error {
 		if err != nil {
 			return err
 		}
-		if end, err := n.log.End(outStream, 0); err == nil && w.State().Offsets[0] > end {
-			return fmt.Errorf("%s: sinks.%s: lake table %q holds rows up to offset %d of view %q, whose output now ends at %d: the view was rebuilt "+
-				"(its SQL changed); remove %s to rewrite the table from the new view", sk.Pos, sk.Name, sk.Table, w.State().Offsets[0], sk.View, end,
-				filepath.Join(lakeDir(n.cfg.DataDir), lake.Namespace, sk.Table))
-		}
-		n.writers = append(n.writers, sinkWriter{stream: outStream, w: w})
+		n.writers = append(n.writers, sinkWriter{stream: outStream, view: true, w: w})
 		if err := n.engine.SetState(sk.View, w.State); err != nil {
 			return err
 		}
@@ -405,7 +401,7 @@ func (n *Node) maintain(ctx context.Context) {
 // table's offsets (queries read those rows from the Parquet files).
 func (n *Node) retainViewOutputs() {
 	for _, sw := range n.writers {
-		if !strings.HasPrefix(sw.stream, "view/") {
+		if !sw.view {
 			continue
 		}
 		floor := sw.w.State().Offsets[0]

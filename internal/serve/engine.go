@@ -198,7 +198,7 @@ func (e *Engine) AddTable(t Table) error {
 	defer e.mu.Unlock()
 	for _, x := range e.tables {
 		if x.Name == t.Name {
-			return fmt.Errorf("a table named %q exists already", t.Name)
+			return fmt.Errorf("a table named %q exists already (a stream, a lake table or another view): give the view another name", t.Name)
 		}
 	}
 	ts, err := createTail(context.Background(), e.tailConn, t)
