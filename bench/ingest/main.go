@@ -11,18 +11,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/weirhq/weir/bench/internal/procstat"
+	"github.com/weirhq/weir/bench/internal/nodeproc"
 )
 
 const pipeline = `streams:
@@ -48,31 +46,13 @@ func main() {
 	rates := flag.String("rates", "10000,100000,max", "offered rates in events/s (max = as fast as acks come)")
 	flag.Parse()
 
-	dir, _ := os.MkdirTemp("", "weir-bench-")
-	defer os.RemoveAll(dir)
-	os.MkdirAll(filepath.Join(dir, "p", "schemas"), 0o755)
-	os.WriteFile(filepath.Join(dir, "p", "weir.yaml"), []byte(pipeline), 0o644)
-	os.WriteFile(filepath.Join(dir, "p", "schemas", "clicks.json"), []byte(clicksSchema), 0o644)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	args := []string{"run", "--log-level", "warn", "--data-dir", filepath.Join(dir, "d"), "--listen", addr}
-	if p := os.Getenv("WEIR_PPROF"); p != "" {
-		args = append(args, "--pprof", p) // e.g. 127.0.0.1:6060, to profile the node under this load
-	}
-	cmd := exec.Command(*bin, append(args, filepath.Join(dir, "p"))...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	node, err := nodeproc.Start(*bin, map[string]string{"weir.yaml": pipeline, "schemas/clicks.json": clicksSchema})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	defer cmd.Process.Kill()
-	for range 300 {
-		if r, err := http.Get("http://" + addr + "/readyz"); err == nil && r.StatusCode == 200 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	defer node.Stop()
+	addr, cmd := node.Addr, node.Cmd
 
 	bodies := make([][]byte, 64)
 	for i := range bodies {
@@ -149,7 +129,7 @@ func main() {
 		res := map[string]any{
 			"name": "ingest", "offered": rs, "events_per_s": eps, "mb_per_s": eps * evBytes / 1e6,
 			"p50_ms": pct(0.50), "p99_ms": pct(0.99), "p999_ms": pct(0.999), "errors": errs.Load(),
-			"rss_peak_mb": procstat.PeakRSS(cmd.Process.Pid), "batch": *batch, "conns": *conns, "event_bytes": evBytes,
+			"rss_peak_mb": nodeproc.PeakRSS(cmd.Process.Pid), "batch": *batch, "conns": *conns, "event_bytes": evBytes,
 			"git_rev": strings.TrimSpace(string(rev)), "machine": host, "time": time.Now().UTC().Format(time.RFC3339),
 		}
 		line, _ := json.Marshal(res)

@@ -17,18 +17,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/weirhq/weir/bench/internal/procstat"
+	"github.com/weirhq/weir/bench/internal/nodeproc"
 )
 
 const pipeline = `streams:
@@ -76,32 +74,14 @@ func main() {
 	probes := flag.Int("probes", 300, "probe events in the freshness run (one every 20 ms)")
 	flag.Parse()
 
-	dir, _ := os.MkdirTemp("", "weir-bench-views-")
-	defer os.RemoveAll(dir)
-	for name, body := range map[string]string{"weir.yaml": pipeline, "schemas/clicks.json": clicksSchema, "views/bench.sql": views} {
-		os.MkdirAll(filepath.Dir(filepath.Join(dir, "p", name)), 0o755)
-		os.WriteFile(filepath.Join(dir, "p", name), []byte(body), 0o644)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr = ln.Addr().String()
-	ln.Close()
-	args := []string{"run", "--log-level", "warn", "--data-dir", filepath.Join(dir, "d"), "--listen", addr}
-	if p := os.Getenv("WEIR_PPROF"); p != "" {
-		args = append(args, "--pprof", p) // e.g. 127.0.0.1:6060, to profile the node under this load
-	}
-	cmd := exec.Command(*bin, append(args, filepath.Join(dir, "p"))...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	node, err := nodeproc.Start(*bin, map[string]string{"weir.yaml": pipeline, "schemas/clicks.json": clicksSchema, "views/bench.sql": views})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	defer cmd.Process.Kill()
-	for range 300 {
-		if r, err := http.Get("http://" + addr + "/readyz"); err == nil && r.StatusCode == 200 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	defer node.Stop()
+	addr = node.Addr
+	cmd := node.Cmd
 	rev, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	host, _ := os.Hostname()
 	os.MkdirAll("bench/results", 0o755)
@@ -109,25 +89,29 @@ func main() {
 	defer out.Close()
 	record := func(res map[string]any) {
 		res["git_rev"], res["machine"], res["time"] = strings.TrimSpace(string(rev)), host, time.Now().UTC().Format(time.RFC3339)
-		res["rss_peak_mb"] = procstat.PeakRSS(cmd.Process.Pid)
+		res["rss_peak_mb"] = nodeproc.PeakRSS(cmd.Process.Pid)
 		line, _ := json.Marshal(res)
 		out.Write(append(line, '\n'))
 	}
 
 	// 1. Throughput: max load for dur, then wait for every view to catch up.
 	var seq atomic.Int64
-	cpu0 := procstat.CPUSeconds(cmd.Process.Pid)
+	cpu0 := nodeproc.CPUSeconds(cmd.Process.Pid)
 	start := time.Now()
 	accepted := load(*conns, *batch, 0, *dur, &seq, nil)
 	ackTime := time.Since(start)
 	for !caughtUp(accepted) {
+		if time.Since(start) > *dur+time.Minute {
+			fmt.Fprintf(os.Stderr, "the views did not process the %d accepted events within a minute of the load; see SHOW VIEWS (last_error) on %s\n", accepted, addr)
+			os.Exit(1)
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	total := time.Since(start)
-	cpu := procstat.CPUSeconds(cmd.Process.Pid) - cpu0
+	cpu := nodeproc.CPUSeconds(cmd.Process.Pid) - cpu0
 	eps := float64(accepted) / total.Seconds()
 	fmt.Printf("views throughput: %d events acknowledged in %.1f s (%.0f/s), all 3 views caught up after %.1f s: %.0f events/s end to end; node CPU %.1f s = %.0f events per CPU second; node RSS peak %d MB\n",
-		accepted, ackTime.Seconds(), float64(accepted)/ackTime.Seconds(), total.Seconds(), eps, cpu, float64(accepted)/cpu, procstat.PeakRSS(cmd.Process.Pid))
+		accepted, ackTime.Seconds(), float64(accepted)/ackTime.Seconds(), total.Seconds(), eps, cpu, float64(accepted)/cpu, nodeproc.PeakRSS(cmd.Process.Pid))
 	record(map[string]any{"name": "views_throughput", "events": accepted, "events_per_s": eps, "ack_events_per_s": float64(accepted) / ackTime.Seconds(),
 		"node_cpu_s": cpu, "events_per_cpu_s": float64(accepted) / cpu, "views": 3, "batch": *batch, "conns": *conns})
 

@@ -19,13 +19,16 @@ import (
 const testSchema = `{"type":"object","required":["ts","seq","user_id"],"additionalProperties":false,
  "properties":{"ts":{"type":["string","integer"],"format":"date-time"},"seq":{"type":"integer"},"user_id":{"type":"string"}}}`
 
-// startNode writes a pipeline (weir.yaml text, views/*.sql) and starts a
-// node on it without sources.
-func startNode(t *testing.T, yaml string, views map[string]string) *Node {
+// writePipeline writes weir.yaml, the events schema and views/*.sql (file
+// name → SQL) into dir/pipeline and returns that directory.
+func writePipeline(t *testing.T, dir, yaml string, views map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
 	pipe := filepath.Join(dir, "pipeline")
-	for name, body := range map[string]string{"weir.yaml": yaml, "schemas/events.json": testSchema} {
+	files := map[string]string{"weir.yaml": yaml, "schemas/events.json": testSchema}
+	for name, body := range views {
+		files["views/"+name] = body
+	}
+	for name, body := range files {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(pipe, name)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -33,20 +36,25 @@ func startNode(t *testing.T, yaml string, views map[string]string) *Node {
 			t.Fatal(err)
 		}
 	}
-	for name, body := range views {
-		if err := os.MkdirAll(filepath.Join(pipe, "views"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(pipe, "views", name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := config.Load(pipe)
+	return pipe
+}
+
+// testConfig loads the pipeline of writePipeline into a node config
+// without sources, data in dir/data.
+func testConfig(t *testing.T, dir, yaml string, views map[string]string) Config {
+	t.Helper()
+	p, err := config.Load(writePipeline(t, dir, yaml, views))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := Start(Config{Pipeline: p, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", NoSources: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return Config{Pipeline: p, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", NoSources: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// startNode starts a node on a pipeline of writePipeline.
+func startNode(t *testing.T, yaml string, views map[string]string) *Node {
+	t.Helper()
+	n, err := Start(testConfig(t, t.TempDir(), yaml, views))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +175,9 @@ func TestViewDDL(t *testing.T) {
 	fails(`CREATE MATERIALIZED VIEW bad AS SELECT nope FROM events`, `line 1, column 40: unknown column "nope"`)
 	fails(`CREATE MATERIALIZED VIEW bad AS SELECT FROM`, "line 1")
 	fails(`CREATE MATERIALIZED VIEW events AS SELECT count(*) AS n FROM events`, "is a stream already")
-	mustQ(`CREATE MATERIALIZED VIEW IF NOT EXISTS total AS SELECT 1 AS x FROM events`)
+	if got := fmt.Sprint(mustQ(`CREATE MATERIALIZED VIEW IF NOT EXISTS total AS SELECT 1 AS x FROM events`)); got != "[[view total exists already; nothing changed]]" {
+		t.Fatalf("CREATE ... IF NOT EXISTS of an existing view: %s", got)
+	}
 	if code, _, body := post(t, n, events(0, 500)); code != 200 {
 		t.Fatalf("ingest: %d %s", code, body)
 	}
@@ -322,22 +332,14 @@ FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY 
 
 // TestViewLakeSinkRefusesUpserts: a changelog view cannot be a lake table.
 func TestViewLakeSinkRefusesUpserts(t *testing.T) {
+	const stream = "streams:\n  events:\n    schema: schemas/events.json\n    key: [user_id]\n    event_time: {column: ts}\n"
 	dir := t.TempDir()
-	pipe := filepath.Join(dir, "p")
-	os.MkdirAll(filepath.Join(pipe, "schemas"), 0o755)
-	os.MkdirAll(filepath.Join(pipe, "views"), 0o755)
-	os.WriteFile(filepath.Join(pipe, "schemas", "events.json"), []byte(testSchema), 0o644)
-	os.WriteFile(filepath.Join(pipe, "weir.yaml"), []byte("streams:\n  events:\n    schema: schemas/events.json\n    key: [user_id]\n    event_time: {column: ts}\nsinks:\n  l:\n    type: lake\n    view: totals\n"), 0o644)
-	os.WriteFile(filepath.Join(pipe, "views", "v.sql"), []byte("CREATE MATERIALIZED VIEW totals AS SELECT user_id, count(*) AS n FROM events GROUP BY user_id;"), 0o644)
-	p, err := config.Load(pipe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Start(Config{Pipeline: p, DataDir: filepath.Join(dir, "d"), Listen: "127.0.0.1:0", NoSources: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	views := map[string]string{"v.sql": "CREATE MATERIALIZED VIEW totals AS SELECT user_id, count(*) AS n FROM events GROUP BY user_id;"}
+	_, err := Start(testConfig(t, dir, stream+"sinks:\n  l:\n    type: lake\n    view: totals\n", views))
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`view "totals" is a changelog of upserts`)) {
 		t.Fatalf("error %v", err)
 	}
-	os.WriteFile(filepath.Join(pipe, "weir.yaml"), []byte("streams:\n  events:\n    schema: schemas/events.json\n    key: [user_id]\n    event_time: {column: ts}\nsinks:\n  l:\n    type: lake\n    view: nope\n"), 0o644)
+	pipe := writePipeline(t, dir, stream+"sinks:\n  l:\n    type: lake\n    view: nope\n", views)
 	if _, err := config.Load(pipe); err == nil || !bytes.Contains([]byte(err.Error()), []byte(`weir.yaml:7: sinks.l.view: no view "nope" in views/*.sql (views there: totals)`)) {
 		t.Fatalf("config error %v", err)
 	}
@@ -462,19 +464,9 @@ SELECT window_start, window_end, count(*) AS n FROM TABLE(TUMBLE(TABLE events, D
 // once its changelog is long, and the superseded rows are retained away;
 // the view's answer is the same before and after, and after a restart.
 func TestContinuousViewChangelog(t *testing.T) {
-	dir := t.TempDir()
-	pipe := filepath.Join(dir, "p")
-	os.MkdirAll(filepath.Join(pipe, "schemas"), 0o755)
-	os.MkdirAll(filepath.Join(pipe, "views"), 0o755)
-	os.WriteFile(filepath.Join(pipe, "schemas", "events.json"), []byte(testSchema), 0o644)
-	os.WriteFile(filepath.Join(pipe, "weir.yaml"), []byte("streams:\n  events:\n    schema: schemas/events.json\n    key: [user_id]\n    event_time: {column: ts}\n"), 0o644)
-	os.WriteFile(filepath.Join(pipe, "views", "v.sql"), []byte("CREATE MATERIALIZED VIEW per_user AS SELECT user_id, count(*) AS n, sum(seq) AS s FROM events GROUP BY user_id;"), 0o644)
-	p, err := config.Load(pipe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{Pipeline: p, DataDir: filepath.Join(dir, "d"), Listen: "127.0.0.1:0", NoSources: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ViewChangelogLimit: 30}
+	cfg := testConfig(t, t.TempDir(), "streams:\n  events:\n    schema: schemas/events.json\n    key: [user_id]\n    event_time: {column: ts}\n",
+		map[string]string{"v.sql": "CREATE MATERIALIZED VIEW per_user AS SELECT user_id, count(*) AS n, sum(seq) AS s FROM events GROUP BY user_id;"})
+	cfg.ViewChangelogLimit = 30
 	n, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)

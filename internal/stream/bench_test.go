@@ -11,8 +11,6 @@ import (
 	wlog "github.com/weirhq/weir/internal/log"
 	"github.com/weirhq/weir/internal/log/pebblelog"
 	"github.com/weirhq/weir/internal/schema"
-	"github.com/weirhq/weir/internal/sql/parse"
-	"github.com/weirhq/weir/internal/sql/plan"
 	"github.com/weirhq/weir/internal/stream"
 )
 
@@ -85,20 +83,11 @@ func benchView(b *testing.B, sql string, users int) { benchViewSkew(b, sql, user
 func benchViewSkew(b *testing.B, sql string, users, hot int) {
 	const n = 1_000_000
 	l, sc := benchLogSkew(b, n, users, 4, hot)
-	st, err := parse.Parse(sql)
-	if err != nil {
-		b.Fatal(err)
-	}
-	src := plan.Source{EventTime: "ts", Input: stream.Input{Stream: "clicks", Partitions: 4, Columns: sc.Columns,
-		Version: 1, EventCol: sc.ColumnIndex("ts"), Disorder: 5e6}}
-	v, err := plan.Compile(st.(*parse.CreateView), func(string) (plan.Source, bool) { return src, true })
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := planView(b, sql, sc, 4, 5*time.Second)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		task := stream.NewTask(v.Plan, stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late",
+		task := stream.NewTask(p, stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late",
 			StatePrefix: fmt.Sprintf("bench/%d/", i), IdleTimeout: time.Hour})
 		if err := task.Restore(); err != nil {
 			b.Fatal(err)
@@ -164,19 +153,13 @@ func BenchmarkSkew(b *testing.B) {
 func BenchmarkStateBytes(b *testing.B) {
 	const n = 200_000
 	l, sc := benchLog(b, n, 100_000, 4)
-	st, _ := parse.Parse(`CREATE MATERIALIZED VIEW v AS
+	p := planView(b, `CREATE MATERIALIZED VIEW v AS
 		SELECT user_id, window_start, window_end, count(*) AS n, sum(amount) AS s
 		FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' HOUR))
-		GROUP BY user_id, window_start, window_end`)
-	src := plan.Source{EventTime: "ts", Input: stream.Input{Stream: "clicks", Partitions: 4, Columns: sc.Columns,
-		Version: 1, EventCol: sc.ColumnIndex("ts"), Disorder: 5e6}}
-	v, err := plan.Compile(st.(*parse.CreateView), func(string) (plan.Source, bool) { return src, true })
-	if err != nil {
-		b.Fatal(err)
-	}
+		GROUP BY user_id, window_start, window_end`, sc, 4, 5*time.Second)
 	for i := range b.N {
 		prefix := fmt.Sprintf("bench/%d/", i)
-		task := stream.NewTask(v.Plan, stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late", StatePrefix: prefix, IdleTimeout: time.Hour})
+		task := stream.NewTask(p, stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late", StatePrefix: prefix, IdleTimeout: time.Hour})
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -199,8 +182,11 @@ func BenchmarkStateBytes(b *testing.B) {
 		}
 		groups := task.Stats().Groups
 		stored, entries := 0, 0
-		l.Scan([]byte(prefix+"s/"), func(k, v []byte) bool { stored += len(k) + len(v); entries++; return true })
+		l.Scan([]byte(prefix+"e/"), func(k, v []byte) bool { stored += len(k) + len(v); entries++; return true })
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(groups), "heap_B/group")
+		if entries == 0 || groups == 0 {
+			b.Fatalf("%d groups, %d stored entries under %q: the benchmark reads the wrong keys", groups, entries, prefix+"e/")
+		}
 		b.ReportMetric(float64(stored)/float64(entries), "stored_B/group")
 		runtime.KeepAlive(task)
 	}

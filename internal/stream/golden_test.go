@@ -21,7 +21,6 @@ import (
 	"github.com/weirhq/weir/internal/log/pebblelog"
 	"github.com/weirhq/weir/internal/schema"
 	"github.com/weirhq/weir/internal/sql/parse"
-	"github.com/weirhq/weir/internal/sql/plan"
 	"github.com/weirhq/weir/internal/stream"
 )
 
@@ -107,18 +106,13 @@ func newEnv(t *testing.T, c goldenCase) *env {
 			t.Fatalf("ingest: %v %+v", err, res)
 		}
 	}
-	src := plan.Source{EventTime: "ts", Input: stream.Input{Stream: "clicks", Partitions: c.partitions, Columns: sc.Columns,
-		Version: 1, EventCol: sc.ColumnIndex("ts"), Disorder: c.disorder.Microseconds()}}
-	v, err := plan.Compile(c.stmt, func(name string) (plan.Source, bool) { return src, name == "clicks" })
-	if err != nil {
-		t.Fatalf("%s: %v", c.name, err)
-	}
+	p := planStmt(t, c.stmt, sc, c.partitions, c.disorder)
 	for _, s := range []string{"out", "late"} {
 		if err := l.EnsureStream(s, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &env{log: l, plan: v.Plan}
+	return &env{log: l, plan: p}
 }
 
 func (e *env) task(readBytes int) *stream.Task {

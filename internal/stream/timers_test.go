@@ -11,8 +11,6 @@ import (
 	wlog "github.com/weirhq/weir/internal/log"
 	"github.com/weirhq/weir/internal/log/memlog"
 	"github.com/weirhq/weir/internal/schema"
-	"github.com/weirhq/weir/internal/sql/parse"
-	"github.com/weirhq/weir/internal/sql/plan"
 	"github.com/weirhq/weir/internal/stream"
 )
 
@@ -39,22 +37,13 @@ func startVirtual(t *testing.T, sql string, partitions int, tune ...func(*stream
 			t.Fatal(err)
 		}
 	}
-	st, err := parse.Parse(sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := plan.Source{EventTime: "ts", Input: stream.Input{Stream: "clicks", Partitions: partitions, Columns: sc.Columns,
-		Version: 1, EventCol: sc.ColumnIndex("ts"), Disorder: time.Second.Microseconds()}}
-	v, err := plan.Compile(st.(*parse.CreateView), func(string) (plan.Source, bool) { return src, true })
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := planView(t, sql, sc, partitions, time.Second)
 	opts := stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late", StatePrefix: "v/",
 		IdleTimeout: time.Second, CommitInterval: 10 * time.Millisecond}
 	for _, f := range tune {
 		f(&opts)
 	}
-	task := stream.NewTask(v.Plan, opts)
+	task := stream.NewTask(p, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	vt := &virtualTask{t: t, log: l, sc: sc, cancel: cancel, done: make(chan error, 1)}
 	go func() { vt.done <- task.Run(ctx) }()

@@ -130,15 +130,24 @@ func (n *node) showView(t *testing.T, name string) map[string]any {
 // the raw table, without the records the view reports as late; and every
 // reported late record belongs to a window the watermark has closed.
 func TestViewsMatchBatchSQL(t *testing.T) {
-	seeds := []uint64{1, 2, 3, uint64(time.Now().UnixNano())}
+	forSeeds(t, checkAgainstBatch, []uint64{1, 2, 3})
+}
+
+// forSeeds runs check for the fixed seeds and a new one, or only for
+// $WEIR_SEED when it is set; each run logs its seed.
+func forSeeds(t *testing.T, check func(*testing.T, uint64), fixed []uint64) {
+	seeds := append(fixed, uint64(time.Now().UnixNano()))
 	if s := os.Getenv("WEIR_SEED"); s != "" {
-		x, _ := strconv.ParseUint(s, 10, 64)
+		x, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("WEIR_SEED=%q is not a number", s)
+		}
 		seeds = []uint64{x}
 	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Logf("seed %d (rerun with WEIR_SEED=%d)", seed, seed)
-			checkAgainstBatch(t, seed)
+			check(t, seed)
 		})
 	}
 }
@@ -267,17 +276,7 @@ func firstDiff(want, got []string) string {
 // random stream (disorder within the bound, several partitions) equal
 // DuckDB's batch answers for every window the final watermark closed.
 func TestWindowKindsMatchBatchSQL(t *testing.T) {
-	seeds := []uint64{11, 12, uint64(time.Now().UnixNano())}
-	if s := os.Getenv("WEIR_SEED"); s != "" {
-		x, _ := strconv.ParseUint(s, 10, 64)
-		seeds = []uint64{x}
-	}
-	for _, seed := range seeds {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			t.Logf("seed %d (rerun with WEIR_SEED=%d)", seed, seed)
-			checkWindowKinds(t, seed)
-		})
-	}
+	forSeeds(t, checkWindowKinds, []uint64{11, 12})
 }
 
 func checkWindowKinds(t *testing.T, seed uint64) {
