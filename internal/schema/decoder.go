@@ -2,7 +2,6 @@ package schema
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
@@ -10,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/valyala/fastjson"
 )
 
 // Violation says why a record does not satisfy its schema: the field (empty
@@ -33,15 +31,14 @@ func (v *Violation) Error() string {
 // buffer. A Decoder is not safe for concurrent use; make one per goroutine.
 type Decoder struct {
 	s       *Schema
-	p       fastjson.Parser
-	slots   []*fastjson.Value
+	fields  []field // per column: its value in the event at hand
+	next    int     // the column lookup tries first
 	keyCols []int
 	keyMark []int // per column: index into keyCols, or -1
 	keyBuf  []byte
+	keyText []byte // an unescaped property name
 	b       RowBuilder
-	dup     *Violation // first rule failure found while visiting an object
-	scratch []byte     // raw text of the value at hand
-	unesc   []byte     // unescaped string value
+	unesc   []byte // an unescaped string value
 }
 
 // NewDecoder returns a decoder for s. keyCols are the columns whose values
@@ -49,7 +46,7 @@ type Decoder struct {
 func NewDecoder(s *Schema, keyCols []int) *Decoder {
 	d := &Decoder{
 		s:       s,
-		slots:   make([]*fastjson.Value, len(s.Columns)),
+		fields:  make([]field, len(s.Columns)),
 		keyCols: keyCols,
 		keyMark: make([]int, len(s.Columns)),
 		b:       RowBuilder{cols: s.Columns},
@@ -73,58 +70,23 @@ type Decoded struct {
 // row to dst. On a rule failure it returns a *Violation and dst unchanged;
 // raw must be RFC 8259 JSON (rule "json").
 func (d *Decoder) Decode(dst []byte, raw []byte) (Decoded, error) {
-	v, err := d.p.ParseBytes(raw)
-	if err != nil {
-		return Decoded{Row: dst}, &Violation{Rule: "json", Detail: "invalid JSON: " + err.Error()}
-	}
-	// After the parse, which bounds the nesting depth; see jsonvalid.go.
-	if !validJSON(raw) {
-		return Decoded{Row: dst}, jsonViolation(raw)
-	}
-	return d.decodeValue(dst, v)
-}
-
-// jsonViolation explains why raw, which validJSON refused, is not JSON.
-func jsonViolation(raw []byte) *Violation {
-	detail := "invalid JSON"
-	var x any
-	if err := json.Unmarshal(raw, &x); err != nil {
-		detail += ": " + err.Error()
-	}
-	return &Violation{Rule: "json", Detail: detail}
-}
-
-func (d *Decoder) decodeValue(dst []byte, v *fastjson.Value) (Decoded, error) {
-	if v.Type() != fastjson.TypeObject {
-		return Decoded{Row: dst}, &Violation{Rule: "type", Detail: "expected a JSON object, got " + v.Type().String()}
-	}
-	obj, _ := v.Object()
-	clear(d.slots)
-	d.dup = nil
-	obj.Visit(d.visit)
-	if d.dup != nil {
-		return Decoded{Row: dst}, d.dup
+	if viol := d.scan(raw); viol != nil {
+		return Decoded{Row: dst}, viol
 	}
 	mark := len(dst)
 	d.b.Begin(dst)
 	d.keyBuf = d.keyBuf[:0]
 	for i := range d.s.Columns {
 		c := &d.s.Columns[i]
-		val := d.slots[i]
-		var str []byte
-		isStr := false
-		if val != nil && c.Type == String {
-			// Before val.Type(), which unescapes the string in place.
-			str, isStr = d.stringValue(val)
-		}
-		if val == nil || !isStr && val.Type() == fastjson.TypeNull {
-			if val == nil && c.Required {
+		f := &d.fields[i]
+		if f.kind == kAbsent || f.kind == kNull {
+			if f.kind == kAbsent && c.Required {
 				return Decoded{Row: dst[:mark]}, &Violation{Field: c.Name, Rule: "required", Detail: "required field is missing"}
 			}
-			if val != nil && !c.Nullable {
+			if f.kind == kNull && !c.Nullable {
 				return Decoded{Row: dst[:mark]}, &Violation{Field: c.Name, Rule: "type", Detail: fmt.Sprintf("must not be null (expected %s)", typeWord(c))}
 			}
-			if val != nil && c.Enum != nil && !enumHasNull(c.Enum) {
+			if f.kind == kNull && c.Enum != nil && !enumHasNull(c.Enum) {
 				return Decoded{Row: dst[:mark]}, &Violation{Field: c.Name, Rule: "enum", Detail: "null is not one of " + enumList(c.Enum)}
 			}
 			d.b.Null(i)
@@ -134,13 +96,7 @@ func (d *Decoder) decodeValue(dst []byte, v *fastjson.Value) (Decoded, error) {
 			continue
 		}
 		before := len(d.b.buf)
-		var viol *Violation
-		if c.Type == String {
-			viol = d.encodeString(c, val, str, isStr)
-		} else {
-			viol = d.encode(c, val)
-		}
-		if viol != nil {
+		if viol := d.encode(c, f); viol != nil {
 			viol.Field = c.Name
 			return Decoded{Row: dst[:mark]}, viol
 		}
@@ -152,37 +108,15 @@ func (d *Decoder) decodeValue(dst []byte, v *fastjson.Value) (Decoded, error) {
 	return Decoded{Row: d.b.Bytes(), KeyHash: xxhash.Sum64(d.keyBuf)}, nil
 }
 
-// stringValue returns the value of v if it is a JSON string. It must be
-// called before anything calls v.Type(): fastjson unescapes in place then,
-// and decodes lone surrogate escapes differently from encoding/json (and so
-// from JSON Schema validators), so strings with escapes are decoded here.
-// The result is valid until the next call.
-func (d *Decoder) stringValue(v *fastjson.Value) ([]byte, bool) {
-	d.scratch = v.MarshalTo(d.scratch[:0]) // the raw text, quotes included
-	q := d.scratch
-	if len(q) < 2 || q[0] != '"' {
-		return nil, false
+// str returns the value of the string f, unescaped (as encoding/json
+// decodes it: a lone surrogate escape becomes U+FFFD). The result is valid
+// until the next call.
+func (d *Decoder) str(f *field) []byte {
+	if !f.esc {
+		return f.text
 	}
-	q = q[1 : len(q)-1]
-	if bytes.IndexByte(q, '\\') < 0 {
-		return q, true
-	}
-	d.unesc = appendUnquoted(d.unesc[:0], q)
-	return d.unesc, true
-}
-
-func (d *Decoder) visit(key []byte, v *fastjson.Value) {
-	if d.dup != nil {
-		return
-	}
-	i, ok := d.s.index[string(key)]
-	if !ok {
-		if !d.s.AdditionalProperties {
-			d.dup = &Violation{Field: string(key), Rule: "additionalProperties", Detail: "not declared in the schema, and the schema sets additionalProperties: false"}
-		}
-		return
-	}
-	d.slots[i] = v // a repeated key: the last one wins, as in most JSON decoders
+	d.unesc = appendUnquoted(d.unesc[:0], f.text)
+	return d.unesc
 }
 
 func typeWord(c *Column) string {
@@ -195,120 +129,125 @@ func typeWord(c *Column) string {
 	return c.Type.String()
 }
 
-// encodeString is encode for String columns; s and isStr come from
-// stringValue.
-func (d *Decoder) encodeString(c *Column, v *fastjson.Value, s []byte, isStr bool) *Violation {
-	if !isStr {
-		return typeViolation(c, v)
-	}
-	if !utf8.Valid(s) {
-		return &Violation{Rule: "type", Detail: "string is not valid UTF-8"}
-	}
-	if viol := checkString(c, s); viol != nil {
-		return viol
-	}
-	d.b.String(s)
-	return nil
-}
-
-// encode validates v and appends it to the row, for columns other than
-// String.
-func (d *Decoder) encode(c *Column, v *fastjson.Value) *Violation {
+// encode validates f, which is neither absent nor null, and appends it to
+// the row.
+func (d *Decoder) encode(c *Column, f *field) *Violation {
 	switch c.Type {
-	case Int64:
-		if v.Type() != fastjson.TypeNumber {
-			return typeViolation(c, v)
+	case String:
+		if f.kind != kString {
+			return typeViolation(c, f)
 		}
-		d.scratch = v.MarshalTo(d.scratch[:0]) // the number as written
-		text := d.scratch
-		x, err := v.Int64()
-		if err != nil {
-			// Not a plain integer literal: 1.0, 1e2, 1.5, or out of range.
+		s := d.str(f)
+		if !utf8.Valid(s) {
+			return &Violation{Rule: "type", Detail: "string is not valid UTF-8"}
+		}
+		if viol := checkString(c, s); viol != nil {
+			return viol
+		}
+		d.b.String(s)
+	case Int64:
+		if f.kind != kNumber {
+			return typeViolation(c, f)
+		}
+		x, ok := plainInt(f.text)
+		if !ok {
+			// Not a short integer literal: 1.0, 1e2, 1.5, or a long one.
 			var isInt, fits bool
-			x, isInt, fits = jsonInteger(text)
+			x, isInt, fits = jsonInteger(f.text)
 			if !isInt {
-				return &Violation{Rule: "type", Detail: fmt.Sprintf("expected integer, got %s", quoteValue(v))}
+				return &Violation{Rule: "type", Detail: fmt.Sprintf("expected integer, got %s", quoteValue(f))}
 			}
 			if !fits {
-				return &Violation{Rule: "type", Detail: fmt.Sprintf("%s is outside the 64-bit integer range", quoteValue(v))}
+				return &Violation{Rule: "type", Detail: fmt.Sprintf("%s is outside the 64-bit integer range", quoteValue(f))}
 			}
 		}
-		if viol := checkNumber(c, float64(x), text, v); viol != nil {
+		if viol := checkNumber(c, float64(x), f); viol != nil {
 			return viol
 		}
 		d.b.Int(x)
 	case Float64:
-		if v.Type() != fastjson.TypeNumber {
-			return typeViolation(c, v)
+		if f.kind != kNumber {
+			return typeViolation(c, f)
 		}
-		d.scratch = v.MarshalTo(d.scratch[:0])
-		text := d.scratch
-		// Not v.Float64(): fastfloat is not correctly rounded (398.259e-3
-		// comes out as 0.39825900000000003).
-		f, _ := strconv.ParseFloat(string(text), 64)
-		if math.IsInf(f, 0) {
-			return &Violation{Rule: "type", Detail: fmt.Sprintf("%s is outside the 64-bit floating point range", quoteValue(v))}
+		x, err := strconv.ParseFloat(string(f.text), 64) // correctly rounded
+		if err != nil && math.IsInf(x, 0) {
+			return &Violation{Rule: "type", Detail: fmt.Sprintf("%s is outside the 64-bit floating point range", quoteValue(f))}
 		}
-		if viol := checkNumber(c, f, text, v); viol != nil {
+		if viol := checkNumber(c, x, f); viol != nil {
 			return viol
 		}
-		d.b.Float(f)
+		d.b.Float(x)
 	case Bool:
-		switch v.Type() {
-		case fastjson.TypeTrue:
-			if viol := checkEnum(c, true, v); viol != nil {
-				return viol
-			}
-			d.b.Bool(true)
-		case fastjson.TypeFalse:
-			if viol := checkEnum(c, false, v); viol != nil {
-				return viol
-			}
-			d.b.Bool(false)
-		default:
-			return typeViolation(c, v)
+		if f.kind != kTrue && f.kind != kFalse {
+			return typeViolation(c, f)
 		}
+		if viol := checkEnum(c, f.kind == kTrue, f); viol != nil {
+			return viol
+		}
+		d.b.Bool(f.kind == kTrue)
 	case Timestamp:
-		switch v.Type() {
-		case fastjson.TypeString:
-			s := v.GetStringBytes()
+		switch f.kind {
+		case kString:
+			s := d.str(f)
 			us, ok := ParseRFC3339Micros(s)
 			if !ok {
-				return &Violation{Rule: "format", Detail: fmt.Sprintf("%s is not an RFC 3339 date-time (e.g. 2026-11-22T16:07:00.123Z)", quoteValue(v))}
+				return &Violation{Rule: "format", Detail: fmt.Sprintf("%s is not an RFC 3339 date-time (e.g. 2026-11-22T16:07:00.123Z)", quoteValue(f))}
 			}
-			if viol := checkEnum(c, string(s), v); viol != nil {
+			if viol := checkEnum(c, string(s), f); viol != nil {
 				return viol
 			}
 			d.b.Int(us)
-		case fastjson.TypeNumber:
+		case kNumber:
 			if !c.AcceptEpochMillis {
-				return typeViolation(c, v)
+				return typeViolation(c, f)
 			}
-			d.scratch = v.MarshalTo(d.scratch[:0])
-			text := d.scratch
-			ms, err := v.Int64()
-			if err != nil {
+			ms, ok := plainInt(f.text)
+			if !ok {
 				var isInt, fits bool
-				ms, isInt, fits = jsonInteger(text)
+				ms, isInt, fits = jsonInteger(f.text)
 				if !isInt {
-					return &Violation{Rule: "type", Detail: fmt.Sprintf("expected integer epoch milliseconds, got %s", quoteValue(v))}
+					return &Violation{Rule: "type", Detail: fmt.Sprintf("expected integer epoch milliseconds, got %s", quoteValue(f))}
 				}
 				if !fits {
 					ms = math.MinInt64
 				}
 			}
 			if ms < minEpochMillis || ms > maxEpochMillis {
-				return &Violation{Rule: "format", Detail: fmt.Sprintf("epoch milliseconds %s is outside years 0001–9999", quoteValue(v))}
+				return &Violation{Rule: "format", Detail: fmt.Sprintf("epoch milliseconds %s is outside years 0001–9999", quoteValue(f))}
 			}
-			if viol := checkEnumNumber(c, float64(ms), text, v); viol != nil {
+			if viol := checkEnumNumber(c, float64(ms), f); viol != nil {
 				return viol
 			}
 			d.b.Int(ms * 1000)
 		default:
-			return typeViolation(c, v)
+			return typeViolation(c, f)
 		}
 	}
 	return nil
+}
+
+// plainInt parses a JSON number that is -?[0-9]{1,18}: every such number
+// fits in an int64. Others report false.
+func plainInt(text []byte) (int64, bool) {
+	neg := len(text) > 0 && text[0] == '-'
+	digits := text
+	if neg {
+		digits = text[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return 0, false
+	}
+	var x int64
+	for _, c := range digits {
+		if !isDigit(c) {
+			return 0, false
+		}
+		x = x*10 + int64(c-'0')
+	}
+	if neg {
+		x = -x
+	}
+	return x, true
 }
 
 // Epoch milliseconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z.
@@ -317,17 +256,23 @@ const (
 	maxEpochMillis = 253402300799999
 )
 
-func typeViolation(c *Column, v *fastjson.Value) *Violation {
-	return &Violation{Rule: "type", Detail: fmt.Sprintf("expected %s, got %s %s", typeWord(c), v.Type(), quoteValue(v))}
+func typeViolation(c *Column, f *field) *Violation {
+	return &Violation{Rule: "type", Detail: fmt.Sprintf("expected %s, got %s %s", typeWord(c), f.kind, quoteValue(f))}
 }
 
-// quoteValue renders v for an error message, shortened to stay readable.
-func quoteValue(v *fastjson.Value) string {
-	s := string(v.MarshalTo(nil))
-	if len(s) > 80 {
-		s = s[:77] + "..."
+// quoteValue renders f as written for an error message, shortened to stay
+// readable.
+func quoteValue(f *field) string {
+	var s string
+	switch f.kind {
+	case kString:
+		s = `"` + string(f.text) + `"`
+	case kTrue, kFalse, kNull:
+		s = f.kind.String()
+	default:
+		s = string(f.text)
 	}
-	return s
+	return shorten(s)
 }
 
 func checkString(c *Column, s []byte) *Violation {
@@ -356,10 +301,11 @@ func checkString(c *Column, s []byte) *Violation {
 	return nil
 }
 
-// checkNumber checks the number v, whose text is text and float64 f,
+// checkNumber checks the number v, whose float64 is f,
 // against c's constraints. Comparisons are exact: f decides them unless it
 // equals the bound, and then the decimal text does.
-func checkNumber(c *Column, f float64, text []byte, v *fastjson.Value) *Violation {
+func checkNumber(c *Column, f float64, v *field) *Violation {
+	text := v.text
 	if b := c.Minimum; b != nil && (f < *b || f == *b && cmpExact(text, f, c.exact.minimum.orFloat(*b)) < 0) {
 		return &Violation{Rule: "minimum", Detail: fmt.Sprintf("%s is less than the minimum %v", quoteValue(v), *b)}
 	}
@@ -375,7 +321,7 @@ func checkNumber(c *Column, f float64, text []byte, v *fastjson.Value) *Violatio
 	if m := c.MultipleOf; m != nil && !isMultiple(text, f, *m, c.exact.multipleOf.orFloat(*m)) {
 		return &Violation{Rule: "multipleOf", Detail: fmt.Sprintf("%s is not a multiple of %v", quoteValue(v), *m)}
 	}
-	return checkEnumNumber(c, f, text, v)
+	return checkEnumNumber(c, f, v)
 }
 
 // cmpExact compares the JSON number text with b exactly; f, the float64 of
@@ -590,7 +536,7 @@ func jsonInteger(text []byte) (x int64, isInt, fits bool) {
 	return 0, true, false
 }
 
-func checkEnum(c *Column, x any, v *fastjson.Value) *Violation {
+func checkEnum(c *Column, x any, v *field) *Violation {
 	if c.Enum == nil {
 		return nil
 	}
@@ -602,12 +548,13 @@ func checkEnum(c *Column, x any, v *fastjson.Value) *Violation {
 	return &Violation{Rule: "enum", Detail: fmt.Sprintf("%s is not one of %s", quoteValue(v), enumList(c.Enum))}
 }
 
-// checkEnumNumber is checkEnum for the number v, whose text is text and
-// float64 f; see checkNumber.
-func checkEnumNumber(c *Column, f float64, text []byte, v *fastjson.Value) *Violation {
+// checkEnumNumber is checkEnum for the number v, whose float64 is f; see
+// checkNumber.
+func checkEnumNumber(c *Column, f float64, v *field) *Violation {
 	if c.Enum == nil {
 		return nil
 	}
+	text := v.text
 	for i, e := range c.Enum {
 		if ef, ok := e.(float64); ok && ef == f {
 			var x exactNum

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -26,10 +28,11 @@ var fuzzDecodeSeeds = []string{
 	``,
 }
 
-// FuzzDecode feeds arbitrary bytes to a decoder. It must not panic; what
-// it accepts must be JSON, decode back into one value per column, and be
-// valid for the reference validator too (our deviations from it all refuse
-// more, never less).
+// FuzzDecode feeds arbitrary bytes to a decoder. It must not panic; it
+// refuses for rule "json" exactly what encoding/json refuses (or nests
+// deeper than it allows); what it accepts must decode back into the values
+// encoding/json reads, and be valid for the reference validator too (our
+// deviations from it all refuse more, never less).
 func FuzzDecode(f *testing.F) {
 	s := mustCompile(f, clickstreamSchema)
 	ref := compileReference(f, []byte(clickstreamSchema))
@@ -47,6 +50,11 @@ func FuzzDecode(f *testing.F) {
 			}
 			if !bytes.Equal(res.Row, dst) {
 				t.Fatalf("Decode(%q) failed (%v) but changed the row buffer to %q", data, err, res.Row)
+			}
+			if isJSON := json.Valid(data); v.Rule == "json" && isJSON && !strings.Contains(v.Detail, "nested deeper") {
+				t.Fatalf("Decode(%q) says %v, but it is JSON", data, err)
+			} else if v.Rule != "json" && !isJSON {
+				t.Fatalf("Decode(%q) says %v, but it is not JSON", data, err)
 			}
 			return
 		}
@@ -66,7 +74,52 @@ func FuzzDecode(f *testing.F) {
 		if refErr := referenceVerdictSafe(ref, data); refErr != nil {
 			t.Fatalf("Decode accepted %q, the reference refuses it: %v", data, refErr)
 		}
+		checkValues(t, s, data, vals)
 	})
+}
+
+// checkValues compares the values the decoder stored for the event data
+// with what encoding/json reads from it.
+func checkValues(t *testing.T, s *Schema, data []byte, vals []Value) {
+	t.Helper()
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil {
+		t.Fatalf("encoding/json cannot read %q, which Decode accepted: %v", data, err)
+	}
+	for i, c := range s.Columns {
+		x, present := obj[c.Name]
+		got := vals[i]
+		if !present || x == nil {
+			if !got.Null {
+				t.Fatalf("Decode(%q): column %s is %+v, want null", data, c.Name, got)
+			}
+			continue
+		}
+		ok := true
+		switch c.Type {
+		case String:
+			ok = string(got.Bytes) == x.(string)
+		case Int64:
+			n, err := strconv.ParseInt(string(x.(json.Number)), 10, 64)
+			ok = err != nil || n == got.Int // 1e2 and 1.0 are integers too
+		case Float64:
+			f, _ := strconv.ParseFloat(string(x.(json.Number)), 64)
+			ok = f == got.Float
+		case Timestamp:
+			if n, isNum := x.(json.Number); isNum {
+				ms, err := strconv.ParseInt(string(n), 10, 64)
+				ok = err != nil || ms*1000 == got.Int
+			} else {
+				us, valid := ParseRFC3339Micros([]byte(x.(string)))
+				ok = valid && us == got.Int
+			}
+		}
+		if !ok {
+			t.Fatalf("Decode(%q): column %s is %+v, encoding/json reads %#v", data, c.Name, got, x)
+		}
+	}
 }
 
 // referenceVerdictSafe is referenceVerdict, but it gives up (returns nil)
