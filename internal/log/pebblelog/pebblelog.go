@@ -98,10 +98,16 @@ func Open(dir string, opts Options) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	db, err := pebble.Open(dir, &pebble.Options{
-		Logger:       quietLogger{},
-		MemTableSize: 64 << 20,
-	})
+	po := &pebble.Options{
+		Logger:             quietLogger{},
+		MemTableSize:       64 << 20,
+		FormatMajorVersion: pebble.FormatValueSeparation,
+	}
+	po.Experimental.EnableColumnarBlocks = func() bool { return true }
+	po.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 1024, MaxBlobReferenceDepth: 10, RewriteMinimumAge: 5 * time.Minute, TargetGarbageRatio: 0.2}
+	}
+	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open log in %q: %w", dir, err)
 	}
