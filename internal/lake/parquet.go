@@ -87,43 +87,47 @@ func writeParquet(path string, cols []schema.Column, c *columns, rowGroupRows in
 			}
 		}
 	}
+	// Column by column, straight from the buffer: no rows to assemble and
+	// take apart again. A row group ends at each rowGroupRows rows.
 	const batch = 1024
-	rows := make([]parquet.Row, batch)
-	for i := range rows {
-		rows[i] = make(parquet.Row, len(cols))
-	}
-	for start := 0; start < c.n; start += batch {
-		n := min(batch, c.n-start)
-		for r := range n {
-			i := start + r
-			row := rows[r][:len(cols)]
-			for leaf, ci := range leafCol {
-				cv := &c.cols[ci]
-				var v parquet.Value
-				def := 0
-				if optional[leaf] {
-					def = 1
-				}
-				if cv.isNull(i) {
-					v, def = parquet.NullValue(), 0
-				} else {
-					switch cols[ci].Type {
-					case schema.String:
+	vals := make([]parquet.Value, batch)
+	writers := pw.ColumnWriters()
+	for rg := 0; rg < c.n; rg += int(rowGroupRows) {
+		rgEnd := min(rg+int(rowGroupRows), c.n)
+		for leaf, ci := range leafCol {
+			cv := &c.cols[ci]
+			typ := cols[ci].Type
+			def := 0
+			if optional[leaf] {
+				def = 1
+			}
+			for start := rg; start < rgEnd; start += batch {
+				n := min(batch, rgEnd-start)
+				for r := range n {
+					i := start + r
+					var v parquet.Value
+					switch {
+					case cv.isNull(i):
+						vals[r] = parquet.NullValue().Level(0, 0, leaf)
+						continue
+					case typ == schema.String:
 						v = parquet.ByteArrayValue(cv.str(i))
-					case schema.Float64:
+					case typ == schema.Float64:
 						v = parquet.DoubleValue(cv.floats[i])
-					case schema.Bool:
+					case typ == schema.Bool:
 						v = parquet.BooleanValue(cv.ints[i] != 0)
 					default:
 						v = parquet.Int64Value(cv.ints[i])
 					}
+					vals[r] = v.Level(0, def, leaf)
 				}
-				row[leaf] = v.Level(0, def, leaf)
+				if _, err := writers[leaf].WriteRowValues(vals[:n]); err != nil {
+					return nil, fmt.Errorf("cannot write column %q to %q: %w", cols[ci].Name, path, err)
+				}
 			}
-			rows[r] = row
 		}
-		if _, err := pw.WriteRows(rows[:n]); err != nil {
-			return nil, fmt.Errorf("cannot write rows to %q: %w", path, err)
+		if err := pw.Flush(); err != nil {
+			return nil, fmt.Errorf("cannot write a row group to %q: %w", path, err)
 		}
 	}
 	if err := pw.Close(); err != nil {
