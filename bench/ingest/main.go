@@ -2,7 +2,7 @@
 // temporary pipeline, posts NDJSON batches of ~200-byte click events from
 // several connections to durable acknowledgement, and reports events/s,
 // MB/s, ack latency percentiles at fixed offered rates and at max load, and
-// the node's peak RSS. Results are appended as JSON lines to
+// the node's CPU per event and peak RSS. Results are appended as JSON lines to
 // bench/results/ingest.jsonl.
 package main
 
@@ -29,7 +29,9 @@ const pipeline = `streams:
     key: [user_id]
     event_time: {column: ts, max_disorder: 5s}
     partitions: 4
-sinks:
+`
+
+const lakeSink = `sinks:
   lake: {type: lake, stream: clicks}
 `
 
@@ -44,9 +46,14 @@ func main() {
 	batch := flag.Int("batch", 500, "events per request")
 	dur := flag.Duration("duration", 10*time.Second, "duration of each run")
 	rates := flag.String("rates", "10000,100000,max", "offered rates in events/s (max = as fast as acks come)")
+	lake := flag.Bool("lake", true, "write the stream to the lake (false: the log only, to measure the ingest path alone)")
 	flag.Parse()
 
-	node, err := nodeproc.Start(*bin, map[string]string{"weir.yaml": pipeline, "schemas/clicks.json": clicksSchema})
+	p := pipeline
+	if *lake {
+		p += lakeSink
+	}
+	node, err := nodeproc.Start(*bin, map[string]string{"weir.yaml": p, "schemas/clicks.json": clicksSchema})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -80,6 +87,7 @@ func main() {
 		var mu sync.Mutex
 		var lats []time.Duration
 		errs := atomic.Int64{}
+		cpu0 := nodeproc.CPUSeconds(cmd.Process.Pid)
 		start := time.Now()
 		var wg sync.WaitGroup
 		for c := range *conns {
@@ -118,6 +126,7 @@ func main() {
 		}
 		wg.Wait()
 		el := time.Since(start).Seconds()
+		cpu := nodeproc.CPUSeconds(cmd.Process.Pid) - cpu0
 		slices.Sort(lats)
 		pct := func(p float64) float64 {
 			if len(lats) == 0 {
@@ -129,12 +138,13 @@ func main() {
 		res := map[string]any{
 			"name": "ingest", "offered": rs, "events_per_s": eps, "mb_per_s": eps * evBytes / 1e6,
 			"p50_ms": pct(0.50), "p99_ms": pct(0.99), "p999_ms": pct(0.999), "errors": errs.Load(),
-			"rss_peak_mb": nodeproc.PeakRSS(cmd.Process.Pid), "batch": *batch, "conns": *conns, "event_bytes": evBytes,
+			"node_cpu_s": cpu, "events_per_node_cpu_s": float64(sent.Load()) / cpu,
+			"rss_peak_mb": nodeproc.PeakRSS(cmd.Process.Pid), "batch": *batch, "conns": *conns, "lake": *lake, "event_bytes": evBytes,
 			"git_rev": strings.TrimSpace(string(rev)), "machine": host, "time": time.Now().UTC().Format(time.RFC3339),
 		}
 		line, _ := json.Marshal(res)
 		out.Write(append(line, '\n'))
-		fmt.Printf("ingest offered=%-7s %9.0f events/s %6.1f MB/s  ack p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms  errors %d  node RSS peak %d MB\n",
-			rs, eps, eps*evBytes/1e6, pct(0.5), pct(0.99), pct(0.999), errs.Load(), res["rss_peak_mb"])
+		fmt.Printf("ingest offered=%-7s %9.0f events/s %6.1f MB/s  ack p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms  errors %d  node %.2f cores, %.0f events per CPU second, RSS peak %d MB\n",
+			rs, eps, eps*evBytes/1e6, pct(0.5), pct(0.99), pct(0.999), errs.Load(), cpu/el, float64(sent.Load())/cpu, res["rss_peak_mb"])
 	}
 }

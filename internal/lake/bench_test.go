@@ -9,10 +9,15 @@ import (
 	"github.com/weirhq/weir/internal/schema"
 )
 
+// benchSchema is the clickstream of bench/ingest: ~150-byte events.
+const benchSchema = `{"type":"object","required":["ts","user_id","url","status","country"],"properties":{
+ "ts":{"type":["string","integer"],"format":"date-time"},"user_id":{"type":"string"},"url":{"type":"string"},
+ "status":{"type":"integer"},"amount":{"type":["number","null"]},"country":{"type":"string"}}}`
+
 // BenchmarkWriteParquet measures buffering decoded rows and writing them as
 // one zstd Parquet file (the lake's per-row cost; commits are per file).
 func BenchmarkWriteParquet(b *testing.B) {
-	sc, err := schema.Compile([]byte(testSchema))
+	sc, err := schema.Compile([]byte(benchSchema))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -20,7 +25,8 @@ func BenchmarkWriteParquet(b *testing.B) {
 	const rows = 100_000
 	recs := make([][]byte, rows)
 	for i := range rows {
-		d, err := dec.Decode(nil, []byte(fmt.Sprintf(`{"ts":%d,"user_id":"user-%06d","status":%d,"amount":%d.5}`, 1_790_000_000_000+int64(i)*10, i*7919%100000, 200+i%3, i)))
+		d, err := dec.Decode(nil, []byte(fmt.Sprintf(`{"ts":%d,"user_id":"user-%06d","url":"/product/%d?ref=campaign-%d","status":%d,"amount":%d.%02d,"country":"%s"}`,
+			1_790_000_000_000+int64(i)*10, i*7919%100000, i*31%5000, i%50, []int{200, 200, 301, 404}[i%4], i%300, i%100, []string{"US", "DE", "FR", "JP"}[i%4])))
 		if err != nil {
 			b.Fatal(err)
 		}
