@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weirhq/weir/internal/failpoint"
@@ -48,6 +49,9 @@ type Options struct {
 	Metrics *Metrics
 	// Now returns the wall clock; tests replace it. Default time.Now.
 	Now func() time.Time
+	// FS is the filesystem the log lives on; tests give it one that
+	// simulates power loss (vfs.NewCrashableMem). Default: the disk.
+	FS vfs.FS
 }
 
 // Metrics are the log's Prometheus metrics.
@@ -65,11 +69,11 @@ type Log struct {
 	queue chan *pending
 	done  chan struct{}
 
-	mu      sync.Mutex
-	streams map[string]*stream
-	closed  bool
-	appends sync.WaitGroup // appends in flight; Close waits for them
-	wg      sync.WaitGroup // the committer
+	mu       sync.Mutex
+	streams  map[string]*stream
+	closed   bool
+	inFlight sync.WaitGroup // calls using the database; Close waits for them
+	wg       sync.WaitGroup // the committer
 }
 
 type stream struct {
@@ -102,6 +106,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		Logger:             quietLogger{},
 		MemTableSize:       64 << 20,
 		FormatMajorVersion: pebble.FormatValueSeparation,
+		FS:                 opts.FS,
 	}
 	po.Experimental.EnableColumnarBlocks = func() bool { return true }
 	po.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
@@ -139,6 +144,10 @@ func partitionBounds(stream string, partition int) (lo, hi []byte) {
 
 // EnsureStream implements log.Log.
 func (l *Log) EnsureStream(name string, partitions int) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.inFlight.Done()
 	if partitions < 1 {
 		return fmt.Errorf("stream %q: partitions must be at least 1, got %d", name, partitions)
 	}
@@ -237,9 +246,9 @@ func (l *Log) Append(ctx context.Context, w *wlog.Write) ([]int64, error) {
 			return nil, fmt.Errorf("stream %q has no partition %d", c.Stream, c.Partition)
 		}
 	}
-	l.appends.Add(1) // Close waits for this write to be committed
+	l.inFlight.Add(1) // Close waits for this write to be committed
 	l.mu.Unlock()
-	defer l.appends.Done()
+	defer l.inFlight.Done()
 
 	p := &pending{w: w, done: make(chan struct{})}
 	select {
@@ -356,6 +365,10 @@ func (l *Log) commitGroup(batch *pebble.Batch, group []*pending, size int) {
 
 // Read implements log.Log.
 func (l *Log) Read(name string, partition int, from int64, maxBytes int) ([]wlog.Batch, error) {
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.inFlight.Done()
 	if _, err := l.stream(name, partition); err != nil {
 		return nil, err
 	}
@@ -433,6 +446,10 @@ func (l *Log) Notify(name string) <-chan struct{} {
 
 // Retain implements log.Log.
 func (l *Log) Retain(name string, partition int, floor int64, policy wlog.Retention) (int64, error) {
+	if err := l.enter(); err != nil {
+		return 0, err
+	}
+	defer l.inFlight.Done()
 	logEnd, err := l.End(name, partition)
 	if err != nil {
 		return 0, err
@@ -499,6 +516,10 @@ func metaKey(k []byte) []byte {
 
 // Get implements log.Meta.
 func (l *Log) Get(key []byte) ([]byte, bool, error) {
+	if err := l.enter(); err != nil {
+		return nil, false, err
+	}
+	defer l.inFlight.Done()
 	v, closer, err := l.db.Get(metaKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
@@ -512,11 +533,19 @@ func (l *Log) Get(key []byte) ([]byte, bool, error) {
 
 // Set implements log.Meta.
 func (l *Log) Set(key, value []byte) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.inFlight.Done()
 	return l.db.Set(metaKey(key), value, pebble.Sync)
 }
 
 // Delete implements log.Meta.
 func (l *Log) Delete(key []byte) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.inFlight.Done()
 	return l.db.Delete(metaKey(key), pebble.Sync)
 }
 
@@ -535,6 +564,10 @@ func prefixEnd(lo []byte) []byte {
 
 // DeletePrefix implements log.Meta.
 func (l *Log) DeletePrefix(prefix []byte) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.inFlight.Done()
 	lo := metaKey(prefix)
 	return l.db.DeleteRange(lo, prefixEnd(lo), pebble.Sync)
 }
@@ -542,6 +575,10 @@ func (l *Log) DeletePrefix(prefix []byte) error {
 // DropStream implements log.Log. The caller must make sure no Append to
 // the stream is in flight.
 func (l *Log) DropStream(name string) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.inFlight.Done()
 	l.mu.Lock()
 	s, ok := l.streams[name]
 	delete(l.streams, name)
@@ -564,6 +601,10 @@ func (l *Log) DropStream(name string) error {
 
 // Scan implements log.Meta.
 func (l *Log) Scan(prefix []byte, fn func(key, value []byte) bool) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.inFlight.Done()
 	lo := metaKey(prefix)
 	hi := prefixEnd(lo)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
@@ -579,6 +620,19 @@ func (l *Log) Scan(prefix []byte, fn func(key, value []byte) bool) error {
 	return it.Error()
 }
 
+// enter registers a call that uses the database, so that Close waits for
+// it; once the log is closed it fails with log.ErrClosed (Pebble panics on
+// a closed database).
+func (l *Log) enter() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return wlog.ErrClosed
+	}
+	l.inFlight.Add(1)
+	return nil
+}
+
 // Close implements log.Log. Appends still queued are committed first.
 func (l *Log) Close() error {
 	l.mu.Lock()
@@ -588,7 +642,7 @@ func (l *Log) Close() error {
 	}
 	l.closed = true
 	l.mu.Unlock()
-	l.appends.Wait()
+	l.inFlight.Wait()
 	close(l.done)
 	l.wg.Wait()
 	return l.db.Close()

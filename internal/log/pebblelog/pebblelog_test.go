@@ -2,6 +2,7 @@ package pebblelog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -145,5 +146,37 @@ func TestRetainKeepsTheEnd(t *testing.T) {
 	l.EnsureStream("s", 1)
 	if end, _ := l.End("s", 0); end != 30 {
 		t.Fatalf("end after retention and reopen = %d, want 30", end)
+	}
+}
+
+// TestClosedLogFails: every call after Close fails with ErrClosed; Pebble
+// itself panics on a closed database, so a request that reaches the log
+// during shutdown would take the node down.
+func TestClosedLogFails(t *testing.T) {
+	l, err := Open(filepath.Join(t.TempDir(), "log"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.EnsureStream("s", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]error{}
+	_, calls["Append"] = l.Append(context.Background(), &wlog.Write{Chunks: []wlog.Chunk{chunk(0, 1, 0)}})
+	_, calls["Read"] = l.Read("s", 0, 0, 1<<20)
+	_, calls["Retain"] = l.Retain("s", 0, 0, wlog.Retention{MaxAgeMillis: 1})
+	_, _, calls["Get"] = l.Get([]byte("k"))
+	calls["Set"] = l.Set([]byte("k"), []byte("v"))
+	calls["Delete"] = l.Delete([]byte("k"))
+	calls["DeletePrefix"] = l.DeletePrefix([]byte("k"))
+	calls["DropStream"] = l.DropStream("s")
+	calls["Scan"] = l.Scan([]byte("k"), func(_, _ []byte) bool { return true })
+	calls["EnsureStream"] = l.EnsureStream("t", 1)
+	for name, err := range calls {
+		if !errors.Is(err, wlog.ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
 	}
 }
