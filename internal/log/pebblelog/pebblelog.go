@@ -23,6 +23,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -654,6 +655,14 @@ type quietLogger struct{}
 
 func (quietLogger) Infof(string, ...any)  {}
 func (quietLogger) Errorf(string, ...any) {}
+
+// Fatalf is Pebble giving up: a failed WAL or MANIFEST write or sync, or a
+// broken invariant. Pebble cannot go on after it, and neither can the node:
+// a write it acknowledged next might not be durable (what PostgreSQL does
+// on a failed fsync, too). Say so plainly, then stop.
 func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: "+format, args...))
+	msg := fmt.Sprintf("pebble: "+format, args...)
+	slog.Error("the log's storage failed, so the node stops rather than acknowledge writes that may not be durable; "+
+		"check the disk of the data directory (space, I/O errors) and restart: recovery resumes from what was synced", "error", msg)
+	panic(msg)
 }
