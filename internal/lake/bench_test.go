@@ -36,8 +36,9 @@ func BenchmarkWriteParquet(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var size int64
+	buf := newBuffer(sc.Columns, 0)
 	for i := 0; i < b.N; i++ {
-		buf := newBuffer(sc.Columns, 0)
+		buf.reset() // as the writer does after each commit
 		for _, r := range recs {
 			if err := buf.add(sc.Columns, r); err != nil {
 				b.Fatal(err)

@@ -16,7 +16,12 @@ type buffer struct {
 	bytes    int64
 	vals     []schema.Value
 	remap    map[*schema.Column][]int // per foreign schema: table column -> its column, or -1
+	spare    []*columns               // emptied by reset, capacity kept for the next hours
 }
+
+// maxSpare bounds the emptied hours kept for reuse: a roll usually spans
+// one or two event hours.
+const maxSpare = 2
 
 // columns is one hour's rows, one vector per column.
 type columns struct {
@@ -36,9 +41,26 @@ func newBuffer(cols []schema.Column, eventCol int) *buffer {
 	return &buffer{cols: cols, eventCol: eventCol, byHour: map[int32]*columns{}, remap: map[*schema.Column][]int{}}
 }
 
+// reset empties the buffer. It keeps up to maxSpare hours' vectors, so the
+// next roll fills them without growing them again from nothing.
 func (b *buffer) reset() {
+	for _, c := range b.byHour {
+		if len(b.spare) < maxSpare {
+			c.empty()
+			b.spare = append(b.spare, c)
+		}
+	}
 	clear(b.byHour)
 	b.rows, b.bytes = 0, 0
+}
+
+func (c *columns) empty() {
+	c.n = 0
+	for i := range c.cols {
+		cv := &c.cols[i]
+		cv.nulls = nil
+		cv.ints, cv.floats, cv.strs, cv.ends = cv.ints[:0], cv.floats[:0], cv.strs[:0], cv.ends[:0]
+	}
 }
 
 func (b *buffer) hours() []int32 {
@@ -70,7 +92,11 @@ func (b *buffer) add(cols []schema.Column, rec []byte) error {
 	hour := hourOf(ts.Int)
 	c := b.byHour[hour]
 	if c == nil {
-		c = &columns{cols: make([]colVec, len(b.cols))}
+		if n := len(b.spare); n > 0 {
+			c, b.spare = b.spare[n-1], b.spare[:n-1]
+		} else {
+			c = &columns{cols: make([]colVec, len(b.cols))}
+		}
 		b.byHour[hour] = c
 	}
 	for i := range b.cols {
