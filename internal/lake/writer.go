@@ -60,7 +60,15 @@ type Options struct {
 	Logger      *slog.Logger
 	ReadBytes   int // log read size per partition per round; default 4 MiB
 	RowGroupMax int64
+	// SnapshotMaxAge is how long a snapshot stays in the table's metadata
+	// (for time travel) after a newer one; the newest 10 always stay.
+	// Default 1 hour. Without expiry every commit (one per roll, 10 s by
+	// default) adds a snapshot that every later metadata file repeats.
+	SnapshotMaxAge time.Duration
 }
+
+// minSnapshots is how many of the newest snapshots expiry always keeps.
+const minSnapshots = 10
 
 // Metrics are the lake's Prometheus metrics, labelled by table.
 type Metrics struct {
@@ -113,6 +121,9 @@ func Open(ctx context.Context, opts Options) (*Writer, error) {
 	}
 	if opts.RowGroupMax == 0 {
 		opts.RowGroupMax = 256 << 10
+	}
+	if opts.SnapshotMaxAge == 0 {
+		opts.SnapshotMaxAge = time.Hour
 	}
 	if err := os.MkdirAll(opts.Warehouse, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create lake directory %q: %w", opts.Warehouse, err)
@@ -478,6 +489,10 @@ func (w *Writer) Flush(ctx context.Context) error {
 		return fmt.Errorf("table %q: cannot sync the lake after commit: %w", w.opts.Table, err)
 	}
 	w.tbl = tbl
+	if err := w.expire(ctx); err != nil {
+		// The commit stands; expiry runs again after the next one.
+		w.opts.Logger.Warn("cannot expire old snapshots", "table", w.opts.Table, "error", err)
+	}
 	rows := int64(w.buf.rows)
 	files := append(slices.Clone(prev.Files), paths...)
 	next := &State{Table: w.opts.Table, SnapshotID: tbl.CurrentSnapshot().SnapshotID, Files: files, Offsets: offsets, Rows: prev.Rows + rows}
@@ -500,6 +515,33 @@ func (w *Writer) Flush(ctx context.Context) error {
 
 // cleanup removes files of a failed attempt (best effort: Open removes any
 // that remain).
+// expire drops snapshots older than SnapshotMaxAge (keeping the newest
+// minSnapshots) once the oldest is a tenth of SnapshotMaxAge past it, so
+// that expiry runs now and then rather than after every commit. The table
+// is append-only, so every data file stays referenced by the current
+// snapshot; expiry deletes only manifest lists and merged-away manifests.
+func (w *Writer) expire(ctx context.Context) error {
+	snaps := w.tbl.Metadata().Snapshots()
+	if len(snaps) <= minSnapshots {
+		return nil
+	}
+	age := w.opts.SnapshotMaxAge
+	oldest := time.UnixMilli(snaps[0].TimestampMs)
+	if time.Since(oldest) < age+age/10 {
+		return nil
+	}
+	tx := w.tbl.NewTransaction()
+	if err := tx.ExpireSnapshots(table.WithOlderThan(age), table.WithRetainLast(minSnapshots)); err != nil {
+		return err
+	}
+	tbl, err := tx.Commit(ctx)
+	if err != nil {
+		return err
+	}
+	w.tbl = tbl
+	return syncFS(w.opts.Warehouse)
+}
+
 func (w *Writer) cleanup(paths []string, extra string) {
 	for _, p := range append(paths, extra) {
 		if p != "" {

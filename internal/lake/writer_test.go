@@ -194,3 +194,50 @@ func TestOpenRefusesALogBehindTheTable(t *testing.T) {
 		t.Fatalf("error %v, want it to say: %s", err, want)
 	}
 }
+
+// TestSnapshotsExpire: old snapshots leave the metadata (the newest 10
+// stay), every data file and row is still there, and the table reopens
+// from its offsets.
+func TestSnapshotsExpire(t *testing.T) {
+	f := newFixture(t)
+	w, err := Open(context.Background(), Options{
+		Warehouse: filepath.Join(f.dir, "lake"), Table: "clicks", Stream: "clicks", Partitions: 2,
+		Schema: f.sc, SchemaVer: 1, EventCol: 0, MaxRows: 1000, MaxBytes: 1 << 20, Interval: time.Second, Log: f.log,
+		SnapshotMaxAge: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const commits = 25
+	for i := range commits {
+		f.appendEvents(i*10, 10)
+		if _, err := w.readRound(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // older than SnapshotMaxAge by the next commit
+		if err := w.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snaps := w.tbl.Metadata().Snapshots()
+	if len(snaps) > minSnapshots+1 {
+		t.Fatalf("%d snapshots after %d commits, want at most %d", len(snaps), commits, minSnapshots+1)
+	}
+	st := w.State()
+	for _, p := range st.Files {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("a committed data file is gone after expiry: %v", err)
+		}
+	}
+	if got := countRows(t, st.Files); got != commits*10 || st.Rows != commits*10 {
+		t.Fatalf("rows: %d in files, %d in the state, want %d", got, st.Rows, commits*10)
+	}
+	w2 := f.open()
+	if st2 := w2.State(); fmt.Sprint(st2.Offsets) != "[125 125]" || st2.Rows != commits*10 || len(st2.Files) != len(st.Files) {
+		t.Fatalf("after reopen: offsets %v, rows %d, %d files (want [125 125], %d, %d)", st2.Offsets, st2.Rows, len(st2.Files), commits*10, len(st.Files))
+	}
+	manifestLists, _ := filepath.Glob(filepath.Join(f.dir, "lake", "weir", "clicks", "metadata", "snap-*.avro"))
+	if len(manifestLists) == 0 || len(manifestLists) > minSnapshots+1 {
+		t.Fatalf("%d manifest lists left, want at most %d", len(manifestLists), minSnapshots+1)
+	}
+}
