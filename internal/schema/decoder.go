@@ -39,6 +39,7 @@ type Decoder struct {
 	keyText []byte // an unescaped property name
 	b       RowBuilder
 	unesc   []byte // an unescaped string value
+	date    dateCache
 }
 
 // NewDecoder returns a decoder for s. keyCols are the columns whose values
@@ -169,7 +170,11 @@ func (d *Decoder) encode(c *Column, f *field) *Violation {
 		if f.kind != kNumber {
 			return typeViolation(c, f)
 		}
-		x, err := strconv.ParseFloat(string(f.text), 64) // correctly rounded
+		x, ok := shortDecimal64(f.text)
+		var err error
+		if !ok {
+			x, err = strconv.ParseFloat(string(f.text), 64) // correctly rounded
+		}
 		if err != nil && math.IsInf(x, 0) {
 			return &Violation{Rule: "type", Detail: fmt.Sprintf("%s is outside the 64-bit floating point range", quoteValue(f))}
 		}
@@ -189,7 +194,7 @@ func (d *Decoder) encode(c *Column, f *field) *Violation {
 		switch f.kind {
 		case kString:
 			s := d.str(f)
-			us, ok := ParseRFC3339Micros(s)
+			us, ok := d.date.parse(s)
 			if !ok {
 				return &Violation{Rule: "format", Detail: fmt.Sprintf("%s is not an RFC 3339 date-time (e.g. 2026-11-22T16:07:00.123Z)", quoteValue(f))}
 			}
@@ -224,6 +229,50 @@ func (d *Decoder) encode(c *Column, f *field) *Violation {
 		}
 	}
 	return nil
+}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// shortDecimal64 converts a JSON number -?[0-9]+(\.[0-9]+)? of at most 15
+// digits: its digits as an integer and the power of ten are both exact
+// float64s, so one division is correctly rounded (Clinger's fast path),
+// as strconv.ParseFloat's result is. Others report false.
+func shortDecimal64(text []byte) (float64, bool) {
+	neg := len(text) > 0 && text[0] == '-'
+	if neg {
+		text = text[1:]
+	}
+	if len(text) == 0 || len(text) > 16 {
+		return 0, false
+	}
+	var m uint64
+	frac := -1 // digits after the point, once it is seen
+	for _, c := range text {
+		switch {
+		case isDigit(c):
+			m = m*10 + uint64(c-'0')
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if frac == 0 || frac < 0 && len(text) > 15 {
+		return 0, false // "1." is not JSON; 16 digits may not be exact
+	}
+	x := float64(m)
+	if frac > 0 {
+		x /= pow10[frac]
+	}
+	if neg {
+		x = -x
+	}
+	return x, true
 }
 
 // plainInt parses a JSON number that is -?[0-9]{1,18}: every such number

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -475,5 +477,56 @@ func TestKeyHash(t *testing.T) {
 	b, _ := unkeyed.Decode(nil, []byte(`{"user":"zz"}`))
 	if a.KeyHash != b.KeyHash {
 		t.Errorf("without key columns: %x != %x", a.KeyHash, b.KeyHash)
+	}
+}
+
+// TestShortDecimal64 holds the fast float path to strconv.ParseFloat, bit
+// for bit (the sign of zero included), on random short decimals.
+func TestShortDecimal64(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	check := func(s string) {
+		t.Helper()
+		got, ok := shortDecimal64([]byte(s))
+		want, err := strconv.ParseFloat(s, 64)
+		if ok && (err != nil || math.Float64bits(got) != math.Float64bits(want)) {
+			t.Fatalf("shortDecimal64(%q) = %v, strconv says %v (%v)", s, got, want, err)
+		}
+	}
+	for _, s := range []string{"0", "-0", "0.0", "-0.0", "1", "129.95", "0.1", "0.3", "999999999999999", "99999999999999.9",
+		"0.000000000000001", "123456789012345", "1234567890123456", "1.", ".5", "-", ""} {
+		check(s)
+	}
+	for range 200000 {
+		digits := 1 + r.IntN(15)
+		var b strings.Builder
+		if r.IntN(2) == 0 {
+			b.WriteByte('-')
+		}
+		point := r.IntN(digits + 1)
+		for i := range digits {
+			if i == point && i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteByte(byte('0' + r.IntN(10)))
+		}
+		check(b.String())
+	}
+	if _, ok := shortDecimal64([]byte("1234567890123456")); ok {
+		t.Fatal("16 digits took the fast path")
+	}
+}
+
+// TestDateCache: timestamps parsed through the cache agree with
+// ParseRFC3339Micros, whatever the previous one was.
+func TestDateCache(t *testing.T) {
+	var c dateCache
+	for _, s := range []string{"2026-11-22T16:07:00Z", "2026-11-22T16:07:01.5+01:00", "2026-11-22T25:00:00Z",
+		"2026-11-23T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-23T00:00:00z", "2026-11-23 00:00:00Z",
+		"2024-02-29T23:59:59.999999Z", "2024-02-29T00:00:00-23:59", "2026-11-22T16:07:00Z"} {
+		got, gotOK := c.parse([]byte(s))
+		want, wantOK := ParseRFC3339Micros([]byte(s))
+		if got != want || gotOK != wantOK {
+			t.Fatalf("%s: cache gives %d %v, ParseRFC3339Micros %d %v", s, got, gotOK, want, wantOK)
+		}
 	}
 }
