@@ -53,6 +53,9 @@ type Options struct {
 	// FS is the filesystem the log lives on; tests give it one that
 	// simulates power loss (vfs.NewCrashableMem). Default: the disk.
 	FS vfs.FS
+	// MemTableSize is Pebble's memtable size; tests make it small to
+	// have flushes. Default 64 MiB.
+	MemTableSize uint64
 }
 
 // Metrics are the log's Prometheus metrics.
@@ -103,9 +106,12 @@ func Open(dir string, opts Options) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = 64 << 20
+	}
 	po := &pebble.Options{
 		Logger:             quietLogger{},
-		MemTableSize:       64 << 20,
+		MemTableSize:       opts.MemTableSize,
 		FormatMajorVersion: pebble.FormatValueSeparation,
 		FS:                 opts.FS,
 	}
@@ -113,7 +119,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	po.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
 		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 1024, MaxBlobReferenceDepth: 10, RewriteMinimumAge: 5 * time.Minute, TargetGarbageRatio: 0.2}
 	}
-	db, err := pebble.Open(dir, po)
+	db, err := openPebble(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open log in %q: %w", dir, err)
 	}
@@ -127,6 +133,18 @@ func Open(dir string, opts Options) (*Log, error) {
 	l.wg.Add(1)
 	go l.committer()
 	return l, nil
+}
+
+// openPebble is pebble.Open, with the panics it raises on some storage
+// failures (a failed MANIFEST marker move while creating a store) turned
+// into errors: Open has cleaned up by then, and the caller stops anyway.
+func openPebble(dir string, po *pebble.Options) (db *pebble.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("storage failed: %v", r)
+		}
+	}()
+	return pebble.Open(dir, po)
 }
 
 func logKey(dst []byte, stream string, partition int, offset int64) []byte {
