@@ -58,6 +58,7 @@ e2e: build pydeps
 # Long versions of the reliability tests (results go into issue notes).
 stress: build
 	WEIR_T2_SEEDS=2000 $(GO) test -count=1 -run TestPowerLoss ./internal/gate/
+	WEIR_T3_RUNS=0 $(GO) test -count=1 -run TestErrorSweep ./internal/gate/
 	for i in 1 2 3 4 5 6 7 8 9 10; do WEIR_BIN=$(abspath $(BIN)) $(GO) test -count=1 -run TestCrashRecoveryExactlyOnce ./test/e2e/ || exit 1; done
 
 bench: build
