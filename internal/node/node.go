@@ -398,7 +398,8 @@ func (n *Node) maintain(ctx context.Context) {
 
 // retainViewOutputs deletes the rows of views written to the lake that the
 // lake has committed: nothing reads a view's output stream below its lake
-// table's offsets (queries read those rows from the Parquet files).
+// table's offsets (queries read those rows from the Parquet files). Other
+// view outputs follow their input stream's retention.
 func (n *Node) retainViewOutputs() {
 	for _, sw := range n.writers {
 		if !sw.view {
@@ -414,6 +415,25 @@ func (n *Node) retainViewOutputs() {
 	for stream, floor := range n.views.OutputFloors() {
 		if _, err := n.log.Retain(stream, 0, floor, wlog.Retention{MaxAgeMillis: 1}); err != nil {
 			n.cfg.Logger.Warn("view changelog retention failed", "stream", stream, "err", err)
+		}
+	}
+	// Other outputs and every late stream keep what the input stream
+	// keeps: a view over a week of clicks holds a week of rows.
+	inLake := map[string]bool{}
+	for _, sw := range n.writers {
+		inLake[sw.stream] = true
+	}
+	for out, in := range n.views.Retained() {
+		s := n.cfg.Pipeline.Stream(in)
+		if inLake[out] || s == nil || s.Retention.MaxAge == 0 && s.Retention.MaxBytes == 0 {
+			continue
+		}
+		end, err := n.log.End(out, 0)
+		if err != nil {
+			continue // not written yet
+		}
+		if _, err := n.log.Retain(out, 0, end, wlog.Retention{MaxAgeMillis: s.Retention.MaxAge.Milliseconds(), MaxBytes: s.Retention.MaxBytes}); err != nil {
+			n.cfg.Logger.Warn("view output retention failed", "stream", out, "err", err)
 		}
 	}
 }

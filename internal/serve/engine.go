@@ -397,7 +397,11 @@ func (e *Engine) syncAndPin(ctx context.Context, names map[string]bool) (int64, 
 			st := t.State()
 			committed, files = st.Offsets, st.Files
 		} else {
-			committed = make([]int64, t.Partitions)
+			// No lake: the table is what the log retains.
+			var err error
+			if committed, err = e.retainedStart(t); err != nil {
+				return 0, nil, err
+			}
 		}
 		if err := e.syncTail(ctx, t, committed); err != nil {
 			return 0, nil, err
@@ -538,7 +542,8 @@ func fillArgs(args []driver.Value, table, cols []schema.Column, vals []schema.Va
 }
 
 // trim deletes tail rows that every pinned query and the latest lake state
-// have in files.
+// have in files, and, for tables without a lake, rows log retention
+// deleted.
 func (e *Engine) trim(ctx context.Context) error {
 	for _, t := range e.tables {
 		if t.Upsert && t.tailRows > 2*t.compacted+10_000 {
@@ -546,11 +551,16 @@ func (e *Engine) trim(ctx context.Context) error {
 				return err
 			}
 		}
-		if t.State == nil {
-			continue
+		var floor []int64
+		if t.State != nil {
+			floor = append([]int64(nil), t.State().Offsets...)
+		} else {
+			// Without a lake, the table is what the log retains.
+			var err error
+			if floor, err = e.retainedStart(t); err != nil {
+				return err
+			}
 		}
-		floor := t.State().Offsets
-		floor = append([]int64(nil), floor...)
 		for _, cs := range e.pins {
 			for _, c := range cs {
 				if c.table == t {
@@ -582,6 +592,25 @@ func (e *Engine) trim(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// retainedStart returns the first offset the log keeps of each partition
+// of t's stream: retention deleted the records below.
+func (e *Engine) retainedStart(t *tableState) ([]int64, error) {
+	floor := make([]int64, t.Partitions)
+	for p := range floor {
+		bs, err := e.log.Read(t.Stream, p, 0, 1)
+		if errors.Is(err, wlog.ErrUnknownStream) {
+			return floor, nil // a view whose output is not written yet
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cannot read where %s/%d starts: %w", t.Stream, p, err)
+		}
+		if len(bs) > 0 {
+			floor[p] = bs[0].BaseOffset
+		}
+	}
+	return floor, nil
 }
 
 // compact deletes the rows of an upsert table that a later row of the same

@@ -257,3 +257,67 @@ func TestReferenced(t *testing.T) {
 	}
 	f(`SELECT * FROM per_window__late WHERE x = 'it''s'`, "per_window__late")
 }
+
+// TestTailFollowsLogRetention: a table without a lake is what the log
+// keeps; rows retention deleted leave the table (and the engine's memory)
+// at the next query.
+func TestTailFollowsLogRetention(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Unix(1_790_000_000, 0)
+	l, err := pebblelog.Open(filepath.Join(dir, "log"), pebblelog.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.EnsureStream("clicks", 1); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := schema.Compile([]byte(testSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := schema.NewDecoder(sc, nil)
+	appendBatch := func(first, n int) {
+		t.Helper()
+		var payload []byte
+		for i := first; i < first+n; i++ {
+			d, err := dec.Decode(nil, []byte(fmt.Sprintf(`{"ts":%d,"user_id":"u","status":%d}`, 1_790_000_000_000+int64(i), i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload = wlog.AppendRecord(payload, d.Row)
+		}
+		if _, err := l.Append(context.Background(), &wlog.Write{Chunks: []wlog.Chunk{{Stream: "clicks", Meta: 1, Count: n, Payload: payload}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := New(l, []Table{{Name: "clicks", Stream: "clicks", Partitions: 1, Schema: sc, SchemaVer: 1}}, Options{LakeDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	count := func() string {
+		t.Helper()
+		res, err := e.Query(context.Background(), "SELECT count(*), min(status) FROM clicks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(res.Rows[0])
+	}
+	appendBatch(0, 10)
+	now = now.Add(time.Hour)
+	appendBatch(10, 5)
+	appendBatch(15, 5)
+	if got := count(); got != "[20 0]" {
+		t.Fatalf("before retention: %s", got)
+	}
+	if n, err := l.Retain("clicks", 0, 20, wlog.Retention{MaxAgeMillis: 30 * 60 * 1000}); err != nil || n != 10 {
+		t.Fatalf("Retain deleted %d records (%v), want the first batch of 10", n, err)
+	}
+	if got := count(); got != "[10 10]" {
+		t.Fatalf("after retention: %s, want the 10 records the log keeps", got)
+	}
+	if rows := e.tables[0].tailRows; rows != 10 {
+		t.Fatalf("the tail holds %d rows, want 10", rows)
+	}
+}

@@ -311,6 +311,25 @@ func (m *Manager) OutputFloors() map[string]int64 {
 	return out
 }
 
+// Retained returns, per running view, the log streams whose rows only the
+// retention of its input stream bounds, with that input stream: the late
+// records of every view, and the output of views that are not continuous
+// aggregates (those rewrite their rows and move their output floor
+// instead, see OutputFloors).
+func (m *Manager) Retained() map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]string{}
+	for name, r := range m.views {
+		p := r.view.Plan
+		out[LateStream(name)] = p.Input.Stream
+		if p.Window.Kind != stream.NoWindow || !p.Aggregating {
+			out[OutputStream(name)] = p.Input.Stream
+		}
+	}
+	return out
+}
+
 // stop ends a view's task (which commits what it processed) and waits.
 func (r *running) stop() {
 	r.cancel()
