@@ -16,6 +16,10 @@ func (t *Task) Replaying() bool { return t.replaying }
 
 func (t *Task) Step() (bool, error) { return t.round() }
 
+// EmitEarly emits the changed open windows, as Run does every EMIT EVERY
+// interval.
+func (t *Task) EmitEarly() { t.emitEarly() }
+
 // Commit commits with a complete state checkpoint.
 func (t *Task) Commit(ctx context.Context) error { return t.commitCheckpoint(ctx, checkpointFull) }
 

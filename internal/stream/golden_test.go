@@ -153,6 +153,9 @@ func runMode(t *testing.T, e *env, mode string) string {
 		if !progressed {
 			break
 		}
+		if mode != "straight" && e.plan.EmitEvery > 0 {
+			task.EmitEarly() // early rows after every round: many to retract
+		}
 		switch {
 		case mode == "checkpoints", mode == "crashes" && round%6 == 0:
 			if err := task.Commit(ctx); err != nil {

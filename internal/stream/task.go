@@ -818,6 +818,7 @@ func (t *Task) session(ts int64) *group {
 			continue
 		}
 		// The record bridges two sessions: fold g into target.
+		t.retract(g)
 		for i := range target.accs {
 			target.accs[i].Merge(g.accs[i])
 		}
@@ -835,7 +836,9 @@ func (t *Task) session(ts int64) *group {
 	}
 	t.sessions[target.sessKey] = kept
 	if lo != target.span.Start {
-		// The state key holds the start: move the entry.
+		// The state key holds the start: move the entry (and the row of an
+		// early firing, which the start keys too).
+		t.retract(target)
 		t.forget(target)
 		delete(t.groups, target.key)
 		target.key = sessionStateKey(lo, target.sessKey)
@@ -844,6 +847,17 @@ func (t *Task) session(ts int64) *group {
 	target.span = Span{lo, hi}
 	heap.Fix(&t.sessQ, target.hidx)
 	return target
+}
+
+// retract deletes the early-fired row of a session whose row key goes
+// away: it merged into another session, or its start moved.
+func (t *Task) retract(g *group) {
+	if !g.emitted {
+		return
+	}
+	t.groupRow(g)
+	g.emitted = false
+	t.writeOut(t.aggRow, g.key, true)
 }
 
 // dropGroup removes a session from state (merged into another, or closed).
@@ -951,13 +965,7 @@ func (t *Task) emitEarly() {
 // when HAVING no longer holds) for upsert views.
 func (t *Task) emitGroup(g *group) {
 	plan := t.plan
-	t.aggRow = append(t.aggRow[:0], g.keyVals...)
-	if plan.Window.Kind != NoWindow {
-		t.aggRow = append(t.aggRow, schema.Value{Int: g.span.Start}, schema.Value{Int: g.span.End})
-	}
-	for _, a := range g.accs {
-		t.aggRow = append(t.aggRow, a.Result())
-	}
+	t.groupRow(g)
 	// Emitting changes only flags (changed, emitted) that a restart
 	// recomputes (checkReplay), so it does not make g's state dirty.
 	g.changed = false
@@ -975,6 +983,17 @@ func (t *Task) emitGroup(g *group) {
 	case g.emitted:
 		g.emitted = false
 		t.writeOut(t.aggRow, g.key, true)
+	}
+}
+
+// groupRow sets t.aggRow to g's key values, window and aggregates.
+func (t *Task) groupRow(g *group) {
+	t.aggRow = append(t.aggRow[:0], g.keyVals...)
+	if t.plan.Window.Kind != NoWindow {
+		t.aggRow = append(t.aggRow, schema.Value{Int: g.span.Start}, schema.Value{Int: g.span.End})
+	}
+	for _, a := range g.accs {
+		t.aggRow = append(t.aggRow, a.Result())
 	}
 }
 

@@ -518,9 +518,6 @@ func (b *binder) streamingClauses(p *stream.Plan) error {
 	if b.window.Kind == stream.Session && cv.Late == parse.LateUpdate {
 		return errAt(cv.Pos, "LATE DATA UPDATE is not supported with SESSION windows yet; use SIDE OUTPUT or DROP")
 	}
-	if b.window.Kind == stream.Session && cv.EmitEvery != nil {
-		return errAt(cv.EmitEvery.Pos, "EMIT EVERY is not supported with SESSION windows yet")
-	}
 	need := func(iv *parse.Interval, clause string) error {
 		if !windowedAgg {
 			return errAt(iv.Pos, "%s applies to aggregates over TUMBLE, HOP, CUMULATE or SESSION windows only", clause)

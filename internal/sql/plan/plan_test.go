@@ -1601,10 +1601,6 @@ func TestErrors(t *testing.T) {
 		"SELECT user_id, window_start, window_end, count(*) AS n",
 		"FROM TABLE(SESSION(TABLE clicks PARTITION BY user_id, DESCRIPTOR(ts), INTERVAL '5' MINUTE))",
 		"GROUP BY user_id, window_start, window_end", "LATE DATA UPDATE")
-	f(`line 5, column 12: EMIT EVERY is not supported with SESSION windows yet`,
-		"SELECT user_id, window_start, window_end, count(*) AS n",
-		"FROM TABLE(SESSION(TABLE clicks PARTITION BY user_id, DESCRIPTOR(ts), INTERVAL '5' MINUTE))",
-		"GROUP BY user_id, window_start, window_end", "EMIT EVERY INTERVAL '1' SECOND")
 	f(`line 3, column 6: SESSION(... PARTITION BY user_id ...) must name the same columns as GROUP BY (besides window_start, window_end): sessions are kept per key; GROUP BY has country`,
 		"SELECT country, window_start, window_end, count(*) AS n",
 		"FROM TABLE(SESSION(TABLE clicks PARTITION BY user_id, DESCRIPTOR(ts), INTERVAL '5' MINUTE))",
