@@ -167,6 +167,7 @@ type group struct {
 	// Session windows only.
 	sessKey string // the encoded key values: sessions of one key merge
 	hidx    int    // position in Task.sessQ
+	due     int64  // when the watermark acts on it next: fire, or (fired, LATE DATA UPDATE) drop
 }
 
 // position is what a task commits besides its state entries.
@@ -824,15 +825,29 @@ func (t *Task) session(ts int64) *group {
 		}
 		t.dropGroup(g)
 	}
+	lat := t.plan.AllowedLateness
+	// The record is late when its own session would have closed; joining
+	// an open session saves it, as a fired one does under LATE DATA UPDATE.
+	late := ts+gap+lat <= t.wm
 	if target == nil {
-		if hi+t.plan.AllowedLateness <= t.wm {
+		closed := hi+lat <= t.wm
+		if closed && (t.plan.Late != LateUpdate || hi+lat+t.plan.LateFor <= t.wm) {
 			return nil
 		}
 		sk := string(t.keyBuf)
 		g := t.newGroup(sessionStateKey(lo, sk), Span{lo, hi})
 		g.sessKey = sk
+		// LATE DATA UPDATE: a session that closed before its first record
+		// arrived; its row is written at the next commit.
+		g.fired = closed
+		if closed && !t.replaying {
+			t.counts.LateUpdated++
+		}
 		t.addGroup(g)
 		return g
+	}
+	if late && target.fired && !t.replaying {
+		t.counts.LateUpdated++
 	}
 	t.sessions[target.sessKey] = kept
 	if lo != target.span.Start {
@@ -845,8 +860,21 @@ func (t *Task) session(ts int64) *group {
 		t.groups[target.key] = target
 	}
 	target.span = Span{lo, hi}
+	// Grown past the watermark again (LATE DATA UPDATE), a fired session
+	// is open: it fires again when the watermark passes its new end.
+	target.fired = target.fired && hi+lat <= t.wm
+	target.due = t.sessionDue(target)
 	heap.Fix(&t.sessQ, target.hidx)
 	return target
+}
+
+// sessionDue is when the watermark acts on session g next: its close, or,
+// once fired (LATE DATA UPDATE), the end of its late-update time.
+func (t *Task) sessionDue(g *group) int64 {
+	if g.fired {
+		return g.span.End + t.plan.AllowedLateness + t.plan.LateFor
+	}
+	return g.span.End + t.plan.AllowedLateness
 }
 
 // retract deletes the early-fired row of a session whose row key goes
@@ -880,6 +908,7 @@ func (t *Task) addGroup(g *group) {
 			g.sessKey = g.key[16:]
 		}
 		t.sessions[g.sessKey] = append(t.sessions[g.sessKey], g)
+		g.due = t.sessionDue(g)
 		heap.Push(&t.sessQ, g)
 		return
 	}
@@ -900,9 +929,20 @@ func (t *Task) addGroup(g *group) {
 func (t *Task) fire() {
 	lat := t.plan.AllowedLateness
 	if t.plan.Window.Kind == Session {
-		for len(t.sessQ) > 0 && t.sessQ[0].span.End+lat <= t.wm {
+		for len(t.sessQ) > 0 && t.sessQ[0].due <= t.wm {
 			g := t.sessQ[0]
-			t.emitGroup(g)
+			switch {
+			case !g.fired && t.plan.Late == LateUpdate:
+				// Fired, and kept for late records until LateFor passes.
+				t.emitGroup(g)
+				g.fired = true
+				g.due = t.sessionDue(g)
+				heap.Fix(&t.sessQ, 0)
+				t.markDirty(g)
+				continue
+			case !g.fired || g.changed:
+				t.emitGroup(g)
+			}
 			t.dropGroup(g)
 			open := t.sessions[g.sessKey]
 			if i := slices.Index(open, g); i >= 0 {
@@ -1382,7 +1422,7 @@ func (t *Task) Stats() Stats {
 type sessionHeap []*group
 
 func (h sessionHeap) Len() int           { return len(h) }
-func (h sessionHeap) Less(i, j int) bool { return h[i].span.End < h[j].span.End }
+func (h sessionHeap) Less(i, j int) bool { return h[i].due < h[j].due }
 func (h sessionHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].hidx, h[j].hidx = i, j

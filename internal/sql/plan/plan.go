@@ -515,9 +515,6 @@ func (b *binder) streamingClauses(p *stream.Plan) error {
 	if b.window.Kind == stream.Session && !p.Aggregating {
 		return errAt(b.tvf.Pos, "SESSION windows need an aggregate: GROUP BY window_start, window_end and the session key")
 	}
-	if b.window.Kind == stream.Session && cv.Late == parse.LateUpdate {
-		return errAt(cv.Pos, "LATE DATA UPDATE is not supported with SESSION windows yet; use SIDE OUTPUT or DROP")
-	}
 	need := func(iv *parse.Interval, clause string) error {
 		if !windowedAgg {
 			return errAt(iv.Pos, "%s applies to aggregates over TUMBLE, HOP, CUMULATE or SESSION windows only", clause)

@@ -1597,10 +1597,6 @@ func TestErrors(t *testing.T) {
 		"SELECT url", "FROM TABLE(SESSION(TABLE clicks, DESCRIPTOR(ts), INTERVAL '-5' MINUTE))")
 	f(`line 3, column 6: SESSION windows need an aggregate: GROUP BY window_start, window_end and the session key`,
 		"SELECT url", "FROM TABLE(SESSION(TABLE clicks, DESCRIPTOR(ts), INTERVAL '5' MINUTE))")
-	f(`line 1, column 1: LATE DATA UPDATE is not supported with SESSION windows yet; use SIDE OUTPUT or DROP`,
-		"SELECT user_id, window_start, window_end, count(*) AS n",
-		"FROM TABLE(SESSION(TABLE clicks PARTITION BY user_id, DESCRIPTOR(ts), INTERVAL '5' MINUTE))",
-		"GROUP BY user_id, window_start, window_end", "LATE DATA UPDATE")
 	f(`line 3, column 6: SESSION(... PARTITION BY user_id ...) must name the same columns as GROUP BY (besides window_start, window_end): sessions are kept per key; GROUP BY has country`,
 		"SELECT country, window_start, window_end, count(*) AS n",
 		"FROM TABLE(SESSION(TABLE clicks PARTITION BY user_id, DESCRIPTOR(ts), INTERVAL '5' MINUTE))",
