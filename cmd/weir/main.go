@@ -59,7 +59,7 @@ Then:        weir query "SELECT country, count(*) FROM clicks GROUP BY 1"`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(), demoCmd(), queryCmd(), quarantineCmd())
+	root.AddCommand(runCmd(), demoCmd(), queryCmd(), quarantineCmd(), benchCmd())
 	return root
 }
 
