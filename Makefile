@@ -4,7 +4,7 @@ BIN     := bin/weir
 FUZZTIME ?=
 export CGO_ENABLED = 1
 
-.PHONY: build demo test unit fuzz e2e vet fmt-check bench stress deps pydeps clean
+.PHONY: build demo test unit fuzz e2e vet fmt-check bench bench-nexmark stress deps pydeps clean
 
 build: deps
 	$(GO) build -o $(BIN) ./cmd/weir
@@ -30,7 +30,7 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -count=1 ./internal/... ./cmd/...
+	$(GO) test -count=1 ./internal/... ./cmd/... ./bench/nexmark/
 
 # Brief runs of every fuzz target (corpora live in testdata/fuzz). They run
 # for a count of executions, not a duration: with a duration, Go 1.26's fuzz
@@ -66,6 +66,12 @@ bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=3x -cpu=1 ./internal/stream/
 	$(GO) run ./bench/ingest -bin $(abspath $(BIN))
 	$(GO) run ./bench/views -bin $(abspath $(BIN))
+
+# Every Nexmark query there is SQL for, over NEXMARK_EVENTS events, into
+# bench/nexmark/RESULTS.md.
+NEXMARK_EVENTS ?= 10000000
+bench-nexmark: build
+	./$(BIN) bench nexmark run --query all --events $(NEXMARK_EVENTS) --results bench/nexmark/RESULTS.md
 
 clean:
 	rm -rf bin weir-data weir-demo-data

@@ -4,9 +4,14 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	benchnexmark "github.com/weirhq/weir/bench/nexmark"
 	"github.com/weirhq/weir/internal/connect/nexmark"
 )
 
@@ -57,7 +62,92 @@ bytes.`,
 	gen.Flags().Int64Var(&events, "events", 1000, "number of events")
 	gen.Flags().Uint64Var(&seed, "seed", 1, "seed of the stream")
 	gen.Flags().Float64Var(&rate, "rate", 10_000, "events per second of event time (sets the time between events, not the speed of writing)")
-	nx.AddCommand(gen)
+	nx.AddCommand(gen, nexmarkRunCmd())
 	c.AddCommand(nx)
 	return c
+}
+
+func nexmarkRunCmd() *cobra.Command {
+	var query, output, results string
+	var events int64
+	var seed uint64
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "Run Nexmark queries over generated events and report their speed",
+		Long: `Run Nexmark queries in process: the generator appends people, auctions and
+bids to an embedded log while the query's view reads them; the view's output
+is the sink. Prints events/s over the wall time, events per CPU second (the
+per-core figure), the output rows and the peak RSS. The SQL of each query is
+in bench/nexmark/queries/ (` + strings.Join(benchnexmark.Queries(), ", ") + `).`,
+		Example: `  weir bench nexmark run --query q2 --events 10000000
+  weir bench nexmark run --query q11 --events 100000 --output q11.csv
+  weir bench nexmark run --query all --events 10000000 --results bench/nexmark/RESULTS.md`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			queries := strings.Split(query, ",")
+			if query == "all" {
+				queries = benchnexmark.Queries()
+			}
+			if output != "" && len(queries) != 1 {
+				return fmt.Errorf("--output takes the rows of one query; --query names %d", len(queries))
+			}
+			var rows []benchnexmark.Result
+			for _, q := range queries {
+				opts := benchnexmark.Options{Query: q, Events: events, Seed: seed}
+				var f *os.File
+				if output != "" {
+					var err error
+					if f, err = os.Create(output); err != nil {
+						return err
+					}
+					opts.CSV = f
+				}
+				res, err := benchnexmark.Run(cmd.Context(), opts)
+				if f != nil {
+					if cerr := f.Close(); err == nil {
+						err = cerr
+					}
+				}
+				if err != nil {
+					return err
+				}
+				rows = append(rows, res)
+				fmt.Printf("%-4s %10d events in %6.2f s: %9.0f events/s, %9.0f events per CPU second, %d output rows, peak RSS %d MB\n",
+					q, res.Events, res.Wall.Seconds(), res.EventsPerSecond(), res.EventsPerCPUSecond(), res.OutRows, peakRSSMB())
+			}
+			if results != "" {
+				return writeNexmarkResults(results, rows, events, seed)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&query, "query", "q0", "query to run: q0, q1, …, a comma-separated list, or all")
+	c.Flags().Int64Var(&events, "events", 1_000_000, "number of events")
+	c.Flags().Uint64Var(&seed, "seed", 1, "seed of the event stream")
+	c.Flags().StringVar(&output, "output", "", "write the query's result rows to this CSV file (header, sorted rows)")
+	c.Flags().StringVar(&results, "results", "", "write a Markdown table of the figures to this file")
+	return c
+}
+
+// peakRSSMB is the process's peak resident set (getrusage, KiB on Linux).
+func peakRSSMB() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss / 1024
+}
+
+func writeNexmarkResults(path string, rows []benchnexmark.Result, events int64, seed uint64) error {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "# Nexmark results\n\nWritten by `weir bench nexmark run --query all --events %d --seed %d --results %s`\n", events, seed, path)
+	fmt.Fprintf(&b, "on %s (%s, %d CPUs), %s. One view task per query (parallelism 1); the generator runs in the\n", host, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	b.WriteString("same process and appends every event (people and auctions too) to the embedded log; the view's\n")
+	b.WriteString("output stream in the log is the sink. Events per CPU second is the per-core figure (getrusage).\n\n")
+	b.WriteString("| query | events | wall s | events/s | events per CPU s | output rows |\n|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %d | %.2f | %.0f | %.0f | %d |\n", r.Query, r.Events, r.Wall.Seconds(), r.EventsPerSecond(), r.EventsPerCPUSecond(), r.OutRows)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

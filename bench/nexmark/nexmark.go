@@ -1,0 +1,373 @@
+// Package nexmark runs the Nexmark queries of queries/*.sql in process:
+// the generator (internal/connect/nexmark) appends people, auctions and
+// bids to the streams "person", "auction" and "bid" of an embedded log
+// while the query's view task reads them; the view's output stream is the
+// sink. It reports events/s over the wall time and per CPU second, and can
+// write the result rows as CSV.
+//
+// `weir bench nexmark run` and `make bench-nexmark` use it; the SQL is
+// ours, written from the descriptions in ../shared/brief/NEXMARK.md.
+package nexmark
+
+import (
+	"context"
+	"embed"
+	"encoding/csv"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	gen "github.com/weirhq/weir/internal/connect/nexmark"
+	wlog "github.com/weirhq/weir/internal/log"
+	"github.com/weirhq/weir/internal/log/pebblelog"
+	"github.com/weirhq/weir/internal/schema"
+	"github.com/weirhq/weir/internal/sql/parse"
+	"github.com/weirhq/weir/internal/sql/plan"
+	"github.com/weirhq/weir/internal/stream"
+)
+
+//go:embed queries/*.sql
+var queryFiles embed.FS
+
+// Queries lists the queries there is SQL for, in order (q0, q1, q2, …).
+func Queries() []string {
+	entries, _ := queryFiles.ReadDir("queries")
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".sql"))
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, _ := strconv.Atoi(names[i][1:])
+		b, _ := strconv.Atoi(names[j][1:])
+		return a < b
+	})
+	return names
+}
+
+// SQL returns a query's CREATE MATERIALIZED VIEW statement.
+func SQL(query string) (string, error) {
+	b, err := queryFiles.ReadFile("queries/" + query + ".sql")
+	if err != nil {
+		return "", fmt.Errorf("no Nexmark query %q; there is SQL for %s", query, strings.Join(Queries(), ", "))
+	}
+	return string(b), nil
+}
+
+// The streams' schemas: the standard fields, flat; dateTime and expires
+// are the event times (epoch milliseconds in, TIMESTAMP in SQL).
+const (
+	personSchema = `{"type":"object","required":["id","name","emailAddress","creditCard","city","state","dateTime","extra"],"properties":{
+ "id":{"type":"integer"},"name":{"type":"string"},"emailAddress":{"type":"string"},"creditCard":{"type":"string"},
+ "city":{"type":"string"},"state":{"type":"string"},"dateTime":{"type":["string","integer"],"format":"date-time"},"extra":{"type":"string"}}}`
+	auctionSchema = `{"type":"object","required":["id","itemName","description","initialBid","reserve","dateTime","expires","seller","category","extra"],"properties":{
+ "id":{"type":"integer"},"itemName":{"type":"string"},"description":{"type":"string"},"initialBid":{"type":"integer"},
+ "reserve":{"type":"integer"},"dateTime":{"type":["string","integer"],"format":"date-time"},
+ "expires":{"type":["string","integer"],"format":"date-time"},"seller":{"type":"integer"},"category":{"type":"integer"},"extra":{"type":"string"}}}`
+	bidSchema = `{"type":"object","required":["auction","bidder","price","channel","url","dateTime","extra"],"properties":{
+ "auction":{"type":"integer"},"bidder":{"type":"integer"},"price":{"type":"integer"},"channel":{"type":"string"},
+ "url":{"type":"string"},"dateTime":{"type":["string","integer"],"format":"date-time"},"extra":{"type":"string"}}}`
+)
+
+// Streams are the three streams' compiled schemas, by name.
+func Streams() (map[string]*schema.Schema, error) {
+	out := map[string]*schema.Schema{}
+	for name, src := range map[string]string{"person": personSchema, "auction": auctionSchema, "bid": bidSchema} {
+		s, err := schema.Compile([]byte(src))
+		if err != nil {
+			return nil, fmt.Errorf("nexmark %s schema: %w", name, err)
+		}
+		out[name] = s
+	}
+	return out, nil
+}
+
+// Disorder is the watermark's distance behind the newest event: Nexmark's
+// customary 4 s (the generator itself has no disorder).
+const Disorder = 4 * time.Second
+
+// Options say what to run.
+type Options struct {
+	Query  string
+	Events int64
+	Seed   uint64
+	// Rate is events per second of event time; 0: the generator's default
+	// (10,000).
+	Rate float64
+	// Dir holds the run's log; default a temporary directory, removed
+	// after the run.
+	Dir string
+	// CSV, when set, receives the result rows with a header, sorted.
+	CSV io.Writer
+}
+
+// Result is what a run measured.
+type Result struct {
+	Query   string
+	Events  int64
+	Wall    time.Duration // first event generated to the last result committed
+	CPU     time.Duration // user + system time of the process over the run
+	OutRows int64         // rows written to the view's output (upserts included)
+}
+
+// EventsPerSecond is the throughput over the wall time.
+func (r Result) EventsPerSecond() float64 { return float64(r.Events) / r.Wall.Seconds() }
+
+// EventsPerCPUSecond is the throughput per core.
+func (r Result) EventsPerCPUSecond() float64 { return float64(r.Events) / r.CPU.Seconds() }
+
+// Run runs one query over opts.Events generated events.
+func Run(ctx context.Context, opts Options) (Result, error) {
+	src, err := SQL(opts.Query)
+	if err != nil {
+		return Result{}, err
+	}
+	st, err := parse.Parse(src)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", opts.Query, err)
+	}
+	cv, ok := st.(*parse.CreateView)
+	if !ok {
+		return Result{}, fmt.Errorf("%s: not a CREATE MATERIALIZED VIEW", opts.Query)
+	}
+	schemas, err := Streams()
+	if err != nil {
+		return Result{}, err
+	}
+	v, err := plan.Compile(cv, func(name string) (plan.Source, bool) {
+		s, ok := schemas[name]
+		if !ok {
+			return plan.Source{}, false
+		}
+		ev := s.ColumnIndex("dateTime")
+		return plan.Source{EventTime: "dateTime", Input: stream.Input{Stream: name, Partitions: 1, Columns: s.Columns,
+			Version: 1, EventCol: ev, Disorder: Disorder.Microseconds()}}, true
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", opts.Query, err)
+	}
+	dir := opts.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "weir-nexmark-"); err != nil {
+			return Result{}, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	l, err := pebblelog.Open(filepath.Join(dir, "log"), pebblelog.Options{})
+	if err != nil {
+		return Result{}, err
+	}
+	defer l.Close()
+	for _, name := range []string{"person", "auction", "bid", "out", "late"} {
+		if err := l.EnsureStream(name, 1); err != nil {
+			return Result{}, err
+		}
+	}
+	in := v.Plan.Input.Stream
+	var want int64 // records the view's input stream gets
+	for n := int64(0); n < opts.Events; n++ {
+		if gen.KindOf(n).String() == in {
+			want++
+		}
+	}
+
+	task := stream.NewTask(v.Plan, stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late", StatePrefix: "vstate/" + opts.Query + "/"})
+	cpu0 := cpuTime()
+	start := time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	genErr := make(chan error, 1)
+	go func() { genErr <- generate(ctx, l, schemas, gen.Config{Seed: opts.Seed, Rate: opts.Rate}, opts.Events) }()
+	if err := task.RunBounded(ctx, []int64{want}); err != nil {
+		cancel()
+		<-genErr
+		return Result{}, fmt.Errorf("%s: %w", opts.Query, err)
+	}
+	if err := <-genErr; err != nil {
+		return Result{}, err
+	}
+	res := Result{Query: opts.Query, Events: opts.Events, Wall: time.Since(start), CPU: cpuTime() - cpu0, OutRows: task.Stats().Counts.Out}
+	if opts.CSV != nil {
+		if err := writeCSV(opts.CSV, l, v.Plan); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// generate appends events [0, n) to the three streams, 8192 events per
+// log write.
+func generate(ctx context.Context, l wlog.Log, schemas map[string]*schema.Schema, cfg gen.Config, n int64) error {
+	g := gen.New(cfg)
+	var e gen.Event
+	names := [...]string{gen.KindPerson: "person", gen.KindAuction: "auction", gen.KindBid: "bid"}
+	var payload [3][]byte
+	var count [3]int
+	var vals []schema.Value
+	var row []byte
+	// perm[k][i]: the schema column of the i-th value generate lists.
+	var perm [3][]int
+	ordered := make([][]schema.Value, 3)
+	for k := range perm {
+		s := schemas[names[k]]
+		for _, name := range fieldOrder[k] {
+			perm[k] = append(perm[k], s.ColumnIndex(name))
+		}
+		ordered[k] = make([]schema.Value, len(s.Columns))
+	}
+	flush := func() error {
+		w := &wlog.Write{}
+		for k := range payload {
+			if count[k] > 0 {
+				w.Chunks = append(w.Chunks, wlog.Chunk{Stream: names[k], Meta: 1, Count: count[k], Payload: payload[k]})
+			}
+		}
+		if len(w.Chunks) == 0 {
+			return nil
+		}
+		if _, err := l.Append(ctx, w); err != nil {
+			return fmt.Errorf("nexmark generator: %w", err)
+		}
+		for k := range payload {
+			payload[k], count[k] = nil, 0
+		}
+		return nil
+	}
+	str := func(s string) schema.Value { return schema.Value{Bytes: []byte(s)} }
+	num := func(x int64) schema.Value { return schema.Value{Int: x} }
+	ms := func(x int64) schema.Value { return schema.Value{Int: x * 1000} }
+	for i := int64(0); i < n; i++ {
+		g.Event(i, &e)
+		switch e.Kind {
+		case gen.KindPerson:
+			p := &e.Person
+			vals = append(vals[:0], num(p.ID), str(p.Name), str(p.EmailAddress), str(p.CreditCard), str(p.City), str(p.State), ms(p.DateTime), str(p.Extra))
+		case gen.KindAuction:
+			a := &e.Auction
+			vals = append(vals[:0], num(a.ID), str(a.ItemName), str(a.Description), num(a.InitialBid), num(a.Reserve), ms(a.DateTime), ms(a.Expires), num(a.Seller), num(a.Category), str(a.Extra))
+		default:
+			b := &e.Bid
+			vals = append(vals[:0], num(b.Auction), num(b.Bidder), num(b.Price), str(b.Channel), str(b.URL), ms(b.DateTime), str(b.Extra))
+		}
+		for i, c := range perm[e.Kind] {
+			ordered[e.Kind][c] = vals[i]
+		}
+		row = schema.EncodeRow(schemas[names[e.Kind]].Columns, row[:0], ordered[e.Kind])
+		payload[e.Kind] = wlog.AppendRecord(payload[e.Kind], row)
+		count[e.Kind]++
+		if (i+1)%8192 == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// fieldOrder is the order generate lists each kind's values in.
+var fieldOrder = [...][]string{
+	gen.KindPerson:  {"id", "name", "emailAddress", "creditCard", "city", "state", "dateTime", "extra"},
+	gen.KindAuction: {"id", "itemName", "description", "initialBid", "reserve", "dateTime", "expires", "seller", "category", "extra"},
+	gen.KindBid:     {"auction", "bidder", "price", "channel", "url", "dateTime", "extra"},
+}
+
+// writeCSV writes the view's table: its rows (for an upsert view, the
+// latest non-deleted row per key), sorted, timestamps as epoch
+// milliseconds.
+func writeCSV(w io.Writer, l wlog.Log, p *stream.Plan) error {
+	cols := p.OutputColumns()
+	visible := p.Output
+	var rows [][]string
+	latest := map[string][]string{}
+	end, err := l.End("out", 0)
+	if err != nil {
+		return err
+	}
+	var vals []schema.Value
+	for off := int64(0); off < end; {
+		batches, err := l.Read("out", 0, off, 4<<20)
+		if err != nil {
+			return err
+		}
+		for _, b := range batches {
+			var derr error
+			if err := b.Records(func(_ int64, rec []byte) bool {
+				if vals, derr = schema.DecodeRow(cols, rec, vals); derr != nil {
+					return false
+				}
+				line := make([]string, len(visible))
+				for i, c := range visible {
+					line[i] = FormatValue(c.Type, vals[i])
+				}
+				if !p.Upsert() {
+					rows = append(rows, line)
+					return true
+				}
+				key := hex.EncodeToString(vals[len(cols)-2].Bytes)
+				if vals[len(cols)-1].Int != 0 {
+					delete(latest, key)
+				} else {
+					latest[key] = line
+				}
+				return true
+			}); err != nil {
+				return err
+			}
+			if derr != nil {
+				return derr
+			}
+			off = b.End()
+		}
+	}
+	for _, line := range latest {
+		rows = append(rows, line)
+	}
+	slices.SortFunc(rows, func(a, b []string) int { return slices.Compare(a, b) })
+	cw := csv.NewWriter(w)
+	header := make([]string, len(visible))
+	for i, c := range visible {
+		header[i] = c.Name
+	}
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	if err := cw.WriteAll(rows); err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// FormatValue renders a value for the CSV: integers and timestamps (epoch
+// milliseconds) as integers, doubles in the shortest form that reads back
+// exactly, strings as they are, NULL as empty.
+func FormatValue(t schema.Type, v schema.Value) string {
+	switch {
+	case v.Null:
+		return ""
+	case t == schema.String:
+		return string(v.Bytes)
+	case t == schema.Float64:
+		return strconv.FormatFloat(v.Float, 'g', -1, 64)
+	case t == schema.Timestamp:
+		return strconv.FormatInt(v.Int/1000, 10)
+	case t == schema.Bool:
+		return strconv.FormatBool(v.Int != 0)
+	}
+	return strconv.FormatInt(v.Int, 10)
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,146 @@
+package nexmark
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	gen "github.com/weirhq/weir/internal/connect/nexmark"
+	"github.com/weirhq/weir/internal/schema"
+)
+
+// batchSQL is each query as DuckDB computes it over the whole input at
+// once: the oracle. Columns as the view's, times as epoch milliseconds.
+var batchSQL = map[string]string{
+	"q0": `SELECT auction, bidder, price, epoch_ms(dateTime), extra FROM bid`,
+	"q1": `SELECT auction, bidder, 0.908::DOUBLE * price, epoch_ms(dateTime), extra FROM bid`,
+	"q2": `SELECT auction, price FROM bid WHERE auction % 123 = 0`,
+	// Sessions as gaps and islands: a bid 10 s or more after the previous
+	// one of the same bidder starts a new session.
+	"q11": `WITH s AS (
+	  SELECT bidder, dateTime, CASE WHEN dateTime - lag(dateTime) OVER (PARTITION BY bidder ORDER BY dateTime) < INTERVAL 10 SECOND THEN 0 ELSE 1 END AS new FROM bid),
+	g AS (SELECT bidder, dateTime, sum(new) OVER (PARTITION BY bidder ORDER BY dateTime ROWS UNBOUNDED PRECEDING) AS sid FROM s)
+	SELECT bidder, count(*), epoch_ms(min(dateTime)), epoch_ms(max(dateTime) + INTERVAL 10 SECOND) FROM g GROUP BY bidder, sid`,
+	"q14": `SELECT auction, bidder, 0.908::DOUBLE * price,
+	  CASE WHEN hour(dateTime) >= 8 AND hour(dateTime) <= 18 THEN 'dayTime'
+	       WHEN hour(dateTime) <= 6 OR hour(dateTime) >= 20 THEN 'nightTime' ELSE 'otherTime' END,
+	  epoch_ms(dateTime), extra, length(extra) - length(replace(extra, 'c', ''))
+	FROM bid WHERE 0.908::DOUBLE * price > 1000000 AND 0.908::DOUBLE * price < 50000000`,
+	"q17": `SELECT auction, epoch_ms(date_trunc('day', dateTime)), count(*),
+	  sum(CASE WHEN price < 10000 THEN 1 ELSE 0 END), sum(CASE WHEN price >= 10000 AND price < 1000000 THEN 1 ELSE 0 END),
+	  sum(CASE WHEN price >= 1000000 THEN 1 ELSE 0 END), min(price), max(price), avg(price), sum(price)
+	FROM bid GROUP BY auction, date_trunc('day', dateTime)`,
+}
+
+// TestQueriesMatchBatchSQL runs every query over generated events, with
+// the event time spread over three days (so daily windows close), and
+// compares its table with DuckDB's answer over the same events.
+func TestQueriesMatchBatchSQL(t *testing.T) {
+	const events = 30_000
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, dateTime TIMESTAMP, extra VARCHAR)`); err != nil {
+		t.Fatal(err)
+	}
+	rate := float64(events) / (3 * 86400) // events per second of event time: three days
+	g := gen.New(gen.Config{Seed: 5, Rate: rate})
+	var e gen.Event
+	tx, _ := db.Begin()
+	ins, err := tx.Prepare(`INSERT INTO bid VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := int64(0); n < events; n++ {
+		g.Event(n, &e)
+		if e.Kind != gen.KindBid {
+			continue
+		}
+		b := &e.Bid
+		if _, err := ins.Exec(b.Auction, b.Bidder, b.Price, b.Channel, b.URL, time.UnixMilli(b.DateTime).UTC(), b.Extra); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range Queries() {
+		t.Run(q, func(t *testing.T) {
+			oracle, ok := batchSQL[q]
+			if !ok {
+				t.Fatalf("no batch SQL for %s: add it to batchSQL", q)
+			}
+			var out bytes.Buffer
+			if _, err := Run(context.Background(), Options{Query: q, Events: events, Seed: 5, Rate: rate, Dir: t.TempDir(), CSV: &out}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := csv.NewReader(&out).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := query(t, db, oracle)
+			if len(got)-1 != len(want) {
+				t.Fatalf("%d rows, DuckDB has %d", len(got)-1, len(want))
+			}
+			for i := range want {
+				if !slices.Equal(got[i+1], want[i]) {
+					t.Fatalf("row %d:\n got  %v\n want %v", i, got[i+1], want[i])
+				}
+			}
+			if len(want) == 0 {
+				t.Fatal("the query has no rows: the test compares nothing")
+			}
+		})
+	}
+}
+
+// query runs an oracle query and formats its rows as the CSV does, sorted.
+func query(t *testing.T, db *sql.DB, q string) [][]string {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out [][]string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		line := make([]string, len(cols))
+		for i, v := range vals {
+			switch x := v.(type) {
+			case nil:
+			case float64:
+				line[i] = FormatValue(schema.Float64, schema.Value{Float: x})
+			case string:
+				line[i] = x
+			default:
+				line[i] = strings.TrimSpace(fmt.Sprint(x))
+			}
+		}
+		out = append(out, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(out, func(a, b []string) int { return slices.Compare(a, b) })
+	return out
+}
