@@ -236,7 +236,8 @@ func generate(ctx context.Context, l wlog.Log, schemas map[string]*schema.Schema
 			return fmt.Errorf("nexmark generator: %w", err)
 		}
 		for k := range payload {
-			payload[k], count[k] = nil, 0
+			// The log copied the chunks: the buffers can be filled again.
+			payload[k], count[k] = payload[k][:0], 0
 		}
 		return nil
 	}

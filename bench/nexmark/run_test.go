@@ -144,3 +144,19 @@ func query(t *testing.T, db *sql.DB, q string) [][]string {
 	slices.SortFunc(out, func(a, b []string) int { return slices.Compare(a, b) })
 	return out
 }
+
+// BenchmarkQueries runs each query over 1M events (for profiles:
+// go test -run='^$' -bench=Queries/q2 -cpuprofile cpu.prof ./bench/nexmark/).
+func BenchmarkQueries(b *testing.B) {
+	for _, q := range Queries() {
+		b.Run(q, func(b *testing.B) {
+			for b.Loop() {
+				res, err := Run(context.Background(), Options{Query: q, Events: 1_000_000, Seed: 1, Dir: b.TempDir()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(res.EventsPerCPUSecond(), "events/cpu-s")
+			}
+		})
+	}
+}

@@ -299,17 +299,27 @@ func valueBytes(e *Event) int {
 }
 
 // extra is filler text of n bytes (at least 8), which brings an event to
-// its standard size.
+// its standard size: a slice of a fixed pool of random characters, at a
+// random place.
 func (g *Generator) extra(n int) string {
-	n = max(n, 8)
-	g.buf = g.buf[:0]
-	for len(g.buf) < n {
-		g.buf = append(g.buf, fillerChars[g.intn(int64(len(fillerChars)))])
-	}
-	return string(g.buf)
+	n = min(max(n, 8), len(fillerPool))
+	off := g.intn(int64(len(fillerPool)-n) + 1)
+	return fillerPool[off : off+int64(n)]
 }
 
 const fillerChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// fillerPool is 4 KiB of characters from fillerChars, the same in every
+// run.
+var fillerPool = func() string {
+	var rng rand.PCG
+	rng.Seed(0x6e65786d61726b, 1)
+	b := make([]byte, 4096)
+	for i := range b {
+		b[i] = fillerChars[rng.Uint64()%uint64(len(fillerChars))]
+	}
+	return string(b)
+}()
 
 func appendPadded(dst []byte, x int64, width int) []byte {
 	s := strconv.AppendInt(nil, x, 10)
