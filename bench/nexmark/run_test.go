@@ -34,6 +34,14 @@ var batchSQL = map[string]string{
 	       WHEN hour(dateTime) <= 6 OR hour(dateTime) >= 20 THEN 'nightTime' ELSE 'otherTime' END,
 	  epoch_ms(dateTime), extra, length(extra) - length(replace(extra, 'c', ''))
 	FROM bid WHERE 0.908::DOUBLE * price > 1000000 AND 0.908::DOUBLE * price < 50000000`,
+	"q15": `SELECT epoch_ms(date_trunc('day', dateTime)), count(*),
+	  sum(CASE WHEN price < 10000 THEN 1 ELSE 0 END), sum(CASE WHEN price >= 10000 AND price < 1000000 THEN 1 ELSE 0 END),
+	  sum(CASE WHEN price >= 1000000 THEN 1 ELSE 0 END),
+	  count(DISTINCT bidder), count(DISTINCT CASE WHEN price < 10000 THEN bidder END),
+	  count(DISTINCT CASE WHEN price >= 10000 AND price < 1000000 THEN bidder END), count(DISTINCT CASE WHEN price >= 1000000 THEN bidder END),
+	  count(DISTINCT auction), count(DISTINCT CASE WHEN price < 10000 THEN auction END),
+	  count(DISTINCT CASE WHEN price >= 10000 AND price < 1000000 THEN auction END), count(DISTINCT CASE WHEN price >= 1000000 THEN auction END)
+	FROM bid GROUP BY date_trunc('day', dateTime)`,
 	"q17": `SELECT auction, epoch_ms(date_trunc('day', dateTime)), count(*),
 	  sum(CASE WHEN price < 10000 THEN 1 ELSE 0 END), sum(CASE WHEN price >= 10000 AND price < 1000000 THEN 1 ELSE 0 END),
 	  sum(CASE WHEN price >= 1000000 THEN 1 ELSE 0 END), min(price), max(price), avg(price), sum(price)
