@@ -3,6 +3,8 @@ package plan
 import (
 	"bytes"
 	"math"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -215,6 +217,27 @@ func init() {
 			return value{Bytes: bytes.ReplaceAll(v.Bytes, ov.Bytes, nv.Bytes)}
 		}}, nil
 	}, "replace")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+		// DuckDB's: the n-th part (from 1; negative counts from the end),
+		// '' past the ends; an empty separator splits into characters.
+		if err := nargs(c, 3, 3); err != nil {
+			return stream.Expr{}, err
+		}
+		if args[2].Type != schema.Int64 && args[2].Type != nullType {
+			return stream.Expr{}, errAt(c.Args[2].ExprPos(), "split_part needs the part number as an integer, got %s", typeName(args[2].Type))
+		}
+		s, sep, n := castExpr(args[0], schema.String), castExpr(args[1], schema.String), castExpr(args[2], schema.Int64)
+		return stream.Expr{Type: schema.String, Eval: func(r stream.Row) value {
+			v, sv, nv := s.Eval(r), sep.Eval(r), n.Eval(r)
+			if v.Null || sv.Null || nv.Null {
+				return null
+			}
+			return value{Bytes: splitPart(v.Bytes, sv.Bytes, nv.Int)}
+		}}, nil
+	}, "split_part")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+		return compileRegexpExtract(c, args)
+	}, "regexp_extract")
 	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		if err := nargs(c, 2, 2); err != nil {
 			return stream.Expr{}, err
@@ -460,6 +483,72 @@ func addSat(a, b int64) int64 {
 		return math.MinInt64
 	}
 	return c
+}
+
+// splitPart is split_part's result for part n of s split at sep.
+func splitPart(s, sep []byte, n int64) []byte {
+	var parts [][]byte
+	if len(sep) == 0 {
+		for i := 0; i < len(s); {
+			_, size := utf8.DecodeRune(s[i:])
+			parts = append(parts, s[i:i+size])
+			i += size
+		}
+	} else {
+		parts = bytes.Split(s, sep)
+	}
+	if n < 0 {
+		n += int64(len(parts)) + 1
+	}
+	if n < 1 || n > int64(len(parts)) {
+		return []byte{}
+	}
+	return parts[n-1]
+}
+
+// compileRegexpExtract compiles regexp_extract(s, pattern [, group]): the
+// group's text of the first match (group 0: the whole match), '' without a
+// match. The pattern and group must be literals (the pattern is compiled
+// once; Go's regexp is RE2 syntax, as DuckDB's).
+func compileRegexpExtract(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+	if err := nargs(c, 2, 3); err != nil {
+		return stream.Expr{}, err
+	}
+	lit, ok := c.Args[1].(*parse.StringLit)
+	if !ok {
+		return stream.Expr{}, errAt(c.Args[1].ExprPos(), "regexp_extract needs the pattern as a string literal")
+	}
+	re, err := regexp.Compile(lit.Val)
+	if err != nil {
+		return stream.Expr{}, errAt(lit.Pos, "regexp_extract: bad pattern: %v", err)
+	}
+	group := 0
+	if len(c.Args) == 3 {
+		g, ok := c.Args[2].(*parse.NumberLit)
+		n := -1
+		if ok && g.IsInt {
+			n, _ = strconv.Atoi(g.Text)
+		}
+		if n < 0 {
+			return stream.Expr{}, errAt(c.Args[2].ExprPos(), "regexp_extract needs the group as a non-negative integer literal")
+		}
+		if n > re.NumSubexp() {
+			return stream.Expr{}, errAt(g.Pos, "regexp_extract: the pattern has %d groups, not %d", re.NumSubexp(), n)
+		}
+		group = n
+	}
+	s := castExpr(args[0], schema.String)
+	return stream.Expr{Type: schema.String, Eval: func(r stream.Row) value {
+		v := s.Eval(r)
+		if v.Null {
+			return null
+		}
+		m := re.FindSubmatchIndex(v.Bytes)
+		if m == nil || m[2*group] < 0 {
+			return value{Bytes: []byte{}}
+		}
+		return value{Bytes: v.Bytes[m[2*group]:m[2*group+1]]}
+	}}, nil
 }
 
 var truncUnits = map[string]int64{

@@ -801,6 +801,27 @@ func TestStringFunctions(t *testing.T) {
 	f("replace(url, '/', '')", tStr("ab"))
 	f("replace('aaa', 'aa', 'b')", tStr("ba"))
 	f("replace('aaa', '', 'x')", tStr("aaa")) // an empty search string matches nothing
+	// split_part and regexp_extract: each result checked against DuckDB 1.x.
+	f("split_part('a/b/c', '/', 2)", tStr("b"))
+	f("split_part('a/b/c', '/', 5)", tStr(""))
+	f("split_part('a/b/c', '/', -1)", tStr("c"))
+	f("split_part('a/b/c', '/', -4)", tStr(""))
+	f("split_part('a/b/c', '/', 0)", tStr(""))
+	f("split_part('abc', '', 2)", tStr("b"))
+	f("split_part('héllo', '', 2)", tStr("é"))
+	f("split_part('', '/', 1)", tStr(""))
+	f("split_part('/a//b', '/', 1)", tStr(""))
+	f("split_part('a--b', '--', 2)", tStr("b"))
+	f("split_part(url, '/', 3)", tStr("b"))
+	f("split_part(NULL, '/', 1)", tNull(schema.String))
+	f("split_part('a/b', '/', NULL)", tNull(schema.String))
+	f("regexp_extract('x?channel_id=42&y', 'channel_id=([^&]*)', 1)", tStr("42"))
+	f("regexp_extract('nope', 'channel_id=([^&]*)', 1)", tStr(""))
+	f("regexp_extract('abc', 'b')", tStr("b"))
+	f("regexp_extract('abc', 'b', 0)", tStr("b"))
+	f("regexp_extract('abc', '(x)?c', 1)", tStr(""))
+	f("regexp_extract(url, '/(.)$', 1)", tStr("b"))
+	f("regexp_extract(NULL, 'b')", tNull(schema.String))
 	f("replace(NULL, 'a', 'b')", tNull(schema.String))
 	f("replace('a', NULL, 'b')", tNull(schema.String))
 
@@ -1739,6 +1760,16 @@ func TestErrors(t *testing.T) {
 		"SELECT INTERVAL '1' HOUR + ts AS x", "FROM clicks")
 
 	// functions
+	f(`line 2, column 28: regexp_extract needs the pattern as a string literal`,
+		"SELECT regexp_extract(url, url) AS x", "FROM clicks")
+	f("line 2, column 28: regexp_extract: bad pattern: error parsing regexp: missing closing ): `(a`",
+		"SELECT regexp_extract(url, '(a') AS x", "FROM clicks")
+	f(`line 2, column 35: regexp_extract: the pattern has 1 groups, not 2`,
+		"SELECT regexp_extract(url, '(a)', 2) AS x", "FROM clicks")
+	f(`line 2, column 35: regexp_extract needs the group as a non-negative integer literal`,
+		"SELECT regexp_extract(url, '(a)', status) AS x", "FROM clicks")
+	f(`line 2, column 29: split_part needs the part number as an integer, got VARCHAR`,
+		"SELECT split_part(url, '/', url) AS x", "FROM clicks")
 	f(`line 2, column 19: date_trunc unit "fortnight" is not one of millisecond, second, minute, hour, day, week, month, quarter, year`,
 		"SELECT date_trunc('fortnight', ts) AS x", "FROM clicks")
 	f(`line 2, column 19: date_trunc needs the unit as a string literal, e.g. 'minute'`,
