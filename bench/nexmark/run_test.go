@@ -42,6 +42,12 @@ var batchSQL = map[string]string{
 	  count(DISTINCT auction), count(DISTINCT CASE WHEN price < 10000 THEN auction END),
 	  count(DISTINCT CASE WHEN price >= 10000 AND price < 1000000 THEN auction END), count(DISTINCT CASE WHEN price >= 1000000 THEN auction END)
 	FROM bid GROUP BY date_trunc('day', dateTime)`,
+	"q21": `SELECT auction, bidder, price, channel,
+	  CASE WHEN lower(channel) = 'apple' THEN '0' WHEN lower(channel) = 'google' THEN '1'
+	       WHEN lower(channel) = 'facebook' THEN '2' WHEN lower(channel) = 'baidu' THEN '3'
+	       ELSE regexp_extract(url, '(&|^)channel_id=([^&]*)', 2) END
+	FROM bid WHERE regexp_extract(url, '(&|^)channel_id=([^&]*)', 2) <> '' OR lower(channel) IN ('apple', 'google', 'facebook', 'baidu')`,
+	"q22": `SELECT auction, bidder, price, channel, split_part(url, '/', 4), split_part(url, '/', 5), split_part(url, '/', 6) FROM bid`,
 	"q17": `SELECT auction, epoch_ms(date_trunc('day', dateTime)), count(*),
 	  sum(CASE WHEN price < 10000 THEN 1 ELSE 0 END), sum(CASE WHEN price >= 10000 AND price < 1000000 THEN 1 ELSE 0 END),
 	  sum(CASE WHEN price >= 1000000 THEN 1 ELSE 0 END), min(price), max(price), avg(price), sum(price)
