@@ -507,8 +507,8 @@ func splitPart(s, sep []byte, n int64) []byte {
 }
 
 // compileRegexpExtract compiles regexp_extract(s, pattern [, group]): the
-// group's text of the first match (group 0: the whole match), ” without a
-// match. The pattern and group must be literals (the pattern is compiled
+// group's text of the first match (group 0: the whole match), an empty
+// string without a match. The pattern and group must be literals (the pattern is compiled
 // once; Go's regexp is RE2 syntax, as DuckDB's).
 func compileRegexpExtract(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 	if err := nargs(c, 2, 3); err != nil {
