@@ -239,6 +239,9 @@ func init() {
 		return compileRegexpExtract(c, args)
 	}, "regexp_extract")
 	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+		return compileStrftime(c, args)
+	}, "strftime")
+	add(func(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		if err := nargs(c, 2, 2); err != nil {
 			return stream.Expr{}, err
 		}
@@ -549,6 +552,81 @@ func compileRegexpExtract(c *parse.Call, args []stream.Expr) (stream.Expr, error
 		}
 		return value{Bytes: v.Bytes[m[2*group]:m[2*group+1]]}
 	}}, nil
+}
+
+// compileStrftime compiles strftime(ts, 'format'): ts in UTC as text, with
+// DuckDB's %Y %y %m %d %H %M %S %f (µs) %g (ms) %j (day of year) and %%.
+func compileStrftime(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
+	if err := nargs(c, 2, 2); err != nil {
+		return stream.Expr{}, err
+	}
+	if args[0].Type != schema.Timestamp && args[0].Type != nullType {
+		return stream.Expr{}, errAt(c.Args[0].ExprPos(), "strftime needs a timestamp, got %s", typeName(args[0].Type))
+	}
+	lit, ok := c.Args[1].(*parse.StringLit)
+	if !ok {
+		return stream.Expr{}, errAt(c.Args[1].ExprPos(), "strftime needs the format as a string literal, e.g. '%%Y-%%m-%%d'")
+	}
+	f := lit.Val
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			continue
+		}
+		if i+1 == len(f) || !strings.ContainsRune("YymdHMSfgj%", rune(f[i+1])) {
+			return stream.Expr{}, errAt(lit.Pos, "strftime format %q: %s is not supported; use %%Y %%y %%m %%d %%H %%M %%S %%f %%g %%j or %%%%", f, f[i:min(i+2, len(f))])
+		}
+		i++
+	}
+	ts := args[0]
+	return stream.Expr{Type: schema.String, Eval: func(r stream.Row) value {
+		v := ts.Eval(r)
+		if v.Null {
+			return null
+		}
+		return value{Bytes: appendStrftime(nil, time.UnixMicro(v.Int).UTC(), f)}
+	}}, nil
+}
+
+func appendStrftime(dst []byte, t time.Time, f string) []byte {
+	pad := func(dst []byte, x, width int) []byte {
+		s := strconv.Itoa(x)
+		for i := len(s); i < width; i++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, s...)
+	}
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			dst = append(dst, f[i])
+			continue
+		}
+		i++
+		switch f[i] {
+		case 'Y':
+			dst = pad(dst, t.Year(), 4)
+		case 'y':
+			dst = pad(dst, t.Year()%100, 2)
+		case 'm':
+			dst = pad(dst, int(t.Month()), 2)
+		case 'd':
+			dst = pad(dst, t.Day(), 2)
+		case 'H':
+			dst = pad(dst, t.Hour(), 2)
+		case 'M':
+			dst = pad(dst, t.Minute(), 2)
+		case 'S':
+			dst = pad(dst, t.Second(), 2)
+		case 'f':
+			dst = pad(dst, t.Nanosecond()/1000, 6)
+		case 'g':
+			dst = pad(dst, t.Nanosecond()/1e6, 3)
+		case 'j':
+			dst = pad(dst, t.YearDay(), 3)
+		case '%':
+			dst = append(dst, '%')
+		}
+	}
+	return dst
 }
 
 var truncUnits = map[string]int64{

@@ -822,6 +822,14 @@ func TestStringFunctions(t *testing.T) {
 	f("regexp_extract('abc', '(x)?c', 1)", tStr(""))
 	f("regexp_extract(url, '/(.)$', 1)", tStr("b"))
 	f("regexp_extract(NULL, 'b')", tNull(schema.String))
+	// strftime, checked against DuckDB 1.x.
+	f("strftime(TIMESTAMP '2015-07-15 09:05:03.123456', '%Y-%m-%d %H:%M:%S')", tStr("2015-07-15 09:05:03"))
+	f("strftime(TIMESTAMP '2015-07-15 09:05:03.123456', '%f')", tStr("123456"))
+	f("strftime(TIMESTAMP '2015-07-15 09:05:03.5', '%g')", tStr("500"))
+	f("strftime(TIMESTAMP '2015-07-15 09:05:03', '%j|%y|%%|%H:%M')", tStr("196|15|%|09:05"))
+	f("strftime(TIMESTAMP '0005-01-02 00:00:00', '%Y')", tStr("0005"))
+	f("strftime(TIMESTAMP '2015-07-15 09:05:03', 'x')", tStr("x"))
+	f("strftime(NULL, '%Y')", tNull(schema.String))
 	f("replace(NULL, 'a', 'b')", tNull(schema.String))
 	f("replace('a', NULL, 'b')", tNull(schema.String))
 
@@ -1768,6 +1776,10 @@ func TestErrors(t *testing.T) {
 		"SELECT regexp_extract(url, '(a)', 2) AS x", "FROM clicks")
 	f(`line 2, column 35: regexp_extract needs the group as a non-negative integer literal`,
 		"SELECT regexp_extract(url, '(a)', status) AS x", "FROM clicks")
+	f(`line 2, column 21: strftime format "%Y %q": %q is not supported; use %Y %y %m %d %H %M %S %f %g %j or %%`,
+		"SELECT strftime(ts, '%Y %q') AS x", "FROM clicks")
+	f(`line 2, column 17: strftime needs a timestamp, got VARCHAR`,
+		"SELECT strftime(url, '%Y') AS x", "FROM clicks")
 	f(`line 2, column 29: split_part needs the part number as an integer, got VARCHAR`,
 		"SELECT split_part(url, '/', url) AS x", "FROM clicks")
 	f(`line 2, column 19: date_trunc unit "fortnight" is not one of millisecond, second, minute, hour, day, week, month, quarter, year`,
