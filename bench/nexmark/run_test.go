@@ -48,6 +48,14 @@ var batchSQL = map[string]string{
 	       ELSE regexp_extract(url, '(&|^)channel_id=([^&]*)', 2) END
 	FROM bid WHERE regexp_extract(url, '(&|^)channel_id=([^&]*)', 2) <> '' OR lower(channel) IN ('apple', 'google', 'facebook', 'baidu')`,
 	"q22": `SELECT auction, bidder, price, channel, split_part(url, '/', 4), split_part(url, '/', 5), split_part(url, '/', 6) FROM bid`,
+	"q16": `SELECT channel, epoch_ms(date_trunc('day', dateTime)), max(strftime(dateTime, '%H:%M')), count(*),
+	  sum(CASE WHEN price < 10000 THEN 1 ELSE 0 END), sum(CASE WHEN price >= 10000 AND price < 1000000 THEN 1 ELSE 0 END),
+	  sum(CASE WHEN price >= 1000000 THEN 1 ELSE 0 END),
+	  count(DISTINCT bidder), count(DISTINCT CASE WHEN price < 10000 THEN bidder END),
+	  count(DISTINCT CASE WHEN price >= 10000 AND price < 1000000 THEN bidder END), count(DISTINCT CASE WHEN price >= 1000000 THEN bidder END),
+	  count(DISTINCT auction), count(DISTINCT CASE WHEN price < 10000 THEN auction END),
+	  count(DISTINCT CASE WHEN price >= 10000 AND price < 1000000 THEN auction END), count(DISTINCT CASE WHEN price >= 1000000 THEN auction END)
+	FROM bid GROUP BY channel, date_trunc('day', dateTime)`,
 	"q17": `SELECT auction, epoch_ms(date_trunc('day', dateTime)), count(*),
 	  sum(CASE WHEN price < 10000 THEN 1 ELSE 0 END), sum(CASE WHEN price >= 10000 AND price < 1000000 THEN 1 ELSE 0 END),
 	  sum(CASE WHEN price >= 1000000 THEN 1 ELSE 0 END), min(price), max(price), avg(price), sum(price)
