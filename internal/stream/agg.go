@@ -61,7 +61,7 @@ func (s *AggSpec) NewAcc() Acc {
 	case AggCount:
 		return &countAcc{star: s.Arg == nil}
 	case AggCountDistinct:
-		return &distinctAcc{typ: s.Arg.Type, seen: map[string]struct{}{}}
+		return newDistinctAcc(s.Arg.Type)
 	case AggSum:
 		if s.Type == schema.Float64 {
 			return &sumFloatAcc{}
@@ -366,15 +366,30 @@ func (a *byTimeAcc) LoadState(src []byte) ([]byte, error) {
 	return rest, err
 }
 
-// distinctAcc counts distinct non-null values exactly.
+// distinctAcc counts distinct non-null values exactly. Integers,
+// timestamps and booleans are kept as int64s (a map of strings would
+// encode and allocate every value); other types by their encoding. The
+// stored state is the same either way: the sorted encodings.
 type distinctAcc struct {
 	typ  schema.Type
 	seen map[string]struct{}
+	ints map[int64]struct{}
 	buf  []byte
+}
+
+func newDistinctAcc(t schema.Type) *distinctAcc {
+	if t == schema.String || t == schema.Float64 {
+		return &distinctAcc{typ: t, seen: map[string]struct{}{}}
+	}
+	return &distinctAcc{typ: t, ints: map[int64]struct{}{}}
 }
 
 func (a *distinctAcc) Add(v schema.Value, _ int64) {
 	if v.Null {
+		return
+	}
+	if a.ints != nil {
+		a.ints[v.Int] = struct{}{}
 		return
 	}
 	a.buf = appendValue(a.buf[:0], a.typ, v)
@@ -383,15 +398,26 @@ func (a *distinctAcc) Add(v schema.Value, _ int64) {
 	}
 }
 func (a *distinctAcc) Merge(o Acc) {
-	for k := range o.(*distinctAcc).seen {
+	b := o.(*distinctAcc)
+	for k := range b.seen {
 		a.seen[k] = struct{}{}
 	}
+	for x := range b.ints {
+		a.ints[x] = struct{}{}
+	}
 }
-func (a *distinctAcc) Result() schema.Value { return schema.Value{Int: int64(len(a.seen))} }
+func (a *distinctAcc) Result() schema.Value {
+	return schema.Value{Int: int64(len(a.seen) + len(a.ints))}
+}
 func (a *distinctAcc) AppendState(dst []byte) []byte {
-	keys := make([]string, 0, len(a.seen))
+	keys := make([]string, 0, len(a.seen)+len(a.ints))
 	for k := range a.seen {
 		keys = append(keys, k)
+	}
+	var enc []byte
+	for x := range a.ints {
+		enc = binary.AppendVarint(enc[:0], x)
+		keys = append(keys, string(enc))
 	}
 	slices.Sort(keys) // deterministic state bytes
 	dst = binary.AppendUvarint(dst, uint64(len(keys)))
@@ -412,7 +438,16 @@ func (a *distinctAcc) LoadState(src []byte) ([]byte, error) {
 		if k <= 0 || uint64(len(src)-k) < l {
 			return nil, errBadState
 		}
-		a.seen[string(src[k:k+int(l)])] = struct{}{}
+		key := src[k : k+int(l)]
+		if a.ints != nil {
+			x, n := binary.Varint(key)
+			if n != len(key) {
+				return nil, errBadState
+			}
+			a.ints[x] = struct{}{}
+		} else {
+			a.seen[string(key)] = struct{}{}
+		}
 		src = src[k+int(l):]
 	}
 	return src, nil
