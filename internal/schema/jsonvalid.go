@@ -69,7 +69,7 @@ func validValue(b []byte, i, depth int) (int, bool) {
 				return i, false
 			}
 			var ok bool
-			if i, ok = validString(b, i+1); !ok {
+			if i, _, ok = validString(b, i+1); !ok {
 				return i, false
 			}
 			i = skipSpace(b, i)
@@ -103,7 +103,8 @@ func validValue(b []byte, i, depth int) (int, bool) {
 			}
 		}
 	case '"':
-		return validString(b, i+1)
+		end, _, ok := validString(b, i+1)
+		return end, ok
 	case 't':
 		return literal(b, i, "true")
 	case 'f':
@@ -136,8 +137,9 @@ func specialBytes(x uint64) uint64 {
 }
 
 // validString checks the rest of a string whose opening quote is at b[i-1]
-// and returns the index just past the closing quote.
-func validString(b []byte, i int) (int, bool) {
+// and returns the index just past the closing quote, and whether the string
+// holds escapes (its text must then be decoded, see appendUnquoted).
+func validString(b []byte, i int) (end int, esc, ok bool) {
 	for {
 		for i+8 <= len(b) {
 			if m := specialBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
@@ -147,28 +149,29 @@ func validString(b []byte, i int) (int, bool) {
 			i += 8
 		}
 		if i >= len(b) {
-			return i, false
+			return i, esc, false
 		}
 		switch c := b[i]; {
 		case c == '"':
-			return i + 1, true
+			return i + 1, esc, true
 		case c == '\\':
 			if i+1 >= len(b) {
-				return i, false
+				return i, esc, false
 			}
+			esc = true
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if _, ok := hex4(b[i+2:]); !ok {
-					return i, false
+					return i, esc, false
 				}
 				i += 6
 			default:
-				return i, false
+				return i, esc, false
 			}
 		case c < 0x20:
-			return i, false
+			return i, esc, false
 		default:
 			i++
 		}

@@ -1,9 +1,7 @@
 package schema
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"math/bits"
 	"strconv"
 )
 
@@ -66,7 +64,7 @@ func (d *Decoder) scan(raw []byte) *Violation {
 			if i >= len(raw) || raw[i] != '"' {
 				return jsonViolation(raw)
 			}
-			end, esc, ok := scanString(raw, i+1)
+			end, esc, ok := validString(raw, i+1)
 			if !ok {
 				return jsonViolation(raw)
 			}
@@ -91,7 +89,7 @@ func (d *Decoder) scan(raw []byte) *Violation {
 			f := field{kind: kindOf(raw[i])}
 			switch f.kind {
 			case kString:
-				i, f.esc, ok = scanString(raw, i+1)
+				i, f.esc, ok = validString(raw, i+1)
 				if ok {
 					f.text = raw[start+1 : i-1]
 				}
@@ -163,35 +161,6 @@ func kindOf(c byte) kind {
 		return kNull
 	}
 	return kNumber
-}
-
-// scanString is validString that also reports whether the string has
-// escapes.
-func scanString(b []byte, i int) (end int, esc, ok bool) {
-	for {
-		for i+8 <= len(b) {
-			if m := specialBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
-			return i, esc, false
-		}
-		if c := b[i]; c == '"' {
-			return i + 1, esc, true
-		} else if c != '\\' {
-			if c < 0x20 {
-				return i, esc, false
-			}
-			i++
-			continue
-		}
-		// An escape: validString knows them all; continue after the string.
-		end, ok := validString(b, i)
-		return end, true, ok
-	}
 }
 
 // jsonViolation explains why raw is not JSON.
