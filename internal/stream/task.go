@@ -451,7 +451,16 @@ func (t *Task) checkReplay() {
 // commits what it has processed and returns. A returned error means the
 // task stopped without committing its last round; its committed state is
 // intact and a new task resumes from it.
-func (t *Task) Run(ctx context.Context) error {
+func (t *Task) Run(ctx context.Context) error { return t.run(ctx, nil) }
+
+// RunBounded runs the task over a bounded input, for benchmarks and batch
+// runs: as Run, until every input partition p reaches ends[p] (waiting for
+// the records to be appended); then it moves the watermark past every
+// window, so that all of them fire, and commits.
+func (t *Task) RunBounded(ctx context.Context, ends []int64) error { return t.run(ctx, ends) }
+
+// run is Run, and RunBounded when ends is set.
+func (t *Task) run(ctx context.Context, ends []int64) error {
 	if err := t.restore(); err != nil {
 		return err
 	}
@@ -461,6 +470,12 @@ func (t *Task) Run(ctx context.Context) error {
 		progressed, err := t.round()
 		if err != nil {
 			return err
+		}
+		if ends != nil && t.reached(ends) {
+			t.wm = math.MaxInt64
+			t.uncommitted = true
+			t.fire()
+			return t.commitCheckpoint(ctx, checkpointFull)
 		}
 		now := t.opts.Now()
 		t.advanceIdle(now)
@@ -484,10 +499,14 @@ func (t *Task) Run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			// A clean stop checkpoints: the next start has nothing to replay.
+			var err error
 			if pending || len(t.dirty) > 0 || len(t.deleted) > 0 || t.job != nil {
-				return t.commitCheckpoint(context.Background(), checkpointFull)
+				err = t.commitCheckpoint(context.Background(), checkpointFull)
 			}
-			return nil
+			if err == nil && ends != nil {
+				err = ctx.Err() // a bounded run stopped before the end of its input
+			}
+			return err
 		}
 		if progressed || chunked {
 			continue // more input, or more of a checkpoint to write: no wait
@@ -506,47 +525,14 @@ func (t *Task) Run(ctx context.Context) error {
 	}
 }
 
-// RunBounded runs the task over a bounded input, for benchmarks and batch
-// runs: it processes records until every input partition p reaches
-// ends[p] (waiting for them to be appended), committing as Run does, then
-// moves the watermark past every window, so that all of them fire, and
-// commits.
-func (t *Task) RunBounded(ctx context.Context, ends []int64) error {
-	if err := t.restore(); err != nil {
-		return err
-	}
-	lastCommit := t.opts.Now()
-	for {
-		notify := t.opts.Log.Notify(t.plan.Input.Stream)
-		progressed, err := t.round()
-		if err != nil {
-			return err
-		}
-		done := true
-		for p, end := range ends {
-			done = done && t.offsets[p] >= end
-		}
-		if done {
-			break
-		}
-		if now := t.opts.Now(); t.uncommitted && now.Sub(lastCommit) >= t.opts.CommitInterval {
-			if err := t.commit(ctx); err != nil {
-				return err
-			}
-			lastCommit = now
-		}
-		if !progressed {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-notify:
-			}
+// reached reports whether every input partition p is at ends[p].
+func (t *Task) reached(ends []int64) bool {
+	for p, end := range ends {
+		if t.offsets[p] < end {
+			return false
 		}
 	}
-	t.wm = math.MaxInt64
-	t.uncommitted = true
-	t.fire()
-	return t.commitCheckpoint(ctx, checkpointFull)
+	return true
 }
 
 // round reads one slice of every partition and processes it.
