@@ -141,6 +141,11 @@ type Log interface {
 	// watermark): every offset below it is durable.
 	End(stream string, partition int) (int64, error)
 
+	// Start returns the first offset a partition still holds: retention
+	// deleted the records below it. It equals End when the partition holds
+	// nothing.
+	Start(stream string, partition int) (int64, error)
+
 	// Notify returns a channel closed at the next append to the stream.
 	Notify(stream string) <-chan struct{}
 

@@ -599,16 +599,14 @@ func (e *Engine) trim(ctx context.Context) error {
 func (e *Engine) retainedStart(t *tableState) ([]int64, error) {
 	floor := make([]int64, t.Partitions)
 	for p := range floor {
-		bs, err := e.log.Read(t.Stream, p, 0, 1)
+		start, err := e.log.Start(t.Stream, p)
 		if errors.Is(err, wlog.ErrUnknownStream) {
 			return floor, nil // a view whose output is not written yet
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cannot read where %s/%d starts: %w", t.Stream, p, err)
 		}
-		if len(bs) > 0 {
-			floor[p] = bs[0].BaseOffset
-		}
+		floor[p] = start
 	}
 	return floor, nil
 }

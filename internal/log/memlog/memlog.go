@@ -124,6 +124,20 @@ func (l *Log) End(name string, partition int) (int64, error) {
 	return s.next[partition], nil
 }
 
+// Start implements log.Log.
+func (l *Log) Start(name string, partition int) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.streams[name]
+	if !ok {
+		return 0, fmt.Errorf("%w: %q", wlog.ErrUnknownStream, name)
+	}
+	if bs := s.parts[partition]; len(bs) > 0 {
+		return bs[0].BaseOffset, nil
+	}
+	return s.next[partition], nil
+}
+
 // Notify implements log.Log.
 func (l *Log) Notify(name string) <-chan struct{} {
 	l.mu.Lock()

@@ -451,6 +451,32 @@ func (l *Log) End(name string, partition int) (int64, error) {
 	return s.next[partition], nil
 }
 
+// Start implements log.Log: the base offset in the partition's first key
+// (the batch itself is not read).
+func (l *Log) Start(name string, partition int) (int64, error) {
+	if err := l.enter(); err != nil {
+		return 0, err
+	}
+	defer l.inFlight.Done()
+	end, err := l.End(name, partition)
+	if err != nil {
+		return 0, err
+	}
+	lo, hi := partitionBounds(name, partition)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.First() {
+		return end, it.Error()
+	}
+	if k := it.Key(); len(k) >= 8 {
+		return int64(binary.BigEndian.Uint64(k[len(k)-8:])), nil
+	}
+	return 0, fmt.Errorf("%w: bad batch key in %s/%d", wlog.ErrCorrupt, name, partition)
+}
+
 // Notify implements log.Log.
 func (l *Log) Notify(name string) <-chan struct{} {
 	l.mu.Lock()

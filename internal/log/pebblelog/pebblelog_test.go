@@ -101,6 +101,9 @@ func TestRetainNeverPassesFloor(t *testing.T) {
 	}
 	defer l.Close()
 	l.EnsureStream("s", 1)
+	if start, err := l.Start("s", 0); err != nil || start != 0 {
+		t.Fatalf("Start of an empty partition = %d (%v), want 0", start, err)
+	}
 	for i := range 5 {
 		if _, err := l.Append(context.Background(), &wlog.Write{Chunks: []wlog.Chunk{chunk(0, 10, i*10)}}); err != nil {
 			t.Fatal(err)
@@ -113,6 +116,9 @@ func TestRetainNeverPassesFloor(t *testing.T) {
 	}
 	if got := readAll(t, l, 0, 0); len(got) != 30 || got[0] != "20:r20" {
 		t.Fatalf("after retention: %d records starting %v", len(got), got[:1])
+	}
+	if start, err := l.Start("s", 0); err != nil || start != 20 {
+		t.Fatalf("Start after retention = %d (%v), want 20", start, err)
 	}
 }
 
@@ -166,6 +172,7 @@ func TestClosedLogFails(t *testing.T) {
 	calls := map[string]error{}
 	_, calls["Append"] = l.Append(context.Background(), &wlog.Write{Chunks: []wlog.Chunk{chunk(0, 1, 0)}})
 	_, calls["Read"] = l.Read("s", 0, 0, 1<<20)
+	_, calls["Start"] = l.Start("s", 0)
 	_, calls["Retain"] = l.Retain("s", 0, 0, wlog.Retention{MaxAgeMillis: 1})
 	_, _, calls["Get"] = l.Get([]byte("k"))
 	calls["Set"] = l.Set([]byte("k"), []byte("v"))
