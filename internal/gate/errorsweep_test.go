@@ -127,43 +127,16 @@ func checkSweptLog(t *testing.T, n int, dir string, acked map[int]int) {
 	}
 	defer l.Close()
 	g, sc := sweepGate(t, l)
-	found := map[int]int{}
-	for p := range 2 {
-		next := int64(0)
-		for {
-			batches, err := l.Read("clicks", p, next, 1<<20)
-			if err != nil {
-				t.Fatalf("fault at op %d: read: %v", n, err)
-			}
-			if len(batches) == 0 {
-				break
-			}
-			for i := range batches {
-				b := &batches[i]
-				if b.BaseOffset != next {
-					t.Fatalf("fault at op %d: partition %d: batch at %d after offset %d", n, p, b.BaseOffset, next)
-				}
-				next = b.End()
-				b.Records(func(_ int64, rec []byte) bool {
-					vals, err := schema.DecodeRow(sc.Columns, rec, nil)
-					if err != nil {
-						t.Fatalf("fault at op %d: a record does not decode: %v", n, err)
-					}
-					r, _ := strconv.Atoi(strings.Split(string(vals[1].Bytes), "-")[0][1:])
-					found[r]++
-					return true
-				})
-			}
-		}
-	}
+	found := requestsInLog(t, l, sc, 2, fmt.Sprintf("fault at op %d", n))
 	for r, k := range acked {
-		if found[r] != k {
-			t.Fatalf("fault at op %d: request %d was acknowledged with %d events; %d are in the log", n, r, k, found[r])
+		if got := found[fmt.Sprint("r", r)]; got != k {
+			t.Fatalf("fault at op %d: request %d was acknowledged with %d events; %d are in the log", n, r, k, got)
 		}
 	}
-	for r, k := range found {
-		if k != sweepEvents(r) {
-			t.Fatalf("fault at op %d: request %d is in the log with %d of its %d events", n, r, k, sweepEvents(r))
+	for key, k := range found {
+		r, err := strconv.Atoi(key[1:])
+		if err != nil || k != sweepEvents(r) {
+			t.Fatalf("fault at op %d: request %s is in the log with %d of its %d events", n, key, k, sweepEvents(r))
 		}
 	}
 	if _, err := g.Ingest(context.Background(), Request{Stream: "clicks", Format: NDJSON, Body: sweepBody(sweepRequests)}); err != nil {

@@ -45,6 +45,57 @@ func TestPowerLoss(t *testing.T) {
 	}
 }
 
+// requestsInLog reads every record of the clicks stream's partitions and
+// returns, per request, how many of its events are there; an event's
+// user_id is its request's key, "-e", and its number in the request. It
+// fails the test when offsets are not dense from 0 to the partition's end,
+// a record does not decode, or an event is there twice. what names the run
+// in messages.
+func requestsInLog(t *testing.T, l *pebblelog.Log, sc *schema.Schema, partitions int, what string) map[string]int {
+	t.Helper()
+	idCol := sc.ColumnIndex("user_id")
+	found := map[string]int{}
+	events := map[string]bool{}
+	for p := range partitions {
+		next := int64(0)
+		for {
+			batches, err := l.Read("clicks", p, next, 1<<20)
+			if err != nil {
+				t.Fatalf("%s: partition %d at %d: %v", what, p, next, err)
+			}
+			if len(batches) == 0 {
+				break
+			}
+			for i := range batches {
+				b := &batches[i]
+				if b.BaseOffset != next {
+					t.Fatalf("%s: partition %d: batch at %d after offset %d: offsets are not dense", what, p, b.BaseOffset, next)
+				}
+				next = b.End()
+				if err := b.Records(func(_ int64, rec []byte) bool {
+					vals, err := schema.DecodeRow(sc.Columns, rec, nil)
+					if err != nil {
+						t.Fatalf("%s: a record does not decode: %v", what, err)
+					}
+					id := string(vals[idCol].Bytes)
+					if events[id] {
+						t.Fatalf("%s: event %s is in the log twice", what, id)
+					}
+					events[id] = true
+					found[id[:strings.LastIndex(id, "-e")]]++
+					return true
+				}); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			}
+		}
+		if end, err := l.End("clicks", p); err != nil || end != next {
+			t.Fatalf("%s: partition %d ends at %d (%v), but its records end at %d", what, p, end, err, next)
+		}
+	}
+	return found
+}
+
 // request is one request a writer sent: its body and what it holds.
 type request struct {
 	body   []byte
@@ -140,45 +191,7 @@ func powerLoss(t *testing.T, seed uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	survived := map[string]int{} // request key -> events found
-	events := map[string]bool{}
-	for p := range 4 {
-		next := int64(0)
-		for {
-			batches, err := l2.Read("clicks", p, next, 1<<20)
-			if err != nil {
-				t.Fatalf("seed %d: partition %d at %d: %v", seed, p, next, err)
-			}
-			if len(batches) == 0 {
-				break
-			}
-			for i := range batches {
-				b := &batches[i]
-				if b.BaseOffset != next {
-					t.Fatalf("seed %d: partition %d: batch at %d after offset %d: offsets are not dense", seed, p, b.BaseOffset, next)
-				}
-				next = b.End()
-				if err := b.Records(func(_ int64, rec []byte) bool {
-					vals, err := schema.DecodeRow(sc.Columns, rec, nil)
-					if err != nil {
-						t.Fatalf("seed %d: a surviving record does not decode: %v", seed, err)
-					}
-					id := string(vals[1].Bytes)
-					if events[id] {
-						t.Fatalf("seed %d: event %s is in the log twice", seed, id)
-					}
-					events[id] = true
-					survived[id[:strings.LastIndex(id, "-e")]]++
-					return true
-				}); err != nil {
-					t.Fatalf("seed %d: %v", seed, err)
-				}
-			}
-		}
-		if end, err := l2.End("clicks", p); err != nil || end != next {
-			t.Fatalf("seed %d: partition %d ends at %d (%v), but its records end at %d", seed, p, end, err, next)
-		}
-	}
+	survived := requestsInLog(t, l2, sc, 4, fmt.Sprintf("seed %d", seed))
 	for key, n := range survived {
 		if want := sent[key].events; n != want {
 			t.Fatalf("seed %d: request %s survived with %d of its %d events", seed, key, n, want)
@@ -218,5 +231,5 @@ func powerLoss(t *testing.T, seed uint64) {
 			t.Fatalf("seed %d: retry of %s answered %+v, want %d accepted", seed, key, res, req.events)
 		}
 	}
-	t.Logf("seed %d: cut after %d acknowledged requests (%d sent); %d requests survived, %d events", seed, len(mustSurvive), len(sent), len(survived), len(events))
+	t.Logf("seed %d: cut after %d acknowledged requests (%d sent); %d requests survived", seed, len(mustSurvive), len(sent), len(survived))
 }
