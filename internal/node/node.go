@@ -161,9 +161,12 @@ func Start(cfg Config) (*Node, error) {
 	}()
 	var err error
 	n.log, err = pebblelog.Open(logDir(cfg.DataDir), pebblelog.Options{Metrics: n.metrics.Log})
-	if err != nil {
-		return nil, fmt.Errorf("%w: another weir process may be using data directory %q; stop it or pass another --data-dir "+
+	if errors.Is(err, pebblelog.ErrLocked) {
+		return nil, fmt.Errorf("%w: another weir process is using data directory %q; stop it or pass another --data-dir "+
 			"(to query a running node use: weir query --server URL)", err, cfg.DataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: check that data directory %q is readable and writable and its disk is healthy (space, I/O errors), then start again", err, cfg.DataDir)
 	}
 	cat := &Catalog{Meta: n.log}
 	var streams []gate.Stream

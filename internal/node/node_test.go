@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -561,5 +562,32 @@ func TestViewOutputsFollowInputRetention(t *testing.T) {
 	// table shows exactly what the log keeps.
 	if got, want := q("SELECT count(*) FROM evens"), fmt.Sprint([][]any{{250 - first}}); got != want {
 		t.Fatalf("after retention: %s, want %s", got, want)
+	}
+}
+
+// TestDataDirErrors: a data directory another node uses, and one whose log
+// cannot be opened, fail with a message that says which and what to do.
+func TestDataDirErrors(t *testing.T) {
+	dir := t.TempDir()
+	yaml := "streams:\n  events:\n    schema: schemas/events.json\n    key: [user_id]\n    event_time: {column: ts}\n"
+	cfg := testConfig(t, dir, yaml, nil)
+	n, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	if _, err := Start(cfg); err == nil || !strings.Contains(err.Error(), "another weir process is using data directory") {
+		t.Fatalf("second node on the same data directory: %v", err)
+	}
+	broken := testConfig(t, t.TempDir(), yaml, nil)
+	if err := os.MkdirAll(broken.DataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logDir(broken.DataDir), []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(broken)
+	if err == nil || strings.Contains(err.Error(), "another weir process") || !strings.Contains(err.Error(), "is readable and writable and its disk is healthy") {
+		t.Fatalf("a log that cannot be opened: %v", err)
 	}
 }

@@ -24,7 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -40,6 +42,10 @@ const (
 	prefixMeta = 0x02
 	version    = 1
 )
+
+// ErrLocked: another process (or another Log in this one) has the log
+// open.
+var ErrLocked = errors.New("the log is open in another process")
 
 // Options configure the embedded log.
 type Options struct {
@@ -121,6 +127,9 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	db, err := openPebble(dir, po)
 	if err != nil {
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "lock held by current process") {
+			err = fmt.Errorf("%w (%v)", ErrLocked, err)
+		}
 		return nil, fmt.Errorf("cannot open log in %q: %w", dir, err)
 	}
 	l := &Log{

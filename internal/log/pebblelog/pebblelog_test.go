@@ -187,3 +187,16 @@ func TestClosedLogFails(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenLocked: a log another Log has open fails with ErrLocked.
+func TestOpenLocked(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	l, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+}
