@@ -170,11 +170,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			return Result{}, err
 		}
 	}
-	in := v.Plan.Input.Stream
 	var want int64 // records the view's input stream gets
-	for n := int64(0); n < opts.Events; n++ {
-		if gen.KindOf(n).String() == in {
-			want++
+	for k := gen.KindPerson; k <= gen.KindBid; k++ {
+		if k.String() == v.Plan.Input.Stream {
+			want = gen.Count(k, opts.Events)
 		}
 	}
 
@@ -207,16 +206,17 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 func generate(ctx context.Context, l wlog.Log, schemas map[string]*schema.Schema, cfg gen.Config, n int64) error {
 	g := gen.New(cfg)
 	var e gen.Event
-	names := [...]string{gen.KindPerson: "person", gen.KindAuction: "auction", gen.KindBid: "bid"}
 	var payload [3][]byte
 	var count [3]int
 	var vals []schema.Value
 	var row []byte
 	// perm[k][i]: the schema column of the i-th value generate lists.
 	var perm [3][]int
+	var cols [3][]schema.Column
 	ordered := make([][]schema.Value, 3)
 	for k := range perm {
-		s := schemas[names[k]]
+		s := schemas[gen.Kind(k).String()]
+		cols[k] = s.Columns
 		for _, name := range fieldOrder[k] {
 			perm[k] = append(perm[k], s.ColumnIndex(name))
 		}
@@ -226,7 +226,7 @@ func generate(ctx context.Context, l wlog.Log, schemas map[string]*schema.Schema
 		w := &wlog.Write{}
 		for k := range payload {
 			if count[k] > 0 {
-				w.Chunks = append(w.Chunks, wlog.Chunk{Stream: names[k], Meta: 1, Count: count[k], Payload: payload[k]})
+				w.Chunks = append(w.Chunks, wlog.Chunk{Stream: gen.Kind(k).String(), Meta: 1, Count: count[k], Payload: payload[k]})
 			}
 		}
 		if len(w.Chunks) == 0 {
@@ -260,7 +260,7 @@ func generate(ctx context.Context, l wlog.Log, schemas map[string]*schema.Schema
 		for i, c := range perm[e.Kind] {
 			ordered[e.Kind][c] = vals[i]
 		}
-		row = schema.EncodeRow(schemas[names[e.Kind]].Columns, row[:0], ordered[e.Kind])
+		row = schema.EncodeRow(cols[e.Kind], row[:0], ordered[e.Kind])
 		payload[e.Kind] = wlog.AppendRecord(payload[e.Kind], row)
 		count[e.Kind]++
 		if (i+1)%8192 == 0 {

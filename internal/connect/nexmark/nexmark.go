@@ -135,6 +135,14 @@ func KindOf(n int64) Kind {
 	return KindBid
 }
 
+// Count returns how many of the events [0, n) are of kind k.
+func Count(k Kind, n int64) int64 {
+	per := [...]int64{KindPerson: personsPerBlock, KindAuction: auctionsPerBlk, KindBid: blockSize - personsPerBlock - auctionsPerBlk}
+	first := [...]int64{KindPerson: 0, KindAuction: personsPerBlock, KindBid: personsPerBlock + auctionsPerBlk}
+	rest := n % blockSize
+	return n/blockSize*per[k] + min(max(rest-first[k], 0), per[k])
+}
+
 // lastPerson is the index (from 0) of the newest person at event n, which
 // is at least 0 since event 0 is a person.
 func lastPerson(n int64) int64 { return n / blockSize }

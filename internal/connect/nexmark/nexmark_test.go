@@ -159,6 +159,18 @@ func checkChannel(t *testing.T, i int64, channel, raw string) {
 	}
 }
 
+func TestCount(t *testing.T) {
+	var counts [3]int64
+	for n := int64(0); n <= 1000; n++ {
+		for k := range counts {
+			if got := Count(Kind(k), n); got != counts[k] {
+				t.Fatalf("Count(%s, %d) = %d, want %d", Kind(k), n, got, counts[k])
+			}
+		}
+		counts[KindOf(n)]++
+	}
+}
+
 // TestDeterministic: an event depends only on the seed and its number.
 func TestDeterministic(t *testing.T) {
 	render := func(seed uint64, from, to int64, reverse bool) string {
