@@ -140,13 +140,16 @@ func TestQueryCountsLakePlusTailExactlyOnce(t *testing.T) {
 // S1 and the tail from S1's offsets; if the lake commits S2 before the tail
 // is trimmed, the trim must not delete the rows between S1 and S2 that this
 // query reads from the tail (it did, losing one commit's rows).
-func TestTrimKeepsWhatTheQueryReads(t *testing.T) {
-	dir := t.TempDir()
-	l, err := pebblelog.Open(filepath.Join(dir, "log"), pebblelog.Options{})
+// oneStream opens a log in dir with a one-partition stream "clicks" and
+// returns it, the schema, and a function that appends the events first …
+// first+n-1 (status = number) as one batch.
+func oneStream(t *testing.T, dir string, opts pebblelog.Options) (*pebblelog.Log, *schema.Schema, func(first, n int)) {
+	t.Helper()
+	l, err := pebblelog.Open(filepath.Join(dir, "log"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	if err := l.EnsureStream("clicks", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +158,7 @@ func TestTrimKeepsWhatTheQueryReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	dec := schema.NewDecoder(sc, nil)
-	appendN := func(first, n int) {
+	return l, sc, func(first, n int) {
 		t.Helper()
 		var payload []byte
 		for i := first; i < first+n; i++ {
@@ -169,6 +172,11 @@ func TestTrimKeepsWhatTheQueryReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+func TestTrimKeepsWhatTheQueryReads(t *testing.T) {
+	dir := t.TempDir()
+	l, sc, appendN := oneStream(t, dir, pebblelog.Options{})
 	lakeDir := filepath.Join(dir, "lake")
 	lw, err := lake.Open(context.Background(), lake.Options{Warehouse: lakeDir, Table: "clicks", Stream: "clicks", Partitions: 1,
 		Schema: sc, SchemaVer: 1, EventCol: 0, MaxRows: 1 << 20, MaxBytes: 1 << 30, Interval: time.Hour, Log: l})
@@ -264,33 +272,7 @@ func TestReferenced(t *testing.T) {
 func TestTailFollowsLogRetention(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Unix(1_790_000_000, 0)
-	l, err := pebblelog.Open(filepath.Join(dir, "log"), pebblelog.Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if err := l.EnsureStream("clicks", 1); err != nil {
-		t.Fatal(err)
-	}
-	sc, err := schema.Compile([]byte(testSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := schema.NewDecoder(sc, nil)
-	appendBatch := func(first, n int) {
-		t.Helper()
-		var payload []byte
-		for i := first; i < first+n; i++ {
-			d, err := dec.Decode(nil, []byte(fmt.Sprintf(`{"ts":%d,"user_id":"u","status":%d}`, 1_790_000_000_000+int64(i), i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			payload = wlog.AppendRecord(payload, d.Row)
-		}
-		if _, err := l.Append(context.Background(), &wlog.Write{Chunks: []wlog.Chunk{{Stream: "clicks", Meta: 1, Count: n, Payload: payload}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l, sc, appendBatch := oneStream(t, dir, pebblelog.Options{Now: func() time.Time { return now }})
 	e, err := New(l, []Table{{Name: "clicks", Stream: "clicks", Partitions: 1, Schema: sc, SchemaVer: 1}}, Options{LakeDir: dir})
 	if err != nil {
 		t.Fatal(err)
