@@ -170,7 +170,7 @@ func (d *Decoder) encode(c *Column, f *field) *Violation {
 		if f.kind != kNumber {
 			return typeViolation(c, f)
 		}
-		x, ok := shortDecimal64(f.text)
+		x, ok := parseShortDecimal(f.text)
 		var err error
 		if !ok {
 			x, err = strconv.ParseFloat(string(f.text), 64) // correctly rounded
@@ -235,11 +235,11 @@ func (d *Decoder) encode(c *Column, f *field) *Violation {
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// shortDecimal64 converts a JSON number -?[0-9]+(\.[0-9]+)? of at most 15
+// parseShortDecimal converts a JSON number -?[0-9]+(\.[0-9]+)? of at most 15
 // digits: its digits as an integer and the power of ten are both exact
 // float64s, so one division is correctly rounded (Clinger's fast path),
 // as strconv.ParseFloat's result is. Others report false.
-func shortDecimal64(text []byte) (float64, bool) {
+func parseShortDecimal(text []byte) (float64, bool) {
 	neg := len(text) > 0 && text[0] == '-'
 	if neg {
 		text = text[1:]

@@ -486,10 +486,10 @@ func TestShortDecimal64(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	check := func(s string) {
 		t.Helper()
-		got, ok := shortDecimal64([]byte(s))
+		got, ok := parseShortDecimal([]byte(s))
 		want, err := strconv.ParseFloat(s, 64)
 		if ok && (err != nil || math.Float64bits(got) != math.Float64bits(want)) {
-			t.Fatalf("shortDecimal64(%q) = %v, strconv says %v (%v)", s, got, want, err)
+			t.Fatalf("parseShortDecimal(%q) = %v, strconv says %v (%v)", s, got, want, err)
 		}
 	}
 	for _, s := range []string{"0", "-0", "0.0", "-0.0", "1", "129.95", "0.1", "0.3", "999999999999999", "99999999999999.9",
@@ -511,7 +511,7 @@ func TestShortDecimal64(t *testing.T) {
 		}
 		check(b.String())
 	}
-	if _, ok := shortDecimal64([]byte("1234567890123456")); ok {
+	if _, ok := parseShortDecimal([]byte("1234567890123456")); ok {
 		t.Fatal("16 digits took the fast path")
 	}
 }

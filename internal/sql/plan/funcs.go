@@ -488,25 +488,40 @@ func addSat(a, b int64) int64 {
 	return c
 }
 
-// splitPart is split_part's result for part n of s split at sep.
+// splitPart is split_part's result for part n of s split at sep, found
+// without splitting s into a slice of parts.
 func splitPart(s, sep []byte, n int64) []byte {
-	var parts [][]byte
 	if len(sep) == 0 {
-		for i := 0; i < len(s); {
+		// Characters: count them for a negative n, then walk to the n-th.
+		if n < 0 {
+			n += int64(utf8.RuneCount(s)) + 1
+		}
+		for i, k := 0, int64(1); i < len(s); k++ {
 			_, size := utf8.DecodeRune(s[i:])
-			parts = append(parts, s[i:i+size])
+			if k == n {
+				return s[i : i+size]
+			}
 			i += size
 		}
-	} else {
-		parts = bytes.Split(s, sep)
-	}
-	if n < 0 {
-		n += int64(len(parts)) + 1
-	}
-	if n < 1 || n > int64(len(parts)) {
 		return []byte{}
 	}
-	return parts[n-1]
+	if n < 0 {
+		n += int64(bytes.Count(s, sep)) + 2
+	}
+	if n < 1 {
+		return []byte{}
+	}
+	for ; n > 1; n-- {
+		i := bytes.Index(s, sep)
+		if i < 0 {
+			return []byte{}
+		}
+		s = s[i+len(sep):]
+	}
+	if i := bytes.Index(s, sep); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // compileRegexpExtract compiles regexp_extract(s, pattern [, group]): the
@@ -583,17 +598,20 @@ func compileStrftime(c *parse.Call, args []stream.Expr) (stream.Expr, error) {
 		if v.Null {
 			return null
 		}
-		return value{Bytes: appendStrftime(nil, time.UnixMicro(v.Int).UTC(), f)}
+		return value{Bytes: appendStrftime(make([]byte, 0, len(f)+8), time.UnixMicro(v.Int).UTC(), f)}
 	}}, nil
 }
 
 func appendStrftime(dst []byte, t time.Time, f string) []byte {
 	pad := func(dst []byte, x, width int) []byte {
-		s := strconv.Itoa(x)
-		for i := len(s); i < width; i++ {
-			dst = append(dst, '0')
+		var digits [10]byte
+		i := len(digits)
+		for x > 0 || i > len(digits)-width {
+			i--
+			digits[i] = byte('0' + x%10)
+			x /= 10
 		}
-		return append(dst, s...)
+		return append(dst, digits[i:]...)
 	}
 	for i := 0; i < len(f); i++ {
 		if f[i] != '%' {
