@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -50,13 +51,10 @@ bytes.`,
 				g.Event(n, &e)
 				line = append(nexmark.AppendJSON(line[:0], &e), '\n')
 				if _, err := w.Write(line); err != nil {
-					return nil // stdout closed (e.g. | head): not an error
+					return writeErr(err)
 				}
 			}
-			if err := w.Flush(); err != nil {
-				return nil
-			}
-			return nil
+			return writeErr(w.Flush())
 		},
 	}
 	gen.Flags().Int64Var(&events, "events", 1000, "number of events")
@@ -65,6 +63,15 @@ bytes.`,
 	nx.AddCommand(gen, nexmarkRunCmd())
 	c.AddCommand(nx)
 	return c
+}
+
+// writeErr explains a failed write of the events: a reader that stopped
+// reading (| head) is not an error, anything else (a full disk) is.
+func writeErr(err error) error {
+	if err == nil || errors.Is(err, syscall.EPIPE) {
+		return nil
+	}
+	return fmt.Errorf("cannot write the events to standard output: %w (check the disk space where the output goes)", err)
 }
 
 func nexmarkRunCmd() *cobra.Command {
