@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -224,14 +223,4 @@ func stats(cols []schema.Column, c *columns) *fileStats {
 		}
 	}
 	return st
-}
-
-// sortedNames is used by tests to compare file column order.
-func sortedNames(cols []schema.Column) []string {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		out[i] = c.Name
-	}
-	sort.Strings(out)
-	return out
 }
