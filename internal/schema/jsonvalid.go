@@ -151,29 +151,32 @@ func validString(b []byte, i int) (end int, esc, ok bool) {
 		if i >= len(b) {
 			return i, esc, false
 		}
-		switch c := b[i]; {
-		case c == '"':
+		c := b[i]
+		if c == '"' {
 			return i + 1, esc, true
-		case c == '\\':
-			if i+1 >= len(b) {
+		}
+		if c != '\\' {
+			if c < 0x20 {
 				return i, esc, false
 			}
-			esc = true
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if _, ok := hex4(b[i+2:]); !ok {
-					return i, esc, false
-				}
-				i += 6
-			default:
-				return i, esc, false
-			}
-		case c < 0x20:
-			return i, esc, false
-		default:
 			i++
+			continue
+		}
+		// An escape.
+		if i+1 >= len(b) {
+			return i, esc, false
+		}
+		esc = true
+		switch b[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+		case 'u':
+			if _, ok := hex4(b[i+2:]); !ok {
+				return i, esc, false
+			}
+			i += 6
+		default:
+			return i, esc, false
 		}
 	}
 }
