@@ -4,7 +4,7 @@ BIN     := bin/weir
 FUZZTIME ?=
 export CGO_ENABLED = 1
 
-.PHONY: build demo test unit fuzz e2e vet fmt-check bench bench-nexmark stress deps pydeps clean
+.PHONY: build demo test unit fuzz e2e vet fmt-check bench bench-nexmark stress deps pydeps pgclient clean
 
 build: deps
 	$(GO) build -o $(BIN) ./cmd/weir
@@ -45,6 +45,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzUnquote$$' -fuzztime=$(call fz,50000x) ./internal/schema/
 	$(GO) test -run='^$$' -fuzz='^FuzzIngest$$' -fuzztime=$(call fz,10000x) ./internal/gate/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(call fz,100000x) ./internal/sql/parse/
+	$(GO) test -run='^$$' -fuzz='^FuzzSplit$$' -fuzztime=$(call fz,100000x) ./internal/pgwire/
 
 # pyiceberg reads our tables in the e2e test: proof the lake is open to other engines.
 pydeps:
@@ -52,7 +53,13 @@ pydeps:
 		echo "installing pyiceberg and pyarrow from PyPI (the e2e test reads the lake with them)"; \
 		python3 -m pip install -q pyiceberg pyarrow; }
 
-e2e: build pydeps
+# psql drives the node's Postgres protocol in the e2e test.
+pgclient:
+	@command -v psql >/dev/null || { \
+		echo "installing psql (Debian package postgresql-client; the e2e test talks to the node with it)"; \
+		apt-get update -qq && apt-get install -y -qq postgresql-client >/dev/null; }
+
+e2e: build pydeps pgclient
 	WEIR_BIN=$(abspath $(BIN)) $(GO) test -count=1 -v ./test/...
 
 # Long versions of the reliability tests (results go into issue notes).

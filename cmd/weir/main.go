@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -64,15 +65,34 @@ Then:        weir query "SELECT country, count(*) FROM clicks GROUP BY 1"`,
 }
 
 type nodeFlags struct {
-	dataDir, listen, logLevel, pprof, memory string
+	dataDir, listen, pgListen, tlsCert, tlsKey, logLevel, pprof, memory string
 }
 
 func (f *nodeFlags) add(c *cobra.Command, defData string) {
 	c.Flags().StringVar(&f.dataDir, "data-dir", defData, "directory for the log, the lake and the catalog")
 	c.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8080", "HOST:PORT of the HTTP API")
+	c.Flags().StringVar(&f.pgListen, "pg-listen", "127.0.0.1:5433", "HOST:PORT of the Postgres wire protocol (psql, pgx, Grafana); empty turns it off. "+
+		"Set $WEIR_PG_PASSWORD to require a password")
+	c.Flags().StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) file: the HTTP API serves HTTPS and Postgres clients may use sslmode=require")
+	c.Flags().StringVar(&f.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	c.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	c.Flags().StringVar(&f.pprof, "pprof", "", "HOST:PORT to serve Go's /debug/pprof profiles on (off by default; keep it on loopback)")
 	c.Flags().StringVar(&f.memory, "memory-budget", "2GiB", "heap size past which ingest answers 429 (the query engine has its own 1 GB limit)")
+}
+
+// tls loads --tls-cert and --tls-key (nil when neither is given).
+func (f *nodeFlags) tls() (*tls.Config, error) {
+	if f.tlsCert == "" && f.tlsKey == "" {
+		return nil, nil
+	}
+	if f.tlsCert == "" || f.tlsKey == "" {
+		return nil, errors.New("--tls-cert and --tls-key go together: give both files, or neither")
+	}
+	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("cannot load --tls-cert %q with --tls-key %q: %w (both must be PEM files, the key matching the certificate)", f.tlsCert, f.tlsKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func (f *nodeFlags) logger() *slog.Logger {
@@ -136,8 +156,13 @@ them, writes the Iceberg table "clicks", and answers SQL. Ctrl-C stops it.`,
 					s.Rate = rate
 				}
 			}
-			return serveUntilSignal(p, f, func(addr string) {
-				base := "http://" + addr
+			return serveUntilSignal(p, f, func(n *node.Node) {
+				base := "http://" + n.Addr()
+				pg := "(off)"
+				if a := n.PGAddr(); a != "" {
+					host, port, _ := net.SplitHostPort(a)
+					pg = fmt.Sprintf("psql -h %s -p %s -U weir weir -c \"SELECT country, count(*) FROM clicks GROUP BY 1\"", host, port)
+				}
 				fmt.Printf(`
 Weir demo is running: a synthetic clickstream flows into stream "clicks".
 
@@ -149,12 +174,13 @@ Weir demo is running: a synthetic clickstream flows into stream "clicks".
   Views:       weir query --server %s "SHOW VIEWS"
                weir query --server %s "SELECT * FROM clicks_per_minute ORDER BY window_start DESC, clicks DESC LIMIT 8"
                (a minute's rows appear once the watermark, newest event time - 5 s, passes its end)
+  Postgres:    %s
   Quarantine:  %s/v1/quarantine?stream=clicks&limit=5
   Metrics:     %s/metrics
   Lake:        %s (Iceberg tables weir.clicks and weir.clicks_per_minute)
 
 Ctrl-C to stop.
-`, time.Now().UTC().Format(time.RFC3339), base, base, base, base, base, base, base, filepath.Join(f.dataDir, "lake"))
+`, time.Now().UTC().Format(time.RFC3339), base, base, base, base, base, pg, base, base, filepath.Join(f.dataDir, "lake"))
 			})
 		},
 	}
@@ -163,7 +189,7 @@ Ctrl-C to stop.
 	return c
 }
 
-func serveUntilSignal(p *config.Pipeline, f nodeFlags, onReady func(addr string)) error {
+func serveUntilSignal(p *config.Pipeline, f nodeFlags, onReady func(*node.Node)) error {
 	log := f.logger()
 	if f.pprof != "" {
 		ln, err := net.Listen("tcp", f.pprof)
@@ -182,12 +208,17 @@ func serveUntilSignal(p *config.Pipeline, f nodeFlags, onReady func(addr string)
 	if err != nil || budget < 64<<20 {
 		return fmt.Errorf("--memory-budget %q: give a size of at least 64MiB, like 512MiB or 4GiB", f.memory)
 	}
-	n, err := node.Start(node.Config{Pipeline: p, DataDir: f.dataDir, Listen: f.listen, Logger: log, MemoryBudget: budget})
+	tlsConfig, err := f.tls()
+	if err != nil {
+		return err
+	}
+	n, err := node.Start(node.Config{Pipeline: p, DataDir: f.dataDir, Listen: f.listen, Logger: log, MemoryBudget: budget,
+		PGListen: f.pgListen, PGPassword: os.Getenv("WEIR_PG_PASSWORD"), TLS: tlsConfig})
 	if err != nil {
 		return err
 	}
 	if onReady != nil {
-		onReady(n.Addr())
+		onReady(n)
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)

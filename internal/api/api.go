@@ -220,6 +220,12 @@ func (a *api) query(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		writeJSON(w, http.StatusOK, res)
 		a.count("query", 200)
+	case errors.Is(err, serve.ErrTimeout):
+		a.fail(w, http.StatusServiceUnavailable, "query_timeout", err.Error()+
+			"; narrow it (a time range, fewer columns) or query a view that keeps the answer", "")
+		a.count("query", 503)
+	case errors.Is(err, serve.ErrCanceled) && r.Context().Err() != nil:
+		a.count("query", 499) // the client went away
 	case errors.Is(err, serve.ErrBadQuery):
 		a.fail(w, http.StatusBadRequest, "bad_query", strings.TrimPrefix(err.Error(), serve.ErrBadQuery.Error()+": "), "")
 		a.count("query", 400)

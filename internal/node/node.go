@@ -7,6 +7,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 	wlog "github.com/weirhq/weir/internal/log"
 	"github.com/weirhq/weir/internal/log/pebblelog"
 	"github.com/weirhq/weir/internal/observe"
+	"github.com/weirhq/weir/internal/pgwire"
 	"github.com/weirhq/weir/internal/schema"
 	"github.com/weirhq/weir/internal/serve"
 	"github.com/weirhq/weir/internal/sql/parse"
@@ -45,6 +47,12 @@ type Config struct {
 	DataDir  string
 	Listen   string // host:port; port 0 picks a free one
 	Logger   *slog.Logger
+	// PGListen is the Postgres wire protocol's host:port ("" = off; port 0
+	// picks a free one). PGPassword, when set, is required of its clients;
+	// TLS, when set, is offered to them.
+	PGListen   string
+	PGPassword string
+	TLS        *tls.Config
 	// NoSources skips the pipeline's sources (tests ingest by HTTP only).
 	NoSources bool
 	// ViewChangelogLimit is passed to every view (tests make it small);
@@ -68,6 +76,8 @@ type Node struct {
 	metrics *observe.Metrics
 	srv     *http.Server
 	ln      net.Listener
+	pg      *pgwire.Server
+	pgLn    net.Listener
 	ready   atomic.Bool
 	// backlogged[stream] is set while the stream's consumers are further
 	// behind than its max_backlog (see watchBacklog).
@@ -89,18 +99,51 @@ func PipelineDir(data string) string { return filepath.Join(data, "pipeline") }
 // Query runs a statement: a read-only SQL query over the tables, or view
 // DDL (CREATE / DROP MATERIALIZED VIEW, SHOW VIEWS, EXPLAIN CREATE ...).
 func (n *Node) Query(ctx context.Context, q string) (*serve.Result, error) {
+	return n.Run(ctx, serve.Statement{SQL: q})
+}
+
+// Run is Query with parameters ($1, $2, ...; view statements take none)
+// and, with st.Native, DuckDB's own Go values in the result.
+func (n *Node) Run(ctx context.Context, st serve.Statement) (*serve.Result, error) {
+	vst, isView, err := viewStatement(st.SQL)
+	if err != nil {
+		return nil, err
+	}
+	if !isView {
+		return n.engine.Run(ctx, st)
+	}
+	if len(st.Args) > 0 {
+		return nil, fmt.Errorf("%w: view statements take no parameters; write the values into the SQL", serve.ErrBadQuery)
+	}
+	res, err := n.views.Exec(ctx, vst)
+	if errors.Is(err, view.ErrBadStatement) {
+		err = fmt.Errorf("%w: %s", serve.ErrBadQuery, strings.TrimPrefix(err.Error(), view.ErrBadStatement.Error()+": "))
+	}
+	return res, err
+}
+
+// Describe says what a statement returns, without running it.
+func (n *Node) Describe(ctx context.Context, q string) (*serve.Description, error) {
+	vst, isView, err := viewStatement(q)
+	if err != nil {
+		return nil, err
+	}
+	if isView {
+		return view.Describe(vst), nil
+	}
+	return n.engine.Describe(ctx, q)
+}
+
+// viewStatement parses q when it is a statement the view catalog runs.
+func viewStatement(q string) (parse.Statement, bool, error) {
 	st, err := parse.Parse(q)
 	if err == nil && view.Handles(st) {
-		res, err := n.views.Exec(ctx, st)
-		if errors.Is(err, view.ErrBadStatement) {
-			err = fmt.Errorf("%w: %s", serve.ErrBadQuery, strings.TrimPrefix(err.Error(), view.ErrBadStatement.Error()+": "))
-		}
-		return res, err
+		return st, true, nil
 	}
 	if err != nil && isViewDDL(q) {
-		return nil, fmt.Errorf("%w: %v", serve.ErrBadQuery, err)
+		return nil, false, fmt.Errorf("%w: %v", serve.ErrBadQuery, err)
 	}
-	return n.engine.Query(ctx, q)
+	return nil, false, nil
 }
 
 // isViewDDL reports whether q starts like a statement only Weir runs, so a
@@ -260,11 +303,23 @@ func Start(cfg Config) (*Node, error) {
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 	}
+	httpLn := n.ln
+	if cfg.TLS != nil {
+		httpLn = tls.NewListener(n.ln, cfg.TLS)
+	}
 	go func() {
-		if err := n.srv.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := n.srv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
+
+	if cfg.PGListen != "" {
+		if err := n.startPG(); err != nil {
+			n.srv.Close()
+			n.views.Stop()
+			return nil, err
+		}
+	}
 
 	for _, sw := range n.writers {
 		n.work.Add(1)
@@ -294,7 +349,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.ready.Store(true)
 	ok = true
-	cfg.Logger.Info("weir node ready", "listen", n.Addr(), "data_dir", cfg.DataDir, "streams", len(streams), "lake_tables", len(n.writers))
+	cfg.Logger.Info("weir node ready", "listen", n.Addr(), "pg_listen", n.PGAddr(), "tls", cfg.TLS != nil, "data_dir", cfg.DataDir, "streams", len(streams), "lake_tables", len(n.writers))
 	return n, nil
 }
 
@@ -355,6 +410,32 @@ func (n *Node) openViewSinks() error {
 
 // Addr is the address the API listens on.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// PGAddr is the Postgres wire protocol's address ("" when it is off).
+func (n *Node) PGAddr() string {
+	if n.pgLn == nil {
+		return ""
+	}
+	return n.pgLn.Addr().String()
+}
+
+func (n *Node) startPG() error {
+	pg, err := pgwire.New(pgwire.Options{Backend: n, Password: n.cfg.PGPassword, TLS: n.cfg.TLS, Logger: n.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", n.cfg.PGListen)
+	if err != nil {
+		return fmt.Errorf("cannot listen for Postgres clients on %s: %w (use --pg-listen to pick another address, or --pg-listen= to turn it off)", n.cfg.PGListen, err)
+	}
+	n.pg, n.pgLn = pg, ln
+	go func() {
+		if err := pg.Serve(ln); err != nil {
+			n.errc <- fmt.Errorf("postgres server: %w", err)
+		}
+	}()
+	return nil
+}
 
 // Errors reports failures that stop part of the node (a lake writer that
 // cannot continue, the HTTP server).
@@ -549,6 +630,9 @@ func (n *Node) backlog(stream string, partitions int) int64 {
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.ready.Store(false)
 	err := n.srv.Shutdown(ctx)
+	if n.pg != nil {
+		n.pg.Close()
+	}
 	n.cancelSrc()
 	n.sources.Wait()
 	n.cancelWork()

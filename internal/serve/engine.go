@@ -272,10 +272,32 @@ type Result struct {
 	Truncated bool     `json:"truncated,omitempty"` // more rows than MaxRows
 }
 
+// Statement is one read-only SQL statement (DuckDB dialect) and the values
+// of its parameters ($1, $2, ... in the text).
+type Statement struct {
+	SQL  string
+	Args []any
+	// Native keeps DuckDB's Go values in the result (time.Time,
+	// duckdb.Decimal, *big.Int, duckdb.Interval, ...) for callers that
+	// encode them by type, such as the Postgres wire protocol. Without it
+	// values are converted to what encodes well as JSON.
+	Native bool
+	// Sink, when set, receives every row as it is read, with no MaxRows
+	// limit (Result.Rows stays empty): for clients that stream large
+	// results. The row slice is reused once Sink returns; an error from
+	// Sink stops the query and is returned as it is.
+	Sink func(row []any) error
+}
+
 // Query runs one read-only SQL statement (DuckDB dialect).
 func (e *Engine) Query(ctx context.Context, q string) (*Result, error) {
+	return e.Run(ctx, Statement{SQL: q})
+}
+
+// Run runs one read-only SQL statement with its parameters.
+func (e *Engine) Run(ctx context.Context, st Statement) (*Result, error) {
 	start := time.Now()
-	res, err := e.query(ctx, q)
+	res, err := e.run(ctx, st)
 	if m := e.opts.Metrics; m != nil {
 		m.QuerySeconds.Observe(time.Since(start).Seconds())
 		if err != nil {
@@ -285,65 +307,209 @@ func (e *Engine) Query(ctx context.Context, q string) (*Result, error) {
 	return res, err
 }
 
-func (e *Engine) query(ctx context.Context, q string) (*Result, error) {
+// Description is what a statement will return, known without running it.
+type Description struct {
+	Columns []string
+	Types   []string // DuckDB type names, as in Result.Types
+	Params  []string // the type DuckDB infers for each parameter; "ANY" when it cannot tell
+}
+
+// Describe plans a read-only statement without running it: its result
+// columns and the types of its parameters.
+func (e *Engine) Describe(ctx context.Context, q string) (*Description, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
+	conn, err := e.open(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.close()
+	d := &Description{}
+	err = conn.Raw(func(dc any) error {
+		st, err := prepare(ctx, dc, q)
+		if err != nil {
+			if writes(q) {
+				return errReadOnly
+			}
+			return err
+		}
+		defer st.Close()
+		if err := readOnly(st); err != nil {
+			return err
+		}
+		n, err := st.ColumnCount()
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			name, err := st.ColumnName(i)
+			if err != nil {
+				return err
+			}
+			info, err := st.ColumnTypeInfo(i)
+			if err != nil {
+				return err
+			}
+			d.Columns = append(d.Columns, name)
+			d.Types = append(d.Types, typeInfoName(info))
+		}
+		for i := 1; i <= st.NumInput(); i++ {
+			t, err := st.ParamType(i)
+			if err != nil {
+				return err
+			}
+			d.Params = append(d.Params, typeName(t))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// pinnedConn is a connection on which the tables a query names are defined
+// as of one pinned cut.
+type pinnedConn struct {
+	*sql.Conn
+	e   *Engine
+	pin int64
+}
+
+func (c *pinnedConn) close() {
+	c.e.unpin(c.pin)
+	c.Conn.Close()
+}
+
+// open syncs and pins the tables q may read and defines them on a new
+// connection.
+func (e *Engine) open(ctx context.Context, q string) (*pinnedConn, error) {
+	if strings.TrimSpace(q) == "" {
+		return nil, fmt.Errorf("%w: the query is empty", ErrBadQuery)
+	}
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-
 	pin, cuts, err := e.syncAndPin(ctx, referenced(q))
 	if err != nil {
+		conn.Close()
 		return nil, err
 	}
-	defer e.unpin(pin)
+	pc := &pinnedConn{Conn: conn, e: e, pin: pin}
 	for _, c := range cuts {
 		if _, err := conn.ExecContext(ctx, viewSQL(c)); err != nil {
+			pc.close()
 			return nil, fmt.Errorf("cannot define table %q: %w", c.table.Name, err)
 		}
 	}
-	if err := checkReadOnly(ctx, conn, q); err != nil {
+	return pc, nil
+}
+
+func (e *Engine) run(ctx context.Context, st Statement) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	defer cancel()
+	conn, err := e.open(ctx, st.SQL)
+	if err != nil {
 		return nil, err
 	}
-	rows, err := conn.QueryContext(ctx, q)
+	defer conn.close()
+	if err := checkReadOnly(ctx, conn.Conn, st.SQL); err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, st.SQL, st.Args...)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, queryStopped(ctx, err)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
 	}
 	defer rows.Close()
-	return e.collect(rows)
+	res, err := e.collect(rows, st)
+	var se errSink
+	switch {
+	case errors.As(err, &se):
+		return nil, se.err
+	case err != nil && ctx.Err() != nil:
+		return nil, queryStopped(ctx, err)
+	}
+	return res, err
+}
+
+// ErrTimeout marks a query stopped by the engine's per-query timeout;
+// ErrCanceled one stopped by its caller.
+var (
+	ErrTimeout  = errors.New("the query ran past the time limit")
+	ErrCanceled = errors.New("the query was canceled")
+)
+
+func queryStopped(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", ErrTimeout, err)
+	}
+	return fmt.Errorf("%w: %v", ErrCanceled, err)
+}
+
+// prepare prepares q on a raw DuckDB connection.
+func prepare(ctx context.Context, dc any, q string) (*duckdb.Stmt, error) {
+	pc, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, errors.New("BUG: the DuckDB driver cannot prepare statements")
+	}
+	st, err := pc.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+	}
+	ds, ok := st.(*duckdb.Stmt)
+	if !ok {
+		st.Close()
+		return nil, errors.New("BUG: unexpected statement type from the DuckDB driver")
+	}
+	return ds, nil
 }
 
 func checkReadOnly(ctx context.Context, conn *sql.Conn, q string) error {
-	if strings.TrimSpace(q) == "" {
-		return fmt.Errorf("%w: the query is empty", ErrBadQuery)
-	}
 	return conn.Raw(func(dc any) error {
-		pc, ok := dc.(driver.ConnPrepareContext)
-		if !ok {
-			return errors.New("BUG: the DuckDB driver cannot prepare statements")
-		}
-		st, err := pc.PrepareContext(ctx, q)
+		st, err := prepare(ctx, dc, q)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadQuery, err)
+			if writes(q) {
+				return errReadOnly
+			}
+			return err
 		}
 		defer st.Close()
-		ds, ok := st.(*duckdb.Stmt)
-		if !ok {
-			return errors.New("BUG: unexpected statement type from the DuckDB driver")
-		}
-		typ, err := ds.StatementType()
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadQuery, err)
-		}
-		switch typ {
-		case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
-			return nil
-		}
-		return fmt.Errorf("%w: only read-only queries (SELECT, WITH, EXPLAIN, DESCRIBE, SHOW) are allowed here; "+
-			"streams are written through the ingest API, and views are created in views/*.sql", ErrBadQuery)
+		return readOnly(st)
 	})
+}
+
+func readOnly(st *duckdb.Stmt) error {
+	typ, err := st.StatementType()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadQuery, err)
+	}
+	switch typ {
+	case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
+		return nil
+	}
+	return errReadOnly
+}
+
+var errReadOnly = fmt.Errorf("%w: only read-only queries (SELECT, WITH, EXPLAIN, DESCRIBE, SHOW) are allowed here; "+
+	"streams are written through the ingest API, and views are created in views/*.sql", ErrBadQuery)
+
+// writes reports whether q starts with a verb that writes, so that a write
+// DuckDB cannot even plan (UPDATE of a view, say) is refused as a write.
+func writes(q string) bool {
+	f := strings.Fields(strings.TrimLeft(q, "( \t\r\n"))
+	if len(f) == 0 {
+		return false
+	}
+	switch strings.ToUpper(f[0]) {
+	case "INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "CREATE", "DROP", "ALTER", "ATTACH", "DETACH",
+		"TRUNCATE", "INSTALL", "LOAD", "EXPORT", "IMPORT", "VACUUM", "CHECKPOINT", "USE":
+		return true
+	}
+	return false
 }
 
 // referenced returns the lower-cased identifiers of a query: the tables it
@@ -380,6 +546,21 @@ func referenced(q string) map[string]bool {
 	return names
 }
 
+// catalogNames are the schemas and functions through which a query lists
+// tables and columns (SHOW TABLES, Grafana's table picker): such a query
+// sees every table.
+var catalogNames = []string{"information_schema", "pg_catalog", "pg_class", "pg_tables", "pg_views",
+	"pg_attribute", "duckdb_tables", "duckdb_views", "duckdb_columns", "tables"}
+
+func readsCatalog(names map[string]bool) bool {
+	for _, n := range catalogNames {
+		if names[n] {
+			return true
+		}
+	}
+	return false
+}
+
 // syncAndPin copies the log's new records into the tail tables the query
 // may read (names), trims what the lake has covered, and pins the current
 // lake state of those tables for the query.
@@ -387,8 +568,9 @@ func (e *Engine) syncAndPin(ctx context.Context, names map[string]bool) (int64, 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cuts := make([]cut, 0, len(e.tables))
+	all := readsCatalog(names)
 	for _, t := range e.tables {
-		if !names[strings.ToLower(t.Name)] {
+		if !all && !names[strings.ToLower(t.Name)] {
 			continue
 		}
 		var committed []int64
@@ -664,7 +846,7 @@ func viewSQL(c cut) string {
 	return fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s UNION ALL %s", quoteIdent(t.Name), lakePart, tail)
 }
 
-func (e *Engine) collect(rows *sql.Rows) (*Result, error) {
+func (e *Engine) collect(rows *sql.Rows, st Statement) (*Result, error) {
 	cols, err := rows.Columns()
 	if err != nil {
 		return nil, err
@@ -674,21 +856,32 @@ func (e *Engine) collect(rows *sql.Rows) (*Result, error) {
 	for _, t := range types {
 		res.Types = append(res.Types, t.DatabaseTypeName())
 	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
 	for rows.Next() {
-		if len(res.Rows) >= e.opts.MaxRows {
-			res.Truncated = true
-			break
+		if st.Sink == nil {
+			if len(res.Rows) >= e.opts.MaxRows {
+				res.Truncated = true
+				break
+			}
+			vals = make([]any, len(cols))
 		}
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		for i, v := range vals {
-			vals[i] = jsonValue(v)
+		if !st.Native {
+			for i, v := range vals {
+				vals[i] = jsonValue(v)
+			}
+		}
+		if st.Sink != nil {
+			if err := st.Sink(vals); err != nil {
+				return nil, errSink{err}
+			}
+			continue
 		}
 		res.Rows = append(res.Rows, vals)
 	}
@@ -697,6 +890,12 @@ func (e *Engine) collect(rows *sql.Rows) (*Result, error) {
 	}
 	return res, nil
 }
+
+// errSink carries a Sink's error out of collect unchanged.
+type errSink struct{ err error }
+
+func (e errSink) Error() string { return e.err.Error() }
+func (e errSink) Unwrap() error { return e.err }
 
 // jsonFloat keeps finite numbers; JSON has no infinities or NaN, so those
 // become the strings DuckDB prints for them.

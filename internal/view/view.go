@@ -475,6 +475,24 @@ func ok(msg string) *serve.Result {
 	return &serve.Result{Columns: []string{"status"}, Types: []string{"VARCHAR"}, Rows: [][]any{{msg}}}
 }
 
+// The columns of SHOW VIEWS.
+var (
+	showColumns = []string{"name", "input", "mode", "watermark", "rows_in", "rows_out", "late_kept", "late_dropped", "late_updated", "open_groups", "lag", "origin", "last_error", "sql"}
+	showTypes   = []string{"VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR"}
+)
+
+// Describe says what Exec will return for a view statement (one Handles
+// accepts), without running it.
+func Describe(stmt parse.Statement) *serve.Description {
+	switch stmt.(type) {
+	case *parse.ShowViews:
+		return &serve.Description{Columns: showColumns, Types: showTypes}
+	case *parse.Explain:
+		return &serve.Description{Columns: []string{"plan"}, Types: []string{"VARCHAR"}}
+	}
+	return &serve.Description{Columns: []string{"status"}, Types: []string{"VARCHAR"}}
+}
+
 func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
 	m.ddl.Lock()
 	defer m.ddl.Unlock()
@@ -583,11 +601,7 @@ func (m *Manager) show() *serve.Result {
 	}
 	m.mu.Unlock()
 	sort.Slice(rs, func(i, j int) bool { return rs[i].def.Name < rs[j].def.Name })
-	res := &serve.Result{
-		Columns: []string{"name", "input", "mode", "watermark", "rows_in", "rows_out", "late_kept", "late_dropped", "late_updated", "open_groups", "lag", "origin", "last_error", "sql"},
-		Types:   []string{"VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR"},
-		Rows:    [][]any{},
-	}
+	res := &serve.Result{Columns: showColumns, Types: showTypes, Rows: [][]any{}}
 	for _, r := range rs {
 		r.mu.Lock()
 		st := r.task.Stats()

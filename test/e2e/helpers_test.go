@@ -63,6 +63,7 @@ GROUP BY window_start, window_end;
 type proc struct {
 	cmd  *exec.Cmd
 	addr string
+	pg   string // the Postgres protocol's host:port
 }
 
 func freeAddr(t *testing.T) string {
@@ -77,13 +78,14 @@ func freeAddr(t *testing.T) string {
 
 func start(t *testing.T, bin, pipeline, data, addr string, logf *os.File, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, "run", "--data-dir", data, "--listen", addr, pipeline)
+	pg := freeAddr(t)
+	cmd := exec.Command(bin, "run", "--data-dir", data, "--listen", addr, "--pg-listen", pg, pipeline)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, addr: addr}
+	p := &proc{cmd: cmd, addr: addr, pg: pg}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + addr + "/readyz")
