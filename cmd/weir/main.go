@@ -32,6 +32,7 @@ import (
 	"github.com/weirhq/weir/examples"
 	"github.com/weirhq/weir/internal/api"
 	"github.com/weirhq/weir/internal/config"
+	_ "github.com/weirhq/weir/internal/connect/all" // every connector registers itself
 	"github.com/weirhq/weir/internal/node"
 	"github.com/weirhq/weir/internal/observe"
 	"github.com/weirhq/weir/internal/serve"

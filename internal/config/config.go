@@ -10,9 +10,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/schema"
 	"github.com/weirhq/weir/internal/sql/parse"
 )
@@ -96,8 +99,11 @@ type Source struct {
 	Name     string
 	Type     string
 	Stream   string
-	Rate     float64 // events per second
-	BadRatio float64 // share of deliberately invalid events
+	Rate     float64 // generator: events per second
+	BadRatio float64 // generator: share of deliberately invalid events
+	// Settings of a connector source (kafka, ...), checked against its
+	// registered spec.Spec.
+	Settings spec.Values
 	Pos      Pos
 }
 
@@ -508,10 +514,15 @@ func unwrapPathErr(err error) error {
 	return err
 }
 
-func (l *loader) source(name string, key, spec *yaml.Node) {
+func (l *loader) source(name string, key, node *yaml.Node) {
+	if sp, ok := spec.Lookup(typeOf(node)); ok && sp.Kind == "source" {
+		l.connectorSource(name, key, node, sp)
+		return
+	}
 	s := &Source{Name: name, Rate: 1000, BadRatio: 0.01, Pos: l.pos(key)}
 	path := "sources." + name
-	l.fields(spec, path, map[string]func(*yaml.Node){
+	sn := node
+	l.fields(sn, path, map[string]func(*yaml.Node){
 		"type":      func(n *yaml.Node) { l.str(n, path+".type", &s.Type) },
 		"stream":    func(n *yaml.Node) { l.str(n, path+".stream", &s.Stream) },
 		"rate":      func(n *yaml.Node) { l.number(n, path+".rate", 0, 10_000_000, &s.Rate) },
@@ -520,13 +531,118 @@ func (l *loader) source(name string, key, spec *yaml.Node) {
 	switch s.Type {
 	case "generator":
 	case "":
-		l.errf(spec, "%s: type is required; the built-in source type is \"generator\" (HTTP ingest needs no source: POST /v1/streams/<stream>/events)", path)
+		l.errf(sn, "%s: type is required; the built-in source type is \"generator\" (HTTP ingest needs no source: POST /v1/streams/<stream>/events)", path)
 		return
 	default:
-		l.errf(spec, "%s: unknown source type %q; supported: generator", path, s.Type)
+		l.errf(sn, "%s: unknown source type %q; supported: %s", path, s.Type, strings.Join(append([]string{"generator"}, spec.Types("source")...), ", "))
 		return
 	}
 	l.p.Sources = append(l.p.Sources, s)
+}
+
+// typeOf returns the value of a mapping's type key ("" if none).
+func typeOf(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "type" {
+			return n.Content[i+1].Value
+		}
+	}
+	return ""
+}
+
+// connectorSource reads a source whose type a connector registered: its
+// fields are the spec's, plus type and stream.
+func (l *loader) connectorSource(name string, key, node *yaml.Node, sp *spec.Spec) {
+	s := &Source{Name: name, Type: sp.Type, Settings: spec.Values{}, Pos: l.pos(key)}
+	path := "sources." + name
+	handlers := map[string]func(*yaml.Node){
+		"type":   func(*yaml.Node) {},
+		"stream": func(n *yaml.Node) { l.str(n, path+".stream", &s.Stream) },
+	}
+	for _, f := range sp.Fields {
+		handlers[f.Name] = func(n *yaml.Node) { l.setting(n, path+"."+f.Name, f, s.Settings) }
+	}
+	l.fields(node, path, handlers)
+	if s.Stream == "" {
+		l.errf(node, "%s: stream is required: the stream the %s source feeds", path, sp.Type)
+	}
+	for _, f := range sp.Fields {
+		if _, set := s.Settings[f.Name]; set {
+			continue
+		}
+		if f.Required {
+			l.errf(node, "%s: %s is required: %s", path, f.Name, f.Doc)
+			continue
+		}
+		if f.Default != "" {
+			l.setting(&yaml.Node{Kind: yaml.ScalarNode, Value: f.Default, Line: node.Line}, path+"."+f.Name, f, s.Settings)
+		}
+	}
+	l.p.Sources = append(l.p.Sources, s)
+}
+
+// setting reads one connector setting by its field's kind.
+func (l *loader) setting(n *yaml.Node, path string, f spec.Field, into spec.Values) {
+	switch f.Kind {
+	case spec.String:
+		var v string
+		l.str(n, path, &v)
+		into[f.Name] = v
+	case spec.Int:
+		lo, hi := f.Min, f.Max
+		if lo == 0 && hi == 0 {
+			lo, hi = math.MinInt64, math.MaxInt64
+		}
+		v, err := strconv.ParseInt(n.Value, 10, 64)
+		if n.Kind != yaml.ScalarNode || err != nil || v < lo || v > hi {
+			l.errf(n, "%s must be an integer from %d to %d, got %q", path, lo, hi, n.Value)
+			return
+		}
+		into[f.Name] = v
+	case spec.Duration:
+		var d time.Duration
+		l.duration(n, path, &d)
+		into[f.Name] = d
+	case spec.Bool:
+		v, err := strconv.ParseBool(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			l.errf(n, "%s must be true or false, got %q", path, n.Value)
+			return
+		}
+		into[f.Name] = v
+	case spec.Enum:
+		if n.Kind != yaml.ScalarNode || !slices.Contains(f.Enum, n.Value) {
+			l.errf(n, "%s must be one of %s, got %q", path, strings.Join(f.Enum, ", "), n.Value)
+			return
+		}
+		into[f.Name] = n.Value
+	case spec.Strings:
+		var list []string
+		switch n.Kind {
+		case yaml.ScalarNode:
+			list = []string{n.Value}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				if c.Kind != yaml.ScalarNode {
+					l.errf(c, "%s must be a list of strings", path)
+					return
+				}
+				list = append(list, c.Value)
+			}
+		default:
+			l.errf(n, "%s must be a string or a list of strings", path)
+			return
+		}
+		if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, ",") {
+			list = strings.Split(n.Value, ",")
+		}
+		into[f.Name] = list
+	default:
+		panic(fmt.Sprintf("BUG: field %s has kind %d", f.Name, f.Kind))
+	}
 }
 
 func (l *loader) sink(name string, key, spec *yaml.Node) {

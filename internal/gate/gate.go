@@ -36,6 +36,10 @@ type Format int
 const (
 	NDJSON Format = iota + 1 // one JSON object per line
 	JSON                     // one object, or an array of objects
+	// Records: Request.Records holds one JSON object per element, as a
+	// message-based source (Kafka, MQTT) receives them; Body is unused,
+	// and so is IdempotencyKey (a source's Puts record its position).
+	Records
 )
 
 // Errors the caller maps to answers (the HTTP API: 404, 429, 422, 503).
@@ -177,8 +181,13 @@ type Request struct {
 	Stream         string
 	Format         Format
 	Body           []byte
-	IdempotencyKey string // empty: none
-	Source         string // "http", "generator", ...
+	Records        [][]byte // Format Records
+	IdempotencyKey string   // empty: none
+	Source         string   // "http", "generator", ...
+	// Puts are metadata written in the same atomic log batch as the
+	// request's records: a source's position in what it reads (Kafka
+	// offsets), so records and position are durable together or not at all.
+	Puts []wlog.Put
 }
 
 // Ingest validates the request's records and appends them durably. The
@@ -193,7 +202,11 @@ func (g *Gate) Ingest(ctx context.Context, req Request) (Result, error) {
 			return Result{}, err
 		}
 	}
-	weight := int64(len(req.Body))*2 + 4096 // the body plus the rows built from it
+	size := len(req.Body)
+	for _, r := range req.Records {
+		size += len(r)
+	}
+	weight := int64(size)*2 + 4096 // the body plus the rows built from it
 	weight = min(weight, g.opts.MaxInFlightBytes)
 	actx, cancel := context.WithTimeout(ctx, g.opts.AdmitWait)
 	err := g.admit.Acquire(actx, weight)
@@ -377,6 +390,10 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 			one(index, line, "")
 			index++
 		}
+	case Records:
+		for i, r := range req.Records {
+			one(i, r, "")
+		}
 	case JSON:
 		trimmed := bytes.TrimSpace(body)
 		switch {
@@ -416,6 +433,7 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: QuarantineStream(st.Name), Meta: st.Version, Count: b.nquar, Payload: b.quar})
 	}
 	res := b.res
+	w.Puts = append(w.Puts, req.Puts...)
 	if idem != nil {
 		w.Puts = append(w.Puts, idem(res))
 	}
@@ -432,7 +450,11 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 		m.Received.WithLabelValues(st.Name).Add(float64(res.Accepted + res.Quarantined))
 		m.Accepted.WithLabelValues(st.Name).Add(float64(res.Accepted))
 		m.Quarantined.WithLabelValues(st.Name).Add(float64(res.Quarantined))
-		m.Bytes.WithLabelValues(st.Name).Add(float64(len(req.Body)))
+		n := len(req.Body)
+		for _, r := range req.Records {
+			n += len(r)
+		}
+		m.Bytes.WithLabelValues(st.Name).Add(float64(n))
 	}
 	return res, nil
 }

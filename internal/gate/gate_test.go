@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	wlog "github.com/weirhq/weir/internal/log"
 	"github.com/weirhq/weir/internal/log/pebblelog"
 	"github.com/weirhq/weir/internal/schema"
 )
@@ -205,4 +206,26 @@ func FuzzIngest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRecordsWithPosition: a source's records (one per element, newlines
+// and all) and its position are written together.
+func TestRecordsWithPosition(t *testing.T) {
+	g, l := newGate(t)
+	recs := [][]byte{
+		[]byte(`{"ts":1795000000000,"user_id":"a","status":200}`),
+		[]byte("{\"ts\": 1795000000001,\n \"user_id\": \"b\",\n \"status\": 201}"), // pretty-printed: one record
+		[]byte(`{"ts":1795000000002,"user_id":"c","status":"x"}`),
+	}
+	res, err := g.Ingest(context.Background(), Request{Stream: "clicks", Format: Records, Records: recs,
+		Puts: []wlog.Put{{Key: []byte("src/k/t/0"), Value: []byte("3")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 2 || res.Quarantined != 1 || logEnd(t, l) != 2 {
+		t.Fatalf("accepted %d quarantined %d, log %d; want 2, 1, 2", res.Accepted, res.Quarantined, logEnd(t, l))
+	}
+	if v, ok, err := l.Get([]byte("src/k/t/0")); err != nil || !ok || string(v) != "3" {
+		t.Fatalf("position: %q %v %v", v, ok, err)
+	}
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/weirhq/weir/internal/api"
 	"github.com/weirhq/weir/internal/config"
+	"github.com/weirhq/weir/internal/connect"
 	"github.com/weirhq/weir/internal/connect/generator"
 	"github.com/weirhq/weir/internal/gate"
 	"github.com/weirhq/weir/internal/lake"
@@ -292,6 +293,19 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 
+	connectors := map[string]connect.Source{}
+	for _, s := range cfg.Pipeline.Sources {
+		if s.Settings == nil {
+			continue
+		}
+		src, err := connect.Open(s.Type, s.Settings, connect.Env{Name: s.Name, Stream: s.Stream, Gate: n.gate, Meta: n.log, Logger: cfg.Logger})
+		if err != nil {
+			n.views.Stop()
+			return nil, err
+		}
+		connectors[s.Name] = src
+	}
+
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w (use --listen to pick another address)", cfg.Listen, err)
@@ -340,6 +354,17 @@ func Start(cfg Config) (*Node, error) {
 	n.cancelSrc = cancelSrc
 	if !cfg.NoSources {
 		for _, s := range cfg.Pipeline.Sources {
+			if src := connectors[s.Name]; src != nil {
+				n.sources.Add(1)
+				go func() {
+					defer n.sources.Done()
+					if err := src.Run(srcCtx); err != nil {
+						cfg.Logger.Error("source stopped", "source", s.Name, "err", err)
+						n.errc <- err
+					}
+				}()
+				continue
+			}
 			n.sources.Add(1)
 			go func() {
 				defer n.sources.Done()

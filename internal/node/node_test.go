@@ -22,7 +22,7 @@ const testSchema = `{"type":"object","required":["ts","seq","user_id"],"addition
 
 // writePipeline writes weir.yaml, the events schema and views/*.sql (file
 // name → SQL) into dir/pipeline and returns that directory.
-func writePipeline(t *testing.T, dir, yaml string, views map[string]string) string {
+func writePipeline(t testing.TB, dir, yaml string, views map[string]string) string {
 	t.Helper()
 	pipe := filepath.Join(dir, "pipeline")
 	files := map[string]string{"weir.yaml": yaml, "schemas/events.json": testSchema}
@@ -42,7 +42,7 @@ func writePipeline(t *testing.T, dir, yaml string, views map[string]string) stri
 
 // testConfig loads the pipeline of writePipeline into a node config
 // without sources, data in dir/data.
-func testConfig(t *testing.T, dir, yaml string, views map[string]string) Config {
+func testConfig(t testing.TB, dir, yaml string, views map[string]string) Config {
 	t.Helper()
 	p, err := config.Load(writePipeline(t, dir, yaml, views))
 	if err != nil {

@@ -1,0 +1,7 @@
+// Package all imports every connector, so that they register themselves.
+// Import it (blank) where a binary or a test needs them all.
+package all
+
+import (
+	_ "github.com/weirhq/weir/internal/connect/kafka"
+)

@@ -1,0 +1,85 @@
+package all
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/weirhq/weir/internal/config"
+	"github.com/weirhq/weir/internal/connect/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/connectors/*.md from the connector specs")
+
+// TestDocs: docs/connectors/<type>.md is what the connector's spec says.
+func TestDocs(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "docs", "connectors")
+	types := spec.Types("source")
+	if len(types) == 0 {
+		t.Fatal("no connector registered")
+	}
+	for _, typ := range types {
+		s, _ := spec.Lookup(typ)
+		want := spec.Markdown(s)
+		path := filepath.Join(dir, typ+".md")
+		if *update {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != want {
+			t.Errorf("%s is stale or missing: run go test ./internal/connect/all/ -update", path)
+		}
+	}
+}
+
+// TestSourceConfig: a connector source's settings are checked by its spec
+// when weir.yaml loads, with the file and line of each mistake.
+func TestSourceConfig(t *testing.T) {
+	f := func(source, want string) {
+		t.Helper()
+		dir := t.TempDir()
+		yaml := `streams:
+  events:
+    schema: schemas/e.json
+    key: [id]
+    event_time: {column: ts}
+sources:
+  k:
+` + source
+		os.MkdirAll(filepath.Join(dir, "schemas"), 0o755)
+		os.WriteFile(filepath.Join(dir, "weir.yaml"), []byte(yaml), 0o644)
+		os.WriteFile(filepath.Join(dir, "schemas", "e.json"), []byte(`{"type":"object","required":["ts"],"properties":{"id":{"type":"string"},"ts":{"type":"string","format":"date-time"}}}`), 0o644)
+		p, err := config.Load(dir)
+		if want == "" {
+			if err != nil {
+				t.Fatalf("%s: %v", source, err)
+			}
+			v := p.Sources[0].Settings
+			if v.String("start") != "earliest" || v.Int("max_batch") != 5000 || v.String("format") != "json" {
+				t.Fatalf("defaults not applied: %v", v)
+			}
+			return
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: error %v, want it to contain %q", source, err, want)
+		}
+	}
+	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n    topic: t\n", "")
+	f("    type: kafka\n    stream: events\n    brokers: a:9092,b:9092\n    topic: t\n", "")
+	f("    type: kafka\n    stream: events\n    topic: t\n", "weir.yaml:8: sources.k: brokers is required")
+	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n", "sources.k: topic is required")
+	f("    type: kafka\n    brokers: [a:9092]\n    topic: t\n", "sources.k: stream is required")
+	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n    topic: t\n    start: newest\n", "weir.yaml:12: sources.k.start must be one of earliest, latest, timestamp, got \"newest\"")
+	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n    topic: t\n    max_batch: 0\n", "sources.k.max_batch must be an integer from 1 to 1000000")
+	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n    topic: t\n    topics: [x]\n", `sources.k: unknown key "topics"`)
+	f("    type: kafka\n    stream: nope\n    brokers: [a:9092]\n    topic: t\n", `"nope" is not a declared stream`)
+	f("    type: kafkaa\n    stream: events\n", "unknown source type \"kafkaa\"; supported: generator, kafka")
+}

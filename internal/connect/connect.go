@@ -1,0 +1,78 @@
+// Package connect is the API connectors build on: a source is constructed
+// from its checked settings (spec.Values) and an Env, and runs until its
+// context ends, feeding the gate. Each connector lives in its own package
+// under internal/connect/ and registers itself with Register from an init
+// function; internal/connect/all imports them all.
+//
+// Exactly-once into Weir: a source that reads from a replayable peer
+// (Kafka offsets, a replication LSN) passes its new position as
+// gate.Request.Puts, so the records and the position become durable in one
+// log batch; on restart it resumes from the position it stored (Env.Meta).
+//
+// This package must not import the node, the lake or the query engine.
+package connect
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/weirhq/weir/internal/connect/spec"
+	"github.com/weirhq/weir/internal/gate"
+	wlog "github.com/weirhq/weir/internal/log"
+)
+
+// Ingester takes records into a stream: the gate.
+type Ingester interface {
+	Ingest(ctx context.Context, req gate.Request) (gate.Result, error)
+}
+
+// Env is what a source gets from the node.
+type Env struct {
+	Name   string // the source's name in weir.yaml
+	Stream string // the stream it feeds
+	Gate   Ingester
+	Meta   wlog.Meta // where it keeps its position, under PositionPrefix(Name)
+	Logger *slog.Logger
+}
+
+// PositionPrefix is the metadata key prefix of a source's stored position.
+func PositionPrefix(source string) string { return "src/" + source + "/" }
+
+// Source is a running source.
+type Source interface {
+	// Run feeds the stream until ctx ends (then it returns nil) or it meets
+	// an error it cannot retry. Transient failures of the peer or of the
+	// gate (overload, backlog) are retried with backoff, never dropped.
+	Run(ctx context.Context) error
+}
+
+// NewSource builds a source from its settings.
+type NewSource func(v spec.Values, env Env) (Source, error)
+
+var (
+	mu      sync.Mutex
+	sources = map[string]NewSource{}
+)
+
+// RegisterSource registers a source connector: its spec (for weir.yaml and
+// the docs) and its constructor.
+func RegisterSource(s *spec.Spec, fn NewSource) {
+	s.Kind = "source"
+	spec.Register(s)
+	mu.Lock()
+	sources[s.Type] = fn
+	mu.Unlock()
+}
+
+// Open builds the source of type typ.
+func Open(typ string, v spec.Values, env Env) (Source, error) {
+	mu.Lock()
+	fn, ok := sources[typ]
+	mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("BUG: no source connector %q is registered (import internal/connect/all)", typ)
+	}
+	return fn(v, env)
+}

@@ -1,0 +1,259 @@
+// Package kafka is the Kafka source: it reads a topic's partitions with
+// franz-go and feeds a stream, exactly once. The offsets it has read up to
+// are stored in Weir's log in the same batch as the records (see
+// internal/connect), so after a crash it resumes from exactly there; Kafka
+// consumer-group offsets are not used for that.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/spec"
+	"github.com/weirhq/weir/internal/gate"
+	wlog "github.com/weirhq/weir/internal/log"
+)
+
+// Spec declares the source's settings.
+var Spec = &spec.Spec{
+	Type:    "kafka",
+	Summary: "Reads a Kafka topic (any Kafka-compatible cluster) into a stream, exactly once.",
+	Doc: `Each record's value is one event, JSON, validated against the stream's schema like
+an HTTP event; a value that fails goes to the quarantine with the reason and
+its original bytes. The source reads every partition of the topic,
+including partitions added later (checked every 30 s).
+
+The offsets read so far are stored in Weir's own log, in the same atomic batch
+as the records they produced, so a crash or a restart resumes exactly where
+the last acknowledged batch ended: no record is lost or ingested twice. ` + "`start`" + `
+applies only to partitions with no stored offset (the first run, or a new
+partition). A broker that goes away is retried with backoff; the source
+catches up when it is back. When the stream's backlog is over its limit the
+source waits instead of dropping.`,
+	Fields: []spec.Field{
+		{Name: "brokers", Kind: spec.Strings, Required: true, Doc: "seed brokers, `host:port` (a list, or comma-separated)"},
+		{Name: "topic", Kind: spec.String, Required: true, Doc: "the topic to read"},
+		{Name: "format", Kind: spec.Enum, Enum: []string{"json"}, Default: "json", Doc: "how record values are encoded"},
+		{Name: "start", Kind: spec.Enum, Enum: []string{"earliest", "latest", "timestamp"}, Default: "earliest",
+			Doc: "where to start reading a partition with no stored offset: its first record, its end, or the first record at or after `start_time`"},
+		{Name: "start_time", Kind: spec.String, Doc: "with `start: timestamp`: an RFC 3339 time like `2026-12-01T00:00:00Z`"},
+		{Name: "max_batch", Kind: spec.Int, Default: "5000", Min: 1, Max: 1_000_000, Doc: "records per ingest batch at most"},
+		{Name: "client_id", Kind: spec.String, Default: "weir", Doc: "the client id brokers see"},
+	},
+	Example: `sources:
+  orders_from_kafka:
+    type: kafka
+    stream: orders
+    brokers: [kafka-1:9092, kafka-2:9092]
+    topic: orders
+    start: earliest`,
+}
+
+func init() { connect.RegisterSource(Spec, New) }
+
+// Source reads one topic.
+type Source struct {
+	env      connect.Env
+	brokers  []string
+	topic    string
+	start    kgo.Offset
+	maxBatch int
+	clientID string
+}
+
+// New checks the settings and builds the source.
+func New(v spec.Values, env connect.Env) (connect.Source, error) {
+	s := &Source{env: env, brokers: v.Strings("brokers"), topic: v.String("topic"), maxBatch: int(v.Int("max_batch")), clientID: v.String("client_id")}
+	if s.env.Logger == nil {
+		s.env.Logger = slog.Default()
+	}
+	s.env.Logger = s.env.Logger.With("source", env.Name, "topic", s.topic)
+	for i, b := range s.brokers {
+		s.brokers[i] = strings.TrimSpace(b)
+	}
+	switch v.String("start") {
+	case "earliest":
+		s.start = kgo.NewOffset().AtStart()
+	case "latest":
+		s.start = kgo.NewOffset().AtEnd()
+	case "timestamp":
+		t, err := time.Parse(time.RFC3339Nano, v.String("start_time"))
+		if err != nil {
+			return nil, fmt.Errorf("source %s: start: timestamp needs start_time as an RFC 3339 time like 2026-12-01T00:00:00Z, got %q", env.Name, v.String("start_time"))
+		}
+		s.start = kgo.NewOffset().AfterMilli(t.UnixMilli())
+	}
+	return s, nil
+}
+
+func (s *Source) key(partition int32) []byte {
+	return []byte(connect.PositionPrefix(s.env.Name) + s.topic + "/" + strconv.Itoa(int(partition)))
+}
+
+// stored reads the next offset to read of every partition read before.
+func (s *Source) stored() (map[int32]int64, error) {
+	out := map[int32]int64{}
+	prefix := []byte(connect.PositionPrefix(s.env.Name) + s.topic + "/")
+	var bad error
+	err := s.env.Meta.Scan(prefix, func(k, v []byte) bool {
+		p, err1 := strconv.ParseInt(string(k[len(prefix):]), 10, 32)
+		off, err2 := strconv.ParseInt(string(v), 10, 64)
+		if err1 != nil || err2 != nil {
+			bad = fmt.Errorf("BUG: stored offset %q = %q", k, v)
+			return false
+		}
+		out[int32(p)] = off
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	return out, err
+}
+
+// Run consumes until ctx ends.
+func (s *Source) Run(ctx context.Context) error {
+	offsets, err := s.stored()
+	if err != nil {
+		return fmt.Errorf("source %s: cannot read its stored offsets: %w", s.env.Name, err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.brokers...), kgo.ClientID(s.clientID),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("source %s: brokers %v: %w", s.env.Name, s.brokers, err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	consuming := map[int32]bool{}
+	var nextCheck time.Time
+	var backoff time.Duration
+	for ctx.Err() == nil {
+		if time.Now().After(nextCheck) {
+			if err := s.addPartitions(ctx, adm, cl, offsets, consuming); err != nil {
+				backoff = s.wait(ctx, backoff, "cannot list the topic's partitions; retrying", err)
+				continue
+			}
+			nextCheck = time.Now().Add(30 * time.Second)
+		}
+		if len(consuming) == 0 {
+			backoff = s.wait(ctx, backoff, "the topic has no partitions yet; retrying", nil)
+			nextCheck = time.Time{}
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fetches := cl.PollRecords(pctx, s.maxBatch)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		var fetchErr error
+		fetches.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				fetchErr = fmt.Errorf("partition %d: %w", p, err)
+			}
+		})
+		if fetchErr != nil {
+			backoff = s.wait(ctx, backoff, "fetch failed; retrying", fetchErr)
+		}
+		recs := fetches.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		if err := s.ingest(ctx, recs); err != nil {
+			return err
+		}
+		backoff = 0
+	}
+	return nil
+}
+
+// addPartitions starts consuming partitions of the topic not consumed yet.
+func (s *Source) addPartitions(ctx context.Context, adm *kadm.Client, cl *kgo.Client, offsets map[int32]int64, consuming map[int32]bool) error {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	topics, err := adm.ListTopics(lctx, s.topic)
+	if err != nil {
+		return err
+	}
+	td, ok := topics[s.topic]
+	if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("topic %q does not exist (create it, or check the topic setting)", s.topic)
+	}
+	if td.Err != nil {
+		return td.Err
+	}
+	add := map[int32]kgo.Offset{}
+	for p := range td.Partitions {
+		if consuming[p] {
+			continue
+		}
+		if off, ok := offsets[p]; ok {
+			add[p] = kgo.NewOffset().At(off)
+		} else {
+			add[p] = s.start
+		}
+		consuming[p] = true
+	}
+	if len(add) > 0 {
+		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: add})
+		s.env.Logger.Info("kafka source reading partitions", "partitions", len(consuming), "new", len(add))
+	}
+	return nil
+}
+
+// ingest writes one polled batch and the offsets after it, retrying while
+// the gate is overloaded or the stream backlogged: the batch is held, not
+// dropped, and Kafka waits.
+func (s *Source) ingest(ctx context.Context, recs []*kgo.Record) error {
+	req := gate.Request{Stream: s.env.Stream, Format: gate.Records, Source: "kafka", Records: make([][]byte, len(recs))}
+	next := map[int32]int64{}
+	for i, r := range recs {
+		req.Records[i] = r.Value
+		next[r.Partition] = r.Offset + 1
+	}
+	for p, off := range next {
+		req.Puts = append(req.Puts, wlog.Put{Key: s.key(p), Value: []byte(strconv.FormatInt(off, 10))})
+	}
+	var backoff time.Duration
+	for {
+		_, err := s.env.Gate.Ingest(ctx, req)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return nil // not written; read again after the restart
+		case errors.Is(err, gate.ErrOverloaded), errors.Is(err, gate.ErrBacklog), errors.Is(err, gate.ErrUnavailable):
+			backoff = s.wait(ctx, backoff, "the stream cannot take the batch now; holding it and retrying", err)
+		default:
+			return fmt.Errorf("source %s: cannot ingest into stream %q: %w", s.env.Name, s.env.Stream, err)
+		}
+	}
+}
+
+// wait sleeps an exponential backoff with jitter (100 ms doubling to 10 s)
+// and returns the next one.
+func (s *Source) wait(ctx context.Context, d time.Duration, msg string, err error) time.Duration {
+	d = min(max(2*d, 100*time.Millisecond), 10*time.Second)
+	if err != nil && d >= time.Second {
+		s.env.Logger.Warn("kafka source: "+msg, "err", err, "retry_in", d)
+	}
+	t := time.NewTimer(d/2 + rand.N(d/2+1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return d
+}

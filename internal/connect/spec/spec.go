@@ -1,0 +1,160 @@
+// Package spec is the seam between Weir and its connectors: each connector
+// declares a Spec (its settings with kinds, defaults and docs), and that
+// one declaration drives weir.yaml validation (internal/config), the
+// reference page docs/connectors/<type>.md, and the values the connector
+// is built from.
+//
+// Connectors register their Spec from an init function of their package;
+// internal/connect/all imports every connector, so a binary that imports
+// it knows them all. This package imports only the standard library, so
+// the config loader can use it without pulling in any connector.
+package spec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Kind is the type of a setting's value.
+type Kind int
+
+const (
+	String   Kind = iota + 1
+	Int           // a whole number
+	Duration      // 500ms, 5s, 10m, 24h, 7d
+	Strings       // a list of strings (a single string is a list of one)
+	Enum          // one of Field.Enum
+	Bool
+)
+
+func (k Kind) String() string {
+	switch k {
+	case String:
+		return "string"
+	case Int:
+		return "integer"
+	case Duration:
+		return "duration"
+	case Strings:
+		return "list of strings"
+	case Enum:
+		return "one of"
+	case Bool:
+		return "boolean"
+	}
+	return "?"
+}
+
+// Field is one setting, as weir.yaml spells it.
+type Field struct {
+	Name     string
+	Kind     Kind
+	Required bool
+	Default  string   // as written in weir.yaml; "" means none
+	Enum     []string // the values an Enum field takes
+	Min, Max int64    // bounds of an Int field (both 0: none)
+	Doc      string
+}
+
+// Spec declares a connector.
+type Spec struct {
+	Type    string // the `type:` in weir.yaml
+	Kind    string // "source" or "sink"
+	Summary string // one line
+	Doc     string // paragraphs for the reference page
+	Fields  []Field
+	Example string // a weir.yaml snippet
+}
+
+// Field returns the field called name.
+func (s *Spec) Field(name string) (Field, bool) {
+	for _, f := range s.Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// Values are a connector's settings, checked against its Spec: string,
+// int64, time.Duration, []string or bool per field kind.
+type Values map[string]any
+
+func (v Values) String(name string) string          { s, _ := v[name].(string); return s }
+func (v Values) Int(name string) int64              { n, _ := v[name].(int64); return n }
+func (v Values) Duration(name string) time.Duration { d, _ := v[name].(time.Duration); return d }
+func (v Values) Strings(name string) []string       { l, _ := v[name].([]string); return l }
+func (v Values) Bool(name string) bool              { b, _ := v[name].(bool); return b }
+
+var (
+	mu    sync.Mutex
+	specs = map[string]*Spec{}
+)
+
+// Register adds a connector's Spec; a second one of the same type panics.
+func Register(s *Spec) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := specs[s.Type]; dup {
+		panic(fmt.Sprintf("BUG: connector type %q registered twice", s.Type))
+	}
+	specs[s.Type] = s
+}
+
+// Lookup returns the Spec of a connector type.
+func Lookup(typ string) (*Spec, bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	s, ok := specs[typ]
+	return s, ok
+}
+
+// Types lists the registered types of a kind ("source", "sink"), sorted.
+func Types(kind string) []string {
+	mu.Lock()
+	defer mu.Unlock()
+	var out []string
+	for t, s := range specs {
+		if s.Kind == kind {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Markdown renders the reference page of a Spec.
+func Markdown(s *Spec) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s %s\n\n", s.Type, s.Kind)
+	fmt.Fprintf(&b, "<!-- Generated from the connector's spec: go test ./internal/connect/all/ -update -->\n\n")
+	fmt.Fprintf(&b, "%s\n\n", s.Summary)
+	if s.Doc != "" {
+		fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(s.Doc))
+	}
+	b.WriteString("## Settings\n\n| setting | type | default | meaning |\n|---|---|---|---|\n")
+	for _, f := range s.Fields {
+		kind := f.Kind.String()
+		if f.Kind == Enum {
+			kind = "one of `" + strings.Join(f.Enum, "`, `") + "`"
+		}
+		if f.Kind == Int && (f.Min != 0 || f.Max != 0) {
+			kind = fmt.Sprintf("integer, %d to %d", f.Min, f.Max)
+		}
+		def := "—"
+		switch {
+		case f.Required:
+			def = "required"
+		case f.Default != "":
+			def = "`" + f.Default + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", f.Name, kind, def, f.Doc)
+	}
+	if s.Example != "" {
+		fmt.Fprintf(&b, "\n## Example\n\n```yaml\n%s\n```\n", strings.TrimSpace(s.Example))
+	}
+	return b.String()
+}
