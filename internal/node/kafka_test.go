@@ -37,6 +37,24 @@ func produce(t testing.TB, cl *kgo.Client, topic string, from, to int) {
 	}
 }
 
+// kafkaPipeline is a stream "events" fed by a kafka source on topic
+// clicks, with extra settings of the source appended.
+func kafkaPipeline(broker string, partitions int, extra string) string {
+	return fmt.Sprintf(`streams:
+  events:
+    schema: schemas/events.json
+    key: [user_id]
+    event_time: {column: ts, max_disorder: 1s}
+    partitions: %d
+sources:
+  from_kafka:
+    type: kafka
+    stream: events
+    brokers: [%s]
+    topic: clicks
+`, partitions, broker) + extra
+}
+
 // kafkaOracle is what records 0..n-1 leave: accepted count and seq sum,
 // quarantined count.
 func kafkaOracle(n int) (accepted, sum, quarantined int) {
@@ -108,20 +126,7 @@ func TestKafkaSourceExactlyOnce(t *testing.T) {
 	produce(t, cl, "clicks", 0, 2000)
 
 	dir := t.TempDir()
-	cfg := testConfig(t, dir, fmt.Sprintf(`streams:
-  events:
-    schema: schemas/events.json
-    key: [user_id]
-    event_time: {column: ts, max_disorder: 1s}
-    partitions: 2
-sources:
-  from_kafka:
-    type: kafka
-    stream: events
-    brokers: [%s]
-    topic: clicks
-    max_batch: 300
-`, b.Addr), nil)
+	cfg := testConfig(t, dir, kafkaPipeline(b.Addr, 2, "    max_batch: 300\n"), nil)
 	cfg.NoSources = false
 	n, err := Start(cfg)
 	if err != nil {
@@ -171,19 +176,7 @@ func BenchmarkKafkaSource(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		cfg := testConfig(b, b.TempDir(), fmt.Sprintf(`streams:
-  events:
-    schema: schemas/events.json
-    key: [user_id]
-    event_time: {column: ts, max_disorder: 1s}
-    partitions: 4
-sources:
-  from_kafka:
-    type: kafka
-    stream: events
-    brokers: [%s]
-    topic: clicks
-`, br.Addr), nil)
+		cfg := testConfig(b, b.TempDir(), kafkaPipeline(br.Addr, 4, ""), nil)
 		cfg.NoSources = false
 		b.StartTimer()
 		start := time.Now()
