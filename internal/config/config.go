@@ -636,8 +636,11 @@ func (l *loader) setting(n *yaml.Node, path string, f spec.Field, into spec.Valu
 			l.errf(n, "%s must be a string or a list of strings", path)
 			return
 		}
-		if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, ",") {
+		if n.Kind == yaml.ScalarNode {
 			list = strings.Split(n.Value, ",")
+		}
+		for i := range list {
+			list[i] = strings.TrimSpace(list[i])
 		}
 		into[f.Name] = list
 	default:

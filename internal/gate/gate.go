@@ -13,6 +13,7 @@ package gate
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,8 +38,7 @@ const (
 	NDJSON Format = iota + 1 // one JSON object per line
 	JSON                     // one object, or an array of objects
 	// Records: Request.Records holds one JSON object per element, as a
-	// message-based source (Kafka, MQTT) receives them; Body is unused,
-	// and so is IdempotencyKey (a source's Puts record its position).
+	// message-based source (Kafka, MQTT) receives them; Body is unused.
 	Records
 )
 
@@ -202,11 +202,7 @@ func (g *Gate) Ingest(ctx context.Context, req Request) (Result, error) {
 			return Result{}, err
 		}
 	}
-	size := len(req.Body)
-	for _, r := range req.Records {
-		size += len(r)
-	}
-	weight := int64(size)*2 + 4096 // the body plus the rows built from it
+	weight := int64(req.size())*2 + 4096 // the body plus the rows built from it
 	weight = min(weight, g.opts.MaxInFlightBytes)
 	actx, cancel := context.WithTimeout(ctx, g.opts.AdmitWait)
 	err := g.admit.Acquire(actx, weight)
@@ -231,6 +227,15 @@ type idemRecord struct {
 	Result Result `json:"result"`
 }
 
+// size is the request's bytes of records.
+func (req *Request) size() int {
+	n := len(req.Body)
+	for _, r := range req.Records {
+		n += len(r)
+	}
+	return n
+}
+
 func idemKey(stream, key string) []byte { return []byte("idem/" + stream + "/" + key) }
 
 func (g *Gate) ingestIdempotent(ctx context.Context, st *stream, req Request) (Result, error) {
@@ -238,6 +243,11 @@ func (g *Gate) ingestIdempotent(ctx context.Context, st *stream, req Request) (R
 	h.WriteString(req.Stream)
 	h.Write([]byte{0, byte(req.Format)})
 	h.Write(req.Body)
+	var lb [binary.MaxVarintLen64]byte
+	for _, r := range req.Records {
+		h.Write(binary.AppendUvarint(lb[:0], uint64(len(r)))) // so ["ab","c"] differs from ["a","bc"]
+		h.Write(r)
+	}
 	hash := h.Sum64()
 	mk := req.Stream + "\x00" + req.IdempotencyKey
 	for {
@@ -450,11 +460,7 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 		m.Received.WithLabelValues(st.Name).Add(float64(res.Accepted + res.Quarantined))
 		m.Accepted.WithLabelValues(st.Name).Add(float64(res.Accepted))
 		m.Quarantined.WithLabelValues(st.Name).Add(float64(res.Quarantined))
-		n := len(req.Body)
-		for _, r := range req.Records {
-			n += len(r)
-		}
-		m.Bytes.WithLabelValues(st.Name).Add(float64(n))
+		m.Bytes.WithLabelValues(st.Name).Add(float64(req.size()))
 	}
 	return res, nil
 }

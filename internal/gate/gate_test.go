@@ -228,4 +228,21 @@ func TestRecordsWithPosition(t *testing.T) {
 	if v, ok, err := l.Get([]byte("src/k/t/0")); err != nil || !ok || string(v) != "3" {
 		t.Fatalf("position: %q %v %v", v, ok, err)
 	}
+
+	// An idempotency key covers the records: the same ones again answer as
+	// before and add nothing; others under the same key are refused.
+	ctx := context.Background()
+	req := Request{Stream: "clicks", Format: Records, Records: recs[:2], IdempotencyKey: "k1"}
+	first, err := g.Ingest(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := g.Ingest(ctx, req)
+	if err != nil || again.Accepted != first.Accepted || again.Quarantined != first.Quarantined || logEnd(t, l) != 4 {
+		t.Fatalf("retry: %+v %v, log %d; want %+v, log 4", again, err, logEnd(t, l), first)
+	}
+	req.Records = recs[1:]
+	if _, err := g.Ingest(ctx, req); !errors.Is(err, ErrIdempotencyMismatch) {
+		t.Fatalf("other records under the same key: %v, want ErrIdempotencyMismatch", err)
+	}
 }

@@ -40,19 +40,13 @@ func produce(t testing.TB, cl *kgo.Client, topic string, from, to int) {
 // kafkaPipeline is a stream "events" fed by a kafka source on topic
 // clicks, with extra settings of the source appended.
 func kafkaPipeline(broker string, partitions int, extra string) string {
-	return fmt.Sprintf(`streams:
-  events:
-    schema: schemas/events.json
-    key: [user_id]
-    event_time: {column: ts, max_disorder: 1s}
-    partitions: %d
-sources:
+	return eventsYAML(partitions) + fmt.Sprintf(`sources:
   from_kafka:
     type: kafka
     stream: events
     brokers: [%s]
     topic: clicks
-`, partitions, broker) + extra
+`, broker) + extra
 }
 
 // kafkaOracle is what records 0..n-1 leave: accepted count and seq sum,

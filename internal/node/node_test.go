@@ -55,12 +55,29 @@ func testConfig(t testing.TB, dir, yaml string, views map[string]string) Config 
 // startNode starts a node on a pipeline of writePipeline.
 func startNode(t *testing.T, yaml string, views map[string]string) *Node {
 	t.Helper()
-	n, err := Start(testConfig(t, t.TempDir(), yaml, views))
+	return startWith(t, testConfig(t, t.TempDir(), yaml, views))
+}
+
+// startWith starts a node and stops it when the test ends.
+func startWith(t *testing.T, cfg Config) *Node {
+	t.Helper()
+	n, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Shutdown(context.Background()) })
 	return n
+}
+
+// eventsYAML declares the stream "events" of the test schema.
+func eventsYAML(partitions int) string {
+	return fmt.Sprintf(`streams:
+  events:
+    schema: schemas/events.json
+    key: [user_id]
+    event_time: {column: ts, max_disorder: 1s}
+    partitions: %d
+`, partitions)
 }
 
 func post(t *testing.T, n *Node, body []byte) (int, http.Header, []byte) {

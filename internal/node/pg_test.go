@@ -21,13 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const pgYAML = `streams:
-  events:
-    schema: schemas/events.json
-    key: [user_id]
-    event_time: {column: ts, max_disorder: 1s}
-    partitions: 2
-sinks:
+var pgYAML = eventsYAML(2) + `sinks:
   lake:
     type: lake
     stream: events
@@ -39,12 +33,7 @@ func startPGNode(t *testing.T, password string, tlsConfig *tls.Config) *Node {
 	t.Helper()
 	cfg := testConfig(t, t.TempDir(), pgYAML, nil)
 	cfg.PGListen, cfg.PGPassword, cfg.TLS = "127.0.0.1:0", password, tlsConfig
-	n, err := Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Shutdown(context.Background()) })
-	return n
+	return startWith(t, cfg)
 }
 
 func pgConnect(t *testing.T, n *Node, params string) *pgx.Conn {
@@ -274,6 +263,17 @@ func TestPostgresStatements(t *testing.T) {
 	results, err := mrr.ReadAll()
 	if pgCode(err) != "42P01" || len(results) != 2 || string(results[1].Rows[0][0]) != "2" {
 		t.Fatalf("script: %d results, %v", len(results), err)
+	}
+
+	// In a script, a result past the row limit is an error, not a cut, and
+	// COPY is refused as it is alone.
+	for script, code := range map[string]string{
+		"SELECT 1; SELECT i FROM range(100001) t(i)":   "54000",
+		"SELECT 1; COPY (SELECT 1) TO STDOUT WITH CSV": "0A000",
+	} {
+		if _, err := c.PgConn().Exec(ctx, script).ReadAll(); pgCode(err) != code {
+			t.Errorf("%s: %v, want SQLSTATE %s", script, err, code)
+		}
 	}
 
 	// Streamed results have no row limit.

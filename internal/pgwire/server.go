@@ -206,6 +206,32 @@ func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatemen
 	return s.script(ctx, texts), nil
 }
 
+// sessionStatement completes with tag and does nothing else.
+func sessionStatement(tag string) *wire.PreparedStatement {
+	return wire.NewStatement(func(ctx context.Context, w wire.DataWriter, _ []wire.Parameter) error {
+		return w.Complete(tag)
+	})
+}
+
+// columns describes result columns to the client by their DuckDB types.
+func columns(names, duckTypes []string) wire.Columns {
+	cols := make(wire.Columns, len(names))
+	for i, name := range names {
+		cols[i] = wire.Column{Name: name, Oid: oidOf(duckTypes[i]), Width: -1}
+	}
+	return cols
+}
+
+// unsupported refuses, with what to do instead, a statement Postgres
+// clients send that Weir cannot serve over this protocol.
+func unsupported(text string) error {
+	if k := keywords(text, 1); len(k) == 1 && k[0] == "COPY" {
+		return pgerror.WithCode(errors.New("COPY is not supported over the Postgres protocol yet: "+
+			"export with psql --csv -c \"SELECT ...\" > file.csv, or weir query --format csv"), codes.FeatureNotSupported)
+	}
+	return nil
+}
+
 func (s *Server) empty() *wire.PreparedStatement {
 	return wire.NewStatement(func(ctx context.Context, w wire.DataWriter, _ []wire.Parameter) error {
 		return w.Empty()
@@ -216,22 +242,16 @@ func (s *Server) empty() *wire.PreparedStatement {
 // result columns and parameter types known.
 func (s *Server) prepare(ctx context.Context, text string, paramOIDs []uint32) (*wire.PreparedStatement, error) {
 	if tag := sessionTag(text); tag != "" {
-		return wire.NewStatement(func(ctx context.Context, w wire.DataWriter, _ []wire.Parameter) error {
-			return w.Complete(tag)
-		}), nil
+		return sessionStatement(tag), nil
 	}
-	if k := keywords(text, 1); len(k) == 1 && k[0] == "COPY" {
-		return nil, pgerror.WithCode(errors.New("COPY is not supported over the Postgres protocol yet: "+
-			"export with psql --csv -c \"SELECT ...\" > file.csv, or weir query --format csv"), codes.FeatureNotSupported)
+	if err := unsupported(text); err != nil {
+		return nil, err
 	}
 	d, err := s.o.Backend.Describe(ctx, text)
 	if err != nil {
 		return nil, s.pgError(err)
 	}
-	cols := make(wire.Columns, len(d.Columns))
-	for i, name := range d.Columns {
-		cols[i] = wire.Column{Name: name, Oid: oidOf(d.Types[i]), Width: -1}
-	}
+	cols := columns(d.Columns, d.Types)
 	params := make([]uint32, len(d.Params))
 	for i, t := range d.Params {
 		if i < len(paramOIDs) && paramOIDs[i] != 0 {
@@ -286,27 +306,31 @@ func (s *Server) prepare(ctx context.Context, text string, paramOIDs []uint32) (
 // script runs the statements of a multi-statement simple query in order
 // as it parses them (a later one may read what an earlier one created),
 // stopping at the first error as Postgres does; their results are held
-// in memory, up to the backend's row limit.
+// in memory, and one past the backend's row limit is an error rather than
+// a silent cut.
 func (s *Server) script(ctx context.Context, texts []string) wire.PreparedStatements {
 	var out wire.PreparedStatements
-	for _, text := range texts {
+	for i, text := range texts {
 		if tag := sessionTag(text); tag != "" {
-			out = append(out, wire.NewStatement(func(ctx context.Context, w wire.DataWriter, _ []wire.Parameter) error {
-				return w.Complete(tag)
-			}))
+			out = append(out, sessionStatement(tag))
 			continue
 		}
-		res, err := s.runAll(ctx, text)
+		var res *serve.Result
+		err := unsupported(text)
+		if err == nil {
+			res, err = s.runAll(ctx, text)
+		}
+		if err == nil && res.Truncated {
+			err = pgerror.WithCode(fmt.Errorf("statement %d of the query returned more than %d rows, which a multi-statement query holds in memory: "+
+				"send it as a query of its own to stream every row", i+1, len(res.Rows)), codes.ProgramLimitExceeded)
+		}
 		if err != nil {
 			out = append(out, wire.NewStatement(func(context.Context, wire.DataWriter, []wire.Parameter) error {
 				return err
 			}))
 			return out
 		}
-		cols := make(wire.Columns, len(res.Columns))
-		for i, name := range res.Columns {
-			cols[i] = wire.Column{Name: name, Oid: oidOf(res.Types[i]), Width: -1}
-		}
+		cols := columns(res.Columns, res.Types)
 		out = append(out, wire.NewStatement(func(ctx context.Context, w wire.DataWriter, _ []wire.Parameter) error {
 			for _, row := range res.Rows {
 				if err := w.Row(row); err != nil {

@@ -326,17 +326,11 @@ func (e *Engine) Describe(ctx context.Context, q string) (*Description, error) {
 	defer conn.close()
 	d := &Description{}
 	err = conn.Raw(func(dc any) error {
-		st, err := prepare(ctx, dc, q)
+		st, err := prepareReadOnly(ctx, dc, q)
 		if err != nil {
-			if writes(q) {
-				return errReadOnly
-			}
 			return err
 		}
 		defer st.Close()
-		if err := readOnly(st); err != nil {
-			return err
-		}
 		n, err := st.ColumnCount()
 		if err != nil {
 			return err
@@ -470,35 +464,41 @@ func prepare(ctx context.Context, dc any, q string) (*duckdb.Stmt, error) {
 
 func checkReadOnly(ctx context.Context, conn *sql.Conn, q string) error {
 	return conn.Raw(func(dc any) error {
-		st, err := prepare(ctx, dc, q)
-		if err != nil {
-			if writes(q) {
-				return errReadOnly
-			}
-			return err
+		st, err := prepareReadOnly(ctx, dc, q)
+		if err == nil {
+			st.Close()
 		}
-		defer st.Close()
-		return readOnly(st)
+		return err
 	})
 }
 
-func readOnly(st *duckdb.Stmt) error {
+// prepareReadOnly prepares q and refuses it unless it only reads. A write
+// DuckDB cannot even plan (UPDATE of a view) is refused as a write too.
+func prepareReadOnly(ctx context.Context, dc any, q string) (*duckdb.Stmt, error) {
+	st, err := prepare(ctx, dc, q)
+	if err != nil {
+		if writes(q) {
+			return nil, errReadOnly
+		}
+		return nil, err
+	}
 	typ, err := st.StatementType()
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadQuery, err)
+		st.Close()
+		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
 	}
 	switch typ {
 	case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
-		return nil
+		return st, nil
 	}
-	return errReadOnly
+	st.Close()
+	return nil, errReadOnly
 }
 
 var errReadOnly = fmt.Errorf("%w: only read-only queries (SELECT, WITH, EXPLAIN, DESCRIBE, SHOW) are allowed here; "+
 	"streams are written through the ingest API, and views are created in views/*.sql", ErrBadQuery)
 
-// writes reports whether q starts with a verb that writes, so that a write
-// DuckDB cannot even plan (UPDATE of a view, say) is refused as a write.
+// writes reports whether q starts with a verb that writes.
 func writes(q string) bool {
 	f := strings.Fields(strings.TrimLeft(q, "( \t\r\n"))
 	if len(f) == 0 {

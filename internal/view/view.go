@@ -472,11 +472,13 @@ func (m *Manager) Exec(ctx context.Context, stmt parse.Statement) (*serve.Result
 }
 
 func ok(msg string) *serve.Result {
-	return &serve.Result{Columns: []string{"status"}, Types: []string{"VARCHAR"}, Rows: [][]any{{msg}}}
+	return &serve.Result{Columns: statusColumns, Types: statusTypes, Rows: [][]any{{msg}}}
 }
 
-// The columns of SHOW VIEWS.
+// The columns of CREATE / DROP (a status line) and of SHOW VIEWS.
 var (
+	statusColumns, statusTypes = []string{"status"}, []string{"VARCHAR"}
+
 	showColumns = []string{"name", "input", "mode", "watermark", "rows_in", "rows_out", "late_kept", "late_dropped", "late_updated", "open_groups", "lag", "origin", "last_error", "sql"}
 	showTypes   = []string{"VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR"}
 )
@@ -490,7 +492,7 @@ func Describe(stmt parse.Statement) *serve.Description {
 	case *parse.Explain:
 		return &serve.Description{Columns: []string{"plan"}, Types: []string{"VARCHAR"}}
 	}
-	return &serve.Description{Columns: []string{"status"}, Types: []string{"VARCHAR"}}
+	return &serve.Description{Columns: statusColumns, Types: statusTypes}
 }
 
 func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {

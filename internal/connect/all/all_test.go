@@ -66,14 +66,17 @@ sources:
 			if v.String("start") != "earliest" || v.Int("max_batch") != 5000 || v.String("format") != "json" {
 				t.Fatalf("defaults not applied: %v", v)
 			}
+			if b := v.Strings("brokers"); len(b) != 2 || b[0] != "a:9092" || b[1] != "b:9092" {
+				t.Fatalf("brokers %q, want a:9092 and b:9092", b)
+			}
 			return
 		}
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("%s: error %v, want it to contain %q", source, err, want)
 		}
 	}
-	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n    topic: t\n", "")
-	f("    type: kafka\n    stream: events\n    brokers: a:9092,b:9092\n    topic: t\n", "")
+	f("    type: kafka\n    stream: events\n    brokers: [a:9092, b:9092]\n    topic: t\n", "")
+	f("    type: kafka\n    stream: events\n    brokers: a:9092, b:9092\n    topic: t\n", "")
 	f("    type: kafka\n    stream: events\n    topic: t\n", "weir.yaml:8: sources.k: brokers is required")
 	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n", "sources.k: topic is required")
 	f("    type: kafka\n    brokers: [a:9092]\n    topic: t\n", "sources.k: stream is required")

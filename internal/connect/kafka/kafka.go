@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -79,9 +78,6 @@ func New(v spec.Values, env connect.Env) (connect.Source, error) {
 		s.env.Logger = slog.Default()
 	}
 	s.env.Logger = s.env.Logger.With("source", env.Name, "topic", s.topic)
-	for i, b := range s.brokers {
-		s.brokers[i] = strings.TrimSpace(b)
-	}
 	switch v.String("start") {
 	case "earliest":
 		s.start = kgo.NewOffset().AtStart()
@@ -132,7 +128,7 @@ func (s *Source) Run(ctx context.Context) error {
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
-		return fmt.Errorf("source %s: brokers %v: %w", s.env.Name, s.brokers, err)
+		return fmt.Errorf("source %s: cannot set up a Kafka client for brokers %v: %w (check sources.%s.brokers: host:port of each)", s.env.Name, s.brokers, err, s.env.Name)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
