@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,6 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/weirhq/weir/internal/serve"
 )
 
 var pgYAML = eventsYAML(2) + `sinks:
@@ -361,4 +364,51 @@ func selfSigned(t *testing.T) *tls.Config {
 		t.Fatal(err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+// BenchmarkPostgresQuery: a small aggregate over 10k fresh events through
+// pgx (extended protocol: Describe, then Run) and straight through the
+// engine, to show what the protocol adds per query.
+//
+//	go test -run='^$' -bench=BenchmarkPostgresQuery -benchtime=300x ./internal/node/
+func BenchmarkPostgresQuery(b *testing.B) {
+	cfg := testConfig(b, b.TempDir(), pgYAML, nil)
+	cfg.PGListen = "127.0.0.1:0"
+	n, err := Start(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	resp, err := http.Post("http://"+n.Addr()+"/v1/streams/events/events", "application/x-ndjson", bytes.NewReader(events(0, 10000)))
+	if err != nil || resp.StatusCode != 200 {
+		b.Fatalf("ingest: %v", err)
+	}
+	resp.Body.Close()
+	const q = "SELECT user_id, count(*) FROM events WHERE seq >= $1 GROUP BY 1"
+	ctx := context.Background()
+	b.Run("pgx", func(b *testing.B) {
+		c, err := pgx.Connect(ctx, "postgres://weir@"+n.PGAddr()+"/weir")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(ctx)
+		for range b.N {
+			rows, err := c.Query(ctx, q, pgx.QueryExecModeDescribeExec, int64(100))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for rows.Next() {
+			}
+			if rows.Err() != nil {
+				b.Fatal(rows.Err())
+			}
+		}
+	})
+	b.Run("engine", func(b *testing.B) {
+		for range b.N {
+			if _, err := n.Run(ctx, serve.Statement{SQL: q, Args: []any{int64(100)}, Native: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
