@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzIngest$$' -fuzztime=$(call fz,10000x) ./internal/gate/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(call fz,100000x) ./internal/sql/parse/
 	$(GO) test -run='^$$' -fuzz='^FuzzSplit$$' -fuzztime=$(call fz,50000x) ./internal/pgwire/
+	$(GO) test -run='^$$' -fuzz='^FuzzCSVFile$$' -fuzztime=$(call fz,10000x) ./internal/connect/inbox/
 
 # pyiceberg reads our tables in the e2e test: proof the lake is open to other engines.
 pydeps:

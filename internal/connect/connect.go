@@ -18,9 +18,12 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/gate"
 	wlog "github.com/weirhq/weir/internal/log"
+	"github.com/weirhq/weir/internal/schema"
 )
 
 // Ingester takes records into a stream: the gate.
@@ -35,6 +38,34 @@ type Env struct {
 	Gate   Ingester
 	Meta   wlog.Meta // where it keeps its position, under PositionPrefix(Name)
 	Logger *slog.Logger
+	// Dir is the pipeline directory: relative paths in settings are
+	// relative to it.
+	Dir string
+	// Schema is the stream's current schema (a file source checks a CSV
+	// header against it).
+	Schema  *schema.Schema
+	Metrics *Metrics // nil: none
+}
+
+// Metrics are the sources' Prometheus metrics.
+type Metrics struct {
+	// Files counts the files a file source finished, by source and
+	// outcome: accepted, rejected, duplicate.
+	Files *prometheus.CounterVec
+	// Retries counts transient failures a source retried, by source.
+	Retries *prometheus.CounterVec
+}
+
+// NewMetrics makes the sources' metrics and registers them with r.
+func NewMetrics(r prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Files: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_source_files_total",
+			Help: "Files a file source finished, by outcome: accepted (its rows ingested), rejected (moved to rejected/, a quarantine record says why), duplicate (content ingested before)."}, []string{"source", "outcome"}),
+		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_source_retries_total",
+			Help: "Transient failures a source retried with backoff (a read error, the peer away, the stream backlogged)."}, []string{"source"}),
+	}
+	r.MustRegister(m.Files, m.Retries)
+	return m
 }
 
 // PositionPrefix is the metadata key prefix of a source's stored position.

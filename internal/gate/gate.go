@@ -188,6 +188,24 @@ type Request struct {
 	// request's records: a source's position in what it reads (Kafka
 	// offsets), so records and position are durable together or not at all.
 	Puts []wlog.Put
+	// Origin, when set, says where record i came from ("orders.csv line
+	// 17"); it is stored with the record if the record is quarantined.
+	Origin func(i int) string
+	// Original, when set, returns record i as it was received (a CSV row),
+	// stored in the quarantine instead of the JSON record built from it.
+	Original func(i int) []byte
+	// Rejects are records the source itself refused (a truncated file, a
+	// checksum mismatch): they go to the quarantine as they are, counted as
+	// quarantined, in the same batch as the rest of the request.
+	Rejects []Reject
+}
+
+// Reject is a record a source refused before the gate decoded it.
+type Reject struct {
+	Reason string
+	Rule   string // a short name of the check that failed: "checksum", "truncated", ...
+	Raw    []byte
+	Origin string
 }
 
 // Ingest validates the request's records and appends them durably. The
@@ -233,6 +251,9 @@ func (req *Request) size() int {
 	for _, r := range req.Records {
 		n += len(r)
 	}
+	for _, r := range req.Rejects {
+		n += len(r.Raw)
+	}
 	return n
 }
 
@@ -247,6 +268,11 @@ func (g *Gate) ingestIdempotent(ctx context.Context, st *stream, req Request) (R
 	for _, r := range req.Records {
 		h.Write(binary.AppendUvarint(lb[:0], uint64(len(r)))) // so ["ab","c"] differs from ["a","bc"]
 		h.Write(r)
+	}
+	for _, r := range req.Rejects {
+		h.WriteString(r.Reason)
+		h.Write(binary.AppendUvarint(lb[:0], uint64(len(r.Raw))))
+		h.Write(r.Raw)
 	}
 	hash := h.Sum64()
 	mk := req.Stream + "\x00" + req.IdempotencyKey
@@ -304,6 +330,7 @@ type QuarantineRecord struct {
 	ReceivedAt    time.Time `json:"received_at"`
 	Index         int       `json:"index"`
 	Source        string    `json:"source,omitempty"`
+	Origin        string    `json:"origin,omitempty"`      // where in the source: a file and line
 	RequestKey    string    `json:"request_key,omitempty"` // the idempotency key, if any
 }
 
@@ -341,6 +368,15 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 	dec := st.decoders.Get().(*schema.Decoder)
 	defer st.decoders.Put(dec)
 	now := g.opts.Now()
+	quarantine := func(rec *QuarantineRecord) {
+		enc, _ := json.Marshal(rec)
+		b.quar = wlog.AppendRecord(b.quar, enc)
+		b.nquar++
+		b.res.Quarantined++
+		if len(b.res.Errors) < maxResultErrors {
+			b.res.Errors = append(b.res.Errors, RecordError{Index: rec.Index, Reason: rec.Reason})
+		}
+	}
 	reject := func(index int, raw []byte, err error) {
 		var v *schema.Violation
 		rec := QuarantineRecord{Stream: st.Name, Reason: err.Error(), Raw: raw, SchemaVersion: st.Version,
@@ -348,13 +384,13 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 		if errors.As(err, &v) {
 			rec.Field, rec.Rule = v.Field, v.Rule
 		}
-		enc, _ := json.Marshal(&rec)
-		b.quar = wlog.AppendRecord(b.quar, enc)
-		b.nquar++
-		b.res.Quarantined++
-		if len(b.res.Errors) < maxResultErrors {
-			b.res.Errors = append(b.res.Errors, RecordError{Index: index, Reason: rec.Reason})
+		if req.Origin != nil {
+			rec.Origin = req.Origin(index)
 		}
+		if req.Original != nil {
+			rec.Raw = req.Original(index)
+		}
+		quarantine(&rec)
 	}
 	accept := func(d schema.Decoded) {
 		p := int(d.KeyHash % uint64(st.Partitions))
@@ -382,6 +418,10 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 		accept(d)
 	}
 
+	for i, r := range req.Rejects {
+		quarantine(&QuarantineRecord{Stream: st.Name, Reason: r.Reason, Rule: r.Rule, Raw: r.Raw, SchemaVersion: st.Version,
+			ReceivedAt: now, Index: i, Source: req.Source, Origin: r.Origin, RequestKey: req.IdempotencyKey})
+	}
 	body := bytes.TrimPrefix(req.Body, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	switch req.Format {
 	case NDJSON:

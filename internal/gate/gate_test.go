@@ -246,3 +246,39 @@ func TestRecordsWithPosition(t *testing.T) {
 		t.Fatalf("other records under the same key: %v, want ErrIdempotencyMismatch", err)
 	}
 }
+
+// A source can say where each record came from, keep its original bytes
+// for the quarantine, and quarantine records it refused itself, all in the
+// request's one batch.
+func TestOriginsAndSourceRejects(t *testing.T) {
+	g, l := newGate(t)
+	recs := [][]byte{
+		[]byte(`{"ts":1795000000000,"user_id":"a","status":200}`),
+		[]byte(`{"ts":1795000000001,"user_id":"b","status":"x"}`),
+	}
+	res, err := g.Ingest(context.Background(), Request{Stream: "clicks", Format: Records, Records: recs, Source: "inbox",
+		Origin:   func(i int) string { return fmt.Sprintf("a.csv line %d", i+2) },
+		Original: func(i int) []byte { return []byte(fmt.Sprintf("row %d", i)) },
+		Rejects:  []Reject{{Reason: "checksum mismatch", Rule: "checksum", Raw: []byte("whole file"), Origin: "b.csv"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 1 || res.Quarantined != 2 || logEnd(t, l) != 1 {
+		t.Fatalf("accepted %d quarantined %d log %d, want 1 2 1", res.Accepted, res.Quarantined, logEnd(t, l))
+	}
+	q, err := g.ListQuarantine("clicks", 10)
+	if err != nil || len(q) != 2 {
+		t.Fatalf("quarantine %v %v", q, err)
+	}
+	byOrigin := map[string]QuarantineRecord{}
+	for _, r := range q {
+		byOrigin[r.Origin] = r
+	}
+	if r := byOrigin["a.csv line 3"]; string(r.Raw) != "row 1" || r.Field != "status" || r.Source != "inbox" {
+		t.Fatalf("bad row: %+v", r)
+	}
+	if r := byOrigin["b.csv"]; string(r.Raw) != "whole file" || r.Rule != "checksum" || r.Reason != "checksum mismatch" {
+		t.Fatalf("rejected file: %+v", r)
+	}
+}

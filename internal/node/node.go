@@ -298,7 +298,8 @@ func Start(cfg Config) (*Node, error) {
 		if s.Settings == nil {
 			continue
 		}
-		src, err := connect.Open(s.Type, s.Settings, connect.Env{Name: s.Name, Stream: s.Stream, Gate: n.gate, Meta: n.log, Logger: cfg.Logger})
+		src, err := connect.Open(s.Type, s.Settings, connect.Env{Name: s.Name, Stream: s.Stream, Gate: n.gate, Meta: n.log, Logger: cfg.Logger,
+			Dir: cfg.Pipeline.Dir, Schema: cfg.Pipeline.Stream(s.Stream).Schema, Metrics: n.metrics.Sources})
 		if err != nil {
 			n.views.Stop()
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/weirhq/weir/internal/connect"
 	"github.com/weirhq/weir/internal/gate"
 	"github.com/weirhq/weir/internal/lake"
 	"github.com/weirhq/weir/internal/log/pebblelog"
@@ -27,6 +28,7 @@ type Metrics struct {
 	Stream   *stream.Metrics
 	Backlog  *prometheus.GaugeVec
 	Requests *prometheus.CounterVec
+	Sources  *connect.Metrics
 }
 
 // NewMetrics creates and registers the node's metrics.
@@ -61,6 +63,7 @@ func NewMetrics() *Metrics {
 		QueryErrors:  f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_errors_total", Help: "Queries that failed."})).(prometheus.Counter),
 		TailRows:     f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_query_tail_rows", Help: "Fresh rows held in memory for queries, not yet in lake files."}, tbl)).(*prometheus.GaugeVec),
 	}
+	m.Sources = connect.NewMetrics(r)
 	m.Backlog = f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_stream_backlog_records", Help: "Records of a stream not yet committed by its slowest view or sink, summed over partitions; past max_backlog ingest answers 429."}, byStream)).(*prometheus.GaugeVec)
 	view := []string{"view"}
 	m.Stream = &stream.Metrics{

@@ -3,5 +3,6 @@
 package all
 
 import (
+	_ "github.com/weirhq/weir/internal/connect/inbox"
 	_ "github.com/weirhq/weir/internal/connect/kafka"
 )

@@ -84,5 +84,5 @@ sources:
 	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n    topic: t\n    max_batch: 0\n", "sources.k.max_batch must be an integer from 1 to 1000000")
 	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n    topic: t\n    topics: [x]\n", `sources.k: unknown key "topics"`)
 	f("    type: kafka\n    stream: nope\n    brokers: [a:9092]\n    topic: t\n", `"nope" is not a declared stream`)
-	f("    type: kafkaa\n    stream: events\n", "unknown source type \"kafkaa\"; supported: generator, kafka")
+	f("    type: kafkaa\n    stream: events\n", "unknown source type \"kafkaa\"; supported: generator, inbox, kafka")
 }

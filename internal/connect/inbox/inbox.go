@@ -1,0 +1,634 @@
+package inbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/spec"
+	"github.com/weirhq/weir/internal/gate"
+	wlog "github.com/weirhq/weir/internal/log"
+	"github.com/weirhq/weir/internal/schema"
+)
+
+// Spec declares the source's settings.
+var Spec = &spec.Spec{
+	Type:    "inbox",
+	Summary: "Ingests files dropped into a directory (CSV, NDJSON, JSON) once each, rejecting broken files whole.",
+	Doc: `A file is taken when it appears under its final name: writers should write
+a temporary name (a leading ` + "`.`" + `, or ending in ` + "`.tmp`, `.part`, `.partial`" + `) and rename it.
+With ` + "`ready: stable`" + ` a file is taken once its size and modification time have not
+changed for ` + "`stable_for`" + `, for writers that cannot rename.
+
+Checks, in order. A file that fails one is moved to ` + "`rejected/`" + ` whole, with a
+` + "`NAME.reason`" + ` note beside it, one quarantine record (rule ` + "`checksum`, `empty`,\n`truncated`, `header` or `format`" + `; the first 64 KiB of the file as its raw bytes),
+a log line, the ` + "`weir_source_files_total{outcome=\"rejected\"}`" + ` metric and, if
+` + "`webhook`" + ` is set, a POST to it:
+
+- **checksum**: if ` + "`NAME.sha256`" + ` is there (sha256sum format: ` + "`<hex>  NAME`" + `), the
+  file's SHA-256 must match it. ` + "`checksum: required`" + ` waits up to ` + "`sidecar_wait`" + ` for it.
+- **empty**: no bytes, or a header and no rows.
+- **header** (CSV): the first line names the columns, in any order; every
+  required column of the stream's schema must be there, and no column the
+  schema does not have (unless it allows additional properties). With
+  ` + "`header: false`" + ` the rows hold the schema's columns in order.
+- **truncated**: a CSV or NDJSON file that does not end with a line break
+  (unless ` + "`final_newline: false`" + `), a last CSV row with fewer fields than the
+  header, a quoted field that never closes, a last NDJSON line that is not a
+  whole JSON value, a JSON file that does not parse. A file cut exactly at a
+  line break looks whole: deliver a ` + "`.sha256`" + ` sidecar to catch that too.
+
+A sound file's rows are validated one by one like HTTP events: a bad value
+quarantines that row (with the file and line, and the row as written), the
+rest are accepted. A CSV row with the wrong number of fields in the middle of
+a file is quarantined the same way. A UTF-8 BOM, CRLF line ends, and quoted
+fields with commas, quotes or newlines are valid CSV. An empty CSV cell is an
+absent value (null where the schema allows it), except in a required string
+column, where it is the empty string.
+
+Exactly once: each batch of rows is written to the log together with the
+file's position, so after a crash the file resumes where the last batch
+ended. A file whose content (SHA-256) was ingested before, under any name,
+is not ingested again: it moves to ` + "`done/`" + ` and counts as ` + "`duplicate`" + `. Processed
+files move to ` + "`done/`" + `. A file that cannot be read (a transient error) is retried
+with exponential backoff and jitter, up to a minute apart.
+
+JSON files (` + "`.json`" + `) hold one object or an array of objects; ` + "`.ndjson`" + ` and ` + "`.jsonl`" + `
+one object per line.`,
+	Fields: []spec.Field{
+		{Name: "dir", Kind: spec.String, Default: "inbox", Doc: "the directory watched, relative to the pipeline directory; `done/` and `rejected/` are made inside it"},
+		{Name: "pattern", Kind: spec.String, Default: "*", Doc: "a glob: only files whose names match are taken, e.g. `orders-*.csv`"},
+		{Name: "format", Kind: spec.Enum, Enum: []string{"auto", "csv", "ndjson", "json"}, Default: "auto",
+			Doc: "how files are encoded; `auto` goes by the extension: `.csv`, `.tsv`, `.ndjson`, `.jsonl`, `.json`"},
+		{Name: "ready", Kind: spec.Enum, Enum: []string{"rename", "stable"}, Default: "rename",
+			Doc: "when a file counts as delivered: as soon as it has its final name, or once its size is stable too"},
+		{Name: "stable_for", Kind: spec.Duration, Default: "5s", Doc: "with `ready: stable`: how long size and modification time must not change"},
+		{Name: "checksum", Kind: spec.Enum, Enum: []string{"auto", "required"}, Default: "auto",
+			Doc: "`auto`: check `NAME.sha256` when it is there; `required`: a file without one is rejected after `sidecar_wait`"},
+		{Name: "sidecar_wait", Kind: spec.Duration, Default: "1m", Doc: "with `checksum: required`: how long to wait for the sidecar"},
+		{Name: "final_newline", Kind: spec.Bool, Default: "true", Doc: "CSV and NDJSON: a file must end with a line break, or it is rejected as truncated; `false` for writers that omit it (then only a short last row, an open quote or a cut JSON line shows a truncation)"},
+		{Name: "header", Kind: spec.Bool, Default: "true", Doc: "CSV: the first line names the columns"},
+		{Name: "delimiter", Kind: spec.String, Default: ",", Doc: "CSV: the field separator, one character (`\\t` for tab; `.tsv` files use tab)"},
+		{Name: "max_batch", Kind: spec.Int, Default: "5000", Min: 1, Max: 1_000_000, Doc: "rows per ingest batch at most"},
+		{Name: "poll", Kind: spec.Duration, Default: "1s", Doc: "how often the directory is listed"},
+		{Name: "webhook", Kind: spec.String, Doc: "a URL to POST a JSON alert to for every rejected file (retried 3 times)"},
+	},
+	Example: `sources:
+  orders_drop:
+    type: inbox
+    stream: orders
+    dir: inbox              # examples/legacy-csv/inbox
+    pattern: "*.csv"
+    checksum: auto          # orders.csv.sha256 checked when present`,
+}
+
+func init() { connect.RegisterSource(Spec, New) }
+
+// Source watches one directory.
+type Source struct {
+	env          connect.Env
+	dir          string
+	pattern      string
+	format       string
+	stable       bool
+	stableFor    time.Duration
+	needChecksum bool
+	sidecarWait  time.Duration
+	header       bool
+	finalNewline bool
+	delimiter    rune
+	maxBatch     int
+	poll         time.Duration
+	webhook      string
+	client       *http.Client
+
+	seen    map[string]*candidate // files in the inbox, by name
+	pending sync.WaitGroup        // webhook calls in flight
+}
+
+// candidate is a file the source has seen and not finished.
+type candidate struct {
+	size    int64
+	mtime   time.Time
+	since   time.Time // when size and mtime were last seen to change
+	first   time.Time
+	backoff time.Duration
+	retryAt time.Time
+}
+
+// New checks the settings and builds the source.
+func New(v spec.Values, env connect.Env) (connect.Source, error) {
+	s := &Source{env: env, pattern: v.String("pattern"), format: v.String("format"),
+		stable: v.String("ready") == "stable", stableFor: v.Duration("stable_for"),
+		needChecksum: v.String("checksum") == "required", sidecarWait: v.Duration("sidecar_wait"),
+		header: v.Bool("header"), finalNewline: v.Bool("final_newline"), maxBatch: int(v.Int("max_batch")), poll: v.Duration("poll"),
+		webhook: v.String("webhook"), client: &http.Client{Timeout: 10 * time.Second}, seen: map[string]*candidate{}}
+	if env.Schema == nil {
+		return nil, fmt.Errorf("BUG: source %s: no schema for stream %q", env.Name, env.Stream)
+	}
+	if s.env.Logger == nil {
+		s.env.Logger = slog.Default()
+	}
+	s.dir = v.String("dir")
+	if !filepath.IsAbs(s.dir) {
+		s.dir = filepath.Join(env.Dir, s.dir)
+	}
+	s.env.Logger = s.env.Logger.With("source", env.Name, "dir", s.dir)
+	if _, err := filepath.Match(s.pattern, "x"); err != nil {
+		return nil, fmt.Errorf("source %s: pattern %q is not a valid glob: %v (e.g. \"*.csv\")", env.Name, s.pattern, err)
+	}
+	d := v.String("delimiter")
+	if d == `\t` {
+		d = "\t"
+	}
+	if r := []rune(d); len(r) != 1 || r[0] == '"' || r[0] == '\n' || r[0] == '\r' {
+		return nil, fmt.Errorf("source %s: delimiter must be one character other than a quote or a line break, got %q", env.Name, v.String("delimiter"))
+	}
+	s.delimiter = []rune(d)[0]
+	if s.poll <= 0 {
+		s.poll = time.Second
+	}
+	if s.webhook != "" && !strings.HasPrefix(s.webhook, "http://") && !strings.HasPrefix(s.webhook, "https://") {
+		return nil, fmt.Errorf("source %s: webhook must be an http:// or https:// URL, got %q", env.Name, s.webhook)
+	}
+	return s, nil
+}
+
+// Run watches the directory until ctx ends.
+func (s *Source) Run(ctx context.Context) error {
+	defer s.pending.Wait()
+	for _, d := range []string{s.dir, filepath.Join(s.dir, "done"), filepath.Join(s.dir, "rejected")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("source %s: cannot make the directory %s: %w", s.env.Name, d, err)
+		}
+	}
+	s.env.Logger.Info("inbox source watching")
+	t := time.NewTicker(s.poll)
+	defer t.Stop()
+	for {
+		s.scan(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// ignored reports whether a name is not (yet) a file to take: a temporary
+// name, a sidecar, or a note of ours.
+func ignored(name string) bool {
+	if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") {
+		return true
+	}
+	for _, suf := range []string{".tmp", ".part", ".partial", ".crdownload", ".filepart", ".sha256", ".reason"} {
+		if strings.HasSuffix(strings.ToLower(name), suf) {
+			return true
+		}
+	}
+	return false
+}
+
+// scan lists the directory once and processes every file that is ready,
+// oldest first.
+func (s *Source) scan(ctx context.Context) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		s.retried()
+		s.env.Logger.Warn("inbox source cannot list its directory; retrying", "err", err)
+		return
+	}
+	now := time.Now()
+	type ready struct {
+		name  string
+		mtime time.Time
+	}
+	var todo []ready
+	present := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || ignored(name) {
+			continue
+		}
+		if ok, _ := filepath.Match(s.pattern, name); !ok {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // gone since the listing
+		}
+		present[name] = true
+		c := s.seen[name]
+		if c == nil || c.size != info.Size() || !c.mtime.Equal(info.ModTime()) {
+			if c == nil {
+				c = &candidate{first: now}
+				s.seen[name] = c
+			}
+			c.size, c.mtime, c.since = info.Size(), info.ModTime(), now
+		}
+		if s.stable && now.Sub(c.since) < s.stableFor {
+			continue
+		}
+		if now.Before(c.retryAt) {
+			continue
+		}
+		todo = append(todo, ready{name, c.mtime})
+	}
+	for name := range s.seen {
+		if !present[name] {
+			delete(s.seen, name)
+		}
+	}
+	slices.SortFunc(todo, func(a, b ready) int {
+		if c := a.mtime.Compare(b.mtime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	for _, r := range todo {
+		if ctx.Err() != nil {
+			return
+		}
+		c := s.seen[r.name]
+		err := s.take(ctx, r.name, c)
+		switch {
+		case err == nil, errors.Is(err, errWaiting):
+			if err == nil {
+				delete(s.seen, r.name)
+			}
+		case ctx.Err() != nil:
+			return
+		default:
+			c.backoff = min(max(2*c.backoff, time.Second), time.Minute)
+			d := c.backoff/2 + rand.N(c.backoff/2+1)
+			c.retryAt = time.Now().Add(d)
+			s.retried()
+			s.env.Logger.Warn("inbox source cannot process a file; retrying", "file", r.name, "err", err, "retry_in", d.Round(time.Millisecond))
+		}
+	}
+}
+
+func (s *Source) retried() {
+	if s.env.Metrics != nil {
+		s.env.Metrics.Retries.WithLabelValues(s.env.Name).Inc()
+	}
+}
+
+func (s *Source) finished(outcome string) {
+	if s.env.Metrics != nil {
+		s.env.Metrics.Files.WithLabelValues(s.env.Name, outcome).Inc()
+	}
+}
+
+// errWaiting: the file is not ready yet (its sidecar has not arrived).
+var errWaiting = errors.New("waiting")
+
+// position is what the metadata keeps of a file taken, under its hash.
+type position struct {
+	File  string `json:"file"`
+	Size  int64  `json:"size"`
+	MTime int64  `json:"mtime_ns"`
+	State string `json:"state"` // "partial", "done", "rejected"
+	Next  int64  `json:"next"`  // partial: where the next batch starts (byte offset, or element index of a JSON array)
+	Line  int    `json:"line"`  // partial: the line number at Next
+	Rows  int64  `json:"rows"`  // rows sent so far
+	At    string `json:"at"`
+}
+
+func (s *Source) key(hash string) []byte {
+	return []byte(connect.PositionPrefix(s.env.Name) + "file/" + hash)
+}
+
+func (s *Source) put(hash string, p position) wlog.Put {
+	p.At = time.Now().UTC().Format(time.RFC3339)
+	v, _ := json.Marshal(p)
+	return wlog.Put{Key: s.key(hash), Value: v}
+}
+
+// take processes one ready file. An error is transient: the file stays and
+// is retried.
+func (s *Source) take(ctx context.Context, name string, c *candidate) error {
+	path := filepath.Join(s.dir, name)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // moved away
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	hash := hex.EncodeToString(h.Sum(nil))
+	me := position{File: name, Size: info.Size(), MTime: info.ModTime().UnixNano()}
+
+	v, found, err := s.env.Meta.Get(s.key(hash))
+	if err != nil {
+		return err
+	}
+	var stored position
+	if found {
+		if err := json.Unmarshal(v, &stored); err != nil {
+			return fmt.Errorf("BUG: stored position of %s: %v", name, err)
+		}
+		sameFile := stored.File == name && stored.Size == me.Size && stored.MTime == me.MTime
+		switch {
+		case stored.State == "done" && sameFile: // taken; the move did not happen before a crash
+			return s.move(name, "done")
+		case stored.State == "done":
+			s.env.Logger.Warn("inbox source: this content was ingested before; not ingesting it again",
+				"file", name, "ingested_as", stored.File, "ingested_at", stored.At, "sha256", hash)
+			s.finished("duplicate")
+			return s.move(name, "done")
+		case stored.State == "rejected" && sameFile:
+			return s.move(name, "rejected")
+		}
+	}
+
+	reject := func(rule, reason string) error { return s.reject(ctx, f, name, hash, me, rule, reason) }
+
+	if found && stored.State == "partial" {
+		// Resume where the last batch ended (the same content, so the
+		// same offsets, whatever its name now).
+		me.State, me.Next, me.Line, me.Rows = stored.State, stored.Next, stored.Line, stored.Rows
+	} else {
+		// A new file (or a rejected one delivered again): check it whole.
+		sum, present, err := s.sidecar(name)
+		switch {
+		case err != nil:
+			return reject("checksum", err.Error())
+		case present && sum != hash:
+			return reject("checksum", fmt.Sprintf("checksum mismatch: %s.sha256 says %s, the file's SHA-256 is %s (the file is damaged or incomplete; deliver it again)", name, sum, hash))
+		case !present && s.needChecksum:
+			if time.Since(c.first) < s.sidecarWait {
+				return errWaiting
+			}
+			return reject("checksum", fmt.Sprintf("no %s.sha256 arrived within %s of the file (checksum: required): deliver the sidecar first, then the file", name, s.sidecarWait))
+		}
+	}
+	r, err := s.reader(f, name, info.Size())
+	if err != nil {
+		return reject("format", err.Error())
+	}
+	if me.State != "partial" {
+		if p := r.check(); p != nil {
+			if p.transient != nil {
+				return p.transient
+			}
+			return reject(p.rule, p.reason)
+		}
+	}
+	if err := s.ingest(ctx, r, hash, me); err != nil {
+		return err
+	}
+	s.finished("accepted")
+	return s.move(name, "done")
+}
+
+// sidecar reads NAME.sha256 if it is there.
+func (s *Source) sidecar(name string) (sum string, present bool, err error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, name+".sha256"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("cannot read %s.sha256: %v", name, err)
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 || len(fields[0]) != 64 {
+		return "", true, fmt.Errorf("%s.sha256 is not in sha256sum format (`<64 hex digits>  %s`): %.80q", name, name, b)
+	}
+	if _, err := hex.DecodeString(fields[0]); err != nil {
+		return "", true, fmt.Errorf("%s.sha256 is not in sha256sum format (`<64 hex digits>  %s`): %.80q", name, name, b)
+	}
+	return strings.ToLower(fields[0]), true, nil
+}
+
+// ingest sends the file's rows from its position on, a batch at a time,
+// each with the position after it; the last one marks the file done.
+func (s *Source) ingest(ctx context.Context, r fileReader, hash string, pos position) error {
+	if err := r.seek(pos.Next, pos.Line); err != nil {
+		return err
+	}
+	var acc, quar int
+	for {
+		b, err := r.batch(s.maxBatch)
+		if err != nil {
+			return err
+		}
+		pos.Rows += int64(len(b.req.Records) + len(b.req.Rejects))
+		pos.Next, pos.Line, pos.State = b.next, b.line, "partial"
+		if b.last {
+			pos.State = "done"
+		}
+		b.req.Stream, b.req.Format, b.req.Source = s.env.Stream, gate.Records, "inbox"
+		b.req.Puts = []wlog.Put{s.put(hash, pos)}
+		res, err := s.send(ctx, b.req)
+		if err != nil {
+			return err
+		}
+		acc += res.Accepted
+		quar += res.Quarantined
+		if b.last {
+			s.env.Logger.Info("inbox source ingested a file", "file", pos.File, "rows", pos.Rows, "accepted", acc, "quarantined", quar, "sha256", hash)
+			return nil
+		}
+	}
+}
+
+// send ingests one request, holding it while the stream cannot take it.
+func (s *Source) send(ctx context.Context, req gate.Request) (gate.Result, error) {
+	var backoff time.Duration
+	for {
+		res, err := s.env.Gate.Ingest(ctx, req)
+		switch {
+		case err == nil:
+			return res, nil
+		case ctx.Err() != nil:
+			return res, ctx.Err()
+		case errors.Is(err, gate.ErrOverloaded), errors.Is(err, gate.ErrBacklog), errors.Is(err, gate.ErrUnavailable):
+			backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
+			s.retried()
+			if backoff >= time.Second {
+				s.env.Logger.Warn("inbox source: the stream cannot take the batch now; holding it and retrying", "err", err, "retry_in", backoff)
+			}
+			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		default:
+			return res, fmt.Errorf("cannot ingest into stream %q: %w", s.env.Stream, err)
+		}
+	}
+}
+
+const rawLimit = 64 << 10 // bytes of a rejected file kept in its quarantine record
+
+// reject quarantines a whole file and moves it to rejected/.
+func (s *Source) reject(ctx context.Context, f *os.File, name, hash string, me position, rule, reason string) error {
+	raw := make([]byte, rawLimit)
+	n, err := f.ReadAt(raw, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("cannot read %s: %w", name, err)
+	}
+	me.State = "rejected"
+	full := fmt.Sprintf("file %s rejected: %s; moved to rejected/%s", name, reason, name)
+	req := gate.Request{Stream: s.env.Stream, Format: gate.Records, Source: "inbox",
+		Rejects: []gate.Reject{{Reason: full, Rule: rule, Raw: raw[:n], Origin: name}},
+		Puts:    []wlog.Put{s.put(hash, me)}}
+	if _, err := s.send(ctx, req); err != nil {
+		return err
+	}
+	s.env.Logger.Warn("inbox source rejected a file", "file", name, "rule", rule, "reason", reason, "sha256", hash)
+	s.finished("rejected")
+	note := fmt.Sprintf("%s\nrule: %s\nsha256: %s\nrejected at: %s\nsource: %s, stream: %s\n", full, rule, hash, time.Now().UTC().Format(time.RFC3339), s.env.Name, s.env.Stream)
+	if err := s.move(name, "rejected"); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "rejected", name+".reason"), []byte(note), 0o644); err != nil {
+		s.env.Logger.Warn("inbox source cannot write the rejection note", "file", name, "err", err)
+	}
+	s.alert(map[string]any{"source": s.env.Name, "stream": s.env.Stream, "file": name, "rule": rule, "reason": reason,
+		"sha256": hash, "moved_to": filepath.Join(s.dir, "rejected", name), "at": time.Now().UTC().Format(time.RFC3339)})
+	return nil
+}
+
+// move moves a file (and its sidecar) into done/ or rejected/, keeping an
+// earlier file of the same name there.
+func (s *Source) move(name, to string) error {
+	dst := filepath.Join(s.dir, to, name)
+	if _, err := os.Stat(dst); err == nil {
+		dst += "." + time.Now().UTC().Format("20060102T150405.000000000Z")
+	}
+	if err := os.Rename(filepath.Join(s.dir, name), dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)
+	}
+	side := filepath.Join(s.dir, name+".sha256")
+	if _, err := os.Stat(side); err == nil {
+		if err := os.Rename(side, dst+".sha256"); err != nil {
+			s.env.Logger.Warn("inbox source cannot move a sidecar", "file", side, "err", err)
+		}
+	}
+	return nil
+}
+
+// alert posts a rejection to the webhook, retrying 3 times, in the
+// background.
+func (s *Source) alert(body map[string]any) {
+	if s.webhook == "" {
+		return
+	}
+	b, _ := json.Marshal(body)
+	s.pending.Add(1)
+	go func() {
+		defer s.pending.Done()
+		var err error
+		for attempt := range 4 {
+			if attempt > 0 {
+				time.Sleep(time.Duration(attempt) * time.Second)
+			}
+			var resp *http.Response
+			resp, err = s.client.Post(s.webhook, "application/json", bytes.NewReader(b))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode < 300 {
+					return
+				}
+				err = fmt.Errorf("answered %s", resp.Status)
+			}
+		}
+		s.env.Logger.Error("inbox source cannot deliver a rejection alert to its webhook", "webhook", s.webhook, "err", err)
+	}()
+}
+
+// formatOf picks a file's format.
+func (s *Source) formatOf(name string) (string, error) {
+	if s.format != "auto" {
+		return s.format, nil
+	}
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".csv", ".tsv":
+		return "csv", nil
+	case ".ndjson", ".jsonl":
+		return "ndjson", nil
+	case ".json":
+		return "json", nil
+	}
+	return "", fmt.Errorf("cannot tell the format of %s from its extension (.csv, .tsv, .ndjson, .jsonl, .json); name it so, or set format", name)
+}
+
+// reader opens a file's reader for its format.
+func (s *Source) reader(f *os.File, name string, size int64) (fileReader, error) {
+	format, err := s.formatOf(name)
+	if err != nil {
+		return nil, err
+	}
+	switch format {
+	case "csv":
+		delim := s.delimiter
+		if s.format == "auto" && strings.EqualFold(filepath.Ext(name), ".tsv") {
+			delim = '\t'
+		}
+		return newCSV(f, name, size, s.env.Schema, s.header, s.finalNewline, delim), nil
+	case "ndjson":
+		return newNDJSON(f, name, size, s.finalNewline), nil
+	default:
+		return newJSON(f, name, size)
+	}
+}
+
+// fileReader reads one file's rows.
+type fileReader interface {
+	// check reads the whole file for structural problems.
+	check() *problem
+	// seek positions the reader at a batch boundary (0, 0: the start).
+	seek(next int64, line int) error
+	// batch reads up to n rows.
+	batch(n int) (batch, error)
+}
+
+// problem is why a file is rejected whole, or a transient read error.
+type problem struct {
+	rule, reason string
+	transient    error
+}
+
+// batch is a request's worth of rows and the position after them.
+type batch struct {
+	req  gate.Request
+	next int64
+	line int
+	last bool
+}
+
+// columnsOf lists a schema's column names.
+func columnsOf(sc *schema.Schema) []string {
+	out := make([]string, len(sc.Columns))
+	for i, c := range sc.Columns {
+		out[i] = c.Name
+	}
+	return out
+}

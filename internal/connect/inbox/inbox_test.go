@@ -1,0 +1,452 @@
+package inbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/spec"
+	"github.com/weirhq/weir/internal/gate"
+	"github.com/weirhq/weir/internal/log/pebblelog"
+	"github.com/weirhq/weir/internal/schema"
+)
+
+const ordersSchema = `{"type":"object","required":["order_id","customer_id","amount","ordered_at"],"additionalProperties":false,
+ "properties":{"order_id":{"type":"string","minLength":1},"customer_id":{"type":"string"},
+ "amount":{"type":"number","minimum":0},"currency":{"type":["string","null"],"enum":["EUR","USD","GBP",null]},
+ "ordered_at":{"type":["string","integer"],"format":"date-time"}}}`
+
+// rig is a real gate over a real Pebble log, and an inbox directory.
+type rig struct {
+	t       *testing.T
+	dir     string // the pipeline directory; the inbox is dir/inbox
+	l       *pebblelog.Log
+	g       *gate.Gate
+	sc      *schema.Schema
+	metrics *connect.Metrics
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := pebblelog.Open(filepath.Join(dir, "log"), pebblelog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	sc, err := schema.Compile([]byte(ordersSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gate.New(l, l, []gate.Stream{{Name: "orders", Schema: sc, Version: 1, KeyCols: []int{sc.ColumnIndex("order_id")}, Partitions: 2}}, gate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "inbox"), 0o755)
+	return &rig{t: t, dir: dir, l: l, g: g, sc: sc, metrics: connect.NewMetrics(prometheus.NewRegistry())}
+}
+
+// values is the spec's defaults with some settings changed.
+func values(t testing.TB, over map[string]any) spec.Values {
+	t.Helper()
+	v := spec.Values{"poll": 10 * time.Millisecond}
+	for _, f := range Spec.Fields {
+		if f.Default == "" {
+			continue
+		}
+		switch f.Kind {
+		case spec.Duration:
+			d, err := time.ParseDuration(f.Default)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v[f.Name] = d
+		case spec.Bool:
+			v[f.Name] = f.Default == "true"
+		case spec.Int:
+			n, _ := strconv.ParseInt(f.Default, 10, 64)
+			v[f.Name] = n
+		default:
+			v[f.Name] = f.Default
+		}
+	}
+	v["poll"] = 10 * time.Millisecond
+	for k, x := range over {
+		v[k] = x
+	}
+	return v
+}
+
+// write drops a file into the inbox the right way: a temporary name, then
+// a rename.
+func (r *rig) write(name, content string) {
+	r.t.Helper()
+	tmp := filepath.Join(r.dir, "inbox", "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(r.dir, "inbox", name)); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// pending lists the files still waiting in the inbox.
+func (r *rig) pending() []string {
+	entries, _ := os.ReadDir(filepath.Join(r.dir, "inbox"))
+	var out []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && !ignored(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// run runs a source until the inbox is empty (or ctx is canceled by the
+// ingester) and returns Run's error.
+func (r *rig) run(over map[string]any, ing connect.Ingester, cancel context.CancelFunc, ctx context.Context) error {
+	r.t.Helper()
+	if ing == nil {
+		ing = r.g
+	}
+	if ctx == nil {
+		ctx, cancel = context.WithCancel(context.Background())
+	}
+	src, err := New(values(r.t, over), connect.Env{Name: "drop", Stream: "orders", Gate: ing, Meta: r.l, Dir: r.dir, Schema: r.sc, Metrics: r.metrics})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- src.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for ctx.Err() == nil && len(r.pending()) > 0 {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("files still in the inbox after 20 s: %v", r.pending())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	return <-errc
+}
+
+// orderIDs counts each order_id in the log.
+func (r *rig) orderIDs() map[string]int {
+	r.t.Helper()
+	out := map[string]int{}
+	col := r.sc.ColumnIndex("order_id")
+	for p := range 2 {
+		end, _ := r.l.End("orders", p)
+		for from := int64(0); from < end; {
+			bs, err := r.l.Read("orders", p, from, 1<<20)
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			for i := range bs {
+				bs[i].Records(func(_ int64, rec []byte) bool {
+					vals, err := schema.DecodeRow(r.sc.Columns, rec, nil)
+					if err != nil {
+						r.t.Fatal(err)
+					}
+					out[string(vals[col].Bytes)]++
+					return true
+				})
+				from = bs[i].End()
+			}
+		}
+	}
+	return out
+}
+
+func (r *rig) quarantine() []gate.QuarantineRecord {
+	r.t.Helper()
+	q, err := r.g.ListQuarantine("orders", 1000)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return q
+}
+
+func (r *rig) exists(rel string) bool {
+	_, err := os.Stat(filepath.Join(r.dir, "inbox", rel))
+	return err == nil
+}
+
+const header = "order_id,customer_id,amount,currency,ordered_at\n"
+
+// A sound CSV file: valid CSV in all its forms is accepted; bad values and
+// rows with the wrong number of fields are quarantined with file, line and
+// the row as written; the file moves to done/.
+func TestCSVRows(t *testing.T) {
+	r := newRig(t)
+	body := "\xef\xbb\xbf" + strings.ReplaceAll(header, "\n", "\r\n") +
+		"o1,c1,12.50,EUR,2026-12-01T10:00:00Z\r\n" +
+		"o2,\"Smith, J\",3,USD,1795000000000\r\n" + // quoted comma, epoch ms
+		"o3,\"line one\nline two \"\"quoted\"\"\",0,,2026-12-01 10:00:00Z\r\n" + // quoted newline and quotes, null currency, a space for T
+		"o4,c4,-1,EUR,2026-12-01T10:00:00Z\r\n" + // amount below minimum: line 6
+		"o5,c5,lots,EUR,2026-12-01T10:00:00Z\r\n" + // not a number: line 7
+		"o6,c6,1,EUR\r\n" + // a short row mid-file: line 8
+		"\r\n" + // a blank line
+		"o7,c7,1,XXX,2026-12-01T10:00:00Z\r\n" + // not in the enum: line 10
+		"o8,c8,2,GBP,2026-12-01T10:00:00Z" // no final newline, complete
+	r.write("orders-1.csv", body)
+	if err := r.run(map[string]any{"final_newline": false}, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids := r.orderIDs()
+	for _, id := range []string{"o1", "o2", "o3", "o8"} {
+		if ids[id] != 1 {
+			t.Errorf("%s ingested %d times, want 1 (log: %v)", id, ids[id], ids)
+		}
+	}
+	if len(ids) != 4 {
+		t.Errorf("log holds %v, want o1 o2 o3 o8", ids)
+	}
+	q := r.quarantine()
+	want := map[string]string{ // origin -> raw
+		"orders-1.csv line 6":  "o4,c4,-1,EUR,2026-12-01T10:00:00Z",
+		"orders-1.csv line 7":  "o5,c5,lots,EUR,2026-12-01T10:00:00Z",
+		"orders-1.csv line 8":  "o6,c6,1,EUR",
+		"orders-1.csv line 10": "o7,c7,1,XXX,2026-12-01T10:00:00Z",
+	}
+	if len(q) != len(want) {
+		t.Fatalf("quarantine %+v, want %d records", q, len(want))
+	}
+	for _, rec := range q {
+		if want[rec.Origin] != string(rec.Raw) {
+			t.Errorf("quarantined %q as %q, want %q", rec.Origin, rec.Raw, want[rec.Origin])
+		}
+		if rec.Source != "inbox" || rec.Reason == "" {
+			t.Errorf("quarantine record %+v: want source inbox and a reason", rec)
+		}
+	}
+	if !r.exists("done/orders-1.csv") {
+		t.Error("the file is not in done/")
+	}
+	if got := testutil.ToFloat64(r.metrics.Files.WithLabelValues("drop", "accepted")); got != 1 {
+		t.Errorf("files accepted metric %v, want 1", got)
+	}
+}
+
+// Structural problems reject the whole file: nothing of it is ingested, it
+// moves to rejected/ with a note, and one quarantine record says why.
+func TestRejectedFiles(t *testing.T) {
+	row := "o1,c1,1,EUR,2026-12-01T10:00:00Z\n"
+	lenient := false // final_newline: false
+	f := func(name, body string, sidecar, rule, reason string) {
+		t.Helper()
+		r := newRig(t)
+		hook := make(chan map[string]any, 1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			var alert map[string]any
+			json.NewDecoder(req.Body).Decode(&alert)
+			hook <- alert
+		}))
+		defer srv.Close()
+		if sidecar != "" {
+			os.WriteFile(filepath.Join(r.dir, "inbox", name+".sha256"), []byte(sidecar), 0o644)
+		}
+		r.write(name, body)
+		if err := r.run(map[string]any{"webhook": srv.URL + "/alert", "sidecar_wait": 50 * time.Millisecond, "final_newline": !lenient,
+			"checksum": map[bool]string{true: "required", false: "auto"}[rule == "checksum" && sidecar == ""]}, nil, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if ids := r.orderIDs(); len(ids) != 0 {
+			t.Errorf("%s: rows ingested from a rejected file: %v", name, ids)
+		}
+		q := r.quarantine()
+		if len(q) != 1 || q[0].Rule != rule || !strings.Contains(q[0].Reason, reason) || q[0].Origin != name {
+			t.Fatalf("%s: quarantine %+v, want one record, rule %s, reason containing %q", name, q, rule, reason)
+		}
+		if len(body) > 0 && !strings.HasPrefix(body, string(q[0].Raw)) {
+			t.Errorf("%s: raw %q is not the file's start", name, q[0].Raw)
+		}
+		if !r.exists("rejected/"+name) || !r.exists("rejected/"+name+".reason") {
+			t.Errorf("%s: not moved to rejected/ with a .reason note", name)
+		}
+		if sidecar != "" && !r.exists("rejected/"+name+".sha256") {
+			t.Errorf("%s: its sidecar did not move with it", name)
+		}
+		select {
+		case <-hook:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: no webhook call", name)
+		}
+		if got := testutil.ToFloat64(r.metrics.Files.WithLabelValues("drop", "rejected")); got != 1 {
+			t.Errorf("%s: files rejected metric %v, want 1", name, got)
+		}
+	}
+	f("empty.csv", "", "", "empty", "the file is empty")
+	f("header-only.csv", header, "", "empty", "a header and no rows")
+	f("bom-only.csv", "\xef\xbb\xbf", "", "empty", "the file is empty")
+	f("unknown.csv", "order_id,customer,amount,ordered_at\n"+row, "", "header", `wrong header: "customer" not in the stream's schema`)
+	f("noheader.csv", row+row, "", "header", "not in the stream's schema")
+	f("missing.csv", "order_id,customer_id,ordered_at\no1,c1,2026-12-01T10:00:00Z\n", "", "header", `required column "amount" is missing`)
+	f("twice.csv", "order_id,order_id,customer_id,amount,ordered_at\n", "", "header", `"order_id" appears twice`)
+	f("no-newline.csv", header+row+"o2,c2,3,EUR,2026-12-01T1", "", "truncated", "does not end with a line break, so its last row (line 3)")
+	f("no-newline.ndjson", `{"order_id":"o1","customer_id":"c","amount":1,"ordered_at":1795000000000}`, "", "truncated", "does not end with a line break")
+	f("open-quote.csv", header+row+`o2,"c2,3,EUR,2026`+"\n", "", "truncated", "a quoted field never closes")
+	sum := sha256.Sum256([]byte(header + row))
+	f("bad-sum.csv", header+row+row, hex.EncodeToString(sum[:])+"  bad-sum.csv\n", "checksum", "checksum mismatch")
+	f("garbled-sum.csv", header+row, "not a checksum\n", "checksum", "not in sha256sum format")
+	f("no-sum.csv", header+row, "", "checksum", "no no-sum.csv.sha256 arrived within 50ms")
+	lenient = true
+	f("short-last.csv", header+row+"o2,c2,3", "", "truncated", "the last row (line 3) has 3 of the 5 fields")
+	f("short-last-nl.csv", header+row+"o2,c2,3\n", "", "truncated", "the last row (line 3) has 3 of the 5 fields")
+	f("cut.ndjson", `{"order_id":"o1","customer_id":"c","amount":1,"ordered_at":1795000000000}`+"\n"+`{"order_id":"o2","cust`, "", "truncated", "the last line has no line end")
+	f("cut.json", `[{"order_id":"o1","customer_id":"c","amount":1,"ordered_at":1795000000000},`, "", "truncated", "not one JSON value")
+	f("orders.xlsx", "PK\x03\x04", "", "format", "cannot tell the format of orders.xlsx")
+}
+
+// Checksums that match, NDJSON and JSON files, and a file delivered again
+// under another name, which is not ingested twice.
+func TestChecksumFormatsAndRedelivery(t *testing.T) {
+	r := newRig(t)
+	csv := header + "o1,c1,1,EUR,2026-12-01T10:00:00Z\no2,c2,2,EUR,2026-12-01T10:00:01Z\n"
+	sum := sha256.Sum256([]byte(csv))
+	os.WriteFile(filepath.Join(r.dir, "inbox", "a.csv.sha256"), []byte(hex.EncodeToString(sum[:])+"  a.csv\n"), 0o644)
+	r.write("a.csv", csv)
+	r.write("b.ndjson", "\xef\xbb\xbf"+`{"order_id":"o3","customer_id":"c","amount":1,"ordered_at":1795000000000}`+"\r\n\n"+
+		`{"order_id":"o4","customer_id":"c","amount":"x","ordered_at":1795000000000}`+"\n"+
+		`{"order_id":"o5","customer_id":"c","amount":5,"ordered_at":1795000000000}`+"\n")
+	r.write("c.json", `[{"order_id":"o6","customer_id":"c","amount":1,"ordered_at":"2026-12-01T10:00:00Z"},{"order_id":"o7","customer_id":"c","amount":1,"ordered_at":1795000000000}]`)
+	r.write("d.tsv", "order_id\tcustomer_id\tamount\tordered_at\no8\tc8\t8\t2026-12-01T10:00:00Z\n")
+	if err := r.run(nil, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.write("a-again.csv", csv) // the same content, another name
+	if err := r.run(nil, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids := r.orderIDs()
+	for _, id := range []string{"o1", "o2", "o3", "o5", "o6", "o7", "o8"} {
+		if ids[id] != 1 {
+			t.Errorf("%s ingested %d times, want 1 (log %v)", id, ids[id], ids)
+		}
+	}
+	if len(ids) != 7 {
+		t.Errorf("log %v, want 7 orders", ids)
+	}
+	if q := r.quarantine(); len(q) != 1 || q[0].Origin != "b.ndjson line 3" || q[0].Field != "amount" {
+		t.Errorf("quarantine %+v, want b.ndjson line 3 (amount)", q)
+	}
+	for _, f := range []string{"done/a.csv", "done/a.csv.sha256", "done/b.ndjson", "done/c.json", "done/d.tsv", "done/a-again.csv"} {
+		if !r.exists(f) {
+			t.Errorf("%s missing", f)
+		}
+	}
+	if got := testutil.ToFloat64(r.metrics.Files.WithLabelValues("drop", "duplicate")); got != 1 {
+		t.Errorf("duplicate files metric %v, want 1", got)
+	}
+}
+
+// crashAfter passes n ingests to the gate, then cancels its context and
+// fails — as a process killed right after its nth durable write would.
+type crashAfter struct {
+	g      *gate.Gate
+	n      int64
+	cancel context.CancelFunc
+	calls  atomic.Int64
+}
+
+func (c *crashAfter) Ingest(ctx context.Context, req gate.Request) (gate.Result, error) {
+	res, err := c.g.Ingest(ctx, req)
+	if c.calls.Add(1) >= c.n {
+		c.cancel()
+		return gate.Result{}, context.Canceled
+	}
+	return res, err
+}
+
+// A crash after any batch of a file — the last one included, before the
+// file moved — resumes where the durable position says: every row exactly
+// once.
+func TestCrashResumesMidFile(t *testing.T) {
+	const rows = 1000
+	var b strings.Builder
+	b.WriteString(header)
+	for i := range rows {
+		if i%97 == 0 {
+			fmt.Fprintf(&b, "o%d,\"multi\nline\",bad,EUR,2026-12-01T10:00:00Z\n", i) // quarantined
+			continue
+		}
+		fmt.Fprintf(&b, "o%d,\"c, %d\",%d.5,EUR,2026-12-01T10:00:00Z\n", i, i, i)
+	}
+	for _, crashAt := range []int64{1, 2, 5, 10, 11} { // batches of 100: 11 is the last (empty) batch
+		t.Run(strconv.FormatInt(crashAt, 10), func(t *testing.T) {
+			r := newRig(t)
+			r.write("big.csv", b.String())
+			ctx, cancel := context.WithCancel(context.Background())
+			r.run(map[string]any{"max_batch": int64(100)}, &crashAfter{g: r.g, n: crashAt, cancel: cancel}, cancel, ctx)
+			if err := r.run(map[string]any{"max_batch": int64(100)}, nil, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			ids := r.orderIDs()
+			bad := 0
+			for i := range rows {
+				want := 1
+				if i%97 == 0 {
+					want, bad = 0, bad+1
+				}
+				if got := ids["o"+strconv.Itoa(i)]; got != want {
+					t.Fatalf("o%d ingested %d times, want %d", i, got, want)
+				}
+			}
+			if q := r.quarantine(); len(q) != bad {
+				t.Fatalf("quarantine holds %d records, want %d", len(q), bad)
+			}
+			if !r.exists("done/big.csv") {
+				t.Fatal("the file is not in done/")
+			}
+		})
+	}
+}
+
+// With ready: stable, a file still growing is not taken.
+func TestStableSize(t *testing.T) {
+	r := newRig(t)
+	path := filepath.Join(r.dir, "inbox", "grow.csv")
+	os.WriteFile(path, []byte(header+"o1,c1,1,EUR,2026-12-01T10:00:00Z\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	src, err := New(values(t, map[string]any{"ready": "stable", "stable_for": 300 * time.Millisecond}),
+		connect.Env{Name: "drop", Stream: "orders", Gate: r.g, Meta: r.l, Dir: r.dir, Schema: r.sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); src.Run(ctx) }()
+	for i := 2; i <= 5; i++ { // keep writing, faster than stable_for
+		time.Sleep(100 * time.Millisecond)
+		fh, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		fmt.Fprintf(fh, "o%d,c,1,EUR,2026-12-01T10:00:00Z\n", i)
+		fh.Close()
+		if len(r.orderIDs()) != 0 {
+			t.Fatal("a growing file was taken")
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.pending()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if ids := r.orderIDs(); len(ids) != 5 {
+		t.Fatalf("log %v, want o1..o5", ids)
+	}
+}
