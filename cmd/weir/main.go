@@ -364,9 +364,9 @@ func quarantineCmd() *cobra.Command {
 			}
 			rows := make([][]any, len(recs))
 			for i, r := range recs {
-				rows[i] = []any{r.ReceivedAt.Format(time.RFC3339), r.Stream, r.SchemaVersion, r.Reason, r.Raw}
+				rows[i] = []any{r.ReceivedAt.Format(time.RFC3339), r.Stream, r.SchemaVersion, r.Source, r.Origin, r.Reason, r.Raw}
 			}
-			return printResult(os.Stdout, f.format, []string{"received_at", "stream", "schema_version", "reason", "raw"}, rows, false)
+			return printResult(os.Stdout, f.format, []string{"received_at", "stream", "schema_version", "source", "origin", "reason", "raw"}, rows, false)
 		},
 	}
 	f.add(list)

@@ -129,8 +129,17 @@ func (r *csvReader) readHeader() *problem {
 	}
 	want := columnsOf(r.sc)
 	if len(unknown) > 0 {
-		return &problem{rule: "header", reason: fmt.Sprintf("wrong header: %s not in the stream's schema, which has %s (is the first line a header? set header: false if the file has none)",
-			strings.Join(unknown, ", "), strings.Join(want, ", "))}
+		hint := "is the first line a header? set header: false if the file has none"
+		if len(fields) == 1 {
+			for _, d := range []string{";", "\t", "|"} {
+				if strings.Contains(fields[0], d) {
+					hint = fmt.Sprintf("the header is one column: are fields separated by %q? set delimiter", d)
+					break
+				}
+			}
+		}
+		return &problem{rule: "header", reason: fmt.Sprintf("wrong header: %s not in the stream's schema, which has %s (%s)",
+			strings.Join(unknown, ", "), strings.Join(want, ", "), hint)}
 	}
 	for _, c := range r.sc.Columns {
 		if c.Required && !seen[c.Name] {
@@ -209,7 +218,7 @@ func (r *csvReader) batch(n int) (batch, error) {
 	var originals [][]byte
 	var ends []int
 	r.arena = r.arena[:0]
-	for len(b.req.Records)+len(b.req.Rejects) < n {
+	for len(ends)+len(b.req.Rejects) < n {
 		fields, raw, line, err := r.next()
 		if err == io.EOF {
 			b.last = true
