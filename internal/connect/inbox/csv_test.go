@@ -119,7 +119,7 @@ func TestByteFlips(t *testing.T) {
 	src := testSource(t, map[string]any{"final_newline": false})
 	seed := uint64(rand.Int64())
 	rng := rand.New(rand.NewPCG(seed, 1))
-	for i := range 2000 {
+	for i := range 1000 {
 		b := bytes.Clone(full)
 		for range 1 + rng.IntN(3) {
 			const alphabet = "\",\n\r x0\xff\x00"

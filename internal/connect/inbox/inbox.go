@@ -29,14 +29,14 @@ import (
 // Spec declares the source's settings.
 var Spec = &spec.Spec{
 	Type:    "inbox",
-	Summary: "Ingests files dropped into a directory (CSV, NDJSON, JSON) once each, rejecting broken files whole.",
+	Summary: "Ingests files dropped into a directory (CSV, NDJSON, JSON, Parquet) once each, rejecting broken files whole.",
 	Doc: `A file is taken when it appears under its final name: writers should write
 a temporary name (a leading ` + "`.`" + `, or ending in ` + "`.tmp`, `.part`, `.partial`" + `) and rename it.
 With ` + "`ready: stable`" + ` a file is taken once its size and modification time have not
 changed for ` + "`stable_for`" + `, for writers that cannot rename.
 
 Checks, in order. A file that fails one is moved to ` + "`rejected/`" + ` whole, with a
-` + "`NAME.reason`" + ` note beside it, one quarantine record (rule ` + "`checksum`, `empty`,\n`truncated`, `header` or `format`" + `; the first 64 KiB of the file as its raw bytes),
+` + "`NAME.reason`" + ` note beside it, one quarantine record (rule ` + "`checksum`, `empty`,\n`truncated`, `header`, `corrupt` or `format`" + `; the first 64 KiB of the file as its raw bytes),
 a log line, the ` + "`weir_source_files_total{outcome=\"rejected\"}`" + ` metric and, if
 ` + "`webhook`" + ` is set, a POST to it:
 
@@ -69,12 +69,22 @@ files move to ` + "`done/`" + `. A file that cannot be read (a transient error) 
 with exponential backoff and jitter, up to a minute apart.
 
 JSON files (` + "`.json`" + `) hold one object or an array of objects; ` + "`.ndjson`" + ` and ` + "`.jsonl`" + `
-one object per line.`,
+one object per line.
+
+Parquet files (` + "`.parquet`" + `) must be flat (no nested or repeated columns). Their
+columns are checked like a CSV header, and their types too: strings feed
+string columns; integers integer and number columns; floats, doubles and
+decimals number columns; booleans boolean columns; TIMESTAMP (milli-, micro-,
+nanoseconds), DATE, legacy INT96 and strings feed timestamp columns. Another
+type rejects the file (rule ` + "`header`" + `), as does a file whose footer does not read
+(` + "`truncated`" + `) or a page that does not decode (` + "`corrupt`" + `): every page is read once
+before the first row is ingested. Nulls are absent values. A quarantined row's
+origin is its row number.`,
 	Fields: []spec.Field{
 		{Name: "dir", Kind: spec.String, Default: "inbox", Doc: "the directory watched, relative to the pipeline directory; `done/` and `rejected/` are made inside it"},
 		{Name: "pattern", Kind: spec.String, Default: "*", Doc: "a glob: only files whose names match are taken, e.g. `orders-*.csv`"},
-		{Name: "format", Kind: spec.Enum, Enum: []string{"auto", "csv", "ndjson", "json"}, Default: "auto",
-			Doc: "how files are encoded; `auto` goes by the extension: `.csv`, `.tsv`, `.ndjson`, `.jsonl`, `.json`"},
+		{Name: "format", Kind: spec.Enum, Enum: []string{"auto", "csv", "ndjson", "json", "parquet"}, Default: "auto",
+			Doc: "how files are encoded; `auto` goes by the extension: `.csv`, `.tsv`, `.ndjson`, `.jsonl`, `.json`, `.parquet`"},
 		{Name: "ready", Kind: spec.Enum, Enum: []string{"rename", "stable"}, Default: "rename",
 			Doc: "when a file counts as delivered: as soon as it has its final name, or once its size is stable too"},
 		{Name: "stable_for", Kind: spec.Duration, Default: "5s", Doc: "with `ready: stable`: how long size and modification time must not change"},
@@ -576,8 +586,10 @@ func (s *Source) formatOf(name string) (string, error) {
 		return "ndjson", nil
 	case ".json":
 		return "json", nil
+	case ".parquet", ".pq":
+		return "parquet", nil
 	}
-	return "", fmt.Errorf("cannot tell the format of %s from its extension (.csv, .tsv, .ndjson, .jsonl, .json); name it so, or set format", name)
+	return "", fmt.Errorf("cannot tell the format of %s from its extension (.csv, .tsv, .ndjson, .jsonl, .json, .parquet); name it so, or set format", name)
 }
 
 // reader opens a file's reader for its format.
@@ -595,6 +607,8 @@ func (s *Source) reader(f *os.File, name string, size int64) (fileReader, error)
 		return newCSV(f, name, size, s.env.Schema, s.header, s.finalNewline, delim), nil
 	case "ndjson":
 		return newNDJSON(f, name, size, s.finalNewline), nil
+	case "parquet":
+		return newParquet(f, name, size, s.env.Schema), nil
 	default:
 		return newJSON(f, name, size)
 	}
