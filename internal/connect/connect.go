@@ -43,9 +43,32 @@ type Env struct {
 	Dir string
 	// Schema is the stream's current schema (a file source checks a CSV
 	// header against it).
-	Schema  *schema.Schema
+	Schema *schema.Schema
+	Key    []int // the stream's key columns
+	// Ends returns the stream's log end offset of each partition: where
+	// the next records will go. A snapshot feed brackets each snapshot
+	// with it.
+	Ends    func() ([]int64, error)
 	Metrics *Metrics // nil: none
 }
+
+// Snapshot is the current snapshot of a snapshot feed (a file source that
+// replaces its stream's table whole with every accepted file): the
+// stream's log records in [Start, End) of each partition. The source
+// stores it under SnapshotKey; the node serves the table from it and keeps
+// the log from Start on.
+type Snapshot struct {
+	File     string  `json:"file"`               // its name under done/
+	Previous string  `json:"previous,omitempty"` // the snapshot it replaced, under done/
+	SHA256   string  `json:"sha256"`
+	Rows     int64   `json:"rows"`
+	Start    []int64 `json:"start"`
+	End      []int64 `json:"end"`
+	At       string  `json:"at"`
+}
+
+// SnapshotKey is the metadata key of a snapshot feed's current snapshot.
+func SnapshotKey(source string) []byte { return []byte(PositionPrefix(source) + "snapshot") }
 
 // Metrics are the sources' Prometheus metrics.
 type Metrics struct {

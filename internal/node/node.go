@@ -59,6 +59,9 @@ type Config struct {
 	// ViewChangelogLimit is passed to every view (tests make it small);
 	// 0: the runtime's default.
 	ViewChangelogLimit int
+	// MaintainInterval is how often log retention and idempotency expiry
+	// run (default 30 s; tests make it short).
+	MaintainInterval time.Duration
 	// MemoryBudget bounds the Go heap: past it ingest answers 429 until
 	// the heap is back under 90% of it, and the garbage collector works
 	// harder near it (debug.SetMemoryLimit). 0: 2 GiB. The query engine's
@@ -83,6 +86,8 @@ type Node struct {
 	// backlogged[stream] is set while the stream's consumers are further
 	// behind than its max_backlog (see watchBacklog).
 	backlogged map[string]*atomic.Bool
+	// snapshots maps a snapshot feed's stream to its source.
+	snapshots  map[string]string
 	overBudget atomic.Bool  // the heap is over the memory budget
 	memBudget  atomic.Int64 // bytes; see Config.MemoryBudget
 
@@ -212,6 +217,10 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: check that data directory %q is readable and writable and its disk is healthy (space, I/O errors), then start again", err, cfg.DataDir)
 	}
+	n.snapshots, err = snapshotFeeds(cfg.Pipeline)
+	if err != nil {
+		return nil, err
+	}
 	cat := &Catalog{Meta: n.log}
 	var streams []gate.Stream
 	sources := map[string]plan.Source{}
@@ -225,6 +234,11 @@ func Start(cfg Config) (*Node, error) {
 		versions[s.Name] = ver
 		streams = append(streams, gate.Stream{Name: s.Name, Schema: s.Schema, Version: ver, KeyCols: s.KeyCols, Partitions: s.Partitions})
 		tables[s.Name] = serve.Table{Name: s.Name, Stream: s.Name, Partitions: s.Partitions, Schema: s.Schema, SchemaVer: ver, SchemaFor: cat.SchemaFor(s.Name)}
+		if src, ok := n.snapshots[s.Name]; ok {
+			t := tables[s.Name]
+			t.Range = func() (start, end []int64) { return n.snapshotRange(src) }
+			tables[s.Name] = t
+		}
 		sources[s.Name] = plan.Source{EventTime: s.EventTime, Input: stream.Input{
 			Stream: s.Name, Partitions: s.Partitions, Columns: s.Schema.Columns, Version: ver,
 			SchemaFor: cat.SchemaFor(s.Name), EventCol: s.EventCol, Disorder: s.MaxDisorder.Microseconds()}}
@@ -254,10 +268,16 @@ func Start(cfg Config) (*Node, error) {
 		}
 		n.writers = append(n.writers, sinkWriter{stream: s.Name, w: w})
 		// The stream's SQL table reads the lake; a differently named lake
-		// table is also queryable under its own name.
+		// table is also queryable under its own name. A snapshot feed's
+		// table shows its current snapshot from the log; the lake table
+		// keeps the history.
 		t := tables[s.Name]
 		t.State = w.State
-		tables[s.Name] = t
+		if _, snap := n.snapshots[s.Name]; snap {
+			t.Range = nil
+		} else {
+			tables[s.Name] = t
+		}
 		if sk.Table != s.Name {
 			t.Name = sk.Table
 			tables[sk.Table] = t
@@ -299,7 +319,8 @@ func Start(cfg Config) (*Node, error) {
 			continue
 		}
 		src, err := connect.Open(s.Type, s.Settings, connect.Env{Name: s.Name, Stream: s.Stream, Gate: n.gate, Meta: n.log, Logger: cfg.Logger,
-			Dir: cfg.Pipeline.Dir, Schema: cfg.Pipeline.Stream(s.Stream).Schema, Metrics: n.metrics.Sources})
+			Dir: cfg.Pipeline.Dir, Schema: cfg.Pipeline.Stream(s.Stream).Schema, Key: cfg.Pipeline.Stream(s.Stream).KeyCols,
+			Ends: n.ends(s.Stream), Metrics: n.metrics.Sources})
 		if err != nil {
 			n.views.Stop()
 			return nil, err
@@ -469,7 +490,11 @@ func (n *Node) Errors() <-chan error { return n.errc }
 
 // maintain runs log retention and idempotency-key expiry.
 func (n *Node) maintain(ctx context.Context) {
-	t := time.NewTicker(30 * time.Second)
+	every := n.cfg.MaintainInterval
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -478,6 +503,10 @@ func (n *Node) maintain(ctx context.Context) {
 		case <-t.C:
 		}
 		for _, s := range n.cfg.Pipeline.Streams {
+			if _, ok := n.snapshots[s.Name]; ok {
+				n.retainSnapshot(s)
+				continue
+			}
 			if s.Retention.MaxAge == 0 && s.Retention.MaxBytes == 0 {
 				continue
 			}

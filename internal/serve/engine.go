@@ -52,6 +52,11 @@ type Table struct {
 	// the row key and the retraction flag, and the table shows the latest
 	// row of each key that is not retracted.
 	Upsert bool
+	// Range, when set, limits the table to the log records in
+	// [start, end) of each partition: the current snapshot of a file feed
+	// that replaces the table whole. It reads no lake files. A nil start
+	// means no snapshot yet: the table is empty.
+	Range func() (start, end []int64)
 }
 
 // Options configure an Engine.
@@ -90,6 +95,7 @@ type Engine struct {
 type cut struct {
 	table   *tableState
 	offsets []int64
+	end     []int64 // Range tables: the end of the range
 	files   []string
 }
 
@@ -573,9 +579,11 @@ func (e *Engine) syncAndPin(ctx context.Context, names map[string]bool) (int64, 
 		if !all && !names[strings.ToLower(t.Name)] {
 			continue
 		}
-		var committed []int64
+		var committed, end []int64
 		var files []string
-		if t.State != nil {
+		if t.Range != nil {
+			committed, end = t.rangeNow()
+		} else if t.State != nil {
 			st := t.State()
 			committed, files = st.Offsets, st.Files
 		} else {
@@ -588,7 +596,7 @@ func (e *Engine) syncAndPin(ctx context.Context, names map[string]bool) (int64, 
 		if err := e.syncTail(ctx, t, committed); err != nil {
 			return 0, nil, err
 		}
-		cuts = append(cuts, cut{table: t, offsets: committed, files: files})
+		cuts = append(cuts, cut{table: t, offsets: committed, end: end, files: files})
 	}
 	// Pin before trimming: the lake may have committed since the state was
 	// read above, and trim must keep the tail rows this query reads.
@@ -734,7 +742,9 @@ func (e *Engine) trim(ctx context.Context) error {
 			}
 		}
 		var floor []int64
-		if t.State != nil {
+		if t.Range != nil {
+			floor, _ = t.rangeNow()
+		} else if t.State != nil {
 			floor = append([]int64(nil), t.State().Offsets...)
 		} else {
 			// Without a lake, the table is what the log retains.
@@ -774,6 +784,15 @@ func (e *Engine) trim(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// rangeNow reads a Range table's range; with no snapshot yet it is empty.
+func (t *tableState) rangeNow() (start, end []int64) {
+	start, end = t.Range()
+	if len(start) != t.Partitions || len(end) != t.Partitions {
+		start, end = make([]int64, t.Partitions), make([]int64, t.Partitions)
+	}
+	return append([]int64(nil), start...), append([]int64(nil), end...)
 }
 
 // retainedStart returns the first offset the log keeps of each partition
@@ -835,6 +854,9 @@ func viewSQL(c cut) string {
 			quoteIdent(t.Name), list, key, quoteIdent(t.Name), del)
 	}
 	tail := fmt.Sprintf("SELECT %s FROM weir_tail.%s WHERE _offset >= %s[_partition + 1]", list, quoteIdent(t.Name), intList(c.offsets))
+	if c.end != nil {
+		tail += fmt.Sprintf(" AND _offset < %s[_partition + 1]", intList(c.end))
+	}
 	if len(c.files) == 0 {
 		return fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", quoteIdent(t.Name), tail)
 	}

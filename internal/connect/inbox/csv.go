@@ -32,6 +32,7 @@ type csvReader struct {
 	start     int64    // after a BOM
 	cols      []int    // per field: the schema column, or -1 (an extra column the schema allows)
 	keys      [][]byte // per field: `"name":`
+	names     []string // per field: the column name
 	dataStart int64    // the first data row's offset
 	dataLine  int
 
@@ -98,6 +99,7 @@ func (r *csvReader) readHeader() *problem {
 		r.keys = make([][]byte, len(r.sc.Columns))
 		for i, c := range r.sc.Columns {
 			r.cols[i], r.keys[i] = i, jsonKey(c.Name)
+			r.names = append(r.names, c.Name)
 		}
 		r.dataStart, r.dataLine = r.start, 1
 		return nil
@@ -126,6 +128,7 @@ func (r *csvReader) readHeader() *problem {
 			unknown = append(unknown, strconv.Quote(h))
 		}
 		r.cols[i], r.keys[i] = c, jsonKey(h)
+		r.names = append(r.names, h)
 	}
 	want := columnsOf(r.sc)
 	if len(unknown) > 0 {
@@ -403,3 +406,5 @@ func (t *recorder) discard(upTo int64) {
 	t.buf = slices.Delete(t.buf, 0, n)
 	t.base = upTo
 }
+
+func (r *csvReader) columns() []string { return r.names }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -71,6 +72,18 @@ with exponential backoff and jitter, up to a minute apart.
 JSON files (` + "`.json`" + `) hold one object or an array of objects; ` + "`.ndjson`" + ` and ` + "`.jsonl`" + `
 one object per line.
 
+**Snapshot feeds** (` + "`snapshot: true`" + `): each file replaces the previous one. The
+stream's SQL table shows the rows of the last accepted file only — switching
+to a new file at once, when its last batch is durable — and when a file is
+rejected it keeps showing the last valid one. Beside each accepted file in
+` + "`done/`" + ` a ` + "`NAME.diff.json`" + ` reports what changed against the previous snapshot: rows
+added, removed, changed and unchanged (by the stream's key; up to 10 example
+keys each), keys that appear twice, and columns added or removed. Diffing
+holds the previous snapshot's keys in memory (about 60 bytes a row). The
+log keeps the current snapshot and drops older ones once no sink or view
+needs them; a lake sink on the stream (under another table name) keeps the
+history. Nothing else may write to a snapshot stream.
+
 Parquet files (` + "`.parquet`" + `) must be flat (no nested or repeated columns). Their
 columns are checked like a CSV header, and their types too: strings feed
 string columns; integers integer and number columns; floats, doubles and
@@ -96,6 +109,7 @@ origin is its row number.`,
 		{Name: "delimiter", Kind: spec.String, Default: ",", Doc: "CSV: the field separator, one character (`\\t` for tab; `.tsv` files use tab)"},
 		{Name: "max_batch", Kind: spec.Int, Default: "5000", Min: 1, Max: 1_000_000, Doc: "rows per ingest batch at most"},
 		{Name: "poll", Kind: spec.Duration, Default: "1s", Doc: "how often the directory is listed"},
+		{Name: "snapshot", Kind: spec.Bool, Default: "false", Doc: "each file is a full snapshot (a daily full export): the stream's table shows the last accepted file's rows only, keeps showing them when a newer file is rejected, and a diff against the previous snapshot is written to `done/NAME.diff.json`"},
 		{Name: "webhook", Kind: spec.String, Doc: "a URL to POST a JSON alert to for every rejected file (retried 3 times)"},
 	},
 	Example: `sources:
@@ -124,6 +138,7 @@ type Source struct {
 	delimiter    rune
 	maxBatch     int
 	poll         time.Duration
+	snapshot     bool
 	webhook      string
 	client       *http.Client
 
@@ -147,9 +162,12 @@ func New(v spec.Values, env connect.Env) (connect.Source, error) {
 		stable: v.String("ready") == "stable", stableFor: v.Duration("stable_for"),
 		needChecksum: v.String("checksum") == "required", sidecarWait: v.Duration("sidecar_wait"),
 		header: v.Bool("header"), finalNewline: v.Bool("final_newline"), maxBatch: int(v.Int("max_batch")), poll: v.Duration("poll"),
-		webhook: v.String("webhook"), client: &http.Client{Timeout: 10 * time.Second}, seen: map[string]*candidate{}}
+		snapshot: v.Bool("snapshot"), webhook: v.String("webhook"), client: &http.Client{Timeout: 10 * time.Second}, seen: map[string]*candidate{}}
 	if env.Schema == nil {
 		return nil, fmt.Errorf("BUG: source %s: no schema for stream %q", env.Name, env.Stream)
+	}
+	if s.snapshot && env.Ends == nil {
+		return nil, fmt.Errorf("BUG: source %s: a snapshot feed needs Env.Ends", env.Name)
 	}
 	if s.env.Logger == nil {
 		s.env.Logger = slog.Default()
@@ -318,6 +336,8 @@ type position struct {
 	Line  int    `json:"line"`  // partial: the line number at Next
 	Rows  int64  `json:"rows"`  // rows sent so far
 	At    string `json:"at"`
+	// Snapshot feeds: the stream's log ends before the file's first batch.
+	Start []int64 `json:"start,omitempty"`
 }
 
 func (s *Source) key(hash string) []byte {
@@ -365,14 +385,17 @@ func (s *Source) take(ctx context.Context, name string, c *candidate) error {
 		sameFile := stored.File == name && stored.Size == me.Size && stored.MTime == me.MTime
 		switch {
 		case stored.State == "done" && sameFile: // taken; the move did not happen before a crash
-			return s.move(name, "done")
+			if cur, ok, err := s.current(); s.snapshot && err == nil && ok && cur.SHA256 == hash {
+				s.report(cur, path)
+			}
+			return s.move(name, "done", hash)
 		case stored.State == "done":
 			s.env.Logger.Warn("inbox source: this content was ingested before; not ingesting it again",
 				"file", name, "ingested_as", stored.File, "ingested_at", stored.At, "sha256", hash)
 			s.finished("duplicate")
-			return s.move(name, "done")
+			return s.move(name, "done", hash)
 		case stored.State == "rejected" && sameFile:
-			return s.move(name, "rejected")
+			return s.move(name, "rejected", hash)
 		}
 	}
 
@@ -381,7 +404,7 @@ func (s *Source) take(ctx context.Context, name string, c *candidate) error {
 	if found && stored.State == "partial" {
 		// Resume where the last batch ended (the same content, so the
 		// same offsets, whatever its name now).
-		me.State, me.Next, me.Line, me.Rows = stored.State, stored.Next, stored.Line, stored.Rows
+		me.State, me.Next, me.Line, me.Rows, me.Start = stored.State, stored.Next, stored.Line, stored.Rows, stored.Start
 	} else {
 		// A new file (or a rejected one delivered again): check it whole.
 		sum, present, err := s.sidecar(name)
@@ -409,11 +432,16 @@ func (s *Source) take(ctx context.Context, name string, c *candidate) error {
 			return reject(p.rule, p.reason)
 		}
 	}
+	if s.snapshot && me.State != "partial" {
+		if me.Start, err = s.env.Ends(); err != nil {
+			return err
+		}
+	}
 	if err := s.ingest(ctx, r, hash, me); err != nil {
 		return err
 	}
 	s.finished("accepted")
-	return s.move(name, "done")
+	return s.move(name, "done", hash)
 }
 
 // sidecar reads NAME.sha256 if it is there.
@@ -449,7 +477,7 @@ func (s *Source) ingest(ctx context.Context, r fileReader, hash string, pos posi
 		}
 		pos.Rows += int64(len(b.req.Records) + len(b.req.Rejects))
 		pos.Next, pos.Line, pos.State = b.next, b.line, "partial"
-		if b.last {
+		if b.last && !s.snapshot { // a snapshot is done when it is published, below
 			pos.State = "done"
 		}
 		b.req.Stream, b.req.Format, b.req.Source = s.env.Stream, gate.Records, "inbox"
@@ -462,6 +490,9 @@ func (s *Source) ingest(ctx context.Context, r fileReader, hash string, pos posi
 		quar += res.Quarantined
 		if b.last {
 			s.env.Logger.Info("inbox source ingested a file", "file", pos.File, "rows", pos.Rows, "accepted", acc, "quarantined", quar, "sha256", hash)
+			if s.snapshot {
+				return s.publish(ctx, hash, pos)
+			}
 			return nil
 		}
 	}
@@ -505,34 +536,58 @@ func (s *Source) reject(ctx context.Context, f *os.File, name, hash string, me p
 		return fmt.Errorf("cannot read %s: %w", name, err)
 	}
 	me.State = "rejected"
-	full := fmt.Sprintf("file %s rejected: %s; moved to rejected/%s", name, reason, name)
+	moved := s.target(name, "rejected", hash)
+	full := fmt.Sprintf("file %s rejected: %s; moved to rejected/%s", name, reason, moved)
+	serving := ""
+	if s.snapshot {
+		if cur, ok, err := s.current(); err == nil && ok {
+			serving = cur.File
+			full += fmt.Sprintf("; the table keeps serving the last valid snapshot, %s", cur.File)
+		} else {
+			full += "; the table has no valid snapshot yet"
+		}
+	}
 	req := gate.Request{Stream: s.env.Stream, Format: gate.Records, Source: "inbox",
 		Rejects: []gate.Reject{{Reason: full, Rule: rule, Raw: raw[:n], Origin: name}},
 		Puts:    []wlog.Put{s.put(hash, me)}}
 	if _, err := s.send(ctx, req); err != nil {
 		return err
 	}
-	s.env.Logger.Warn("inbox source rejected a file", "file", name, "rule", rule, "reason", reason, "sha256", hash)
+	s.env.Logger.Warn("inbox source rejected a file", "file", name, "rule", rule, "reason", reason, "sha256", hash, "serving", serving)
 	s.finished("rejected")
 	note := fmt.Sprintf("%s\nrule: %s\nsha256: %s\nrejected at: %s\nsource: %s, stream: %s\n", full, rule, hash, time.Now().UTC().Format(time.RFC3339), s.env.Name, s.env.Stream)
-	if err := s.move(name, "rejected"); err != nil {
+	if err := s.move(name, "rejected", hash); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(s.dir, "rejected", name+".reason"), []byte(note), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.dir, "rejected", moved+".reason"), []byte(note), 0o644); err != nil {
 		s.env.Logger.Warn("inbox source cannot write the rejection note", "file", name, "err", err)
 	}
 	s.alert(map[string]any{"source": s.env.Name, "stream": s.env.Stream, "file": name, "rule": rule, "reason": reason,
-		"sha256": hash, "moved_to": filepath.Join(s.dir, "rejected", name), "at": time.Now().UTC().Format(time.RFC3339)})
+		"sha256": hash, "moved_to": filepath.Join(s.dir, "rejected", moved), "serving_snapshot": serving, "at": time.Now().UTC().Format(time.RFC3339)})
 	return nil
+}
+
+// target picks the name a file gets in done/ or rejected/: its own, or,
+// when an earlier file has it, the name plus a prefix of its hash (and a
+// counter). It depends only on what is there, so after a crash the same
+// file gets the same name.
+func (s *Source) target(name, to, hash string) string {
+	cand := name
+	for i := 0; ; i++ {
+		if _, err := os.Lstat(filepath.Join(s.dir, to, cand)); errors.Is(err, os.ErrNotExist) {
+			return cand
+		}
+		cand = name + "." + hash[:12]
+		if i > 0 {
+			cand += "." + strconv.Itoa(i)
+		}
+	}
 }
 
 // move moves a file (and its sidecar) into done/ or rejected/, keeping an
 // earlier file of the same name there.
-func (s *Source) move(name, to string) error {
-	dst := filepath.Join(s.dir, to, name)
-	if _, err := os.Stat(dst); err == nil {
-		dst += "." + time.Now().UTC().Format("20060102T150405.000000000Z")
-	}
+func (s *Source) move(name, to, hash string) error {
+	dst := filepath.Join(s.dir, to, s.target(name, to, hash))
 	if err := os.Rename(filepath.Join(s.dir, name), dst); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)
 	}
@@ -622,6 +677,9 @@ type fileReader interface {
 	seek(next int64, line int) error
 	// batch reads up to n rows.
 	batch(n int) (batch, error)
+	// columns names the file's columns (after seek; nil when the format
+	// has no fixed columns).
+	columns() []string
 }
 
 // problem is why a file is rejected whole, or a transient read error.

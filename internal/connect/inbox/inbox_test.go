@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,7 +129,7 @@ func (r *rig) run(over map[string]any, ing connect.Ingester, cancel context.Canc
 	if ctx == nil {
 		ctx, cancel = context.WithCancel(context.Background())
 	}
-	src, err := New(values(r.t, over), connect.Env{Name: "drop", Stream: "orders", Gate: ing, Meta: r.l, Dir: r.dir, Schema: r.sc, Metrics: r.metrics})
+	src, err := New(values(r.t, over), r.env(ing))
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -143,6 +144,22 @@ func (r *rig) run(over map[string]any, ing connect.Ingester, cancel context.Canc
 	}
 	cancel()
 	return <-errc
+}
+
+func (r *rig) env(ing connect.Ingester) connect.Env {
+	return connect.Env{Name: "drop", Stream: "orders", Gate: ing, Meta: r.l, Dir: r.dir, Schema: r.sc,
+		Key: []int{r.sc.ColumnIndex("order_id")}, Metrics: r.metrics,
+		Ends: func() ([]int64, error) {
+			out := make([]int64, 2)
+			for p := range out {
+				e, err := r.l.End("orders", p)
+				if err != nil {
+					return nil, err
+				}
+				out[p] = e
+			}
+			return out, nil
+		}}
 }
 
 // orderIDs counts each order_id in the log.
@@ -478,4 +495,46 @@ func BenchmarkCSVFile(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// A snapshot becomes current only when all of it is durable; a crash
+// between its last batch and its publication publishes it on restart with
+// the range of exactly its rows.
+func TestSnapshotPublishedAfterCrash(t *testing.T) {
+	for _, crashAt := range []int64{1, 3, 4} { // 250 rows in batches of 100: 3 row batches, then the publication
+		t.Run(strconv.FormatInt(crashAt, 10), func(t *testing.T) {
+			r := newRig(t)
+			var b strings.Builder
+			b.WriteString(header)
+			for i := range 250 {
+				fmt.Fprintf(&b, "o%d,c,%d,EUR,2026-12-01T10:00:00Z\n", i, i)
+			}
+			r.write("day.csv", b.String())
+			over := map[string]any{"max_batch": int64(100), "snapshot": true}
+			ctx, cancel := context.WithCancel(context.Background())
+			crash := &crashAfter{g: r.g, n: crashAt, cancel: cancel}
+			r.run(over, crash, cancel, ctx)
+			if crash.calls.Load() != crashAt {
+				t.Fatalf("%d ingests before the crash, want %d", crash.calls.Load(), crashAt)
+			}
+			src, _ := New(values(t, over), r.env(r.g))
+			if _, ok, _ := src.(*Source).current(); ok && crashAt < 4 {
+				t.Fatal("a snapshot was published before all its rows were durable")
+			}
+			if err := r.run(over, nil, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			snap, ok, err := src.(*Source).current()
+			if err != nil || !ok {
+				t.Fatalf("no snapshot: %v", err)
+			}
+			ends, _ := r.env(nil).Ends()
+			if snap.Rows != 250 || snap.File != "day.csv" || !slices.Equal(snap.Start, []int64{0, 0}) || !slices.Equal(snap.End, ends) || ends[0]+ends[1] != 250 {
+				t.Fatalf("snapshot %+v, log ends %v", snap, ends)
+			}
+			if !r.exists("done/day.csv.diff.json") {
+				t.Fatal("no diff report")
+			}
+		})
+	}
 }

@@ -182,3 +182,7 @@ func (r *jsonReader) batch(n int) (batch, error) {
 	r.next = end
 	return b, nil
 }
+
+func (r *ndjsonReader) columns() []string { return nil }
+
+func (r *jsonReader) columns() []string { return nil }

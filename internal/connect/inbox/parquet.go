@@ -29,7 +29,8 @@ type parquetReader struct {
 
 	pf    *parquet.File
 	cols  []pqColumn // per leaf column of the file
-	group int        // the row group being read
+	names []string
+	group int // the row group being read
 	rows  parquet.Rows
 	row   int64 // the next row's number in the file
 	buf   []parquet.Row
@@ -87,6 +88,7 @@ func (r *parquetReader) open() (p *problem) {
 			return &problem{rule: "header", reason: fmt.Sprintf("column %q is nested or repeated; the inbox reads flat Parquet files, one value per column", name)}
 		}
 		seen[name] = true
+		r.names = append(r.names, name)
 		i := r.sc.ColumnIndex(name)
 		if i < 0 {
 			if !r.sc.AdditionalProperties {
@@ -379,3 +381,5 @@ func int96Time(i deprecated.Int96) time.Time {
 	const julianUnixEpoch = 2440588
 	return time.Unix((day-julianUnixEpoch)*86400, nanos).UTC()
 }
+
+func (r *parquetReader) columns() []string { return r.names }
