@@ -1,0 +1,354 @@
+// Package conformance is the test suite every source connector runs
+// against its real peer: records delivered to the peer reach the stream
+// exactly once — across stops and restarts, a crash after any ingest, a
+// gate that refuses batches for a while, concurrent deliveries and (where
+// the connector can) the peer going away and coming back — and every bad
+// record lands in the quarantine, so received = accepted + quarantined.
+//
+// A connector's test calls Run with a Peer: how to configure the source,
+// and how to deliver records to what it reads (write files, produce to a
+// topic). The suite owns a real gate over a real Pebble log and checks
+// the log against the records delivered.
+//
+// This package is for tests; it uses the connector API, the gate and the
+// embedded log, never the node.
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/spec"
+	"github.com/weirhq/weir/internal/gate"
+	"github.com/weirhq/weir/internal/log/pebblelog"
+	"github.com/weirhq/weir/internal/schema"
+)
+
+// Stream is the suite's stream; its schema is Schema.
+const Stream = "events"
+
+// Schema is the stream's JSON Schema: an id (the record's number), an
+// event time and a body.
+const Schema = `{"type":"object","required":["id","ts","body"],"additionalProperties":false,
+ "properties":{"id":{"type":"integer"},"ts":{"type":["string","integer"],"format":"date-time"},"body":{"type":"string"}}}`
+
+const partitions = 3
+
+// Bad reports whether record i is one the schema rejects (every 50th).
+func Bad(i int) bool { return i%50 == 7 }
+
+// Record is record i as JSON.
+func Record(i int) []byte {
+	if Bad(i) {
+		return fmt.Appendf(nil, `{"id":"not a number %d","ts":%d,"body":"bad"}`, i, 1795000000000+int64(i))
+	}
+	return fmt.Appendf(nil, `{"id":%d,"ts":%d,"body":"record %d, with \"quotes\" and a comma"}`, i, 1795000000000+int64(i), i)
+}
+
+// Peer is the connector's side of the suite.
+type Peer struct {
+	// Type is the connector type, as registered.
+	Type string
+	// Settings configure a source that reads what Deliver delivers, sending
+	// at most batch records per ingest. dir is the pipeline directory.
+	// Every source the suite builds for one Peer gets the same settings.
+	Settings func(t testing.TB, dir string, batch int) spec.Values
+	// Deliver hands records [from, to) (Record(i) each) to the peer. It
+	// may be called from several goroutines at once.
+	Deliver func(t testing.TB, from, to int)
+	// Disrupt, when set, takes the peer away and brings it back (a broker
+	// restart) while the source runs.
+	Disrupt func(t testing.TB)
+}
+
+// Run runs the suite; newPeer makes a fresh peer (a new topic, a new
+// directory) for each case.
+func Run(t *testing.T, newPeer func(t *testing.T) Peer) {
+	t.Run("deliver and close", func(t *testing.T) {
+		h := newHarness(t, newPeer(t))
+		h.peer.Deliver(t, 0, 500)
+		stop := h.start(h.gate)
+		h.wait(500)
+		stop() // Run must return promptly and cleanly
+		h.check(500)
+	})
+	t.Run("resume after a stop", func(t *testing.T) {
+		h := newHarness(t, newPeer(t))
+		h.peer.Deliver(t, 0, 300)
+		stop := h.start(h.gate)
+		h.wait(300)
+		stop()
+		h.peer.Deliver(t, 300, 600) // while no source runs
+		stop = h.start(h.gate)
+		h.wait(600)
+		stop()
+		h.check(600)
+	})
+	for _, crashAt := range []int64{1, 3} {
+		t.Run(fmt.Sprintf("crash after ingest %d", crashAt), func(t *testing.T) {
+			h := newHarness(t, newPeer(t))
+			for i := range 4 {
+				h.peer.Deliver(t, i*250, (i+1)*250)
+			}
+			crash := &crashAfter{g: h.gate, n: crashAt}
+			stop := h.start(crash)
+			select {
+			case <-crash.crashed:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no crash after %d ingests: %d ingests seen", crashAt, crash.calls.Load())
+			}
+			stop()
+			stop = h.start(h.gate)
+			h.wait(1000)
+			stop()
+			h.check(1000)
+		})
+	}
+	t.Run("gate refuses for a while", func(t *testing.T) {
+		h := newHarness(t, newPeer(t))
+		h.peer.Deliver(t, 0, 400)
+		stop := h.start(&refusing{g: h.gate, errs: []error{gate.ErrOverloaded, gate.ErrBacklog, gate.ErrUnavailable, gate.ErrOverloaded}})
+		h.wait(400)
+		stop()
+		h.check(400)
+	})
+	t.Run("concurrent deliveries", func(t *testing.T) {
+		h := newHarness(t, newPeer(t))
+		stop := h.start(h.gate)
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 5 {
+					from := (w*5 + i) * 40
+					h.peer.Deliver(t, from, from+40)
+				}
+			}()
+		}
+		wg.Wait()
+		h.wait(800)
+		stop()
+		h.check(800)
+	})
+	if p := newPeer(t); p.Disrupt != nil { // a directory does not go away; a broker does
+		t.Run("peer goes away and comes back", func(t *testing.T) {
+			h := newHarness(t, p)
+			stop := h.start(h.gate)
+			h.peer.Deliver(t, 0, 200)
+			h.wait(200)
+			h.peer.Disrupt(t)
+			h.peer.Deliver(t, 200, 400)
+			h.wait(400)
+			stop()
+			h.check(400)
+		})
+	}
+}
+
+// harness is a real gate over a real log, and a way to run sources.
+type harness struct {
+	t        *testing.T
+	peer     Peer
+	dir      string
+	log      *pebblelog.Log
+	gate     *gate.Gate
+	sc       *schema.Schema
+	settings spec.Values
+}
+
+func newHarness(t *testing.T, p Peer) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := pebblelog.Open(filepath.Join(dir, "log"), pebblelog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	sc, err := schema.Compile([]byte(Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gate.New(l, l, []gate.Stream{{Name: Stream, Schema: sc, Version: 1, KeyCols: []int{sc.ColumnIndex("id")}, Partitions: partitions}}, gate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, peer: p, dir: dir, log: l, gate: g, sc: sc}
+	h.settings = p.Settings(t, dir, 100)
+	return h
+}
+
+// start runs a new source over ing; stop cancels it and checks that Run
+// returns nil within 10 s.
+func (h *harness) start(ing connect.Ingester) (stop func()) {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if c, ok := ing.(*crashAfter); ok {
+		c.cancel = cancel
+		c.crashed = make(chan struct{})
+	}
+	src, err := connect.Open(h.peer.Type, h.settings, connect.Env{Name: "conformance", Stream: Stream, Gate: ing, Meta: h.log,
+		Dir: h.dir, Schema: h.sc, Key: []int{h.sc.ColumnIndex("id")}, Ends: h.ends})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- src.Run(ctx) }()
+	return func() {
+		h.t.Helper()
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				h.t.Fatalf("Run returned %v after its context ended, want nil", err)
+			}
+		case <-time.After(10 * time.Second):
+			h.t.Fatal("Run did not return within 10 s of its context ending")
+		}
+	}
+}
+
+func (h *harness) ends() ([]int64, error) {
+	out := make([]int64, partitions)
+	for p := range out {
+		e, err := h.log.End(Stream, p)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = e
+	}
+	return out, nil
+}
+
+// counts reads how many records the stream and its quarantine hold.
+func (h *harness) counts() (accepted, quarantined int64) {
+	h.t.Helper()
+	ends, err := h.ends()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, e := range ends {
+		accepted += e
+	}
+	q, err := h.log.End(gate.QuarantineStream(Stream), 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return accepted, q
+}
+
+// wait waits until n records are in the stream or its quarantine.
+func (h *harness) wait(n int) {
+	h.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		a, q := h.counts()
+		if a+q >= int64(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("after 60 s: %d accepted + %d quarantined of %d delivered", a, q, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// check: records 0..n-1 each once — the good ones in the stream, the bad
+// ones in the quarantine — and nothing else.
+func (h *harness) check(n int) {
+	h.t.Helper()
+	seen := make([]int, n)
+	col := h.sc.ColumnIndex("id")
+	for p := range partitions {
+		end, _ := h.log.End(Stream, p)
+		for from := int64(0); from < end; {
+			bs, err := h.log.Read(Stream, p, from, 1<<20)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			for i := range bs {
+				err := bs[i].Records(func(_ int64, rec []byte) bool {
+					vals, err := schema.DecodeRow(h.sc.Columns, rec, nil)
+					if err != nil {
+						h.t.Fatal(err)
+					}
+					id := vals[col].Int
+					if id < 0 || id >= int64(n) {
+						h.t.Fatalf("record %d in the stream was never delivered", id)
+					}
+					seen[id]++
+					return true
+				})
+				if err != nil {
+					h.t.Fatal(err)
+				}
+				from = bs[i].End()
+			}
+		}
+	}
+	bad := 0
+	for i, c := range seen {
+		if Bad(i) {
+			bad++
+			if c != 0 {
+				h.t.Fatalf("bad record %d accepted", i)
+			}
+			continue
+		}
+		if c != 1 {
+			h.t.Fatalf("record %d is in the stream %d times, want once", i, c)
+		}
+	}
+	if _, q := h.counts(); q != int64(bad) {
+		h.t.Fatalf("quarantine holds %d records, want the %d bad ones", q, bad)
+	}
+}
+
+// crashAfter passes n ingests to the gate, then ends the source's context
+// and fails, as a process killed right after its nth durable write.
+type crashAfter struct {
+	g       *gate.Gate
+	n       int64
+	cancel  context.CancelFunc
+	crashed chan struct{}
+	calls   atomic.Int64
+	once    sync.Once
+}
+
+func (c *crashAfter) Ingest(ctx context.Context, req gate.Request) (gate.Result, error) {
+	if c.calls.Load() >= c.n {
+		return gate.Result{}, context.Canceled // dead: nothing more is written
+	}
+	res, err := c.g.Ingest(ctx, req)
+	if c.calls.Add(1) >= c.n {
+		c.once.Do(func() { c.cancel(); close(c.crashed) })
+		return gate.Result{}, context.Canceled
+	}
+	return res, err
+}
+
+// refusing fails the first ingests with the given errors (nothing
+// written), then passes the rest to the gate.
+type refusing struct {
+	g    *gate.Gate
+	mu   sync.Mutex
+	errs []error
+}
+
+func (r *refusing) Ingest(ctx context.Context, req gate.Request) (gate.Result, error) {
+	r.mu.Lock()
+	if len(r.errs) > 0 {
+		err := r.errs[0]
+		r.errs = r.errs[1:]
+		r.mu.Unlock()
+		return gate.Result{}, err
+	}
+	r.mu.Unlock()
+	return r.g.Ingest(ctx, req)
+}
