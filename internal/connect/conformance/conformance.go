@@ -308,6 +308,15 @@ func (h *harness) check(n int) {
 	if _, q := h.counts(); q != int64(bad) {
 		h.t.Fatalf("quarantine holds %d records, want the %d bad ones", q, bad)
 	}
+	q, err := h.gate.ListQuarantine(Stream, bad)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, r := range q {
+		if r.Origin == "" || r.Source == "" || len(r.Raw) == 0 || r.Field != "id" {
+			h.t.Fatalf("quarantine record %+v: want its source, its origin in the peer, its raw bytes and the field that failed (id)", r)
+		}
+	}
 }
 
 // crashAfter passes n ingests to the gate, then ends the source's context

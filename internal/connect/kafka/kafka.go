@@ -29,8 +29,8 @@ var Spec = &spec.Spec{
 	Type:    "kafka",
 	Summary: "Reads a Kafka topic (any Kafka-compatible cluster) into a stream, exactly once.",
 	Doc: `Each record's value is one event, JSON, validated against the stream's schema like
-an HTTP event; a value that fails goes to the quarantine with the reason and
-its original bytes. The source reads every partition of the topic,
+an HTTP event; a value that fails goes to the quarantine with the reason, its
+original bytes and its origin (topic, partition and offset). The source reads every partition of the topic,
 including partitions added later (checked every 30 s).
 
 The offsets read so far are stored in Weir's own log, in the same atomic batch
@@ -213,7 +213,10 @@ func (s *Source) addPartitions(ctx context.Context, adm *kadm.Client, cl *kgo.Cl
 // the gate is overloaded or the stream backlogged: the batch is held, not
 // dropped, and Kafka waits.
 func (s *Source) ingest(ctx context.Context, recs []*kgo.Record) error {
-	req := gate.Request{Stream: s.env.Stream, Format: gate.Records, Source: "kafka", Records: make([][]byte, len(recs))}
+	req := gate.Request{Stream: s.env.Stream, Format: gate.Records, Source: "kafka", Records: make([][]byte, len(recs)),
+		Origin: func(i int) string {
+			return fmt.Sprintf("topic %s partition %d offset %d", recs[i].Topic, recs[i].Partition, recs[i].Offset)
+		}}
 	next := map[int32]int64{}
 	for i, r := range recs {
 		req.Records[i] = r.Value
