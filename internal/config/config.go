@@ -116,7 +116,10 @@ type Sink struct {
 	View   string // a view of views/*.sql
 	Table  string
 	Roll   Roll
-	Pos    Pos
+	// Settings of a connector sink (kafka, ...), checked against its
+	// registered spec.Spec.
+	Settings spec.Values
+	Pos      Pos
 }
 
 // Roll says when the lake sink closes its Parquet files and commits.
@@ -515,7 +518,7 @@ func unwrapPathErr(err error) error {
 }
 
 func (l *loader) source(name string, key, node *yaml.Node) {
-	if sp, ok := spec.Lookup(typeOf(node)); ok && sp.Kind == "source" {
+	if sp, ok := spec.Lookup("source", typeOf(node)); ok {
 		l.connectorSource(name, key, node, sp)
 		return
 	}
@@ -557,20 +560,30 @@ func typeOf(n *yaml.Node) string {
 // fields are the spec's, plus type and stream.
 func (l *loader) connectorSource(name string, key, node *yaml.Node, sp *spec.Spec) {
 	s := &Source{Name: name, Type: sp.Type, Settings: spec.Values{}, Pos: l.pos(key)}
-	path := "sources." + name
+	l.connector(node, "sources."+name, sp, &s.Stream, s.Settings, nil)
+	l.p.Sources = append(l.p.Sources, s)
+}
+
+// connector reads a connector's fields: type, stream, the spec's settings
+// (defaults applied, required ones checked) and any extra keys.
+func (l *loader) connector(node *yaml.Node, path string, sp *spec.Spec, stream *string, into spec.Values, extra map[string]func(*yaml.Node)) {
 	handlers := map[string]func(*yaml.Node){
 		"type":   func(*yaml.Node) {},
-		"stream": func(n *yaml.Node) { l.str(n, path+".stream", &s.Stream) },
+		"stream": func(n *yaml.Node) { l.str(n, path+".stream", stream) },
+	}
+	for k, h := range extra {
+		handlers[k] = h
 	}
 	for _, f := range sp.Fields {
-		handlers[f.Name] = func(n *yaml.Node) { l.setting(n, path+"."+f.Name, f, s.Settings) }
+		handlers[f.Name] = func(n *yaml.Node) { l.setting(n, path+"."+f.Name, f, into) }
 	}
 	l.fields(node, path, handlers)
-	if s.Stream == "" {
-		l.errf(node, "%s: stream is required: the stream the %s source feeds", path, sp.Type)
+	if *stream == "" {
+		verb := map[string]string{"source": "feeds", "sink": "writes out"}[sp.Kind]
+		l.errf(node, "%s: stream is required: the stream the %s %s %s", path, sp.Type, sp.Kind, verb)
 	}
 	for _, f := range sp.Fields {
-		if _, set := s.Settings[f.Name]; set {
+		if _, set := into[f.Name]; set {
 			continue
 		}
 		if f.Required {
@@ -578,10 +591,9 @@ func (l *loader) connectorSource(name string, key, node *yaml.Node, sp *spec.Spe
 			continue
 		}
 		if f.Default != "" {
-			l.setting(&yaml.Node{Kind: yaml.ScalarNode, Value: f.Default, Line: node.Line}, path+"."+f.Name, f, s.Settings)
+			l.setting(&yaml.Node{Kind: yaml.ScalarNode, Value: f.Default, Line: node.Line}, path+"."+f.Name, f, into)
 		}
 	}
-	l.p.Sources = append(l.p.Sources, s)
 }
 
 // setting reads one connector setting by its field's kind.
@@ -648,7 +660,12 @@ func (l *loader) setting(n *yaml.Node, path string, f spec.Field, into spec.Valu
 	}
 }
 
-func (l *loader) sink(name string, key, spec *yaml.Node) {
+func (l *loader) sink(name string, key, node *yaml.Node) {
+	if sp, ok := spec.Lookup("sink", typeOf(node)); ok {
+		l.connectorSink(name, key, node, sp)
+		return
+	}
+	spec := node
 	s := &Sink{Name: name, Pos: l.pos(key), Roll: Roll{MaxRows: 1_000_000, MaxBytes: 128 << 20, Interval: 10 * time.Second}}
 	path := "sinks." + name
 	l.fields(spec, path, map[string]func(*yaml.Node){
@@ -682,12 +699,27 @@ func (l *loader) sink(name string, key, spec *yaml.Node) {
 			return
 		}
 	case "":
-		l.errf(spec, "%s: type is required; supported: lake", path)
+		l.errf(spec, "%s: type is required; supported: %s", path, sinkTypes())
 		return
 	default:
-		l.errf(spec, "%s: unknown sink type %q; supported: lake", path, s.Type)
+		l.errf(spec, "%s: unknown sink type %q; supported: %s", path, s.Type, sinkTypes())
 		return
 	}
+	l.p.Sinks = append(l.p.Sinks, s)
+}
+
+func sinkTypes() string { return strings.Join(append([]string{"lake"}, spec.Types("sink")...), ", ") }
+
+// connectorSink reads a sink whose type a connector registered: its
+// fields are the spec's, plus type and stream.
+func (l *loader) connectorSink(name string, key, node *yaml.Node, sp *spec.Spec) {
+	s := &Sink{Name: name, Type: sp.Type, Settings: spec.Values{}, Pos: l.pos(key)}
+	path := "sinks." + name
+	l.connector(node, path, sp, &s.Stream, s.Settings, map[string]func(*yaml.Node){
+		"view": func(n *yaml.Node) {
+			l.errf(n, "%s: a %s sink writes out a stream (stream: NAME); views cannot be sent to it yet", path, sp.Type)
+		},
+	})
 	l.p.Sinks = append(l.p.Sinks, s)
 }
 
@@ -713,6 +745,9 @@ func (l *loader) crossCheck() {
 			}
 		} else if l.p.Stream(s.Stream) == nil {
 			l.errs = append(l.errs, &Error{Pos: s.Pos, Msg: fmt.Sprintf("sinks.%s.stream: %q is not a declared stream (declared: %s)", s.Name, s.Stream, names())})
+		}
+		if s.Type != "lake" {
+			continue
 		}
 		if tables[s.Table] {
 			l.errs = append(l.errs, &Error{Pos: s.Pos, Msg: fmt.Sprintf("sinks.%s.table: table %q is written by another sink; give each lake sink its own table", s.Name, s.Table)})

@@ -75,8 +75,10 @@ type Metrics struct {
 	// Files counts the files a file source finished, by source and
 	// outcome: accepted, rejected, duplicate.
 	Files *prometheus.CounterVec
-	// Retries counts transient failures a source retried, by source.
+	// Retries counts transient failures a connector retried, by name.
 	Retries *prometheus.CounterVec
+	// SinkRecords counts the records a sink has committed to its peer.
+	SinkRecords *prometheus.CounterVec
 }
 
 // NewMetrics makes the sources' metrics and registers them with r.
@@ -84,10 +86,12 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Files: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_source_files_total",
 			Help: "Files a file source finished, by outcome: accepted (its rows ingested), rejected (moved to rejected/, a quarantine record says why), duplicate (content ingested before)."}, []string{"source", "outcome"}),
-		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_source_retries_total",
-			Help: "Transient failures a source retried with backoff (a read error, the peer away, the stream backlogged)."}, []string{"source"}),
+		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_connector_retries_total",
+			Help: "Transient failures a source or sink retried with backoff (a read error, the peer away, the stream backlogged)."}, []string{"connector"}),
+		SinkRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_sink_records_total",
+			Help: "Records a connector sink has committed to its peer (Kafka: in committed transactions)."}, []string{"sink"}),
 	}
-	r.MustRegister(m.Files, m.Retries)
+	r.MustRegister(m.Files, m.Retries, m.SinkRecords)
 	return m
 }
 
@@ -127,6 +131,58 @@ func Open(typ string, v spec.Values, env Env) (Source, error) {
 	mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("BUG: no source connector %q is registered (import internal/connect/all)", typ)
+	}
+	return fn(v, env)
+}
+
+// SinkEnv is what a sink gets from the node.
+type SinkEnv struct {
+	Name       string // the sink's name in weir.yaml
+	Stream     string // the stream it writes out
+	Partitions int
+	// Log is where it reads the stream's records from (Read, End, Notify).
+	Log wlog.Log
+	// SchemaFor returns the schema a batch was written with (Batch.Meta).
+	SchemaFor func(version uint32) (*schema.Schema, error)
+	Schema    *schema.Schema // the current one
+	Key       []int          // the stream's key columns
+	Logger    *slog.Logger
+	Metrics   *Metrics // nil: none
+}
+
+// Sink is a running sink.
+type Sink interface {
+	// Run writes the stream out until ctx ends (then it returns nil) or it
+	// meets an error it cannot retry. A sink that promises exactly once
+	// keeps its position with what it wrote, in the peer, atomically.
+	Run(ctx context.Context) error
+	// Committed returns, per partition, the offset below which every
+	// record is safely in the peer (nil until Run has recovered it). The
+	// log keeps the records from there on; the backlog counts from there.
+	Committed() []int64
+}
+
+// NewSink builds a sink from its settings.
+type NewSink func(v spec.Values, env SinkEnv) (Sink, error)
+
+var sinks = map[string]NewSink{}
+
+// RegisterSink registers a sink connector: its spec and its constructor.
+func RegisterSink(s *spec.Spec, fn NewSink) {
+	s.Kind = "sink"
+	spec.Register(s)
+	mu.Lock()
+	sinks[s.Type] = fn
+	mu.Unlock()
+}
+
+// OpenSink builds the sink of type typ.
+func OpenSink(typ string, v spec.Values, env SinkEnv) (Sink, error) {
+	mu.Lock()
+	fn, ok := sinks[typ]
+	mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("BUG: no sink connector %q is registered (import internal/connect/all)", typ)
 	}
 	return fn(v, env)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,5 +195,121 @@ func BenchmarkKafkaSource(b *testing.B) {
 		b.StopTimer()
 		n.Shutdown(context.Background())
 		b.StartTimer()
+	}
+}
+
+// TestKafkaSink: events posted over HTTP go out to a topic through a
+// kafka sink in weir.yaml, exactly once across a node restart, and the
+// log keeps what the sink has not sent.
+func TestKafkaSink(t *testing.T) {
+	b := kafkatest.Start(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 3, 1, nil, "events-out"); err != nil {
+		t.Fatal(err)
+	}
+	yaml := eventsYAML(2) + `    retention: {max_age: 1ms}
+sinks:
+  out:
+    type: kafka
+    stream: events
+    brokers: [` + b.Addr + `]
+    topic: events-out
+    linger: 20ms
+`
+	cfg := testConfig(t, t.TempDir(), yaml, nil)
+	cfg.MaintainInterval = 20 * time.Millisecond
+	n := startWith(t, cfg)
+	waitSent := func(n *Node, total int) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			got := 0
+			for _, r := range kafkatest.ReadCommitted(t, b.Addr, "events-out") {
+				if string(r.Headers[0].Value) != "events" {
+					t.Fatalf("header %v", r.Headers)
+				}
+				got++
+			}
+			if got == total {
+				return
+			}
+			if got > total || time.Now().After(deadline) {
+				t.Fatalf("%d records in the topic, want %d", got, total)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if code, _, body := post(t, n, events(0, 1000)); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	waitSent(n, 1000)
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n = startWith(t, cfg)
+	if code, _, body := post(t, n, events(1000, 500)); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	waitSent(n, 1500)
+	seqs := map[int]int{}
+	for _, r := range kafkatest.ReadCommitted(t, b.Addr, "events-out") {
+		var v struct {
+			Seq    int    `json:"seq"`
+			UserID string `json:"user_id"`
+			TS     string `json:"ts"`
+		}
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Key) != v.UserID || v.TS != time.UnixMilli(1795000000000+int64(v.Seq)).UTC().Format("2006-01-02T15:04:05.999999Z07:00") {
+			t.Fatalf("record %s key %q", r.Value, r.Key)
+		}
+		seqs[v.Seq]++
+	}
+	for i := range 1500 {
+		if seqs[i] != 1 {
+			t.Fatalf("seq %d sent %d times", i, seqs[i])
+		}
+	}
+	// Retention (max_age 1ms) deletes what the sink has sent, except each
+	// partition's last batch (the second request's).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		start := int64(0)
+		for p := range 2 {
+			s, _ := n.log.Start("events", p)
+			start += s
+		}
+		if start == 1000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log starts at %d records, want 1000 (the first request's, sent, deleted)", start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// A sink that cannot send (its topic does not exist) holds the log:
+	// retention deletes nothing it has not sent.
+	cfg = testConfig(t, t.TempDir(), strings.ReplaceAll(yaml, "topic: events-out", "topic: not-created"), nil)
+	cfg.MaintainInterval = 20 * time.Millisecond
+	n = startWith(t, cfg)
+	for i := range 3 {
+		if code, _, body := post(t, n, events(i*100, 100)); code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // many retention rounds
+	for p := range 2 {
+		if s, _ := n.log.Start("events", p); s != 0 {
+			t.Fatalf("partition %d: retention deleted up to %d records the sink never sent", p, s)
+		}
+	}
+	if got := n.backlog("events", 2); got != 300 {
+		t.Fatalf("backlog %d, want the 300 records not sent", got)
 	}
 }

@@ -77,6 +77,7 @@ type Node struct {
 	engine  *serve.Engine
 	views   *view.Manager
 	writers []sinkWriter
+	sinks   []connSink // connector sinks (kafka, ...)
 	metrics *observe.Metrics
 	srv     *http.Server
 	ln      net.Listener
@@ -253,6 +254,9 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	for _, sk := range cfg.Pipeline.Sinks {
+		if sk.Type != "lake" {
+			continue // a connector sink, opened below
+		}
 		if sk.View != "" {
 			continue // opened once the views run, below
 		}
@@ -313,6 +317,20 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 
+	for _, sk := range cfg.Pipeline.Sinks {
+		if sk.Type == "lake" {
+			continue
+		}
+		st := cfg.Pipeline.Stream(sk.Stream)
+		snk, err := connect.OpenSink(sk.Type, sk.Settings, connect.SinkEnv{Name: sk.Name, Stream: st.Name, Partitions: st.Partitions,
+			Log: n.log, SchemaFor: cat.SchemaFor(st.Name), Schema: st.Schema, Key: st.KeyCols, Logger: cfg.Logger, Metrics: n.metrics.Sources})
+		if err != nil {
+			n.views.Stop()
+			return nil, fmt.Errorf("%s: sinks.%s: %w", sk.Pos, sk.Name, err)
+		}
+		n.sinks = append(n.sinks, connSink{name: sk.Name, stream: st.Name, sink: snk})
+	}
+
 	connectors := map[string]connect.Source{}
 	for _, s := range cfg.Pipeline.Sources {
 		if s.Settings == nil {
@@ -363,6 +381,16 @@ func Start(cfg Config) (*Node, error) {
 			defer n.work.Done()
 			if err := sw.w.Run(workCtx); err != nil {
 				cfg.Logger.Error("lake writer stopped", "table", sw.w.State().Table, "err", err)
+				n.errc <- err
+			}
+		}()
+	}
+	for _, cs := range n.sinks {
+		n.work.Add(1)
+		go func() {
+			defer n.work.Done()
+			if err := cs.sink.Run(workCtx); err != nil {
+				cfg.Logger.Error("sink stopped", "sink", cs.name, "err", err)
 				n.errc <- err
 			}
 		}()
@@ -515,10 +543,8 @@ func (n *Node) maintain(ctx context.Context) {
 				if err != nil {
 					continue
 				}
-				for _, sw := range n.writers {
-					if sw.stream == s.Name {
-						floor = min(floor, sw.w.State().Offsets[p])
-					}
+				for _, offs := range n.sinkPositions(s.Name) {
+					floor = min(floor, offs[p])
 				}
 				if vf, ok := n.views.Floor(s.Name, p); ok {
 					floor = min(floor, vf)
@@ -651,15 +677,43 @@ func (n *Node) isBacklogged(stream string) bool {
 	return b.Load()
 }
 
+// connSink is a running connector sink.
+type connSink struct {
+	name, stream string
+	sink         connect.Sink
+}
+
+// sinkPositions returns, per sink of the stream (lake and connector), the
+// offsets it has committed per partition. A sink that has not recovered
+// its position yet holds the log where it starts.
+func (n *Node) sinkPositions(stream string) [][]int64 {
+	var out [][]int64
+	for _, sw := range n.writers {
+		if sw.stream == stream {
+			out = append(out, sw.w.State().Offsets)
+		}
+	}
+	for _, cs := range n.sinks {
+		if cs.stream != stream {
+			continue
+		}
+		offs := cs.sink.Committed()
+		if offs == nil {
+			s := n.cfg.Pipeline.Stream(stream)
+			offs = make([]int64, s.Partitions)
+			for p := range offs {
+				offs[p], _ = n.log.Start(stream, p)
+			}
+		}
+		out = append(out, offs)
+	}
+	return out
+}
+
 // backlog is how many records of the stream its slowest consumer, per
 // partition, has still to commit.
 func (n *Node) backlog(stream string, partitions int) int64 {
-	var consumers [][]int64
-	for _, sw := range n.writers {
-		if sw.stream == stream {
-			consumers = append(consumers, sw.w.State().Offsets)
-		}
-	}
+	consumers := n.sinkPositions(stream)
 	consumers = append(consumers, n.views.Positions(stream)...)
 	total := int64(0)
 	for p := range partitions {

@@ -26,7 +26,7 @@ func snapshotFeeds(p *config.Pipeline) (map[string]string, error) {
 		}
 	}
 	for _, sk := range p.Sinks {
-		if _, ok := out[sk.Stream]; ok && sk.Table == sk.Stream {
+		if _, ok := out[sk.Stream]; ok && sk.Type == "lake" && sk.Table == sk.Stream {
 			return nil, fmt.Errorf("%s: sinks.%s: stream %q is a snapshot feed, whose table %q shows the current snapshot; name the lake table of its history differently (table: %s_history)",
 				sk.Pos, sk.Name, sk.Stream, sk.Stream, sk.Stream)
 		}
@@ -84,10 +84,8 @@ func (n *Node) retainSnapshot(s *config.Stream) {
 	}
 	for p := range s.Partitions {
 		floor := snap.Start[p]
-		for _, sw := range n.writers {
-			if sw.stream == s.Name {
-				floor = min(floor, sw.w.State().Offsets[p])
-			}
+		for _, offs := range n.sinkPositions(s.Name) {
+			floor = min(floor, offs[p])
 		}
 		if vf, ok := n.views.Floor(s.Name, p); ok {
 			floor = min(floor, vf)

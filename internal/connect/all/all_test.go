@@ -16,14 +16,19 @@ var update = flag.Bool("update", false, "rewrite docs/connectors/*.md from the c
 // TestDocs: docs/connectors/<type>.md is what the connector's spec says.
 func TestDocs(t *testing.T) {
 	dir := filepath.Join("..", "..", "..", "docs", "connectors")
-	types := spec.Types("source")
-	if len(types) == 0 {
+	var all []*spec.Spec
+	for _, kind := range []string{"source", "sink"} {
+		for _, typ := range spec.Types(kind) {
+			s, _ := spec.Lookup(kind, typ)
+			all = append(all, s)
+		}
+	}
+	if len(all) == 0 {
 		t.Fatal("no connector registered")
 	}
-	for _, typ := range types {
-		s, _ := spec.Lookup(typ)
+	for _, s := range all {
 		want := spec.Markdown(s)
-		path := filepath.Join(dir, typ+".md")
+		path := filepath.Join(dir, spec.DocFile(s))
 		if *update {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)

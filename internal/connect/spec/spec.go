@@ -94,22 +94,35 @@ var (
 	specs = map[string]*Spec{}
 )
 
-// Register adds a connector's Spec; a second one of the same type panics.
+// Register adds a connector's Spec (its Kind set); a second one of the
+// same kind and type panics. A source and a sink may share a type (kafka).
 func Register(s *Spec) {
 	mu.Lock()
 	defer mu.Unlock()
-	if _, dup := specs[s.Type]; dup {
-		panic(fmt.Sprintf("BUG: connector type %q registered twice", s.Type))
+	if s.Kind != "source" && s.Kind != "sink" {
+		panic(fmt.Sprintf("BUG: connector %q has kind %q", s.Type, s.Kind))
 	}
-	specs[s.Type] = s
+	if _, dup := specs[s.Kind+"/"+s.Type]; dup {
+		panic(fmt.Sprintf("BUG: %s connector type %q registered twice", s.Kind, s.Type))
+	}
+	specs[s.Kind+"/"+s.Type] = s
 }
 
-// Lookup returns the Spec of a connector type.
-func Lookup(typ string) (*Spec, bool) {
+// Lookup returns the Spec of a connector of a kind ("source", "sink").
+func Lookup(kind, typ string) (*Spec, bool) {
 	mu.Lock()
 	defer mu.Unlock()
-	s, ok := specs[typ]
+	s, ok := specs[kind+"/"+typ]
 	return s, ok
+}
+
+// DocFile is the name of a connector's reference page in docs/connectors:
+// <type>.md for a source, <type>-sink.md for a sink.
+func DocFile(s *Spec) string {
+	if s.Kind == "sink" {
+		return s.Type + "-sink.md"
+	}
+	return s.Type + ".md"
 }
 
 // Types lists the registered types of a kind ("source", "sink"), sorted.
@@ -117,9 +130,9 @@ func Types(kind string) []string {
 	mu.Lock()
 	defer mu.Unlock()
 	var out []string
-	for t, s := range specs {
+	for _, s := range specs {
 		if s.Kind == kind {
-			out = append(out, t)
+			out = append(out, s.Type)
 		}
 	}
 	sort.Strings(out)

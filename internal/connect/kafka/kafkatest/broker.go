@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -170,5 +171,50 @@ func (b *Broker) Stop() {
 		b.cmd.Process.Kill()
 		b.cmd.Wait()
 		b.cmd = nil
+	}
+}
+
+// ReadCommitted reads a topic from its start to its last stable offset as
+// a read_committed consumer: the records of committed transactions (and
+// non-transactional ones), in order per partition.
+func ReadCommitted(t testing.TB, addr, topic string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.KeepControlRecords()) // markers take offsets: seeing them, the reader reaches the end
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
+	got := map[int32]int64{}
+	var out []*kgo.Record
+	for {
+		done := true
+		for p, e := range want {
+			if got[p] < e {
+				done = false
+			}
+		}
+		if done {
+			return out
+		}
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %v (at %v of %v)", topic, ctx.Err(), got, want)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			got[r.Partition] = r.Offset + 1
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		})
 	}
 }

@@ -1,0 +1,499 @@
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/spec"
+	"github.com/weirhq/weir/internal/schema"
+)
+
+// SinkSpec declares the sink's settings.
+var SinkSpec = &spec.Spec{
+	Type:    "kafka",
+	Summary: "Writes a stream to a Kafka topic, exactly once (Kafka transactions).",
+	Doc: `Each accepted event of the stream becomes one record of the topic: its value
+the event as JSON (the stream's columns, timestamps in RFC 3339 UTC), its key
+the ` + "`key`" + ` columns (the stream's key by default; one column as its text, several
+as a JSON array), headers ` + "`weir-stream`" + ` and ` + "`weir-offset`" + ` (` + "`<partition>/<offset>`" + ` in
+Weir's log).
+
+Exactly once (` + "`delivery: exactly_once`" + `, the default): records go out in Kafka
+transactions of up to ` + "`max_batch`" + ` records, and each transaction also writes the
+sink's position in Weir's log to the compacted topic ` + "`positions_topic`" + ` (key: the
+transactional id). A crash, a restart or a broker outage resumes from the
+last committed transaction: consumers reading with ` + "`isolation.level=read_committed`" + `
+see every event exactly once. On start the sink takes over its transactional
+id, which aborts any transaction a previous instance left open; two running
+sinks with the same id fence each other (the older one stops with an error).
+
+` + "`delivery: at_least_once`" + ` uses no transactions (for clusters without them): the
+position is written after the records are acknowledged, so a crash in
+between sends the last batch again.
+
+The output topic must exist (create it with the partitions you want); the
+positions topic is created if missing (compacted, one partition). The log
+keeps the stream's records until the sink has committed them, and the
+stream's backlog (429 past ` + "`max_backlog`" + `) counts what the sink has not yet sent.`,
+	Fields: []spec.Field{
+		{Name: "brokers", Kind: spec.Strings, Required: true, Doc: "seed brokers, `host:port` (a list, or comma-separated)"},
+		{Name: "topic", Kind: spec.String, Required: true, Doc: "the topic to write"},
+		{Name: "key", Kind: spec.Strings, Doc: "columns whose values make the record key; default: the stream's key"},
+		{Name: "delivery", Kind: spec.Enum, Enum: []string{"exactly_once", "at_least_once"}, Default: "exactly_once", Doc: "with transactions, or without"},
+		{Name: "transactional_id", Kind: spec.String, Doc: "the Kafka transactional id, unique per sink and cluster; default `weir-<sink name>`"},
+		{Name: "positions_topic", Kind: spec.String, Default: "weir-sink-positions", Doc: "the compacted topic where the sink keeps its position, in the same transaction as its records"},
+		{Name: "max_batch", Kind: spec.Int, Default: "10000", Min: 1, Max: 1_000_000, Doc: "records per transaction at most"},
+		{Name: "linger", Kind: spec.Duration, Default: "100ms", Doc: "how long to wait for more records before a transaction with fewer than max_batch"},
+		{Name: "client_id", Kind: spec.String, Default: "weir", Doc: "the client id brokers see"},
+	},
+	Example: `sinks:
+  orders_to_kafka:
+    type: kafka
+    stream: orders
+    brokers: [kafka-1:9092, kafka-2:9092]
+    topic: orders-validated`,
+}
+
+func init() { connect.RegisterSink(SinkSpec, NewSink) }
+
+// Sink writes one stream to one topic.
+type Sink struct {
+	env       connect.SinkEnv
+	brokers   []string
+	topic     string
+	key       []int
+	exactly   bool
+	txnID     string
+	positions string
+	maxBatch  int
+	linger    time.Duration
+	clientID  string
+	mu        sync.Mutex
+	committed []int64
+	// fenced: the last session ended with the producer fenced (an epoch
+	// error). The next one checks that no other sink committed meanwhile.
+	fenced bool
+}
+
+// errFatal marks errors a retry cannot fix.
+var errFatal = errors.New("fatal")
+
+// errFenced marks a session whose producer lost its epoch: another sink
+// took over the transactional id, or the transaction outlived its timeout
+// (a long broker outage). The next session tells which.
+var errFenced = errors.New("producer fenced")
+
+// isFenced reports whether a Kafka error says the producer's epoch is gone.
+func isFenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.InvalidProducerIDMapping)
+}
+
+// NewSink checks the settings and builds the sink.
+func NewSink(v spec.Values, env connect.SinkEnv) (connect.Sink, error) {
+	s := &Sink{env: env, brokers: v.Strings("brokers"), topic: v.String("topic"), exactly: v.String("delivery") == "exactly_once",
+		txnID: v.String("transactional_id"), positions: v.String("positions_topic"), maxBatch: int(v.Int("max_batch")),
+		linger: v.Duration("linger"), clientID: v.String("client_id"), key: env.Key}
+	if s.env.Logger == nil {
+		s.env.Logger = slog.Default()
+	}
+	s.env.Logger = s.env.Logger.With("sink", env.Name, "topic", s.topic)
+	if s.txnID == "" {
+		s.txnID = "weir-" + env.Name
+	}
+	if cols := v.Strings("key"); len(cols) > 0 {
+		s.key = nil
+		for _, c := range cols {
+			i := env.Schema.ColumnIndex(c)
+			if i < 0 {
+				return nil, fmt.Errorf("sink %s: key column %q is not in stream %q (columns: %s)", env.Name, c, env.Stream, strings.Join(columnNames(env.Schema), ", "))
+			}
+			s.key = append(s.key, i)
+		}
+	}
+	if s.linger <= 0 {
+		s.linger = 100 * time.Millisecond
+	}
+	return s, nil
+}
+
+func columnNames(sc *schema.Schema) []string {
+	out := make([]string, len(sc.Columns))
+	for i, c := range sc.Columns {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// Committed returns the log offsets below which every record is in Kafka
+// (committed); nil until the sink has read its position.
+func (s *Sink) Committed() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed == nil {
+		return nil
+	}
+	return slices.Clone(s.committed)
+}
+
+func (s *Sink) setCommitted(pos []int64) {
+	s.mu.Lock()
+	s.committed = slices.Clone(pos)
+	s.mu.Unlock()
+}
+
+// Run writes until ctx ends. Every failure of a session (a broker gone, a
+// transaction that did not commit) starts a new one, which reads the
+// committed position again: an ambiguous commit is resolved by what Kafka
+// says it holds.
+func (s *Sink) Run(ctx context.Context) error {
+	var backoff time.Duration
+	for ctx.Err() == nil {
+		err := s.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errFatal) {
+			return fmt.Errorf("sink %s: %w", s.env.Name, err)
+		}
+		backoff = min(max(2*backoff, 200*time.Millisecond), 10*time.Second)
+		if s.env.Metrics != nil {
+			s.env.Metrics.Retries.WithLabelValues(s.env.Name).Inc()
+		}
+		s.env.Logger.Warn("kafka sink: retrying", "err", err, "retry_in", backoff)
+		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return nil
+}
+
+// position is what the positions topic holds for a sink.
+type position struct {
+	Stream  string  `json:"stream"`
+	Offsets []int64 `json:"offsets"`
+	At      string  `json:"at"`
+}
+
+func (s *Sink) session(ctx context.Context) error {
+	opts := []kgo.Opt{kgo.SeedBrokers(s.brokers...), kgo.ClientID(s.clientID), kgo.ProducerBatchMaxBytes(4 << 20),
+		kgo.RecordRetries(3), kgo.RequestRetries(3)}
+	if s.exactly {
+		opts = append(opts, kgo.TransactionalID(s.txnID), kgo.TransactionTimeout(60*time.Second))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("%w: cannot set up a Kafka client for brokers %v: %v (check sinks.%s.brokers)", errFatal, s.brokers, err, s.env.Name)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if err := s.topics(ctx, adm); err != nil {
+		return err
+	}
+	if s.exactly {
+		// Taking over the transactional id aborts what a previous instance
+		// left open, so the committed position below is final.
+		if _, _, err := cl.ProducerID(ctx); err != nil {
+			return fmt.Errorf("cannot initialise the transactional producer %q: %w", s.txnID, err)
+		}
+	}
+	pos, err := s.recover(ctx)
+	if err != nil {
+		return err
+	}
+	if mine := s.Committed(); s.fenced && mine != nil {
+		for p := range pos {
+			if pos[p] > mine[p] {
+				return fmt.Errorf("%w: another sink with transactional id %q committed after this one (its position %v, this one's %v): two sinks share the id; stop one, or give each its own transactional_id",
+					errFatal, s.txnID, pos, mine)
+			}
+		}
+	}
+	s.fenced = false
+	s.setCommitted(pos)
+	s.env.Logger.Info("kafka sink writing", "from", pos, "exactly_once", s.exactly)
+	for {
+		recs, next, err := s.read(pos)
+		if err != nil {
+			return fmt.Errorf("%w: cannot read stream %q: %v", errFatal, s.env.Stream, err)
+		}
+		if len(recs) < s.maxBatch {
+			// Wait a little for more, unless the batch is full.
+			notify := s.env.Log.Notify(s.env.Stream)
+			t := time.NewTimer(s.linger)
+			if len(recs) == 0 {
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err()
+				case <-notify:
+				case <-t.C:
+				}
+				t.Stop()
+				continue
+			}
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			if more, next2, err := s.read(pos); err == nil && len(more) > len(recs) {
+				recs, next = more, next2
+			}
+		}
+		if err := s.write(ctx, cl, recs, next); err != nil {
+			return err
+		}
+		pos = next
+		s.setCommitted(pos)
+		if s.env.Metrics != nil && s.env.Metrics.SinkRecords != nil {
+			s.env.Metrics.SinkRecords.WithLabelValues(s.env.Name).Add(float64(len(recs)))
+		}
+	}
+}
+
+// topics checks the output topic and makes the positions topic if needed.
+func (s *Sink) topics(ctx context.Context, adm *kadm.Client) error {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	topics, err := adm.ListTopics(lctx, s.topic, s.positions)
+	if err != nil {
+		return err
+	}
+	if td, ok := topics[s.topic]; !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("topic %q does not exist: create it with the partitions you want (the sink does not guess them)", s.topic)
+	}
+	if td, ok := topics[s.positions]; !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+		seg, dirty := "600000", "0.1"
+		policy := "compact"
+		_, err := adm.CreateTopic(lctx, 1, -1, map[string]*string{"cleanup.policy": &policy, "segment.ms": &seg, "min.cleanable.dirty.ratio": &dirty}, s.positions)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("cannot create the positions topic %q: %w", s.positions, err)
+		}
+	}
+	return nil
+}
+
+// recover reads the sink's last committed position from the positions
+// topic (committed transactions only). With none, it starts at the log's
+// first retained record.
+func (s *Sink) recover(ctx context.Context) ([]int64, error) {
+	pos := make([]int64, s.env.Partitions)
+	for p := range pos {
+		start, err := s.env.Log.Start(s.env.Stream, p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errFatal, err)
+		}
+		pos[p] = start
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(s.brokers...), kgo.ClientID(s.clientID),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.positions: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(200 * time.Millisecond),
+		kgo.KeepControlRecords()} // transaction markers take offsets: seeing them, the reader reaches the end
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(lctx, s.positions) // the last stable offset
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the end of %q: %w", s.positions, err)
+	}
+	end, ok := ends.Lookup(s.positions, 0)
+	if !ok || end.Err != nil {
+		return nil, fmt.Errorf("cannot read the end of %q: %v", s.positions, end.Err)
+	}
+	var found *position
+	var read int64
+	for read < end.Offset {
+		fetches := cl.PollFetches(lctx)
+		if lctx.Err() != nil {
+			return nil, fmt.Errorf("reading %q: %w", s.positions, lctx.Err())
+		}
+		if err := fetches.Err0(); err != nil {
+			return nil, fmt.Errorf("reading %q: %w", s.positions, err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			read = r.Offset + 1
+			if r.Attrs.IsControl() || string(r.Key) != s.txnID {
+				return
+			}
+			var p position
+			if err := json.Unmarshal(r.Value, &p); err == nil {
+				found = &p
+			}
+		})
+	}
+	if found == nil {
+		return pos, nil
+	}
+	if found.Stream != s.env.Stream || len(found.Offsets) != s.env.Partitions {
+		return nil, fmt.Errorf("%w: %q says transactional id %q wrote stream %q (%d partitions); this sink writes %q (%d): give it its own transactional_id",
+			errFatal, s.positions, s.txnID, found.Stream, len(found.Offsets), s.env.Stream, s.env.Partitions)
+	}
+	for p := range pos {
+		pos[p] = max(pos[p], found.Offsets[p])
+	}
+	return pos, nil
+}
+
+// read collects up to maxBatch records after pos, a fair share from each
+// partition, and the position after them.
+func (s *Sink) read(pos []int64) ([]*kgo.Record, []int64, error) {
+	next := slices.Clone(pos)
+	share := max(1, (s.maxBatch+s.env.Partitions-1)/s.env.Partitions)
+	var recs []*kgo.Record
+	var vals []schema.Value
+	streamHdr := []byte(s.env.Stream)
+	for p := range s.env.Partitions {
+		taken := 0
+		for taken < share && len(recs) < s.maxBatch {
+			batches, err := s.env.Log.Read(s.env.Stream, p, next[p], 1<<20)
+			if err != nil || len(batches) == 0 {
+				if err != nil {
+					return nil, nil, err
+				}
+				break
+			}
+			before := taken
+			for i := range batches {
+				b := &batches[i]
+				sc, err := s.env.SchemaFor(b.Meta)
+				if err != nil {
+					return nil, nil, err
+				}
+				var decodeErr error
+				err = b.Records(func(off int64, rec []byte) bool {
+					if off < next[p] {
+						return true
+					}
+					if taken >= share || len(recs) >= s.maxBatch {
+						return false
+					}
+					if vals, decodeErr = schema.DecodeRow(sc.Columns, rec, vals[:0]); decodeErr != nil {
+						return false
+					}
+					recs = append(recs, &kgo.Record{Topic: s.topic, Key: s.recordKey(sc, vals), Value: schema.AppendJSON(nil, sc.Columns, vals),
+						Headers: []kgo.RecordHeader{{Key: "weir-stream", Value: streamHdr}, {Key: "weir-offset", Value: []byte(strconv.Itoa(p) + "/" + strconv.FormatInt(off, 10))}}})
+					next[p] = off + 1
+					taken++
+					return true
+				})
+				if err == nil {
+					err = decodeErr
+				}
+				if err != nil {
+					return nil, nil, fmt.Errorf("partition %d: %w", p, err)
+				}
+			}
+			if taken == before { // nothing new in what the log returned
+				break
+			}
+		}
+	}
+	return recs, next, nil
+}
+
+// recordKey renders the key columns: one string column as its text,
+// another single column as its JSON value, several as a JSON array; no
+// key columns: no key.
+func (s *Sink) recordKey(sc *schema.Schema, vals []schema.Value) []byte {
+	switch len(s.key) {
+	case 0:
+		return nil
+	case 1:
+		c, v := sc.Columns[s.key[0]], vals[s.key[0]]
+		if c.Type == schema.String && !v.Null {
+			return append([]byte(nil), v.Bytes...)
+		}
+		return schema.AppendJSONValue(nil, c, v)
+	}
+	out := []byte{'['}
+	for i, k := range s.key {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = schema.AppendJSONValue(out, sc.Columns[k], vals[k])
+	}
+	return append(out, ']')
+}
+
+// write sends one batch and the position after it: in one transaction, or
+// (at least once) the position after the records are acknowledged.
+func (s *Sink) write(ctx context.Context, cl *kgo.Client, recs []*kgo.Record, next []int64) error {
+	pv, _ := json.Marshal(position{Stream: s.env.Stream, Offsets: next, At: time.Now().UTC().Format(time.RFC3339Nano)})
+	posRec := &kgo.Record{Topic: s.positions, Partition: 0, Key: []byte(s.txnID), Value: pv}
+	if !s.exactly {
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			return fmt.Errorf("produce: %w", err)
+		}
+		return cl.ProduceSync(ctx, posRec).FirstErr()
+	}
+	if err := cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	var mu sync.Mutex
+	var firstErr error
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}
+	}
+	for _, r := range recs {
+		cl.Produce(ctx, r, promise)
+	}
+	cl.Produce(ctx, posRec, promise)
+	err := cl.Flush(ctx)
+	mu.Lock()
+	if err == nil {
+		err = firstErr
+	}
+	mu.Unlock()
+	if err == nil {
+		if err = cl.EndTransaction(ctx, kgo.TryCommit); err == nil {
+			return nil
+		}
+		err = fmt.Errorf("commit transaction: %w", err) // maybe committed: the next session reads what is
+	}
+	abort(cl)
+	switch {
+	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return fmt.Errorf("%w: transactional id %q: %v (grant this client access to it, or set transactional_id)", errFatal, s.txnID, err)
+	case isFenced(err):
+		s.fenced = true
+		return fmt.Errorf("%w: %v", errFenced, err)
+	}
+	return err
+}
+
+// abort drops what a failed transaction buffered and aborts it, as far as
+// the client still can; the session ends either way.
+func abort(cl *kgo.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl.AbortBufferedRecords(ctx)
+	cl.EndTransaction(ctx, kgo.TryAbort)
+}

@@ -1,0 +1,106 @@
+package schema
+
+import (
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends a decoded row as a JSON object of its columns, in
+// schema order: strings escaped, numbers as JSON numbers (a non-finite
+// float as null), booleans, timestamps as RFC 3339 in UTC with
+// microseconds; a null is null where the schema allows it and absent
+// where it does not (the value was absent). It is what a sink sends: the event as the
+// gate accepted it, normalised.
+func AppendJSON(dst []byte, cols []Column, vals []Value) []byte {
+	dst = append(dst, '{')
+	first := true
+	for i, c := range cols {
+		v := vals[i]
+		if v.Null && !c.Nullable {
+			continue // absent, as it came
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendJSONString(dst, c.Name)
+		dst = append(dst, ':')
+		dst = AppendJSONValue(dst, c, v)
+	}
+	return append(dst, '}')
+}
+
+// AppendJSONValue appends one value of a column as JSON (null as null).
+func AppendJSONValue(dst []byte, c Column, v Value) []byte {
+	if v.Null {
+		return append(dst, "null"...)
+	}
+	{
+		switch c.Type {
+		case String:
+			dst = appendJSONString(dst, string(v.Bytes))
+		case Int64:
+			dst = strconv.AppendInt(dst, v.Int, 10)
+		case Float64:
+			if math.IsInf(v.Float, 0) || math.IsNaN(v.Float) {
+				dst = append(dst, "null"...)
+			} else {
+				dst = strconv.AppendFloat(dst, v.Float, 'g', -1, 64)
+			}
+		case Bool:
+			dst = strconv.AppendBool(dst, v.Int != 0)
+		case Timestamp:
+			dst = append(dst, '"')
+			dst = time.UnixMicro(v.Int).UTC().AppendFormat(dst, "2006-01-02T15:04:05.999999Z07:00")
+			dst = append(dst, '"')
+		}
+	}
+	return dst
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string (RFC 8259; invalid UTF-8
+// becomes U+FFFD, which the gate never lets in anyway).
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\ufffd"...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
