@@ -53,7 +53,7 @@ func AppendJSONValue(dst []byte, c Column, v Value) []byte {
 			dst = strconv.AppendBool(dst, v.Int != 0)
 		case Timestamp:
 			dst = append(dst, '"')
-			dst = time.UnixMicro(v.Int).UTC().AppendFormat(dst, "2006-01-02T15:04:05.999999Z07:00")
+			dst = appendRFC3339Micros(dst, v.Int)
 			dst = append(dst, '"')
 		}
 	}
@@ -103,4 +103,36 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendRFC3339Micros writes microseconds since the epoch as RFC 3339 in
+// UTC, the fraction without trailing zeros (what time.AppendFormat with
+// "2006-01-02T15:04:05.999999Z07:00" writes, several times faster).
+func appendRFC3339Micros(dst []byte, us int64) []byte {
+	t := time.UnixMicro(us).UTC()
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(dst, "2006-01-02T15:04:05.999999Z07:00")
+	}
+	two := func(dst []byte, n int) []byte { return append(dst, byte('0'+n/10), byte('0'+n%10)) }
+	dst = two(two(dst, y/100), y%100)
+	dst = two(append(dst, '-'), int(mo))
+	dst = two(append(dst, '-'), d)
+	dst = two(append(dst, 'T'), h)
+	dst = two(append(dst, ':'), mi)
+	dst = two(append(dst, ':'), sec)
+	if frac := t.Nanosecond() / 1000; frac != 0 {
+		var digits [6]byte
+		for i := 5; i >= 0; i-- {
+			digits[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		n := 6
+		for n > 0 && digits[n-1] == '0' {
+			n--
+		}
+		dst = append(append(dst, '.'), digits[:n]...)
+	}
+	return append(dst, 'Z')
 }

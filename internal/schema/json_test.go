@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 // AppendJSON writes what encoding/json reads back as the same values, and
@@ -38,4 +39,13 @@ func TestAppendJSON(t *testing.T) {
 	f(`{"s":"a\"b\\c\n\u0001é😀","i":-42,"f":1.5e300,"b":true,"ts":"2026-12-01T10:00:00.123456+01:00"}`,
 		`{"s":"a\"b\\c\n\u0001é😀","i":-42,"f":1.5e+300,"b":true,"ts":"2026-12-01T09:00:00.123456Z"}`)
 	f(`{"s":"","ts":"2026-12-01T10:00:00Z"}`, `{"s":"","i":null,"ts":"2026-12-01T10:00:00Z"}`)
+}
+
+func TestAppendRFC3339Micros(t *testing.T) {
+	for _, us := range []int64{0, 1, 1795000000123456, 1795000000120000, 1795000000000000, -1, -62135596800000000, 253402300799999999, 1 << 62, -1 << 62} {
+		want := time.UnixMicro(us).UTC().AppendFormat(nil, "2006-01-02T15:04:05.999999Z07:00")
+		if got := appendRFC3339Micros(nil, us); string(got) != string(want) {
+			t.Errorf("%d: %s, want %s", us, got, want)
+		}
+	}
 }

@@ -228,45 +228,81 @@ func (s *Sink) session(ctx context.Context) error {
 	s.fenced = false
 	s.setCommitted(pos)
 	s.env.Logger.Info("kafka sink writing", "from", pos, "exactly_once", s.exactly)
+	// Records go to the producer as they are read; the batch commits when
+	// it is full or linger has passed since its first record.
+	next := slices.Clone(pos)
+	var b outBatch
 	for {
-		recs, next, err := s.read(pos)
-		if err != nil {
+		if err := s.read(next, s.maxBatch-b.count, func(r *kgo.Record) { s.produce(ctx, cl, &b, r) }); err != nil {
+			if b.open {
+				abort(cl)
+			}
 			return fmt.Errorf("%w: cannot read stream %q: %v", errFatal, s.env.Stream, err)
 		}
-		if len(recs) < s.maxBatch {
-			// Wait a little for more, unless the batch is full.
-			notify := s.env.Log.Notify(s.env.Stream)
-			t := time.NewTimer(s.linger)
-			if len(recs) == 0 {
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return ctx.Err()
-				case <-notify:
-				case <-t.C:
-				}
-				t.Stop()
-				continue
+		if b.count == 0 || (b.count < s.maxBatch && time.Now().Before(b.deadline)) {
+			wait := s.linger
+			if b.count > 0 {
+				wait = time.Until(b.deadline)
 			}
+			notify := s.env.Log.Notify(s.env.Stream)
+			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
+				if b.open {
+					abort(cl)
+				}
 				return ctx.Err()
+			case <-notify:
 			case <-t.C:
 			}
-			if more, next2, err := s.read(pos); err == nil && len(more) > len(recs) {
-				recs, next = more, next2
-			}
+			t.Stop()
+			continue
 		}
-		if err := s.write(ctx, cl, recs, next); err != nil {
+		if err := s.commit(ctx, cl, &b, next); err != nil {
 			return err
 		}
-		pos = next
-		s.setCommitted(pos)
+		s.setCommitted(next)
 		if s.env.Metrics != nil && s.env.Metrics.SinkRecords != nil {
-			s.env.Metrics.SinkRecords.WithLabelValues(s.env.Name).Add(float64(len(recs)))
+			s.env.Metrics.SinkRecords.WithLabelValues(s.env.Name).Add(float64(b.count))
+		}
+		b = outBatch{}
+	}
+}
+
+// outBatch is the transaction (at least once: the batch) being filled.
+type outBatch struct {
+	open     bool
+	count    int
+	deadline time.Time
+	mu       sync.Mutex
+	err      error // the first produce error
+}
+
+func (b *outBatch) fail(err error) {
+	b.mu.Lock()
+	if b.err == nil {
+		b.err = err
+	}
+	b.mu.Unlock()
+}
+
+// produce sends one record, opening the batch (and its transaction) first.
+func (s *Sink) produce(ctx context.Context, cl *kgo.Client, b *outBatch, r *kgo.Record) {
+	if !b.open {
+		b.open, b.deadline = true, time.Now().Add(s.linger)
+		if s.exactly {
+			if err := cl.BeginTransaction(); err != nil {
+				b.fail(fmt.Errorf("begin transaction: %w", err))
+			}
 		}
 	}
+	b.count++
+	cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+		if err != nil {
+			b.fail(err)
+		}
+	})
 }
 
 // topics checks the output topic and makes the positions topic if needed.
@@ -356,22 +392,21 @@ func (s *Sink) recover(ctx context.Context) ([]int64, error) {
 	return pos, nil
 }
 
-// read collects up to maxBatch records after pos, a fair share from each
-// partition, and the position after them.
-func (s *Sink) read(pos []int64) ([]*kgo.Record, []int64, error) {
-	next := slices.Clone(pos)
-	share := max(1, (s.maxBatch+s.env.Partitions-1)/s.env.Partitions)
-	var recs []*kgo.Record
+// read emits up to limit records after next, a fair share from each
+// partition, advancing next past them.
+func (s *Sink) read(next []int64, limit int, emit func(*kgo.Record)) error {
+	share := max(1, (limit+s.env.Partitions-1)/s.env.Partitions)
+	emitted := 0
 	var vals []schema.Value
 	streamHdr := []byte(s.env.Stream)
 	for p := range s.env.Partitions {
 		taken := 0
-		for taken < share && len(recs) < s.maxBatch {
+		for taken < share && emitted < limit {
 			batches, err := s.env.Log.Read(s.env.Stream, p, next[p], 1<<20)
-			if err != nil || len(batches) == 0 {
-				if err != nil {
-					return nil, nil, err
-				}
+			if err != nil {
+				return err
+			}
+			if len(batches) == 0 {
 				break
 			}
 			before := taken
@@ -379,30 +414,31 @@ func (s *Sink) read(pos []int64) ([]*kgo.Record, []int64, error) {
 				b := &batches[i]
 				sc, err := s.env.SchemaFor(b.Meta)
 				if err != nil {
-					return nil, nil, err
+					return err
 				}
 				var decodeErr error
 				err = b.Records(func(off int64, rec []byte) bool {
 					if off < next[p] {
 						return true
 					}
-					if taken >= share || len(recs) >= s.maxBatch {
+					if taken >= share || emitted >= limit {
 						return false
 					}
 					if vals, decodeErr = schema.DecodeRow(sc.Columns, rec, vals[:0]); decodeErr != nil {
 						return false
 					}
-					recs = append(recs, &kgo.Record{Topic: s.topic, Key: s.recordKey(sc, vals), Value: schema.AppendJSON(nil, sc.Columns, vals),
+					emit(&kgo.Record{Topic: s.topic, Key: s.recordKey(sc, vals), Value: schema.AppendJSON(nil, sc.Columns, vals),
 						Headers: []kgo.RecordHeader{{Key: "weir-stream", Value: streamHdr}, {Key: "weir-offset", Value: []byte(strconv.Itoa(p) + "/" + strconv.FormatInt(off, 10))}}})
 					next[p] = off + 1
 					taken++
+					emitted++
 					return true
 				})
 				if err == nil {
 					err = decodeErr
 				}
 				if err != nil {
-					return nil, nil, fmt.Errorf("partition %d: %w", p, err)
+					return fmt.Errorf("partition %d: %w", p, err)
 				}
 			}
 			if taken == before { // nothing new in what the log returned
@@ -410,7 +446,7 @@ func (s *Sink) read(pos []int64) ([]*kgo.Record, []int64, error) {
 			}
 		}
 	}
-	return recs, next, nil
+	return nil
 }
 
 // recordKey renders the key columns: one string column as its text,
@@ -437,41 +473,34 @@ func (s *Sink) recordKey(sc *schema.Schema, vals []schema.Value) []byte {
 	return append(out, ']')
 }
 
-// write sends one batch and the position after it: in one transaction, or
-// (at least once) the position after the records are acknowledged.
-func (s *Sink) write(ctx context.Context, cl *kgo.Client, recs []*kgo.Record, next []int64) error {
+// commit ends a batch with the position after it: in its transaction,
+// or (at least once) after its records are acknowledged.
+func (s *Sink) commit(ctx context.Context, cl *kgo.Client, b *outBatch, next []int64) error {
 	pv, _ := json.Marshal(position{Stream: s.env.Stream, Offsets: next, At: time.Now().UTC().Format(time.RFC3339Nano)})
 	posRec := &kgo.Record{Topic: s.positions, Partition: 0, Key: []byte(s.txnID), Value: pv}
 	if !s.exactly {
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		err := cl.Flush(ctx)
+		if err == nil {
+			b.mu.Lock()
+			err = b.err
+			b.mu.Unlock()
+		}
+		if err != nil {
 			return fmt.Errorf("produce: %w", err)
 		}
 		return cl.ProduceSync(ctx, posRec).FirstErr()
 	}
-	if err := cl.BeginTransaction(); err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	var mu sync.Mutex
-	var firstErr error
-	promise := func(_ *kgo.Record, err error) {
+	cl.Produce(ctx, posRec, func(_ *kgo.Record, err error) {
 		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			mu.Unlock()
+			b.fail(err)
 		}
-	}
-	for _, r := range recs {
-		cl.Produce(ctx, r, promise)
-	}
-	cl.Produce(ctx, posRec, promise)
+	})
 	err := cl.Flush(ctx)
-	mu.Lock()
+	b.mu.Lock()
 	if err == nil {
-		err = firstErr
+		err = b.err
 	}
-	mu.Unlock()
+	b.mu.Unlock()
 	if err == nil {
 		if err = cl.EndTransaction(ctx, kgo.TryCommit); err == nil {
 			return nil

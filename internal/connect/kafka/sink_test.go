@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,13 +26,13 @@ import (
 
 // sinkRig is a stream in a real log, fed through the gate.
 type sinkRig struct {
-	t    *testing.T
+	t    testing.TB
 	log  *pebblelog.Log
 	gate *gate.Gate
 	sc   *schema.Schema
 }
 
-func newSinkRig(t *testing.T) *sinkRig {
+func newSinkRig(t testing.TB) *sinkRig {
 	l, err := pebblelog.Open(filepath.Join(t.TempDir(), "log"), pebblelog.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -240,4 +241,95 @@ func TestKafkaSinkFenced(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	checkOnce(t, committedIDs(t, b.Addr, "fenced"), 400)
+}
+
+// BenchmarkKafkaSink: 300k events from Weir's log to a topic of a real
+// broker in transactions of 10k, to committed.
+//
+//	go test -run='^$' -bench=BenchmarkKafkaSink -benchtime=3x ./internal/connect/kafka/
+func BenchmarkKafkaSink(b *testing.B) {
+	const total = 300_000
+	br := kafkatest.Start(b)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	r := newSinkRig(b)
+	for from := 0; from < total; from += 5000 {
+		r.ingest(from, from+5000)
+	}
+	var sent int64
+	for p := range 3 {
+		e, _ := r.log.End("events", p)
+		sent += e
+	}
+	i := 0
+	for _, delivery := range []string{"exactly_once", "at_least_once"} {
+		b.Run(delivery, func(b *testing.B) {
+			for b.Loop() {
+				i++
+				benchSink(b, r, br.Addr, cl, fmt.Sprintf("bench-%d", i), delivery, sent)
+			}
+			b.ReportMetric(float64(sent)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+func benchSink(b *testing.B, r *sinkRig, addr string, cl *kgo.Client, topic, delivery string, sent int64) {
+	{
+		if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 4, 1, nil, topic); err != nil {
+			b.Fatal(err)
+		}
+		s := r.sink(sinkSettings(addr, topic, map[string]any{"max_batch": int64(10_000), "transactional_id": topic, "delivery": delivery}))
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- s.Run(ctx) }()
+		for {
+			c := s.Committed()
+			if c != nil && c[0]+c[1]+c[2] == sent {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if err := <-errc; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkKafkaProduceBaseline: the same events, already JSON, produced
+// by a plain franz-go client (no transactions) to the same kind of broker:
+// what the sink is measured against.
+func BenchmarkKafkaProduceBaseline(b *testing.B) {
+	const total = 300_000
+	br := kafkatest.Start(b)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr), kgo.ProducerBatchMaxBytes(4<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	vals := make([][]byte, total)
+	for i := range vals {
+		vals[i] = []byte(fmt.Sprintf(`{"id":%d,"ts":"2026-11-18T10:13:20.%06dZ","body":"record %d, with \"quotes\" and a comma"}`, i, i%1000000, i))
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		topic := fmt.Sprintf("baseline-%d", i)
+		if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 4, 1, nil, topic); err != nil {
+			b.Fatal(err)
+		}
+		for from := 0; from < total; from += 10_000 {
+			recs := make([]*kgo.Record, 0, 10_000)
+			for j := from; j < from+10_000; j++ {
+				recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(strconv.Itoa(j)), Value: vals[j]})
+			}
+			if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
