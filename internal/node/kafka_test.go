@@ -147,6 +147,23 @@ func TestKafkaSourceExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCounts(t, n, 5000)
+
+	// Lag tools see the position in the consumer group weir-<source>.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "weir-from_kafka")
+		sum := int64(0)
+		if err == nil {
+			offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		}
+		if sum == 5000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer group weir-from_kafka holds %d (err %v), want 5000", sum, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // BenchmarkKafkaSource measures Kafka → stream (validated, durable in the

@@ -37,7 +37,10 @@ The offsets read so far are stored in Weir's own log, in the same atomic batch
 as the records they produced, so a crash or a restart resumes exactly where
 the last acknowledged batch ended: no record is lost or ingested twice. ` + "`start`" + `
 applies only to partitions with no stored offset (the first run, or a new
-partition). A broker that goes away is retried with backoff; the source
+partition). For lag monitoring (` + "`kafka-consumer-groups.sh --describe`" + `, Burrow,
+Grafana), the position is also committed to the consumer group ` + "`group`" + `
+about once a second, after the records are durable in Weir; the group has
+no members, and Weir does not resume from it. A broker that goes away is retried with backoff; the source
 catches up when it is back. When the stream's backlog is over its limit the
 source waits instead of dropping.`,
 	Fields: []spec.Field{
@@ -49,6 +52,7 @@ source waits instead of dropping.`,
 		{Name: "start_time", Kind: spec.String, Doc: "with `start: timestamp`: an RFC 3339 time like `2026-12-01T00:00:00Z`"},
 		{Name: "max_batch", Kind: spec.Int, Default: "5000", Min: 1, Max: 1_000_000, Doc: "records per ingest batch at most"},
 		{Name: "client_id", Kind: spec.String, Default: "weir", Doc: "the client id brokers see"},
+		{Name: "group", Kind: spec.String, Doc: "the consumer group the source reports its position to (about once a second), so lag tools see it; default `weir-<source name>`; `-` for none. Weir never reads it back: its own stored offsets decide where it resumes"},
 	},
 	Example: `sources:
   orders_from_kafka:
@@ -69,11 +73,23 @@ type Source struct {
 	start    kgo.Offset
 	maxBatch int
 	clientID string
+	group    string // "" for none
+
+	durable   map[int32]int64 // next offsets durable in Weir
+	reported  map[int32]int64 // what the group has
+	reportdAt time.Time
 }
 
 // New checks the settings and builds the source.
 func New(v spec.Values, env connect.Env) (connect.Source, error) {
-	s := &Source{env: env, brokers: v.Strings("brokers"), topic: v.String("topic"), maxBatch: int(v.Int("max_batch")), clientID: v.String("client_id")}
+	s := &Source{env: env, brokers: v.Strings("brokers"), topic: v.String("topic"), maxBatch: int(v.Int("max_batch")), clientID: v.String("client_id"),
+		group: v.String("group"), durable: map[int32]int64{}, reported: map[int32]int64{}}
+	switch s.group {
+	case "":
+		s.group = "weir-" + env.Name
+	case "-":
+		s.group = ""
+	}
 	if s.env.Logger == nil {
 		s.env.Logger = slog.Default()
 	}
@@ -165,13 +181,16 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		recs := fetches.Records()
 		if len(recs) == 0 {
+			s.report(ctx, adm, false) // what the last batches left unreported
 			continue
 		}
 		if err := s.ingest(ctx, recs); err != nil {
 			return err
 		}
 		backoff = 0
+		s.report(ctx, adm, false)
 	}
+	s.report(context.Background(), adm, true)
 	return nil
 }
 
@@ -230,6 +249,9 @@ func (s *Source) ingest(ctx context.Context, recs []*kgo.Record) error {
 		_, err := s.env.Gate.Ingest(ctx, req)
 		switch {
 		case err == nil:
+			for p, off := range next {
+				s.durable[p] = off
+			}
 			return nil
 		case ctx.Err() != nil:
 			return nil // not written; read again after the restart
@@ -239,6 +261,36 @@ func (s *Source) ingest(ctx context.Context, recs []*kgo.Record) error {
 			return fmt.Errorf("source %s: cannot ingest into stream %q: %w", s.env.Name, s.env.Stream, err)
 		}
 	}
+}
+
+// report commits the durable offsets to the consumer group, at most once
+// a second (or now, when final), for lag tools. A failure is only logged:
+// Weir's own stored offsets are what it resumes from.
+func (s *Source) report(ctx context.Context, adm *kadm.Client, final bool) {
+	if s.group == "" || (!final && time.Since(s.reportdAt) < time.Second) {
+		return
+	}
+	s.reportdAt = time.Now()
+	var offs kadm.Offsets
+	for p, off := range s.durable {
+		if s.reported[p] != off {
+			offs.AddOffset(s.topic, p, off, -1)
+		}
+	}
+	if len(offs) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := adm.CommitOffsets(cctx, s.group, offs)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		s.env.Logger.Warn("kafka source cannot report its position to its consumer group (lag tools will lag; ingestion is unaffected)", "group", s.group, "err", err)
+		return
+	}
+	offs.Each(func(o kadm.Offset) { s.reported[o.Partition] = o.At })
 }
 
 // wait sleeps an exponential backoff with jitter (100 ms doubling to 10 s)
