@@ -5,4 +5,5 @@ package all
 import (
 	_ "github.com/weirhq/weir/internal/connect/inbox"
 	_ "github.com/weirhq/weir/internal/connect/kafka"
+	_ "github.com/weirhq/weir/internal/connect/postgres"
 )

@@ -91,3 +91,42 @@ sources:
 	f("    type: kafka\n    stream: nope\n    brokers: [a:9092]\n    topic: t\n", `"nope" is not a declared stream`)
 	f("    type: kafkaa\n    stream: events\n", "unknown source type \"kafkaa\"; supported: generator, inbox, kafka")
 }
+
+// TestSinkConfig: a connector sink's settings are checked by its spec.
+func TestSinkConfig(t *testing.T) {
+	f := func(sink, want string) {
+		t.Helper()
+		dir := t.TempDir()
+		yaml := `streams:
+  events:
+    schema: schemas/e.json
+    key: [id]
+    event_time: {column: ts}
+sinks:
+  s:
+` + sink
+		os.MkdirAll(filepath.Join(dir, "schemas"), 0o755)
+		os.WriteFile(filepath.Join(dir, "weir.yaml"), []byte(yaml), 0o644)
+		os.WriteFile(filepath.Join(dir, "schemas", "e.json"), []byte(`{"type":"object","required":["ts"],"properties":{"id":{"type":"string"},"ts":{"type":"string","format":"date-time"}}}`), 0o644)
+		p, err := config.Load(dir)
+		if want == "" {
+			if err != nil {
+				t.Fatalf("%s: %v", sink, err)
+			}
+			if v := p.Sinks[0].Settings; v.String("delivery") != "exactly_once" && v.String("mode") != "upsert" {
+				t.Fatalf("defaults not applied: %v", v)
+			}
+			return
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: error %v, want it to contain %q", sink, err, want)
+		}
+	}
+	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n    topic: out\n", "")
+	f("    type: postgres\n    stream: events\n    dsn: postgres://db/x\n", "")
+	f("    type: kafka\n    stream: events\n    topic: out\n", "weir.yaml:8: sinks.s: brokers is required")
+	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n    topic: out\n    delivery: twice\n", "sinks.s.delivery must be one of exactly_once, at_least_once")
+	f("    type: kafka\n    view: v\n    brokers: [a:9092]\n    topic: out\n", "views cannot be sent to it yet")
+	f("    type: postgres\n    stream: nope\n    dsn: x\n", `"nope" is not a declared stream`)
+	f("    type: s3\n    stream: events\n", `unknown sink type "s3"; supported: lake, kafka, postgres`)
+}

@@ -392,61 +392,14 @@ func (s *Sink) recover(ctx context.Context) ([]int64, error) {
 	return pos, nil
 }
 
-// read emits up to limit records after next, a fair share from each
-// partition, advancing next past them.
+// read emits up to limit records after next, advancing next past them.
 func (s *Sink) read(next []int64, limit int, emit func(*kgo.Record)) error {
-	share := max(1, (limit+s.env.Partitions-1)/s.env.Partitions)
-	emitted := 0
-	var vals []schema.Value
 	streamHdr := []byte(s.env.Stream)
-	for p := range s.env.Partitions {
-		taken := 0
-		for taken < share && emitted < limit {
-			batches, err := s.env.Log.Read(s.env.Stream, p, next[p], 1<<20)
-			if err != nil {
-				return err
-			}
-			if len(batches) == 0 {
-				break
-			}
-			before := taken
-			for i := range batches {
-				b := &batches[i]
-				sc, err := s.env.SchemaFor(b.Meta)
-				if err != nil {
-					return err
-				}
-				var decodeErr error
-				err = b.Records(func(off int64, rec []byte) bool {
-					if off < next[p] {
-						return true
-					}
-					if taken >= share || emitted >= limit {
-						return false
-					}
-					if vals, decodeErr = schema.DecodeRow(sc.Columns, rec, vals[:0]); decodeErr != nil {
-						return false
-					}
-					emit(&kgo.Record{Topic: s.topic, Key: s.recordKey(sc, vals), Value: schema.AppendJSON(nil, sc.Columns, vals),
-						Headers: []kgo.RecordHeader{{Key: "weir-stream", Value: streamHdr}, {Key: "weir-offset", Value: []byte(strconv.Itoa(p) + "/" + strconv.FormatInt(off, 10))}}})
-					next[p] = off + 1
-					taken++
-					emitted++
-					return true
-				})
-				if err == nil {
-					err = decodeErr
-				}
-				if err != nil {
-					return fmt.Errorf("partition %d: %w", p, err)
-				}
-			}
-			if taken == before { // nothing new in what the log returned
-				break
-			}
-		}
-	}
-	return nil
+	_, err := connect.ReadRows(s.env, next, limit, func(p int, off int64, sc *schema.Schema, vals []schema.Value) {
+		emit(&kgo.Record{Topic: s.topic, Key: s.recordKey(sc, vals), Value: schema.AppendJSON(nil, sc.Columns, vals),
+			Headers: []kgo.RecordHeader{{Key: "weir-stream", Value: streamHdr}, {Key: "weir-offset", Value: []byte(strconv.Itoa(p) + "/" + strconv.FormatInt(off, 10))}}})
+	})
+	return err
 }
 
 // recordKey renders the key columns: one string column as its text,

@@ -1,0 +1,243 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/postgres/pgtest"
+	"github.com/weirhq/weir/internal/connect/spec"
+	"github.com/weirhq/weir/internal/gate"
+	"github.com/weirhq/weir/internal/log/pebblelog"
+	"github.com/weirhq/weir/internal/schema"
+)
+
+const accountsSchema = `{"type":"object","required":["account","ts"],"additionalProperties":false,
+ "properties":{"account":{"type":"string"},"ts":{"type":"string","format":"date-time"},"balance":{"type":["number","null"]},
+ "visits":{"type":"integer"},"vip":{"type":"boolean"},"note":{"type":["string","null"]}}}`
+
+type rig struct {
+	t    *testing.T
+	log  *pebblelog.Log
+	gate *gate.Gate
+	sc   *schema.Schema
+	pg   *pgtest.Server
+	n    int
+}
+
+func newRig(t *testing.T) *rig {
+	l, err := pebblelog.Open(filepath.Join(t.TempDir(), "log"), pebblelog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	sc, err := schema.Compile([]byte(accountsSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gate.New(l, l, []gate.Stream{{Name: "accounts", Schema: sc, Version: 1, KeyCols: []int{sc.ColumnIndex("account")}, Partitions: 3}}, gate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{t: t, log: l, gate: g, sc: sc, pg: pgtest.Start(t)}
+}
+
+// event i updates account a<i%50>: visits = i, balance i/2 (null every
+// 10th), a note with quotes and a newline.
+func event(i int) []byte {
+	bal := fmt.Sprint(float64(i) / 2)
+	if i%10 == 0 {
+		bal = "null"
+	}
+	return fmt.Appendf(nil, `{"account":"a%d","ts":"2026-12-01T10:00:%02d.%06dZ","balance":%s,"visits":%d,"vip":%t,"note":"it's \"n%d\"\n"}`,
+		i%50, i%60, i, bal, i, i%3 == 0, i)
+}
+
+func (r *rig) ingest(k int) {
+	var recs [][]byte
+	for range k {
+		recs = append(recs, event(r.n))
+		r.n++
+	}
+	if _, err := r.gate.Ingest(context.Background(), gate.Request{Stream: "accounts", Format: gate.Records, Records: recs}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) sink(over map[string]any) connect.Sink {
+	v := spec.Values{"dsn": r.pg.DSN, "table": "", "mode": "upsert", "create_table": true, "max_batch": int64(200), "linger": 10 * time.Millisecond}
+	for k, x := range over {
+		v[k] = x
+	}
+	s, err := NewSink(v, connect.SinkEnv{Name: "accounts_table", Stream: "accounts", Partitions: 3, Log: r.log, Schema: r.sc,
+		Key: []int{r.sc.ColumnIndex("account")}, SchemaFor: func(uint32) (*schema.Schema, error) { return r.sc, nil }})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}
+
+// drain runs a sink until it has committed everything in the log.
+func (r *rig) drain(s connect.Sink) {
+	r.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, total := s.Committed(), int64(0)
+		for p := range 3 {
+			e, _ := r.log.End("accounts", p)
+			if c != nil {
+				total += e - c[p]
+			} else {
+				total += e + 1
+			}
+		}
+		if total == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("sink committed %v of the log", c)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// TestUpsertExactlyOnce: sinks stopped at random moments, the database
+// SIGKILLed and restarted, events arriving all along; the table ends with
+// the latest event of each account, every column as sent, and the append
+// table with every event exactly once.
+func TestUpsertExactlyOnce(t *testing.T) {
+	r := newRig(t)
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 3))
+	t.Logf("seed %d", seed)
+	run := func(d time.Duration) {
+		up, app := r.sink(nil), r.sink(map[string]any{"mode": "append", "table": "public.accounts_log"})
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 2)
+		go func() { errc <- up.Run(ctx) }()
+		go func() { errc <- app.(*Sink).runAs(ctx, "accounts_log") }()
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			r.ingest(1 + rng.IntN(150))
+			time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+		}
+		cancel()
+		for range 2 {
+			if err := <-errc; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+		}
+	}
+	for range 4 {
+		run(time.Duration(50+rng.IntN(300)) * time.Millisecond)
+	}
+	go func() { time.Sleep(300 * time.Millisecond); r.pg.Stop(); time.Sleep(500 * time.Millisecond); r.pg.Restart() }()
+	run(2 * time.Second)
+	r.drain(r.sink(nil))
+	app := r.sink(map[string]any{"mode": "append", "table": "public.accounts_log"})
+	app.(*Sink).env.Name = "accounts_log"
+	r.drain(app)
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, r.pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// The latest event per account, from an oracle of what was sent.
+	latest := map[string]int{}
+	for i := range r.n {
+		latest[fmt.Sprintf("a%d", i%50)] = i
+	}
+	rows, err := conn.Query(ctx, "SELECT account, ts, balance, visits, vip, note FROM accounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for rows.Next() {
+		var acct, note string
+		var ts time.Time
+		var bal *float64
+		var visits int64
+		var vip bool
+		if err := rows.Scan(&acct, &ts, &bal, &visits, &vip, &note); err != nil {
+			t.Fatal(err)
+		}
+		i := latest[acct]
+		want := event(i)
+		gotRow := fmt.Appendf(nil, `{"account":"%s","ts":"%s","balance":%s,"visits":%d,"vip":%t,"note":%q}`, acct, ts.UTC().Format("2006-01-02T15:04:05.000000Z"),
+			orNull(bal), visits, vip, note)
+		wantRow := fmt.Appendf(nil, `{"account":"a%d","ts":"2026-12-01T10:00:%02d.%06dZ","balance":%s,"visits":%d,"vip":%t,"note":%q}`,
+			i%50, i%60, i, map[bool]string{true: "null", false: fmt.Sprint(float64(i) / 2)}[i%10 == 0], i, i%3 == 0, fmt.Sprintf("it's \"n%d\"\n", i))
+		if string(gotRow) != string(wantRow) {
+			t.Fatalf("row %s, want %s (event %s)", gotRow, wantRow, want)
+		}
+		got++
+	}
+	if rows.Err() != nil || got != len(latest) {
+		t.Fatalf("%d rows (%v), want %d", got, rows.Err(), len(latest))
+	}
+	var n, distinct int
+	if err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT visits) FROM accounts_log").Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != r.n || distinct != r.n {
+		t.Fatalf("append table: %d rows, %d distinct events; want %d once each", n, distinct, r.n)
+	}
+}
+
+func orNull(f *float64) string {
+	if f == nil {
+		return "null"
+	}
+	return fmt.Sprint(*f)
+}
+
+// runAs runs the sink under another sink name (its own position row).
+func (s *Sink) runAs(ctx context.Context, name string) error {
+	s.env.Name = name
+	return s.Run(ctx)
+}
+
+// A table without the key's unique index cannot take upserts: the sink
+// stops with a message that says what to add, instead of retrying forever.
+func TestUpsertNeedsKeyIndex(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, r.pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE accounts (account text, ts timestamptz, balance float8, visits bigint, vip bool, note text)"); err != nil {
+		t.Fatal(err)
+	}
+	r.ingest(10)
+	err = r.sink(map[string]any{"create_table": false}).Run(ctx)
+	if err == nil || !containsAll(err.Error(), "fatal", "unique index on the stream's key columns") {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
