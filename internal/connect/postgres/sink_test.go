@@ -145,7 +145,12 @@ func TestUpsertExactlyOnce(t *testing.T) {
 	for range 4 {
 		run(time.Duration(50+rng.IntN(300)) * time.Millisecond)
 	}
-	go func() { time.Sleep(300 * time.Millisecond); r.pg.Stop(); time.Sleep(500 * time.Millisecond); r.pg.Restart() }()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		r.pg.Stop()
+		time.Sleep(500 * time.Millisecond)
+		r.pg.Restart()
+	}()
 	run(2 * time.Second)
 	r.drain(r.sink(nil))
 	app := r.sink(map[string]any{"mode": "append", "table": "public.accounts_log"})
