@@ -24,7 +24,7 @@ const accountsSchema = `{"type":"object","required":["account","ts"],"additional
  "visits":{"type":"integer"},"vip":{"type":"boolean"},"note":{"type":["string","null"]}}}`
 
 type rig struct {
-	t    *testing.T
+	t    testing.TB
 	log  *pebblelog.Log
 	gate *gate.Gate
 	sc   *schema.Schema
@@ -32,7 +32,9 @@ type rig struct {
 	n    int
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigTB(t) }
+
+func newRigTB(t testing.TB) *rig {
 	l, err := pebblelog.Open(filepath.Join(t.TempDir(), "log"), pebblelog.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +73,9 @@ func (r *rig) ingest(k int) {
 	}
 }
 
-func (r *rig) sink(over map[string]any) connect.Sink {
+func (r *rig) sink(over map[string]any) connect.Sink { return r.sinkTB(r.t, over) }
+
+func (r *rig) sinkTB(t testing.TB, over map[string]any) connect.Sink {
 	v := spec.Values{"dsn": r.pg.DSN, "table": "", "mode": "upsert", "create_table": true, "max_batch": int64(200), "linger": 10 * time.Millisecond}
 	for k, x := range over {
 		v[k] = x
@@ -79,14 +83,16 @@ func (r *rig) sink(over map[string]any) connect.Sink {
 	s, err := NewSink(v, connect.SinkEnv{Name: "accounts_table", Stream: "accounts", Partitions: 3, Log: r.log, Schema: r.sc,
 		Key: []int{r.sc.ColumnIndex("account")}, SchemaFor: func(uint32) (*schema.Schema, error) { return r.sc, nil }})
 	if err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return s
 }
 
 // drain runs a sink until it has committed everything in the log.
-func (r *rig) drain(s connect.Sink) {
-	r.t.Helper()
+func (r *rig) drain(s connect.Sink) { r.drainTB(r.t, s) }
+
+func (r *rig) drainTB(t testing.TB, s connect.Sink) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(ctx) }()
@@ -245,4 +251,28 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// BenchmarkPostgresSink: 100k events from Weir's log into a table of a
+// real PostgreSQL on this machine, in transactions of 5000 rows.
+//
+//	go test -run='^$' -bench=BenchmarkPostgresSink -benchtime=3x ./internal/connect/postgres/
+func BenchmarkPostgresSink(b *testing.B) {
+	const total = 100_000
+	r := newRigTB(b)
+	for r.n < total {
+		r.ingest(5000)
+	}
+	for _, mode := range []string{"upsert", "append"} {
+		b.Run(mode, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				i++
+				s := r.sinkTB(b, map[string]any{"mode": mode, "table": fmt.Sprintf("bench_%s_%d", mode, i), "max_batch": int64(5000)})
+				s.(*Sink).env.Name = fmt.Sprintf("bench_%s_%d", mode, i)
+				r.drainTB(b, s)
+			}
+			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }
