@@ -25,7 +25,7 @@ func AppendJSON(dst []byte, cols []Column, vals []Value) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, c.Name)
+		dst = AppendJSONString(dst, c.Name)
 		dst = append(dst, ':')
 		dst = AppendJSONValue(dst, c, v)
 	}
@@ -40,7 +40,7 @@ func AppendJSONValue(dst []byte, c Column, v Value) []byte {
 	{
 		switch c.Type {
 		case String:
-			dst = appendJSONString(dst, string(v.Bytes))
+			dst = AppendJSONString(dst, string(v.Bytes))
 		case Int64:
 			dst = strconv.AppendInt(dst, v.Int, 10)
 		case Float64:
@@ -62,9 +62,9 @@ func AppendJSONValue(dst []byte, c Column, v Value) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string (RFC 8259; invalid UTF-8
+// AppendJSONString appends s as a JSON string (RFC 8259; invalid UTF-8
 // becomes U+FFFD, which the gate never lets in anyway).
-func appendJSONString(dst []byte, s string) []byte {
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -135,4 +135,43 @@ func appendRFC3339Micros(dst []byte, us int64) []byte {
 		dst = append(append(dst, '.'), digits[:n]...)
 	}
 	return append(dst, 'Z')
+}
+
+// IsJSONNumber reports whether s is a JSON number (RFC 8259 grammar).
+func IsJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - j
+	}
+	if i >= len(s) {
+		return false
+	}
+	if s[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }

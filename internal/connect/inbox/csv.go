@@ -290,7 +290,7 @@ func (r *csvReader) appendRow(dst []byte, fields []string) []byte {
 func appendCell(dst []byte, typ schema.Type, v string) []byte {
 	switch typ {
 	case schema.Int64, schema.Float64:
-		if isNumber(v) {
+		if schema.IsJSONNumber(v) {
 			return append(dst, v...)
 		}
 	case schema.Bool:
@@ -301,7 +301,7 @@ func appendCell(dst []byte, typ schema.Type, v string) []byte {
 			return append(dst, "false"...)
 		}
 	case schema.Timestamp:
-		if isNumber(v) && !strings.ContainsAny(v, ".eE") {
+		if schema.IsJSONNumber(v) && !strings.ContainsAny(v, ".eE") {
 			return append(dst, v...)
 		}
 		if len(v) > 10 && v[10] == ' ' {
@@ -309,45 +309,6 @@ func appendCell(dst []byte, typ schema.Type, v string) []byte {
 		}
 	}
 	return appendString(dst, v)
-}
-
-// isNumber reports whether s is a JSON number.
-func isNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		j := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		return i - j
-	}
-	if i >= len(s) {
-		return false
-	}
-	if s[i] == '0' {
-		i++
-	} else if digits() == 0 {
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
 }
 
 func jsonKey(name string) []byte { return append(appendString(nil, name), ':') }
