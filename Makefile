@@ -4,7 +4,7 @@ BIN     := bin/weir
 FUZZTIME ?=
 export CGO_ENABLED = 1
 
-.PHONY: build demo test unit fuzz e2e vet fmt-check bench bench-nexmark stress deps pydeps pgclient pgserver javadeps clean
+.PHONY: build demo test unit fuzz e2e vet fmt-check bench bench-nexmark stress deps pydeps pgclient pgserver mosquitto javadeps clean
 
 build: deps
 	$(GO) build -o $(BIN) ./cmd/weir
@@ -20,7 +20,7 @@ deps:
 		echo "installing gcc/g++ (DuckDB is a C++ library linked with cgo)"; \
 		apt-get update -qq && apt-get install -y -qq gcc g++ >/dev/null; }
 
-test: build fmt-check vet javadeps pgserver unit fuzz e2e
+test: build fmt-check vet javadeps pgserver mosquitto unit fuzz e2e
 
 # The Kafka tests run a real broker on the JDK; its jars come from Maven
 # Central (cached in ~/.cache/weir by internal/connect/kafka/kafkatest).
@@ -35,6 +35,12 @@ pgserver:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
 		echo "installing PostgreSQL (Debian package postgresql; the Postgres sink tests run a real server)"; \
 		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+
+# The MQTT source tests run a real broker (internal/connect/mqtt/mqtttest).
+mosquitto:
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { \
+		echo "installing Mosquitto (Debian package mosquitto; the MQTT tests run a real broker)"; \
+		apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null; }
 
 fmt-check:
 	@out=$$(gofmt -l cmd internal examples test bench 2>/dev/null); \

@@ -5,5 +5,6 @@ package all
 import (
 	_ "github.com/weirhq/weir/internal/connect/inbox"
 	_ "github.com/weirhq/weir/internal/connect/kafka"
+	_ "github.com/weirhq/weir/internal/connect/mqtt"
 	_ "github.com/weirhq/weir/internal/connect/postgres"
 )

@@ -1,0 +1,140 @@
+package mqtt
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/weirhq/weir/internal/connect/conformance"
+	"github.com/weirhq/weir/internal/connect/mqtt/mqtttest"
+	"github.com/weirhq/weir/internal/connect/spec"
+)
+
+// publish sends payloads to the broker at QoS 1, each acknowledged.
+func publish(t testing.TB, addr string, topic func(i int) string, from, to int, payload func(i int) []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := paho.NewClient(paho.ClientConfig{Conn: conn})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.Connect(ctx, &paho.Connect{KeepAlive: 30, ClientID: fmt.Sprintf("publisher-%d-%d", from, time.Now().UnixNano()), CleanStart: true}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(&paho.Disconnect{ReasonCode: 0})
+	for i := from; i < to; i++ {
+		if _, err := c.Publish(ctx, &paho.Publish{Topic: topic(i), QoS: 1, Payload: payload(i)}); err != nil {
+			t.Errorf("publish %d: %v", i, err)
+			return
+		}
+	}
+}
+
+// subscribeOnce makes the persistent session of client id with the
+// filter, as a source that ran before would have left it: messages
+// published from then on wait for it.
+func subscribeOnce(t testing.TB, addr, id, filter string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := paho.NewClient(paho.ClientConfig{Conn: conn, ClientID: id})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	expiry := uint32(3600)
+	if _, err := c.Connect(ctx, &paho.Connect{KeepAlive: 30, ClientID: id, CleanStart: true, Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Disconnect(&paho.Disconnect{ReasonCode: 0})
+}
+
+// TestConformance: the shared source suite against a real Mosquitto, at
+// least once; the broker is stopped and started in the disruption case.
+func TestConformance(t *testing.T) {
+	b := mqtttest.Start(t)
+	var peers atomic.Int64
+	conformance.Run(t, func(t *testing.T) conformance.Peer {
+		n := peers.Add(1)
+		prefix := fmt.Sprintf("conformance%d", n)
+		id := fmt.Sprintf("weir-conformance-%d", n)
+		subscribeOnce(t, b.Addr, id, prefix+"/+/reading")
+		return conformance.Peer{
+			Type:        "mqtt",
+			AtLeastOnce: true,
+			Settings: func(t testing.TB, _ string, batch int) spec.Values {
+				return spec.Values{"broker": []string{b.URL}, "topics": []string{prefix + "/+/reading"}, "client_id": id,
+					"session_expiry": time.Hour, "receive_maximum": int64(200), "max_batch": int64(batch), "linger": 10 * time.Millisecond}
+			},
+			Deliver: func(t testing.TB, from, to int) {
+				publish(t, b.Addr, func(i int) string { return fmt.Sprintf("%s/%d/reading", prefix, i%4) }, from, to, conformance.Record)
+			},
+			Disrupt: func(t testing.TB) {
+				b.Stop()
+				time.Sleep(300 * time.Millisecond)
+				b.Restart()
+			},
+		}
+	})
+}
+
+func TestFilters(t *testing.T) {
+	for _, f := range []string{"a/b", "a/+/c", "a/#", "#", "+"} {
+		if err := checkFilter(f); err != nil {
+			t.Errorf("%q: %v", f, err)
+		}
+	}
+	for _, f := range []string{"", "a/#/c", "a/b#", "a+/b"} {
+		if err := checkFilter(f); err == nil {
+			t.Errorf("%q: accepted", f)
+		}
+	}
+	if got := string(withTopic([]byte(` {"a":1}`), "s/1")); got != `{"_topic":"s/1","a":1}` {
+		t.Errorf("withTopic: %s", got)
+	}
+	if got := string(withTopic([]byte(`{}`), "s/1")); got != `{"_topic":"s/1"}` {
+		t.Errorf("withTopic: %s", got)
+	}
+	if got := string(withTopic([]byte(`[1]`), "s/1")); !strings.HasPrefix(got, "[") {
+		t.Errorf("withTopic: %s", got)
+	}
+}
+
+// TestBurst: a fleet of 20 devices publishes 20k readings as fast as the
+// broker takes them while the stream refuses batches (backlog) for a
+// second: the broker holds what Weir has not acknowledged, Weir holds at
+// most receive_maximum, and every reading arrives.
+func TestBurst(t *testing.T) {
+	b := mqtttest.Start(t)
+	subscribeOnce(t, b.Addr, "weir-fleet", "fleet/+/reading")
+	h := conformance.NewHarness(t, conformance.Peer{Type: "mqtt", AtLeastOnce: true,
+		Settings: func(t testing.TB, _ string, batch int) spec.Values {
+			return spec.Values{"broker": []string{b.URL}, "topics": []string{"fleet/+/reading"}, "client_id": "weir-fleet",
+				"session_expiry": time.Hour, "receive_maximum": int64(500), "max_batch": int64(500), "linger": 10 * time.Millisecond}
+		}})
+	stop := h.StartRefusing(time.Second)
+	done := make(chan struct{})
+	for d := range 20 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			publish(t, b.Addr, func(int) string { return fmt.Sprintf("fleet/%d/reading", d) }, d*1000, (d+1)*1000, conformance.Record)
+		}()
+	}
+	for range 20 {
+		<-done
+	}
+	h.Wait(20_000)
+	stop()
+	h.Check(20_000)
+}
