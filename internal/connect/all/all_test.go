@@ -130,3 +130,17 @@ sinks:
 	f("    type: postgres\n    stream: nope\n    dsn: x\n", `"nope" is not a declared stream`)
 	f("    type: s3\n    stream: events\n", `unknown sink type "s3"; supported: lake, kafka, postgres`)
 }
+
+// TestExamples: every example pipeline loads (its connectors' settings
+// valid), so the templates users copy stay true.
+func TestExamples(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join("..", "..", "..", "examples", "*", "weir.yaml"))
+	if len(dirs) < 4 {
+		t.Fatalf("examples: %v", dirs)
+	}
+	for _, f := range dirs {
+		if _, err := config.Load(filepath.Dir(f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

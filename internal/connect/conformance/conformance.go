@@ -159,7 +159,7 @@ func Run(t *testing.T, newPeer func(t *testing.T) Peer) {
 
 // harness is a real gate over a real log, and a way to run sources.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	peer     Peer
 	dir      string
 	log      *pebblelog.Log
@@ -168,7 +168,7 @@ type harness struct {
 	settings spec.Values
 }
 
-func newHarness(t *testing.T, p Peer) *harness {
+func newHarness(t testing.TB, p Peer) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	l, err := pebblelog.Open(filepath.Join(dir, "log"), pebblelog.Options{})
@@ -403,6 +403,9 @@ type Harness struct{ h *harness }
 // NewHarness makes a harness for a peer.
 func NewHarness(t *testing.T, p Peer) Harness { return Harness{newHarness(t, p)} }
 
+// NewHarnessTB is NewHarness for benchmarks.
+func NewHarnessTB(t testing.TB, p Peer) Harness { return Harness{newHarness(t, p)} }
+
 // StartRefusing runs a source whose ingests the gate refuses (backlog,
 // overload) for d, then takes.
 func (h Harness) StartRefusing(d time.Duration) (stop func()) {
@@ -412,6 +415,16 @@ func (h Harness) StartRefusing(d time.Duration) (stop func()) {
 // Wait waits until records 0..n-1 arrived; Check checks them.
 func (h Harness) Wait(n int)  { h.h.wait(n) }
 func (h Harness) Check(n int) { h.h.check(n) }
+
+// WaitCount waits until the stream and quarantine hold n records.
+func (h Harness) WaitCount(n int) {
+	for {
+		if a, q := h.h.counts(); a+q >= int64(n) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // refusingFor refuses every ingest until a time.
 type refusingFor struct {

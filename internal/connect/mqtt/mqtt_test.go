@@ -138,3 +138,35 @@ func TestBurst(t *testing.T) {
 	stop()
 	h.Check(20_000)
 }
+
+// BenchmarkMQTT: 40k QoS 1 messages from 4 publishers through a real
+// Mosquitto to durable in Weir's log.
+//
+//	go test -run='^$' -bench=BenchmarkMQTT -benchtime=3x ./internal/connect/mqtt/
+func BenchmarkMQTT(b *testing.B) {
+	br := mqtttest.Start(b)
+	subscribeOnce(b, br.Addr, "weir-bench", "bench/+/reading")
+	h := conformance.NewHarnessTB(b, conformance.Peer{Type: "mqtt", AtLeastOnce: true,
+		Settings: func(t testing.TB, _ string, batch int) spec.Values {
+			return spec.Values{"broker": []string{br.URL}, "topics": []string{"bench/+/reading"}, "client_id": "weir-bench",
+				"session_expiry": time.Hour, "receive_maximum": int64(1000), "max_batch": int64(1000), "linger": 10 * time.Millisecond}
+		}})
+	stop := h.StartRefusing(0)
+	defer stop()
+	sent := 0
+	for b.Loop() {
+		done := make(chan struct{})
+		for d := range 4 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				publish(b, br.Addr, func(int) string { return fmt.Sprintf("bench/%d/reading", d) }, sent+d*10_000, sent+(d+1)*10_000, conformance.Record)
+			}()
+		}
+		for range 4 {
+			<-done
+		}
+		sent += 40_000
+		h.WaitCount(sent)
+	}
+	b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -32,7 +32,8 @@ var SourceSpec = &spec.Spec{
 identity — the primary key, or every column with ` + "`REPLICA IDENTITY FULL`" + `),
 plus, when the stream's schema declares them, ` + "`_op`" + ` (` + "`r`" + ` snapshot read, ` + "`c`" + `
 insert, ` + "`u`" + ` update, ` + "`d`" + ` delete), ` + "`_lsn`" + ` (the transaction's end in the WAL, text
-like ` + "`0/16B3748`" + `) and ` + "`_commit_time`" + ` (a timestamp). Values are validated against the
+like ` + "`0/16B3748`" + `) and ` + "`_commit_time`" + ` (the commit's timestamp; for snapshot rows,
+the time of the snapshot — a good event-time column). Values are validated against the
 schema like any event; a change that fails goes to the quarantine. An
 unchanged TOASTed value (an update that did not touch a large column) is
 absent.
@@ -266,7 +267,7 @@ func (s *Source) readSnapshot(ctx context.Context, conn *pgx.Conn, name string, 
 	for _, f := range rows.FieldDescriptions() {
 		names = append(names, f.Name)
 	}
-	meta := change{op: "r", lsn: lsn}
+	meta := change{op: "r", lsn: lsn, commit: time.Now()} // snapshot rows: the time they were read
 	var recs [][]byte
 	total := 0
 	flush := func(last bool) error {

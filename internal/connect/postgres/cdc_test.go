@@ -25,7 +25,7 @@ const changesSchema = `{"type":"object","required":["id","_op","_lsn"],"addition
  "_op":{"type":"string","enum":["r","c","u","d"]},"_lsn":{"type":"string"},"_commit_time":{"type":["string","null"],"format":"date-time"}}}`
 
 type cdcRig struct {
-	t    *testing.T
+	t    testing.TB
 	pg   *pgtest.Server
 	db   *pgx.Conn
 	log  *pebblelog.Log
@@ -33,7 +33,9 @@ type cdcRig struct {
 	sc   *schema.Schema
 }
 
-func newCDCRig(t *testing.T) *cdcRig {
+func newCDCRig(t *testing.T) *cdcRig { return newCDCRigTB(t) }
+
+func newCDCRigTB(t testing.TB) *cdcRig {
 	pg := pgtest.Start(t)
 	ctx := context.Background()
 	db, err := pgx.Connect(ctx, pg.DSN)
@@ -124,6 +126,21 @@ func (r *cdcRig) events() []cdcEvent {
 	return out
 }
 
+// waitQuiet waits for n events, counting only.
+func (r *cdcRig) waitQuiet(n int) {
+	for {
+		total := int64(0)
+		for p := range 2 {
+			e, _ := r.log.End("order_changes", p)
+			total += e
+		}
+		if total >= int64(n) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (r *cdcRig) wait(n int) []cdcEvent {
 	r.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -197,8 +214,7 @@ func TestCDC(t *testing.T) {
 	stop()
 
 	// A crash right after an ingest, before the slot heard of it.
-	r.exec("INSERT INTO orders SELECT i, 'k', 1, true, now(), 'x' FROM generate_series(400, 402) i")
-	r.exec("UPDATE orders SET paid = NOT paid WHERE id >= 400")
+	r.exec("BEGIN; INSERT INTO orders SELECT i, 'k', 1, true, now(), 'x' FROM generate_series(400, 402) i; UPDATE orders SET paid = NOT paid WHERE id >= 400; COMMIT") // one transaction: one ingest
 	crash := &crashAfterIngest{g: r.gate, n: 1}
 	stop = r.start(crash)
 	r.wait(62 + 3 + 3)
@@ -260,4 +276,29 @@ func (c *crashAfterIngest) Ingest(ctx context.Context, req gate.Request) (gate.R
 		return gate.Result{}, context.Canceled
 	}
 	return res, err
+}
+
+// BenchmarkCDC: 100k inserts in 100 transactions, from the WAL to durable
+// in Weir's log (the source already streaming).
+//
+//	go test -run='^$' -bench=BenchmarkCDC -benchtime=3x ./internal/connect/postgres/
+func BenchmarkCDC(b *testing.B) {
+	r := newCDCRigTB(b)
+	stop := r.start(r.gate)
+	defer stop()
+	r.wait(30)
+	next := 1000
+	var inserting time.Duration
+	for b.Loop() {
+		want := len(r.events()) + 100_000
+		t0 := time.Now()
+		for range 100 {
+			r.exec(fmt.Sprintf("INSERT INTO orders SELECT i, 'b', i, true, now(), 'x' FROM generate_series(%d, %d) i", next, next+999))
+			next += 1000
+		}
+		inserting += time.Since(t0)
+		r.waitQuiet(want)
+	}
+	b.ReportMetric(float64(100_000*b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(inserting.Seconds()/float64(b.N), "insert-s/op") // the database's own time to take the inserts
 }
