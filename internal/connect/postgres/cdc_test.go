@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -301,4 +302,74 @@ func BenchmarkCDC(b *testing.B) {
 	}
 	b.ReportMetric(float64(100_000*b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(inserting.Seconds()/float64(b.N), "insert-s/op") // the database's own time to take the inserts
+}
+
+// TestMirror: the CDC source and the Postgres sink together keep a mirror
+// of a table — inserts, updates and deletes in random transactions, with
+// the sink restarted midway — equal to the table.
+func TestMirror(t *testing.T) {
+	r := newCDCRig(t)
+	stopSrc := r.start(r.gate)
+	defer stopSrc()
+	newSink := func() connect.Sink {
+		s, err := NewSink(spec.Values{"dsn": r.pg.DSN, "table": "orders_mirror", "mode": "upsert", "create_table": true, "max_batch": int64(50), "linger": 10 * time.Millisecond},
+			connect.SinkEnv{Name: "mirror", Stream: "order_changes", Partitions: 2, Log: r.log, Schema: r.sc, Key: []int{0},
+				SchemaFor: func(uint32) (*schema.Schema, error) { return r.sc, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	run := func(s connect.Sink) (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- s.Run(ctx) }()
+		return func() {
+			cancel()
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stopSink := run(newSink())
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4))
+	for i := range 60 {
+		id := rng.IntN(80)
+		switch rng.IntN(3) {
+		case 0:
+			r.exec(fmt.Sprintf("INSERT INTO orders VALUES (%d, 'm%d', %d, true, now(), 'x') ON CONFLICT (id) DO UPDATE SET customer = EXCLUDED.customer", id, i, i))
+		case 1:
+			r.exec(fmt.Sprintf("UPDATE orders SET amount = amount + %d, paid = NOT paid WHERE id %% 7 = %d", i, id%7))
+		default:
+			r.exec(fmt.Sprintf("BEGIN; DELETE FROM orders WHERE id = %d; INSERT INTO orders VALUES (%d, 'again', 1, false, NULL, 'x') ON CONFLICT DO NOTHING; DELETE FROM orders WHERE id = %d; COMMIT", id, id+1, id+2))
+		}
+		if i == 30 {
+			stopSink()
+			stopSink = run(newSink())
+		}
+	}
+	const q = "SELECT string_agg(format('%s|%s|%s|%s|%s', id, customer, amount::float8, paid, created), ';' ORDER BY id) FROM "
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var want, got *string
+		if err := r.db.QueryRow(context.Background(), q+"orders").Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		err := r.db.QueryRow(context.Background(), q+"orders_mirror").Scan(&got)
+		if err == nil && got != nil && want != nil && *got == *want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mirror differs:\n%v\nwant\n%v (%v)", deref(got), deref(want), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopSink()
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }

@@ -35,7 +35,9 @@ var SinkSpec = &spec.Spec{
 (string → text, integer → bigint, number → double precision, boolean →
 boolean, timestamp → timestamptz). With ` + "`mode: upsert`" + ` (the default) a row
 replaces the row of the same key (the stream's key columns; ` + "`INSERT … ON\nCONFLICT DO UPDATE`" + `), so the table holds the latest event per key; with
-` + "`mode: append`" + ` every event is a new row.
+` + "`mode: append`" + ` every event is a new row. A change stream (one with an ` + "`_op`" + ` column,
+as the Postgres CDC source fills it) keeps a mirror: an event with ` + "`_op: d`" + `
+deletes its key's row.
 
 Exactly once: each batch of rows and the sink's position in Weir's log
 (table ` + "`weir_sink_positions`" + `, one row per sink) are written in one
@@ -387,8 +389,12 @@ func (s *Sink) write(ctx context.Context, conn *pgx.Conn, rows *rowBuf, next []i
 		return fmt.Errorf("%w: records of another schema version in one batch: restart the node", errFatal)
 	}
 	args := rows.cols
+	var deletes []any // upserts of a change stream: the keys whose last change is a delete
 	if s.upsert {
 		args = dedupe(rows, s.env.Key)
+		if op := rows.sc.ColumnIndex("_op"); op >= 0 && rows.sc.Columns[op].Type == schema.String {
+			args, deletes = splitDeletes(args, op, s.env.Key)
+		}
 	}
 	var names, casts, updates []string
 	for i, c := range cols {
@@ -415,6 +421,19 @@ func (s *Sink) write(ctx context.Context, conn *pgx.Conn, rows *rowBuf, next []i
 	defer tx.Rollback(context.Background())
 	if _, err := tx.Exec(ctx, q, args...); err != nil {
 		return classify(err, "write rows")
+	}
+	if deletes != nil {
+		var keys, casts, match []string
+		for i, k := range s.env.Key {
+			id := pgx.Identifier{cols[k].Name}.Sanitize()
+			keys = append(keys, id)
+			casts = append(casts, fmt.Sprintf("$%d::%s[]", i+1, pgType(cols[k].Type)))
+			match = append(match, "t."+id+" = d."+id)
+		}
+		q := "DELETE FROM " + s.table.Sanitize() + " AS t USING unnest(" + strings.Join(casts, ", ") + ") AS d(" + strings.Join(keys, ", ") + ") WHERE " + strings.Join(match, " AND ")
+		if _, err := tx.Exec(ctx, q, deletes...); err != nil {
+			return classify(err, "delete rows")
+		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO weir_sink_positions (sink, stream, offsets, updated_at) VALUES ($1, $2, $3, now())
 		ON CONFLICT (sink) DO UPDATE SET stream = EXCLUDED.stream, offsets = EXCLUDED.offsets, updated_at = EXCLUDED.updated_at`,
@@ -475,20 +494,51 @@ func dedupe(rows *rowBuf, key []int) []any {
 	}
 	out := make([]any, len(rows.cols))
 	for c, col := range rows.cols {
-		switch col := col.(type) {
-		case []*string:
-			out[c] = pick(col, keep)
-		case []*int64:
-			out[c] = pick(col, keep)
-		case []*float64:
-			out[c] = pick(col, keep)
-		case []*bool:
-			out[c] = pick(col, keep)
-		case []*time.Time:
-			out[c] = pick(col, keep)
-		}
+		out[c] = pickAny(col, keep)
 	}
 	return out
+}
+
+// splitDeletes separates, in a deduplicated batch of a change stream, the
+// rows whose change is a delete (_op "d"): their keys, one array per key
+// column, are deleted; the others are upserted.
+func splitDeletes(cols []any, op int, key []int) (upserts, deletes []any) {
+	ops := cols[op].([]*string)
+	var keep, del []int
+	for i, o := range ops {
+		if o != nil && *o == "d" {
+			del = append(del, i)
+		} else {
+			keep = append(keep, i)
+		}
+	}
+	if len(del) == 0 {
+		return cols, nil
+	}
+	upserts = make([]any, len(cols))
+	for c, col := range cols {
+		upserts[c] = pickAny(col, keep)
+	}
+	for _, k := range key {
+		deletes = append(deletes, pickAny(cols[k], del))
+	}
+	return upserts, deletes
+}
+
+func pickAny(col any, keep []int) any {
+	switch col := col.(type) {
+	case []*string:
+		return pick(col, keep)
+	case []*int64:
+		return pick(col, keep)
+	case []*float64:
+		return pick(col, keep)
+	case []*bool:
+		return pick(col, keep)
+	case []*time.Time:
+		return pick(col, keep)
+	}
+	panic(fmt.Sprintf("BUG: column of %T", col))
 }
 
 func pick[T any](col []T, keep []int) []T {
