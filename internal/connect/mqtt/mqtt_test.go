@@ -170,3 +170,24 @@ func BenchmarkMQTT(b *testing.B) {
 	}
 	b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkMQTTPublishBaseline: the same 4 publishers with nobody
+// subscribed: how fast the test's publishers and the broker go alone.
+func BenchmarkMQTTPublishBaseline(b *testing.B) {
+	br := mqtttest.Start(b)
+	sent := 0
+	for b.Loop() {
+		done := make(chan struct{})
+		for d := range 4 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				publish(b, br.Addr, func(int) string { return fmt.Sprintf("nobody/%d/reading", d) }, sent+d*10_000, sent+(d+1)*10_000, conformance.Record)
+			}()
+		}
+		for range 4 {
+			<-done
+		}
+		sent += 40_000
+	}
+	b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "msgs/s")
+}
