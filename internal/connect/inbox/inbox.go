@@ -500,30 +500,7 @@ func (s *Source) ingest(ctx context.Context, r fileReader, hash string, pos posi
 
 // send ingests one request, holding it while the stream cannot take it.
 func (s *Source) send(ctx context.Context, req gate.Request) (gate.Result, error) {
-	var backoff time.Duration
-	for {
-		res, err := s.env.Gate.Ingest(ctx, req)
-		switch {
-		case err == nil:
-			return res, nil
-		case ctx.Err() != nil:
-			return res, ctx.Err()
-		case errors.Is(err, gate.ErrOverloaded), errors.Is(err, gate.ErrBacklog), errors.Is(err, gate.ErrUnavailable):
-			backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
-			s.retried()
-			if backoff >= time.Second {
-				s.env.Logger.Warn("inbox source: the stream cannot take the batch now; holding it and retrying", "err", err, "retry_in", backoff)
-			}
-			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-		default:
-			return res, fmt.Errorf("cannot ingest into stream %q: %w", s.env.Stream, err)
-		}
-	}
+	return connect.Send(ctx, s.env, req)
 }
 
 const rawLimit = 64 << 10 // bytes of a rejected file kept in its quarantine record

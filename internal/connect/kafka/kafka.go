@@ -244,23 +244,17 @@ func (s *Source) ingest(ctx context.Context, recs []*kgo.Record) error {
 	for p, off := range next {
 		req.Puts = append(req.Puts, wlog.Put{Key: s.key(p), Value: []byte(strconv.FormatInt(off, 10))})
 	}
-	var backoff time.Duration
-	for {
-		_, err := s.env.Gate.Ingest(ctx, req)
-		switch {
-		case err == nil:
-			for p, off := range next {
-				s.durable[p] = off
-			}
-			return nil
-		case ctx.Err() != nil:
-			return nil // not written; read again after the restart
-		case errors.Is(err, gate.ErrOverloaded), errors.Is(err, gate.ErrBacklog), errors.Is(err, gate.ErrUnavailable):
-			backoff = s.wait(ctx, backoff, "the stream cannot take the batch now; holding it and retrying", err)
-		default:
-			return fmt.Errorf("source %s: cannot ingest into stream %q: %w", s.env.Name, s.env.Stream, err)
-		}
+	_, err := connect.Send(ctx, s.env, req)
+	if ctx.Err() != nil {
+		return nil // maybe not written: read again after the restart
 	}
+	if err != nil {
+		return fmt.Errorf("source %s: %w", s.env.Name, err)
+	}
+	for p, off := range next {
+		s.durable[p] = off
+	}
+	return nil
 }
 
 // report commits the durable offsets to the consumer group, at most once

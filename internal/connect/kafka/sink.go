@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,9 +88,6 @@ type Sink struct {
 	fenced bool
 }
 
-// errFatal marks errors a retry cannot fix.
-var errFatal = errors.New("fatal")
-
 // errFenced marks a session whose producer lost its epoch: another sink
 // took over the transactional id, or the transaction outlived its timeout
 // (a long broker outage). The next session tells which.
@@ -160,28 +156,7 @@ func (s *Sink) setCommitted(pos []int64) {
 // committed position again: an ambiguous commit is resolved by what Kafka
 // says it holds.
 func (s *Sink) Run(ctx context.Context) error {
-	var backoff time.Duration
-	for ctx.Err() == nil {
-		err := s.session(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, errFatal) {
-			return fmt.Errorf("sink %s: %w", s.env.Name, err)
-		}
-		backoff = min(max(2*backoff, 200*time.Millisecond), 10*time.Second)
-		if s.env.Metrics != nil {
-			s.env.Metrics.Retries.WithLabelValues(s.env.Name).Inc()
-		}
-		s.env.Logger.Warn("kafka sink: retrying", "err", err, "retry_in", backoff)
-		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	return nil
+	return connect.RunSessions(ctx, "sink "+s.env.Name, s.env.Logger, s.env.Metrics, s.session)
 }
 
 // position is what the positions topic holds for a sink.
@@ -199,7 +174,7 @@ func (s *Sink) session(ctx context.Context) error {
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return fmt.Errorf("%w: cannot set up a Kafka client for brokers %v: %v (check sinks.%s.brokers)", errFatal, s.brokers, err, s.env.Name)
+		return fmt.Errorf("%w: cannot set up a Kafka client for brokers %v: %v (check sinks.%s.brokers)", connect.ErrFatal, s.brokers, err, s.env.Name)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
@@ -221,7 +196,7 @@ func (s *Sink) session(ctx context.Context) error {
 		for p := range pos {
 			if pos[p] > mine[p] {
 				return fmt.Errorf("%w: another sink with transactional id %q committed after this one (its position %v, this one's %v): two sinks share the id; stop one, or give each its own transactional_id",
-					errFatal, s.txnID, pos, mine)
+					connect.ErrFatal, s.txnID, pos, mine)
 			}
 		}
 	}
@@ -237,7 +212,7 @@ func (s *Sink) session(ctx context.Context) error {
 			if b.open {
 				abort(cl)
 			}
-			return fmt.Errorf("%w: cannot read stream %q: %v", errFatal, s.env.Stream, err)
+			return fmt.Errorf("%w: cannot read stream %q: %v", connect.ErrFatal, s.env.Stream, err)
 		}
 		if b.count == 0 || (b.count < s.maxBatch && time.Now().Before(b.deadline)) {
 			wait := s.linger
@@ -335,7 +310,7 @@ func (s *Sink) recover(ctx context.Context) ([]int64, error) {
 	for p := range pos {
 		start, err := s.env.Log.Start(s.env.Stream, p)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errFatal, err)
+			return nil, fmt.Errorf("%w: %v", connect.ErrFatal, err)
 		}
 		pos[p] = start
 	}
@@ -384,7 +359,7 @@ func (s *Sink) recover(ctx context.Context) ([]int64, error) {
 	}
 	if found.Stream != s.env.Stream || len(found.Offsets) != s.env.Partitions {
 		return nil, fmt.Errorf("%w: %q says transactional id %q wrote stream %q (%d partitions); this sink writes %q (%d): give it its own transactional_id",
-			errFatal, s.positions, s.txnID, found.Stream, len(found.Offsets), s.env.Stream, s.env.Partitions)
+			connect.ErrFatal, s.positions, s.txnID, found.Stream, len(found.Offsets), s.env.Stream, s.env.Partitions)
 	}
 	for p := range pos {
 		pos[p] = max(pos[p], found.Offsets[p])
@@ -463,7 +438,7 @@ func (s *Sink) commit(ctx context.Context, cl *kgo.Client, b *outBatch, next []i
 	abort(cl)
 	switch {
 	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
-		return fmt.Errorf("%w: transactional id %q: %v (grant this client access to it, or set transactional_id)", errFatal, s.txnID, err)
+		return fmt.Errorf("%w: transactional id %q: %v (grant this client access to it, or set transactional_id)", connect.ErrFatal, s.txnID, err)
 	case isFenced(err):
 		s.fenced = true
 		return fmt.Errorf("%w: %v", errFenced, err)

@@ -220,13 +220,13 @@ func TestKafkaSinkFenced(t *testing.T) {
 	select {
 	case err := <-errOlder:
 		survivor = newer
-		if !errors.Is(err, errFatal) || !strings.Contains(err.Error(), "two sinks share the id") {
+		if !errors.Is(err, connect.ErrFatal) || !strings.Contains(err.Error(), "two sinks share the id") {
 			t.Fatalf("older sink: %v, want a fatal error saying two sinks share the id", err)
 		}
 		t.Logf("older sink stopped: %v", err)
 	case err := <-errNewer:
 		survivor = older
-		if !errors.Is(err, errFatal) || !strings.Contains(err.Error(), "two sinks share the id") {
+		if !errors.Is(err, connect.ErrFatal) || !strings.Contains(err.Error(), "two sinks share the id") {
 			t.Fatalf("newer sink: %v, want a fatal error saying two sinks share the id", err)
 		}
 		t.Logf("newer sink stopped: %v", err)

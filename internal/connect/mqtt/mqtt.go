@@ -264,31 +264,13 @@ func (s *Source) ingest(ctx context.Context, batch []message) error {
 			req.Records[i] = withTopic(m.pub.Payload, m.pub.Topic)
 		}
 	}
-	var backoff time.Duration
-	for {
-		_, err := s.env.Gate.Ingest(ctx, req)
-		switch {
-		case err == nil:
-			return nil
-		case ctx.Err() != nil:
-			return nil
-		case errors.Is(err, gate.ErrOverloaded), errors.Is(err, gate.ErrBacklog), errors.Is(err, gate.ErrUnavailable):
-			// Held unacknowledged, the broker stops at receive_maximum and
-			// keeps the rest.
-			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
-			if s.env.Metrics != nil {
-				s.env.Metrics.Retries.WithLabelValues(s.env.Name).Inc()
-			}
-			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-		default:
-			return fmt.Errorf("source %s: cannot ingest into stream %q: %w", s.env.Name, s.env.Stream, err)
-		}
+	// Held unacknowledged while the stream cannot take it, the broker stops
+	// at receive_maximum and keeps the rest.
+	_, err := connect.Send(ctx, s.env, req)
+	if ctx.Err() != nil {
+		return nil
 	}
+	return err
 }
 
 // withTopic adds "_topic" to a JSON object payload (anything else is left

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"time"
@@ -124,31 +123,10 @@ func (s *Source) put(lsn pglogrepl.LSN) wlog.Put {
 	return wlog.Put{Key: s.key(), Value: v}
 }
 
-// Run captures until ctx ends; a failed session (the database away) starts
-// again from the durable position.
+// Run captures until ctx ends; a failed session (the database away)
+// starts again from the durable position.
 func (s *Source) Run(ctx context.Context) error {
-	var backoff time.Duration
-	for ctx.Err() == nil {
-		err := s.session(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, errFatal) {
-			return fmt.Errorf("source %s: %w", s.env.Name, err)
-		}
-		backoff = min(max(2*backoff, 200*time.Millisecond), 10*time.Second)
-		if s.env.Metrics != nil {
-			s.env.Metrics.Retries.WithLabelValues(s.env.Name).Inc()
-		}
-		s.env.Logger.Warn("postgres source: retrying", "err", err, "retry_in", backoff)
-		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	return nil
+	return connect.RunSessions(ctx, "source "+s.env.Name, s.env.Logger, s.env.Metrics, s.session)
 }
 
 func (s *Source) stored() (cdcPosition, bool, error) {
@@ -184,19 +162,19 @@ func (s *Source) session(ctx context.Context) error {
 
 	pos, ok, err := s.stored()
 	if err != nil {
-		return fmt.Errorf("%w: %v", errFatal, err)
+		return fmt.Errorf("%w: %v", connect.ErrFatal, err)
 	}
 	if !ok || !pos.Snapshot {
 		if err := s.begin(ctx, conn, repl); err != nil {
 			return err
 		}
 		if pos, _, err = s.stored(); err != nil {
-			return fmt.Errorf("%w: %v", errFatal, err)
+			return fmt.Errorf("%w: %v", connect.ErrFatal, err)
 		}
 	}
 	start, err := pglogrepl.ParseLSN(pos.LSN)
 	if err != nil {
-		return fmt.Errorf("%w: stored LSN %q: %v", errFatal, pos.LSN, err)
+		return fmt.Errorf("%w: stored LSN %q: %v", connect.ErrFatal, pos.LSN, err)
 	}
 	s.durable = start
 	err = pglogrepl.StartReplication(ctx, repl, s.slot, start, pglogrepl.StartReplicationOptions{
@@ -466,7 +444,7 @@ func (s *Source) stream(ctx context.Context, repl *pgconn.PgConn) error {
 				}
 				msg, err := pglogrepl.Parse(xld.WALData)
 				if err != nil {
-					return fmt.Errorf("%w: pgoutput message: %v", errFatal, err)
+					return fmt.Errorf("%w: pgoutput message: %v", connect.ErrFatal, err)
 				}
 				switch msg := msg.(type) {
 				case *pglogrepl.RelationMessage:
@@ -542,24 +520,5 @@ func columns(rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData) ([]string, 
 
 // send ingests a request, holding it while the stream cannot take it.
 func (s *Source) send(ctx context.Context, req gate.Request) (gate.Result, error) {
-	var backoff time.Duration
-	for {
-		res, err := s.env.Gate.Ingest(ctx, req)
-		switch {
-		case err == nil:
-			return res, nil
-		case ctx.Err() != nil:
-			return res, ctx.Err()
-		case errors.Is(err, gate.ErrOverloaded), errors.Is(err, gate.ErrBacklog), errors.Is(err, gate.ErrUnavailable):
-			backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
-			t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-		default:
-			return res, fmt.Errorf("%w: cannot ingest into stream %q: %v", errFatal, s.env.Stream, err)
-		}
-	}
+	return connect.Send(ctx, s.env, req)
 }

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -85,8 +84,6 @@ type Sink struct {
 	committed []int64
 }
 
-var errFatal = errors.New("fatal")
-
 // NewSink checks the settings and builds the sink.
 func NewSink(v spec.Values, env connect.SinkEnv) (connect.Sink, error) {
 	s := &Sink{env: env, dsn: os.ExpandEnv(v.String("dsn")), upsert: v.String("mode") == "upsert", create: v.Bool("create_table"),
@@ -138,28 +135,7 @@ func (s *Sink) Committed() []int64 {
 // transaction that did not commit) starts a new one from the committed
 // position.
 func (s *Sink) Run(ctx context.Context) error {
-	var backoff time.Duration
-	for ctx.Err() == nil {
-		err := s.session(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, errFatal) {
-			return fmt.Errorf("sink %s: %w", s.env.Name, err)
-		}
-		backoff = min(max(2*backoff, 200*time.Millisecond), 10*time.Second)
-		if s.env.Metrics != nil {
-			s.env.Metrics.Retries.WithLabelValues(s.env.Name).Inc()
-		}
-		s.env.Logger.Warn("postgres sink: retrying", "err", err, "retry_in", backoff)
-		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	return nil
+	return connect.RunSessions(ctx, "sink "+s.env.Name, s.env.Logger, s.env.Metrics, s.session)
 }
 
 // classify marks what retrying cannot fix.
@@ -168,9 +144,9 @@ func classify(err error, what string) error {
 	if errors.As(err, &pe) {
 		switch {
 		case pe.Code == "42P10":
-			return fmt.Errorf("%w: %s: %s (mode: upsert needs a primary key or unique index on the stream's key columns)", errFatal, what, pe.Message)
+			return fmt.Errorf("%w: %s: %s (mode: upsert needs a primary key or unique index on the stream's key columns)", connect.ErrFatal, what, pe.Message)
 		case strings.HasPrefix(pe.Code, "42"), strings.HasPrefix(pe.Code, "28"):
-			return fmt.Errorf("%w: %s: %s (SQLSTATE %s)", errFatal, what, pe.Message, pe.Code)
+			return fmt.Errorf("%w: %s: %s (SQLSTATE %s)", connect.ErrFatal, what, pe.Message, pe.Code)
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -215,7 +191,7 @@ func (s *Sink) session(ctx context.Context) error {
 	for {
 		n, err := connect.ReadRows(s.env, next, s.maxBatch-rows.n, rows.add)
 		if err != nil {
-			return fmt.Errorf("%w: cannot read stream %q: %v", errFatal, s.env.Stream, err)
+			return fmt.Errorf("%w: cannot read stream %q: %v", connect.ErrFatal, s.env.Stream, err)
 		}
 		if n > 0 && first.IsZero() {
 			first = time.Now()
@@ -292,7 +268,7 @@ func (s *Sink) recover(ctx context.Context, conn *pgx.Conn) ([]int64, error) {
 	for p := range pos {
 		start, err := s.env.Log.Start(s.env.Stream, p)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errFatal, err)
+			return nil, fmt.Errorf("%w: %v", connect.ErrFatal, err)
 		}
 		pos[p] = start
 	}
@@ -307,7 +283,7 @@ func (s *Sink) recover(ctx context.Context, conn *pgx.Conn) ([]int64, error) {
 	}
 	if stream != s.env.Stream || len(offsets) != s.env.Partitions {
 		return nil, fmt.Errorf("%w: weir_sink_positions says sink %q wrote stream %q (%d partitions); it now writes %q (%d): rename the sink, or delete its row there",
-			errFatal, s.env.Name, stream, len(offsets), s.env.Stream, s.env.Partitions)
+			connect.ErrFatal, s.env.Name, stream, len(offsets), s.env.Stream, s.env.Partitions)
 	}
 	for p := range pos {
 		pos[p] = max(pos[p], offsets[p])
@@ -386,7 +362,7 @@ func (b *rowBuf) add(_ int, _ int64, sc *schema.Schema, vals []schema.Value) {
 func (s *Sink) write(ctx context.Context, conn *pgx.Conn, rows *rowBuf, next []int64) error {
 	cols := rows.sc.Columns
 	if len(cols) != len(s.env.Schema.Columns) {
-		return fmt.Errorf("%w: records of another schema version in one batch: restart the node", errFatal)
+		return fmt.Errorf("%w: records of another schema version in one batch: restart the node", connect.ErrFatal)
 	}
 	args := rows.cols
 	var deletes []any // upserts of a change stream: the keys whose last change is a delete
