@@ -140,8 +140,12 @@ type SinkEnv struct {
 	Name       string // the sink's name in weir.yaml
 	Stream     string // the stream it writes out
 	Partitions int
-	// Log is where it reads the stream's records from (Read, End, Notify).
+	// Log is where it reads the stream's records from (Read, End, Notify),
+	// and where a sink that keeps its position in Weir appends it (a write
+	// of Puts only).
 	Log wlog.Log
+	// Meta reads metadata back (such a sink's stored position).
+	Meta wlog.Meta
 	// SchemaFor returns the schema a batch was written with (Batch.Meta).
 	SchemaFor func(version uint32) (*schema.Schema, error)
 	Schema    *schema.Schema // the current one

@@ -323,7 +323,7 @@ func Start(cfg Config) (*Node, error) {
 		}
 		st := cfg.Pipeline.Stream(sk.Stream)
 		snk, err := connect.OpenSink(sk.Type, sk.Settings, connect.SinkEnv{Name: sk.Name, Stream: st.Name, Partitions: st.Partitions,
-			Log: n.log, SchemaFor: cat.SchemaFor(st.Name), Schema: st.Schema, Key: st.KeyCols, Logger: cfg.Logger, Metrics: n.metrics.Sources})
+			Log: n.log, Meta: n.log, SchemaFor: cat.SchemaFor(st.Name), Schema: st.Schema, Key: st.KeyCols, Logger: cfg.Logger, Metrics: n.metrics.Sources})
 		if err != nil {
 			n.views.Stop()
 			return nil, fmt.Errorf("%s: sinks.%s: %w", sk.Pos, sk.Name, err)

@@ -7,4 +7,5 @@ import (
 	_ "github.com/weirhq/weir/internal/connect/kafka"
 	_ "github.com/weirhq/weir/internal/connect/mqtt"
 	_ "github.com/weirhq/weir/internal/connect/postgres"
+	_ "github.com/weirhq/weir/internal/connect/webhook"
 )

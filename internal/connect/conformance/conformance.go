@@ -438,3 +438,194 @@ func (r *refusingFor) Ingest(ctx context.Context, req gate.Request) (gate.Result
 	}
 	return r.g.Ingest(ctx, req)
 }
+
+// SinkPeer is a sink connector's side of the sink suite.
+type SinkPeer struct {
+	// Type is the connector type, as registered.
+	Type string
+	// Settings configure a sink that writes the suite's stream to the
+	// peer, at most batch records at a time. Every sink built for one
+	// SinkPeer gets the same settings (so the same identity in the peer).
+	Settings func(t testing.TB, batch int) spec.Values
+	// Received reads back what the peer holds, as its readers would see it
+	// (committed only): how many times each record id is there.
+	Received func(t testing.TB) map[int64]int
+	// Disrupt, when set, takes the peer away and brings it back.
+	Disrupt func(t testing.TB)
+	// AtLeastOnce: a stop may repeat records in the peer.
+	AtLeastOnce bool
+}
+
+// RunSink runs the suite for a sink; newPeer makes a fresh peer (a new
+// topic, table or endpoint) for each case.
+func RunSink(t *testing.T, newPeer func(t *testing.T) SinkPeer) {
+	t.Run("drain", func(t *testing.T) {
+		h := newSinkHarness(t, newPeer(t))
+		h.ingest(0, 500)
+		h.drain(h.startSink())
+		h.check(500)
+	})
+	t.Run("stop and resume", func(t *testing.T) {
+		h := newSinkHarness(t, newPeer(t))
+		h.ingest(0, 300)
+		h.drain(h.startSink())
+		h.ingest(300, 600)
+		h.drain(h.startSink())
+		h.check(600)
+	})
+	t.Run("stopped at random moments", func(t *testing.T) {
+		h := newSinkHarness(t, newPeer(t))
+		n := 0
+		for i := range 6 {
+			stop := h.startSink()
+			for range 3 {
+				h.ingest(n, n+120)
+				n += 120
+				time.Sleep(time.Duration(5+17*i%40) * time.Millisecond)
+			}
+			stop() // mid-batch, mid-transaction or idle
+		}
+		h.drain(h.startSink())
+		h.check(n)
+	})
+	if p := newPeer(t); p.Disrupt != nil {
+		t.Run("peer goes away and comes back", func(t *testing.T) {
+			h := newSinkHarness(t, p)
+			stop := h.startSink()
+			h.ingest(0, 200)
+			h.peer.Disrupt(t)
+			h.ingest(200, 400)
+			stop()
+			h.drain(h.startSink())
+			h.check(400)
+		})
+	}
+}
+
+// sinkHarness is a stream in a real log, fed through the gate, and sinks
+// run over it.
+type sinkHarness struct {
+	*harness
+	peer     SinkPeer
+	name     string // the sink's name, new per case, so its identity in the peer is too
+	settings spec.Values
+	sinks    []connect.Sink
+}
+
+var sinkCases atomic.Int64
+
+func newSinkHarness(t *testing.T, p SinkPeer) *sinkHarness {
+	h := &sinkHarness{harness: newHarness(t, Peer{Type: p.Type, Settings: func(testing.TB, string, int) spec.Values { return nil }}), peer: p,
+		name: fmt.Sprintf("conformance_%d", sinkCases.Add(1))}
+	h.settings = p.Settings(t, 100)
+	return h
+}
+
+func (h *sinkHarness) ingest(from, to int) {
+	h.t.Helper()
+	var recs [][]byte
+	for i := from; i < to; i++ {
+		recs = append(recs, Record(i))
+	}
+	if _, err := h.gate.Ingest(context.Background(), gate.Request{Stream: Stream, Format: gate.Records, Records: recs}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// startSink runs a new sink; stop ends it and checks it returned nil.
+func (h *sinkHarness) startSink() (stop func()) {
+	h.t.Helper()
+	s, err := connect.OpenSink(h.peer.Type, h.settings, connect.SinkEnv{Name: h.name, Stream: Stream, Partitions: partitions,
+		Log: h.log, Meta: h.log, Schema: h.sc, Key: []int{h.sc.ColumnIndex("id")},
+		SchemaFor: func(uint32) (*schema.Schema, error) { return h.sc, nil }})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.sinks = append(h.sinks, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	return func() {
+		h.t.Helper()
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				h.t.Fatalf("Run returned %v after its context ended, want nil", err)
+			}
+		case <-time.After(30 * time.Second):
+			h.t.Fatal("Run did not return within 30 s of its context ending")
+		}
+	}
+}
+
+// drain waits until the latest sink has committed the whole stream, then
+// stops it.
+func (h *sinkHarness) drain(stop func()) {
+	h.t.Helper()
+	s := h.sinks[len(h.sinks)-1]
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c := s.Committed()
+		ends, _ := h.ends()
+		done := c != nil
+		for p := range ends {
+			if done && c[p] < ends[p] {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("after 60 s the sink has committed %v of %v", c, ends)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+}
+
+// check: every good record of 0..n-1 in the peer once (at least once),
+// no bad one, nothing else.
+func (h *sinkHarness) check(n int) {
+	h.t.Helper()
+	got := h.peer.Received(h.t)
+	for i := range n {
+		c := got[int64(i)]
+		switch {
+		case Bad(i) && c != 0:
+			h.t.Fatalf("bad record %d reached the peer", i)
+		case !Bad(i) && (c < 1 || (c > 1 && !h.peer.AtLeastOnce)):
+			h.t.Fatalf("record %d is in the peer %d times, want once", i, c)
+		}
+	}
+	for id := range got {
+		if id < 0 || id >= int64(n) {
+			h.t.Fatalf("the peer holds record %d, never sent", id)
+		}
+	}
+}
+
+// SinkHarness is the sink suite's rig for a connector's own tests.
+type SinkHarness struct{ h *sinkHarness }
+
+// NewSinkHarness makes a sink harness for a peer.
+func NewSinkHarness(t *testing.T, p SinkPeer) SinkHarness { return SinkHarness{newSinkHarness(t, p)} }
+
+// Ingest puts records [from, to) into the stream (the bad ones into its
+// quarantine).
+func (h SinkHarness) Ingest(from, to int) { h.h.ingest(from, to) }
+
+// RunUntilError runs a sink until it returns, or d passes (then nil).
+func (h SinkHarness) RunUntilError(d time.Duration) error {
+	h.h.t.Helper()
+	s, err := connect.OpenSink(h.h.peer.Type, h.h.settings, connect.SinkEnv{Name: h.h.name, Stream: Stream, Partitions: partitions,
+		Log: h.h.log, Meta: h.h.log, Schema: h.h.sc, Key: []int{h.h.sc.ColumnIndex("id")},
+		SchemaFor: func(uint32) (*schema.Schema, error) { return h.h.sc, nil }})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return s.Run(ctx)
+}

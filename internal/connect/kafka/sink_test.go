@@ -333,3 +333,45 @@ func BenchmarkKafkaProduceBaseline(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestSinkConformance: the shared sink suite against a real broker, a new
+// topic per case, the broker SIGKILLed and restarted in the disruption
+// case.
+func TestSinkConformance(t *testing.T) {
+	b := kafkatest.Start(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	n := 0
+	conformance.RunSink(t, func(t *testing.T) conformance.SinkPeer {
+		n++
+		topic := fmt.Sprintf("sink-conformance-%d", n)
+		if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 3, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
+		return conformance.SinkPeer{
+			Type: "kafka",
+			Settings: func(t testing.TB, batch int) spec.Values {
+				return sinkSettings(b.Addr, topic, map[string]any{"max_batch": int64(batch)})
+			},
+			Received: func(t testing.TB) map[int64]int {
+				out := map[int64]int{}
+				for _, r := range kafkatest.ReadCommitted(t, b.Addr, topic) {
+					var v struct{ ID int64 }
+					if err := json.Unmarshal(r.Value, &v); err != nil {
+						t.Fatalf("value %q: %v", r.Value, err)
+					}
+					out[v.ID]++
+				}
+				return out
+			},
+			Disrupt: func(testing.TB) {
+				b.Stop()
+				time.Sleep(300 * time.Millisecond)
+				b.Restart()
+			},
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/conformance"
 	"github.com/weirhq/weir/internal/connect/postgres/pgtest"
 	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/gate"
@@ -275,4 +276,47 @@ func BenchmarkPostgresSink(b *testing.B) {
 			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// TestSinkConformance: the shared sink suite against a real PostgreSQL, a
+// new append table per case (so repeats would show), the server SIGKILLed
+// and restarted in the disruption case.
+func TestSinkConformance(t *testing.T) {
+	pg := pgtest.Start(t)
+	n := 0
+	conformance.RunSink(t, func(t *testing.T) conformance.SinkPeer {
+		n++
+		table := fmt.Sprintf("conformance_%d", n)
+		return conformance.SinkPeer{
+			Type: "postgres",
+			Settings: func(t testing.TB, batch int) spec.Values {
+				return spec.Values{"dsn": pg.DSN, "table": table, "mode": "append", "create_table": true, "max_batch": int64(batch), "linger": 10 * time.Millisecond}
+			},
+			Received: func(t testing.TB) map[int64]int {
+				conn, err := pgx.Connect(context.Background(), pg.DSN)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close(context.Background())
+				rows, err := conn.Query(context.Background(), "SELECT id, count(*) FROM "+table+" GROUP BY id")
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[int64]int{}
+				for rows.Next() {
+					var id, c int64
+					if err := rows.Scan(&id, &c); err != nil {
+						t.Fatal(err)
+					}
+					out[id] = int(c)
+				}
+				return out
+			},
+			Disrupt: func(testing.TB) {
+				pg.Stop()
+				time.Sleep(300 * time.Millisecond)
+				pg.Restart()
+			},
+		}
+	})
 }
