@@ -79,6 +79,9 @@ type Metrics struct {
 	Retries *prometheus.CounterVec
 	// SinkRecords counts the records a sink has committed to its peer.
 	SinkRecords *prometheus.CounterVec
+	// Lost counts records a source's peer deleted before the source read
+	// them (Kafka retention), by source.
+	Lost *prometheus.CounterVec
 }
 
 // NewMetrics makes the sources' metrics and registers them with r.
@@ -91,7 +94,9 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		SinkRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_sink_records_total",
 			Help: "Records a connector sink has committed to its peer (Kafka: in committed transactions)."}, []string{"sink"}),
 	}
-	r.MustRegister(m.Files, m.Retries, m.SinkRecords)
+	m.Lost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_source_records_lost_total",
+		Help: "Records a source's peer deleted before the source read them (Kafka topic retention): lost upstream of Weir; alert on any."}, []string{"source"})
+	r.MustRegister(m.Files, m.Retries, m.SinkRecords, m.Lost)
 	return m
 }
 

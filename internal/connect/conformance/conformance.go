@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/weirhq/weir/internal/connect"
 	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/gate"
@@ -166,6 +168,7 @@ type harness struct {
 	gate     *gate.Gate
 	sc       *schema.Schema
 	settings spec.Values
+	metrics  *connect.Metrics
 }
 
 func newHarness(t testing.TB, p Peer) *harness {
@@ -184,7 +187,7 @@ func newHarness(t testing.TB, p Peer) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, peer: p, dir: dir, log: l, gate: g, sc: sc}
+	h := &harness{t: t, peer: p, dir: dir, log: l, gate: g, sc: sc, metrics: connect.NewMetrics(prometheus.NewRegistry())}
 	h.settings = p.Settings(t, dir, 100)
 	return h
 }
@@ -199,7 +202,7 @@ func (h *harness) start(ing connect.Ingester) (stop func()) {
 		c.crashed = make(chan struct{})
 	}
 	src, err := connect.Open(h.peer.Type, h.settings, connect.Env{Name: "conformance", Stream: Stream, Gate: ing, Meta: h.log,
-		Dir: h.dir, Schema: h.sc, Key: []int{h.sc.ColumnIndex("id")}, Ends: h.ends})
+		Dir: h.dir, Schema: h.sc, Key: []int{h.sc.ColumnIndex("id")}, Ends: h.ends, Metrics: h.metrics})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -411,6 +414,9 @@ func NewHarnessTB(t testing.TB, p Peer) Harness { return Harness{newHarness(t, p
 func (h Harness) StartRefusing(d time.Duration) (stop func()) {
 	return h.h.start(&refusingFor{g: h.h.gate, until: time.Now().Add(d)})
 }
+
+// Metrics are the sources' metrics of the harness.
+func (h Harness) Metrics() *connect.Metrics { return h.h.metrics }
 
 // Wait waits until records 0..n-1 arrived; Check checks them.
 func (h Harness) Wait(n int)  { h.h.wait(n) }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -58,4 +59,46 @@ func TestConformance(t *testing.T) {
 			},
 		}
 	})
+}
+
+// Records Kafka deletes before Weir reads them (retention) are reported and
+// counted, not skipped silently.
+func TestLostRecordsReported(t *testing.T) {
+	b := kafkatest.Start(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "lossy"); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(from, to int) {
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			recs = append(recs, &kgo.Record{Topic: "lossy", Partition: 0, Value: conformance.Record(i)})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := conformance.NewHarness(t, conformance.Peer{Type: "kafka", Settings: func(testing.TB, string, int) spec.Values {
+		return spec.Values{"brokers": []string{b.Addr}, "topic": "lossy", "format": "json", "start": "earliest", "max_batch": int64(100), "client_id": "weir-test", "group": "-"}
+	}})
+	produce(0, 100)
+	stop := h.StartRefusing(0)
+	h.WaitCount(100)
+	stop()
+	produce(100, 200)
+	if _, err := adm.DeleteRecords(ctx, kadm.Offsets{"lossy": {0: {At: 150}}}); err != nil { // as retention would
+		t.Fatal(err)
+	}
+	stop = h.StartRefusing(0)
+	h.WaitCount(150) // 0..99, then 150..199
+	stop()
+	if got := testutil.ToFloat64(h.Metrics().Lost.WithLabelValues("conformance")); got != 50 {
+		t.Fatalf("weir_source_records_lost_total %v, want 50 (offsets 100..149)", got)
+	}
 }

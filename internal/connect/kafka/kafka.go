@@ -76,6 +76,7 @@ type Source struct {
 	group    string // "" for none
 
 	durable   map[int32]int64 // next offsets durable in Weir
+	lostTo    map[int32]int64 // losses already reported, up to this offset
 	reported  map[int32]int64 // what the group has
 	reportdAt time.Time
 }
@@ -83,7 +84,7 @@ type Source struct {
 // New checks the settings and builds the source.
 func New(v spec.Values, env connect.Env) (connect.Source, error) {
 	s := &Source{env: env, brokers: v.Strings("brokers"), topic: v.String("topic"), maxBatch: int(v.Int("max_batch")), clientID: v.String("client_id"),
-		group: v.String("group"), durable: map[int32]int64{}, reported: map[int32]int64{}}
+		group: v.String("group"), durable: map[int32]int64{}, lostTo: map[int32]int64{}, reported: map[int32]int64{}}
 	switch s.group {
 	case "":
 		s.group = "weir-" + env.Name
@@ -209,6 +210,7 @@ func (s *Source) addPartitions(ctx context.Context, adm *kadm.Client, cl *kgo.Cl
 	if td.Err != nil {
 		return td.Err
 	}
+	s.checkLost(lctx, adm, offsets)
 	add := map[int32]kgo.Offset{}
 	for p := range td.Partitions {
 		if consuming[p] {
@@ -226,6 +228,37 @@ func (s *Source) addPartitions(ctx context.Context, adm *kadm.Client, cl *kgo.Cl
 		s.env.Logger.Info("kafka source reading partitions", "partitions", len(consuming), "new", len(add))
 	}
 	return nil
+}
+
+// checkLost compares where each partition now starts with where Weir is:
+// records Kafka deleted (retention, DeleteRecords) before Weir read them are
+// lost upstream. Kafka then resumes at the partition's start; the source
+// says how many were lost, in the log and weir_source_records_lost_total,
+// instead of skipping them silently.
+func (s *Source) checkLost(ctx context.Context, adm *kadm.Client, stored map[int32]int64) {
+	starts, err := adm.ListStartOffsets(ctx, s.topic)
+	if err != nil {
+		return // checked again in 30 s
+	}
+	starts.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			return
+		}
+		next, known := s.durable[o.Partition]
+		if !known {
+			next, known = stored[o.Partition]
+		}
+		from := max(next, s.lostTo[o.Partition])
+		if !known || o.Offset <= from {
+			return
+		}
+		s.lostTo[o.Partition] = o.Offset
+		s.env.Logger.Error("kafka source: Kafka deleted records before Weir read them (topic retention or DeleteRecords); they are lost upstream",
+			"partition", o.Partition, "from_offset", from, "to_offset", o.Offset, "records", o.Offset-from)
+		if s.env.Metrics != nil && s.env.Metrics.Lost != nil {
+			s.env.Metrics.Lost.WithLabelValues(s.env.Name).Add(float64(o.Offset - from))
+		}
+	})
 }
 
 // ingest writes one polled batch and the offsets after it, retrying while
