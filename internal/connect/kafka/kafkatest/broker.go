@@ -188,12 +188,32 @@ func ReadCommitted(t testing.TB, addr, topic string) []*kgo.Record {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A commit's markers reach the partitions a moment after the commit
+	// returns: wait until the last stable offset is the high watermark (no
+	// transaction open), so the last committed transaction is seen too.
+	adm := kadm.NewClient(cl)
 	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
+	for {
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settled := true
+		stable.Each(func(o kadm.ListedOffset) {
+			want[o.Partition] = o.Offset
+			if e, ok := ends.Lookup(topic, o.Partition); !ok || e.Offset != o.Offset {
+				settled = false
+			}
+		})
+		if settled || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	got := map[int32]int64{}
 	var out []*kgo.Record
 	for {
