@@ -153,8 +153,8 @@ them, writes the Iceberg table "clicks", and answers SQL. Ctrl-C stops it.`,
 				return err
 			}
 			for _, s := range p.Sources {
-				if rate > 0 {
-					s.Rate = rate
+				if rate > 0 && s.Type == "generator" {
+					s.Settings["rate"] = rate
 				}
 			}
 			return serveUntilSignal(p, f, func(n *node.Node) {

@@ -93,16 +93,12 @@ type Retention struct {
 	MaxBytes int64
 }
 
-// Source feeds a stream. Type "generator" is the built-in synthetic
-// clickstream; connectors add more types.
+// Source feeds a stream: a connector (generator, kafka, inbox, ...) with
+// its settings checked against its registered spec.Spec.
 type Source struct {
 	Name     string
 	Type     string
 	Stream   string
-	Rate     float64 // generator: events per second
-	BadRatio float64 // generator: share of deliberately invalid events
-	// Settings of a connector source (kafka, ...), checked against its
-	// registered spec.Spec.
 	Settings spec.Values
 	Pos      Pos
 }
@@ -399,15 +395,6 @@ func (l *loader) integer(n *yaml.Node, path string, lo, hi int64, dst *int) {
 	*dst = int(v)
 }
 
-func (l *loader) number(n *yaml.Node, path string, lo, hi float64, dst *float64) {
-	v, err := strconv.ParseFloat(n.Value, 64)
-	if n.Kind != yaml.ScalarNode || err != nil || v < lo || v > hi {
-		l.errf(n, "%s must be a number from %v to %v, got %q", path, lo, hi, n.Value)
-		return
-	}
-	*dst = v
-}
-
 func (l *loader) duration(n *yaml.Node, path string, dst *time.Duration) {
 	d, err := ParseDuration(n.Value)
 	if n.Kind != yaml.ScalarNode || err != nil || d < 0 {
@@ -518,29 +505,17 @@ func unwrapPathErr(err error) error {
 }
 
 func (l *loader) source(name string, key, node *yaml.Node) {
-	if sp, ok := spec.Lookup("source", typeOf(node)); ok {
+	typ := typeOf(node)
+	if sp, ok := spec.Lookup("source", typ); ok {
 		l.connectorSource(name, key, node, sp)
 		return
 	}
-	s := &Source{Name: name, Rate: 1000, BadRatio: 0.01, Pos: l.pos(key)}
 	path := "sources." + name
-	sn := node
-	l.fields(sn, path, map[string]func(*yaml.Node){
-		"type":      func(n *yaml.Node) { l.str(n, path+".type", &s.Type) },
-		"stream":    func(n *yaml.Node) { l.str(n, path+".stream", &s.Stream) },
-		"rate":      func(n *yaml.Node) { l.number(n, path+".rate", 0, 10_000_000, &s.Rate) },
-		"bad_ratio": func(n *yaml.Node) { l.number(n, path+".bad_ratio", 0, 1, &s.BadRatio) },
-	})
-	switch s.Type {
-	case "generator":
-	case "":
-		l.errf(sn, "%s: type is required; the built-in source type is \"generator\" (HTTP ingest needs no source: POST /v1/streams/<stream>/events)", path)
-		return
-	default:
-		l.errf(sn, "%s: unknown source type %q; supported: %s", path, s.Type, strings.Join(append([]string{"generator"}, spec.Types("source")...), ", "))
+	if typ == "" {
+		l.errf(node, "%s: type is required; e.g. type: generator, the built-in synthetic clickstream (HTTP ingest needs no source: POST /v1/streams/<stream>/events); supported: %s", path, strings.Join(spec.Types("source"), ", "))
 		return
 	}
-	l.p.Sources = append(l.p.Sources, s)
+	l.errf(node, "%s: unknown source type %q; supported: %s", path, typ, strings.Join(spec.Types("source"), ", "))
 }
 
 // typeOf returns the value of a mapping's type key ("" if none).
@@ -618,6 +593,17 @@ func (l *loader) setting(n *yaml.Node, path string, f spec.Field, into spec.Valu
 		var d time.Duration
 		l.duration(n, path, &d)
 		into[f.Name] = d
+	case spec.Float:
+		lo, hi := f.FloatMin, f.FloatMax
+		if lo == 0 && hi == 0 {
+			lo, hi = -math.MaxFloat64, math.MaxFloat64
+		}
+		v, err := strconv.ParseFloat(n.Value, 64)
+		if n.Kind != yaml.ScalarNode || err != nil || v < lo || v > hi || math.IsNaN(v) {
+			l.errf(n, "%s must be a number from %g to %g, got %q", path, lo, hi, n.Value)
+			return
+		}
+		into[f.Name] = v
 	case spec.Bool:
 		v, err := strconv.ParseBool(n.Value)
 		if n.Kind != yaml.ScalarNode || err != nil {

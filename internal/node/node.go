@@ -27,7 +27,6 @@ import (
 	"github.com/weirhq/weir/internal/api"
 	"github.com/weirhq/weir/internal/config"
 	"github.com/weirhq/weir/internal/connect"
-	"github.com/weirhq/weir/internal/connect/generator"
 	"github.com/weirhq/weir/internal/gate"
 	"github.com/weirhq/weir/internal/lake"
 	wlog "github.com/weirhq/weir/internal/log"
@@ -333,9 +332,6 @@ func Start(cfg Config) (*Node, error) {
 
 	connectors := map[string]connect.Source{}
 	for _, s := range cfg.Pipeline.Sources {
-		if s.Settings == nil {
-			continue
-		}
 		src, err := connect.Open(s.Type, s.Settings, connect.Env{Name: s.Name, Stream: s.Stream, Gate: n.gate, Meta: n.log, Logger: cfg.Logger,
 			Dir: cfg.Pipeline.Dir, Schema: cfg.Pipeline.Stream(s.Stream).Schema, Key: cfg.Pipeline.Stream(s.Stream).KeyCols,
 			Ends: n.ends(s.Stream), Metrics: n.metrics.Sources})
@@ -404,21 +400,14 @@ func Start(cfg Config) (*Node, error) {
 	n.cancelSrc = cancelSrc
 	if !cfg.NoSources {
 		for _, s := range cfg.Pipeline.Sources {
-			if src := connectors[s.Name]; src != nil {
-				n.sources.Add(1)
-				go func() {
-					defer n.sources.Done()
-					if err := src.Run(srcCtx); err != nil {
-						cfg.Logger.Error("source stopped", "source", s.Name, "err", err)
-						n.errc <- err
-					}
-				}()
-				continue
-			}
+			src := connectors[s.Name]
 			n.sources.Add(1)
 			go func() {
 				defer n.sources.Done()
-				generator.Run(srcCtx, n.gate, generator.Options{Stream: s.Stream, Rate: s.Rate, BadRatio: s.BadRatio, Seed: uint64(time.Now().UnixNano()), Logger: cfg.Logger})
+				if err := src.Run(srcCtx); err != nil {
+					cfg.Logger.Error("source stopped", "source", s.Name, "err", err)
+					n.errc <- err
+				}
 			}()
 		}
 	}

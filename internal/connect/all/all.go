@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/weirhq/weir/internal/connect/generator"
 	_ "github.com/weirhq/weir/internal/connect/inbox"
 	_ "github.com/weirhq/weir/internal/connect/kafka"
 	_ "github.com/weirhq/weir/internal/connect/mqtt"

@@ -2,7 +2,8 @@
 // `weir demo`: it posts NDJSON batches through the gate at a steady rate,
 // with a share of deliberately invalid events so the quarantine has content.
 //
-// Like every connector it only uses the gate's ingest call.
+// Like every connector it only uses the connector API and the gate's
+// ingest call.
 package generator
 
 import (
@@ -13,8 +14,51 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/gate"
 )
+
+// Spec declares the source's settings.
+var Spec = &spec.Spec{
+	Type:    "generator",
+	Summary: "Generates a synthetic website clickstream (the `weir demo` data), with a share of invalid events.",
+	Doc: `Events have the fields of examples/clickstream/schemas/clicks.json: ` + "`ts`" + ` (now, up
+to 3 s back, half as RFC 3339 and half as epoch milliseconds), ` + "`user_id`" + `, ` + "`url`" + `,
+` + "`status`" + `, ` + "`amount`" + ` (a quarter of them) and ` + "`country`" + `. A ` + "`bad_ratio`" + ` share is invalid on
+purpose — a wrong type, a missing field, a bad country code, a cut line — so
+the quarantine has something to show. Batches go to the gate ten times a
+second; a batch the stream cannot take is logged and dropped (it is
+synthetic).`,
+	Fields: []spec.Field{
+		{Name: "rate", Kind: spec.Float, Default: "1000", FloatMin: 0, FloatMax: 10_000_000, Doc: "events per second (0: none)"},
+		{Name: "bad_ratio", Kind: spec.Float, Default: "0.01", FloatMin: 0, FloatMax: 1, Doc: "the share of invalid events"},
+	},
+	Example: `sources:
+  synthetic:
+    type: generator
+    stream: clicks
+    rate: 2000
+    bad_ratio: 0.01`,
+}
+
+func init() {
+	connect.RegisterSource(Spec, func(v spec.Values, env connect.Env) (connect.Source, error) {
+		logger := env.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		return source{env: env, o: Options{Stream: env.Stream, Rate: v.Float("rate"), BadRatio: v.Float("bad_ratio"),
+			Seed: uint64(time.Now().UnixNano()), Logger: logger}}, nil
+	})
+}
+
+type source struct {
+	env connect.Env
+	o   Options
+}
+
+func (s source) Run(ctx context.Context) error { return Run(ctx, s.env.Gate, s.o) }
 
 // Options configure the generator.
 type Options struct {
@@ -32,7 +76,7 @@ var (
 )
 
 // Run generates events until ctx ends.
-func Run(ctx context.Context, g *gate.Gate, o Options) error {
+func Run(ctx context.Context, g connect.Ingester, o Options) error {
 	if o.Rate <= 0 {
 		return nil
 	}

@@ -28,6 +28,7 @@ const (
 	Strings       // a list of strings (a single string is a list of one)
 	Enum          // one of Field.Enum
 	Bool
+	Float // a number, bounded by FloatMin and FloatMax
 )
 
 func (k Kind) String() string {
@@ -44,6 +45,8 @@ func (k Kind) String() string {
 		return "one of"
 	case Bool:
 		return "boolean"
+	case Float:
+		return "number"
 	}
 	return "?"
 }
@@ -56,7 +59,9 @@ type Field struct {
 	Default  string   // as written in weir.yaml; "" means none
 	Enum     []string // the values an Enum field takes
 	Min, Max int64    // bounds of an Int field (both 0: none)
-	Doc      string
+	// FloatMin, FloatMax bound a Float field (both 0: none).
+	FloatMin, FloatMax float64
+	Doc                string
 }
 
 // Spec declares a connector.
@@ -88,6 +93,7 @@ func (v Values) Int(name string) int64              { n, _ := v[name].(int64); r
 func (v Values) Duration(name string) time.Duration { d, _ := v[name].(time.Duration); return d }
 func (v Values) Strings(name string) []string       { l, _ := v[name].([]string); return l }
 func (v Values) Bool(name string) bool              { b, _ := v[name].(bool); return b }
+func (v Values) Float(name string) float64          { f, _ := v[name].(float64); return f }
 
 var (
 	mu    sync.Mutex
@@ -156,6 +162,9 @@ func Markdown(s *Spec) string {
 		}
 		if f.Kind == Int && (f.Min != 0 || f.Max != 0) {
 			kind = fmt.Sprintf("integer, %d to %d", f.Min, f.Max)
+		}
+		if f.Kind == Float && (f.FloatMin != 0 || f.FloatMax != 0) {
+			kind = fmt.Sprintf("number, %g to %g", f.FloatMin, f.FloatMax)
 		}
 		def := "—"
 		switch {
