@@ -1,7 +1,9 @@
 package connect
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/weirhq/weir/internal/schema"
 )
@@ -61,4 +63,51 @@ func ReadRows(env SinkEnv, next []int64, limit int, fn func(p int, off int64, sc
 		}
 	}
 	return read, nil
+}
+
+// Batch tracks a sink's batch being filled: it should go out when it holds
+// Max records, or Linger after its first one.
+type Batch struct {
+	Max    int
+	Linger time.Duration
+	N      int // records in it
+	first  time.Time
+}
+
+// Add counts n more records.
+func (b *Batch) Add(n int) {
+	if n > 0 && b.N == 0 {
+		b.first = time.Now()
+	}
+	b.N += n
+}
+
+// Ready reports whether the batch should go out now.
+func (b *Batch) Ready() bool {
+	return b.N > 0 && (b.N >= b.Max || time.Since(b.first) >= b.Linger)
+}
+
+// Room is how many more records it takes.
+func (b *Batch) Room() int { return b.Max - b.N }
+
+// Reset empties it.
+func (b *Batch) Reset() { b.N, b.first = 0, time.Time{} }
+
+// Wait waits until the stream may have more records or the batch's linger
+// is over (an empty batch: Linger), or ctx ends (then it returns ctx.Err()).
+func (b *Batch) Wait(ctx context.Context, env SinkEnv) error {
+	wait := b.Linger
+	if b.N > 0 {
+		wait = b.Linger - time.Since(b.first)
+	}
+	notify := env.Log.Notify(env.Stream)
+	t := time.NewTimer(max(wait, 0))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-notify:
+	case <-t.C:
+	}
+	return nil
 }

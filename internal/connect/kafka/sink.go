@@ -206,32 +206,21 @@ func (s *Sink) session(ctx context.Context) error {
 	// Records go to the producer as they are read; the batch commits when
 	// it is full or linger has passed since its first record.
 	next := slices.Clone(pos)
-	var b outBatch
+	b := outBatch{fill: connect.Batch{Max: s.maxBatch, Linger: s.linger}}
 	for {
-		if err := s.read(next, s.maxBatch-b.count, func(r *kgo.Record) { s.produce(ctx, cl, &b, r) }); err != nil {
+		if err := s.read(next, b.fill.Room(), func(r *kgo.Record) { s.produce(ctx, cl, &b, r) }); err != nil {
 			if b.open {
 				abort(cl)
 			}
 			return fmt.Errorf("%w: cannot read stream %q: %v", connect.ErrFatal, s.env.Stream, err)
 		}
-		if b.count == 0 || (b.count < s.maxBatch && time.Now().Before(b.deadline)) {
-			wait := s.linger
-			if b.count > 0 {
-				wait = time.Until(b.deadline)
-			}
-			notify := s.env.Log.Notify(s.env.Stream)
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+		if !b.fill.Ready() {
+			if err := b.fill.Wait(ctx, s.env); err != nil {
 				if b.open {
 					abort(cl)
 				}
-				return ctx.Err()
-			case <-notify:
-			case <-t.C:
+				return err
 			}
-			t.Stop()
 			continue
 		}
 		if err := s.commit(ctx, cl, &b, next); err != nil {
@@ -239,19 +228,18 @@ func (s *Sink) session(ctx context.Context) error {
 		}
 		s.setCommitted(next)
 		if s.env.Metrics != nil && s.env.Metrics.SinkRecords != nil {
-			s.env.Metrics.SinkRecords.WithLabelValues(s.env.Name).Add(float64(b.count))
+			s.env.Metrics.SinkRecords.WithLabelValues(s.env.Name).Add(float64(b.fill.N))
 		}
-		b = outBatch{}
+		b = outBatch{fill: connect.Batch{Max: s.maxBatch, Linger: s.linger}}
 	}
 }
 
 // outBatch is the transaction (at least once: the batch) being filled.
 type outBatch struct {
-	open     bool
-	count    int
-	deadline time.Time
-	mu       sync.Mutex
-	err      error // the first produce error
+	open bool
+	fill connect.Batch
+	mu   sync.Mutex
+	err  error // the first produce error
 }
 
 func (b *outBatch) fail(err error) {
@@ -265,14 +253,14 @@ func (b *outBatch) fail(err error) {
 // produce sends one record, opening the batch (and its transaction) first.
 func (s *Sink) produce(ctx context.Context, cl *kgo.Client, b *outBatch, r *kgo.Record) {
 	if !b.open {
-		b.open, b.deadline = true, time.Now().Add(s.linger)
+		b.open = true
 		if s.exactly {
 			if err := cl.BeginTransaction(); err != nil {
 				b.fail(fmt.Errorf("begin transaction: %w", err))
 			}
 		}
 	}
-	b.count++
+	b.fill.Add(1)
 	cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
 		if err != nil {
 			b.fail(err)

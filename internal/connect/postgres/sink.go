@@ -187,30 +187,17 @@ func (s *Sink) session(ctx context.Context) error {
 	s.env.Logger.Info("postgres sink writing", "from", pos, "upsert", s.upsert)
 	next := slices.Clone(pos)
 	var rows rowBuf
-	var first time.Time
+	b := connect.Batch{Max: s.maxBatch, Linger: s.linger}
 	for {
-		n, err := connect.ReadRows(s.env, next, s.maxBatch-rows.n, rows.add)
+		n, err := connect.ReadRows(s.env, next, b.Room(), rows.add)
 		if err != nil {
 			return fmt.Errorf("%w: cannot read stream %q: %v", connect.ErrFatal, s.env.Stream, err)
 		}
-		if n > 0 && first.IsZero() {
-			first = time.Now()
-		}
-		if rows.n == 0 || (rows.n < s.maxBatch && time.Since(first) < s.linger) {
-			wait := s.linger
-			if rows.n > 0 {
-				wait = s.linger - time.Since(first)
+		b.Add(n)
+		if !b.Ready() {
+			if err := b.Wait(ctx, s.env); err != nil {
+				return err
 			}
-			notify := s.env.Log.Notify(s.env.Stream)
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-notify:
-			case <-t.C:
-			}
-			t.Stop()
 			continue
 		}
 		if err := s.write(ctx, conn, &rows, next); err != nil {
@@ -222,7 +209,8 @@ func (s *Sink) session(ctx context.Context) error {
 		if s.env.Metrics != nil && s.env.Metrics.SinkRecords != nil {
 			s.env.Metrics.SinkRecords.WithLabelValues(s.env.Name).Add(float64(rows.n))
 		}
-		rows, first = rowBuf{}, time.Time{}
+		rows = rowBuf{}
+		b.Reset()
 	}
 }
 

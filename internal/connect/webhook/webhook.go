@@ -129,32 +129,19 @@ func (s *Sink) session(ctx context.Context) error {
 	s.mu.Unlock()
 	next := slices.Clone(pos)
 	var body [][]byte
-	var first time.Time
+	b := connect.Batch{Max: s.maxBatch, Linger: s.linger}
 	for {
-		n, err := connect.ReadRows(s.env, next, s.maxBatch-len(body), func(_ int, _ int64, sc *schema.Schema, vals []schema.Value) {
+		n, err := connect.ReadRows(s.env, next, b.Room(), func(_ int, _ int64, sc *schema.Schema, vals []schema.Value) {
 			body = append(body, schema.AppendJSON(nil, sc.Columns, vals))
 		})
 		if err != nil {
 			return fmt.Errorf("%w: cannot read stream %q: %v", connect.ErrFatal, s.env.Stream, err)
 		}
-		if n > 0 && first.IsZero() {
-			first = time.Now()
-		}
-		if len(body) == 0 || (len(body) < s.maxBatch && time.Since(first) < s.linger) {
-			wait := s.linger
-			if len(body) > 0 {
-				wait = s.linger - time.Since(first)
+		b.Add(n)
+		if !b.Ready() {
+			if err := b.Wait(ctx, s.env); err != nil {
+				return err
 			}
-			notify := s.env.Log.Notify(s.env.Stream)
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-notify:
-			case <-t.C:
-			}
-			t.Stop()
 			continue
 		}
 		if err := s.post(ctx, body, pos, next); err != nil {
@@ -171,7 +158,8 @@ func (s *Sink) session(ctx context.Context) error {
 			s.env.Metrics.SinkRecords.WithLabelValues(s.env.Name).Add(float64(len(body)))
 		}
 		pos = slices.Clone(next)
-		body, first = nil, time.Time{}
+		body = nil
+		b.Reset()
 	}
 }
 
