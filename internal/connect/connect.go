@@ -82,6 +82,9 @@ type Metrics struct {
 	// Lost counts records a source's peer deleted before the source read
 	// them (Kafka retention), by source.
 	Lost *prometheus.CounterVec
+	// Lag is how many records a source's peer holds past what is durable
+	// in Weir (Kafka: high watermarks minus the stored offsets), by source.
+	Lag *prometheus.GaugeVec
 }
 
 // NewMetrics makes the sources' metrics and registers them with r.
@@ -96,7 +99,9 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 	}
 	m.Lost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_source_records_lost_total",
 		Help: "Records a source's peer deleted before the source read them (Kafka topic retention): lost upstream of Weir; alert on any."}, []string{"source"})
-	r.MustRegister(m.Files, m.Retries, m.SinkRecords, m.Lost)
+	m.Lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_source_lag_records",
+		Help: "Records a source's peer holds that are not yet durable in Weir (Kafka: high watermark minus Weir's offset, summed over partitions)."}, []string{"source"})
+	r.MustRegister(m.Files, m.Retries, m.SinkRecords, m.Lost, m.Lag)
 	return m
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -161,6 +162,22 @@ func TestKafkaSourceExactlyOnce(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("consumer group weir-from_kafka holds %d (err %v), want 5000", sum, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// And /metrics says the source has caught up.
+	for {
+		resp, err := http.Get("http://" + n.Addr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), `weir_source_lag_records{source="from_kafka"} 0`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no weir_source_lag_records{source=\"from_kafka\"} 0 in /metrics")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -40,7 +40,10 @@ applies only to partitions with no stored offset (the first run, or a new
 partition). For lag monitoring (` + "`kafka-consumer-groups.sh --describe`" + `, Burrow,
 Grafana), the position is also committed to the consumer group ` + "`group`" + `
 about once a second, after the records are durable in Weir; the group has
-no members, and Weir does not resume from it. A broker that goes away is retried with backoff; the source
+no members, and Weir does not resume from it. Weir's own metrics say the same:
+` + "`weir_source_lag_records`" + ` (records in the topic not yet durable in Weir) and
+` + "`weir_source_records_lost_total`" + ` (records Kafka's retention deleted before Weir
+read them, also logged as an error — alert on it). A broker that goes away is retried with backoff; the source
 catches up when it is back. When the stream's backlog is over its limit the
 source waits instead of dropping.`,
 	Fields: []spec.Field{
@@ -140,6 +143,9 @@ func (s *Source) Run(ctx context.Context) error {
 	offsets, err := s.stored()
 	if err != nil {
 		return fmt.Errorf("source %s: cannot read its stored offsets: %w", s.env.Name, err)
+	}
+	for p, off := range offsets {
+		s.durable[p] = off // durable in Weir since an earlier run
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.brokers...), kgo.ClientID(s.clientID),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{}), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -294,10 +300,14 @@ func (s *Source) ingest(ctx context.Context, recs []*kgo.Record) error {
 // a second (or now, when final), for lag tools. A failure is only logged:
 // Weir's own stored offsets are what it resumes from.
 func (s *Source) report(ctx context.Context, adm *kadm.Client, final bool) {
-	if s.group == "" || (!final && time.Since(s.reportdAt) < time.Second) {
+	if !final && time.Since(s.reportdAt) < time.Second {
 		return
 	}
 	s.reportdAt = time.Now()
+	s.lag(ctx, adm)
+	if s.group == "" {
+		return
+	}
 	var offs kadm.Offsets
 	for p, off := range s.durable {
 		if s.reported[p] != off {
@@ -318,6 +328,27 @@ func (s *Source) report(ctx context.Context, adm *kadm.Client, final bool) {
 		return
 	}
 	offs.Each(func(o kadm.Offset) { s.reported[o.Partition] = o.At })
+}
+
+// lag sets weir_source_lag_records: the records Kafka holds past Weir's
+// durable position, summed over the partitions read so far.
+func (s *Source) lag(ctx context.Context, adm *kadm.Client) {
+	if s.env.Metrics == nil || s.env.Metrics.Lag == nil || len(s.durable) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(cctx, s.topic)
+	if err != nil {
+		return
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if pos, ok := s.durable[o.Partition]; ok && o.Err == nil && o.Offset > pos {
+			total += o.Offset - pos
+		}
+	})
+	s.env.Metrics.Lag.WithLabelValues(s.env.Name).Set(float64(total))
 }
 
 // wait sleeps an exponential backoff with jitter (100 ms doubling to 10 s)
