@@ -164,6 +164,20 @@ type SinkEnv struct {
 	Metrics   *Metrics // nil: none
 }
 
+// Starts returns where the log starts in each partition of the sink's
+// stream: where a sink with no stored position begins.
+func (e SinkEnv) Starts() ([]int64, error) {
+	pos := make([]int64, e.Partitions)
+	for p := range pos {
+		start, err := e.Log.Start(e.Stream, p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: where stream %q starts: %v", ErrFatal, e.Stream, err)
+		}
+		pos[p] = start
+	}
+	return pos, nil
+}
+
 // Sink is a running sink.
 type Sink interface {
 	// Run writes the stream out until ctx ends (then it returns nil) or it

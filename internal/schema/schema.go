@@ -118,6 +118,15 @@ func FromColumns(cols []Column) *Schema {
 	return s
 }
 
+// Names lists the column names in order.
+func (s *Schema) Names() []string {
+	out := make([]string, len(s.Columns))
+	for i, c := range s.Columns {
+		out[i] = c.Name
+	}
+	return out
+}
+
 // ColumnIndex returns the position of the named column, or -1.
 func (s *Schema) ColumnIndex(name string) int {
 	if i, ok := s.index[name]; ok {

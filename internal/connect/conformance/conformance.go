@@ -538,12 +538,17 @@ func (h *sinkHarness) ingest(from, to int) {
 	}
 }
 
+// openSink builds a sink of the peer's type over the stream.
+func (h *sinkHarness) openSink() (connect.Sink, error) {
+	return connect.OpenSink(h.peer.Type, h.settings, connect.SinkEnv{Name: h.name, Stream: Stream, Partitions: partitions,
+		Log: h.log, Meta: h.log, Schema: h.sc, Key: []int{h.sc.ColumnIndex("id")},
+		SchemaFor: func(uint32) (*schema.Schema, error) { return h.sc, nil }})
+}
+
 // startSink runs a new sink; stop ends it and checks it returned nil.
 func (h *sinkHarness) startSink() (stop func()) {
 	h.t.Helper()
-	s, err := connect.OpenSink(h.peer.Type, h.settings, connect.SinkEnv{Name: h.name, Stream: Stream, Partitions: partitions,
-		Log: h.log, Meta: h.log, Schema: h.sc, Key: []int{h.sc.ColumnIndex("id")},
-		SchemaFor: func(uint32) (*schema.Schema, error) { return h.sc, nil }})
+	s, err := h.openSink()
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -625,9 +630,7 @@ func (h SinkHarness) Ingest(from, to int) { h.h.ingest(from, to) }
 // RunUntilError runs a sink until it returns, or d passes (then nil).
 func (h SinkHarness) RunUntilError(d time.Duration) error {
 	h.h.t.Helper()
-	s, err := connect.OpenSink(h.h.peer.Type, h.h.settings, connect.SinkEnv{Name: h.h.name, Stream: Stream, Partitions: partitions,
-		Log: h.h.log, Meta: h.h.log, Schema: h.h.sc, Key: []int{h.h.sc.ColumnIndex("id")},
-		SchemaFor: func(uint32) (*schema.Schema, error) { return h.h.sc, nil }})
+	s, err := h.h.openSink()
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,7 @@ func (r *csvReader) readHeader() *problem {
 		r.cols[i], r.keys[i] = c, jsonKey(h)
 		r.names = append(r.names, h)
 	}
-	want := columnsOf(r.sc)
+	want := r.sc.Names()
 	if len(unknown) > 0 {
 		hint := "is the first line a header? set header: false if the file has none"
 		if len(fields) == 1 {

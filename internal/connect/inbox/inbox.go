@@ -24,7 +24,6 @@ import (
 	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/gate"
 	wlog "github.com/weirhq/weir/internal/log"
-	"github.com/weirhq/weir/internal/schema"
 )
 
 // Spec declares the source's settings.
@@ -671,13 +670,4 @@ type batch struct {
 	next int64
 	line int
 	last bool
-}
-
-// columnsOf lists a schema's column names.
-func columnsOf(sc *schema.Schema) []string {
-	out := make([]string, len(sc.Columns))
-	for i, c := range sc.Columns {
-		out[i] = c.Name
-	}
-	return out
 }

@@ -219,7 +219,7 @@ func TestCSVRows(t *testing.T) {
 		"o5,c5,lots,EUR,2026-12-01T10:00:00Z\r\n" + // not a number: line 7
 		"o6,c6,1,EUR\r\n" + // a short row mid-file: line 8
 		"\r\n" + // a blank line
-		"o7,c7,1,XXX,2026-12-01T10:00:00Z\r\n" + // not in the enum: line 10
+		"o7,c7,1,YEN,2026-12-01T10:00:00Z\r\n" + // not in the enum: line 10
 		"o8,c8,2,GBP,2026-12-01T10:00:00Z" // no final newline, complete
 	r.write("orders-1.csv", body)
 	if err := r.run(map[string]any{"final_newline": false}, nil, nil, nil); err != nil {
@@ -239,7 +239,7 @@ func TestCSVRows(t *testing.T) {
 		"orders-1.csv line 6":  "o4,c4,-1,EUR,2026-12-01T10:00:00Z",
 		"orders-1.csv line 7":  "o5,c5,lots,EUR,2026-12-01T10:00:00Z",
 		"orders-1.csv line 8":  "o6,c6,1,EUR",
-		"orders-1.csv line 10": "o7,c7,1,XXX,2026-12-01T10:00:00Z",
+		"orders-1.csv line 10": "o7,c7,1,YEN,2026-12-01T10:00:00Z",
 	}
 	if len(q) != len(want) {
 		t.Fatalf("quarantine %+v, want %d records", q, len(want))

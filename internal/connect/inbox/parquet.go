@@ -104,7 +104,7 @@ func (r *parquetReader) open() (p *problem) {
 		r.cols = append(r.cols, pc)
 	}
 	if len(unknown) > 0 {
-		return &problem{rule: "header", reason: fmt.Sprintf("wrong columns: %s not in the stream's schema, which has %s", strings.Join(unknown, ", "), strings.Join(columnsOf(r.sc), ", "))}
+		return &problem{rule: "header", reason: fmt.Sprintf("wrong columns: %s not in the stream's schema, which has %s", strings.Join(unknown, ", "), strings.Join(r.sc.Names(), ", "))}
 	}
 	for _, c := range r.sc.Columns {
 		if c.Required && !seen[c.Name] {

@@ -115,7 +115,7 @@ func NewSink(v spec.Values, env connect.SinkEnv) (connect.Sink, error) {
 		for _, c := range cols {
 			i := env.Schema.ColumnIndex(c)
 			if i < 0 {
-				return nil, fmt.Errorf("sink %s: key column %q is not in stream %q (columns: %s)", env.Name, c, env.Stream, strings.Join(columnNames(env.Schema), ", "))
+				return nil, fmt.Errorf("sink %s: key column %q is not in stream %q (columns: %s)", env.Name, c, env.Stream, strings.Join(env.Schema.Names(), ", "))
 			}
 			s.key = append(s.key, i)
 		}
@@ -124,14 +124,6 @@ func NewSink(v spec.Values, env connect.SinkEnv) (connect.Sink, error) {
 		s.linger = 100 * time.Millisecond
 	}
 	return s, nil
-}
-
-func columnNames(sc *schema.Schema) []string {
-	out := make([]string, len(sc.Columns))
-	for i, c := range sc.Columns {
-		out[i] = c.Name
-	}
-	return out
 }
 
 // Committed returns the log offsets below which every record is in Kafka
@@ -294,13 +286,9 @@ func (s *Sink) topics(ctx context.Context, adm *kadm.Client) error {
 // topic (committed transactions only). With none, it starts at the log's
 // first retained record.
 func (s *Sink) recover(ctx context.Context) ([]int64, error) {
-	pos := make([]int64, s.env.Partitions)
-	for p := range pos {
-		start, err := s.env.Log.Start(s.env.Stream, p)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", connect.ErrFatal, err)
-		}
-		pos[p] = start
+	pos, err := s.env.Starts()
+	if err != nil {
+		return nil, err
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(s.brokers...), kgo.ClientID(s.clientID),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.positions: {0: kgo.NewOffset().AtStart()}}),

@@ -38,6 +38,22 @@ func publish(t testing.TB, addr string, topic func(i int) string, from, to int, 
 	}
 }
 
+// fleet has devices publish at once, each its own `each` records (device
+// d: from+d*each on) to <prefix>/<d>/reading.
+func fleet(t testing.TB, addr, prefix string, devices, from, each int) {
+	t.Helper()
+	done := make(chan struct{})
+	for d := range devices {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			publish(t, addr, func(int) string { return fmt.Sprintf("%s/%d/reading", prefix, d) }, from+d*each, from+(d+1)*each, conformance.Record)
+		}()
+	}
+	for range devices {
+		<-done
+	}
+}
+
 // subscribeOnce makes the persistent session of client id with the
 // filter, as a source that ran before would have left it: messages
 // published from then on wait for it.
@@ -124,16 +140,7 @@ func TestBurst(t *testing.T) {
 				"session_expiry": time.Hour, "receive_maximum": int64(500), "max_batch": int64(500), "linger": 10 * time.Millisecond}
 		}})
 	stop := h.StartRefusing(time.Second)
-	done := make(chan struct{})
-	for d := range 20 {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			publish(t, b.Addr, func(int) string { return fmt.Sprintf("fleet/%d/reading", d) }, d*1000, (d+1)*1000, conformance.Record)
-		}()
-	}
-	for range 20 {
-		<-done
-	}
+	fleet(t, b.Addr, "fleet", 20, 0, 1000)
 	h.Wait(20_000)
 	stop()
 	h.Check(20_000)
@@ -155,16 +162,7 @@ func BenchmarkMQTT(b *testing.B) {
 	defer stop()
 	sent := 0
 	for b.Loop() {
-		done := make(chan struct{})
-		for d := range 4 {
-			go func() {
-				defer func() { done <- struct{}{} }()
-				publish(b, br.Addr, func(int) string { return fmt.Sprintf("bench/%d/reading", d) }, sent+d*10_000, sent+(d+1)*10_000, conformance.Record)
-			}()
-		}
-		for range 4 {
-			<-done
-		}
+		fleet(b, br.Addr, "bench", 4, sent, 10_000)
 		sent += 40_000
 		h.WaitCount(sent)
 	}
@@ -177,16 +175,7 @@ func BenchmarkMQTTPublishBaseline(b *testing.B) {
 	br := mqtttest.Start(b)
 	sent := 0
 	for b.Loop() {
-		done := make(chan struct{})
-		for d := range 4 {
-			go func() {
-				defer func() { done <- struct{}{} }()
-				publish(b, br.Addr, func(int) string { return fmt.Sprintf("nobody/%d/reading", d) }, sent+d*10_000, sent+(d+1)*10_000, conformance.Record)
-			}()
-		}
-		for range 4 {
-			<-done
-		}
+		fleet(b, br.Addr, "nobody", 4, sent, 10_000)
 		sent += 40_000
 	}
 	b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "msgs/s")

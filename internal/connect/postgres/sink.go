@@ -252,17 +252,13 @@ func (s *Sink) keyList() string {
 
 // recover reads the sink's committed position.
 func (s *Sink) recover(ctx context.Context, conn *pgx.Conn) ([]int64, error) {
-	pos := make([]int64, s.env.Partitions)
-	for p := range pos {
-		start, err := s.env.Log.Start(s.env.Stream, p)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", connect.ErrFatal, err)
-		}
-		pos[p] = start
+	pos, err := s.env.Starts()
+	if err != nil {
+		return nil, err
 	}
 	var stream string
 	var offsets []int64
-	err := conn.QueryRow(ctx, "SELECT stream, offsets FROM weir_sink_positions WHERE sink = $1", s.env.Name).Scan(&stream, &offsets)
+	err = conn.QueryRow(ctx, "SELECT stream, offsets FROM weir_sink_positions WHERE sink = $1", s.env.Name).Scan(&stream, &offsets)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return pos, nil
 	}

@@ -165,13 +165,9 @@ func (s *Sink) session(ctx context.Context) error {
 
 // recover reads the stored position, or starts where the log starts.
 func (s *Sink) recover() ([]int64, error) {
-	pos := make([]int64, s.env.Partitions)
-	for p := range pos {
-		start, err := s.env.Log.Start(s.env.Stream, p)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", connect.ErrFatal, err)
-		}
-		pos[p] = start
+	pos, err := s.env.Starts()
+	if err != nil {
+		return nil, err
 	}
 	if s.env.Meta == nil {
 		return nil, fmt.Errorf("%w: BUG: sink %s has no metadata store", connect.ErrFatal, s.env.Name)
