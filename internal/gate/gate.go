@@ -91,6 +91,10 @@ type Metrics struct {
 	Accepted    *prometheus.CounterVec
 	Quarantined *prometheus.CounterVec
 	Bytes       *prometheus.CounterVec
+	// Replayed counts quarantined records a replay accepted into the stream.
+	Replayed *prometheus.CounterVec
+	// BySource counts received records by stream and Request.Source.
+	BySource *prometheus.CounterVec
 }
 
 // Gate validates and appends records. It is safe for concurrent use.
@@ -103,6 +107,7 @@ type Gate struct {
 
 	mu       sync.Mutex
 	inflight map[string]*inflight // idempotency keys being processed
+	replayMu sync.Mutex           // one Replay at a time
 }
 
 type stream struct {
@@ -332,6 +337,11 @@ type QuarantineRecord struct {
 	Source        string    `json:"source,omitempty"`
 	Origin        string    `json:"origin,omitempty"`      // where in the source: a file and line
 	RequestKey    string    `json:"request_key,omitempty"` // the idempotency key, if any
+	// Offset and Replayed are set by ListQuarantine, never stored: the
+	// record's offset in the quarantine (what Replay takes) and whether a
+	// replay has accepted it into the stream.
+	Offset   int64 `json:"offset,omitempty"`
+	Replayed bool  `json:"replayed,omitempty"`
 }
 
 // batchBuf collects one request's rows per partition.
@@ -501,6 +511,13 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 		m.Accepted.WithLabelValues(st.Name).Add(float64(res.Accepted))
 		m.Quarantined.WithLabelValues(st.Name).Add(float64(res.Quarantined))
 		m.Bytes.WithLabelValues(st.Name).Add(float64(req.size()))
+		if m.BySource != nil {
+			src := req.Source
+			if src == "" {
+				src = "unknown"
+			}
+			m.BySource.WithLabelValues(st.Name, src).Add(float64(res.Accepted + res.Quarantined))
+		}
 	}
 	return res, nil
 }
@@ -547,6 +564,7 @@ func (g *Gate) ListQuarantine(stream string, limit int) ([]QuarantineRecord, err
 				if err := json.Unmarshal(rec, &q); err != nil {
 					q = QuarantineRecord{Stream: stream, Reason: "unreadable quarantine entry at offset " + strconv.FormatInt(off, 10) + ": " + err.Error()}
 				}
+				q.Offset, q.Replayed = off, g.replayed(stream, off)
 				out = append(out, q)
 				return true
 			})
