@@ -41,6 +41,11 @@ type Options struct {
 	MaxBodyBytes int64 // default 16 MiB
 	Ready        *atomic.Bool
 	Requests     *prometheus.CounterVec // by route and code
+	// Status, when set, answers GET /v1/status and feeds GET /v1/live.
+	Status func() Status
+	// UI, when set, serves the dashboard at GET / and GET /ui/...; without
+	// it GET / lists the endpoints.
+	UI http.Handler
 }
 
 // Handler returns the API's HTTP handler.
@@ -54,14 +59,23 @@ func Handler(o Options) http.Handler {
 	mux.HandleFunc("POST /v1/query", a.query)
 	mux.HandleFunc("GET /v1/query", a.query)
 	mux.HandleFunc("GET /v1/quarantine", a.quarantine)
+	mux.HandleFunc("POST /v1/quarantine/replay", a.replay)
+	mux.HandleFunc("GET /v1/status", a.status)
+	mux.HandleFunc("GET /v1/live", a.live)
+	mux.HandleFunc("GET /v1", a.index)
 	mux.HandleFunc("GET /v1/streams", a.streams)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.HandleFunc("GET /{$}", a.index)
+	if o.UI != nil {
+		mux.Handle("GET /{$}", o.UI)
+		mux.Handle("GET /ui/", o.UI)
+	} else {
+		mux.HandleFunc("GET /{$}", a.index)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path),
-			"see GET / for the list of endpoints")
+			"see GET /v1 for the list of endpoints")
 	})
 	return mux
 }
@@ -237,9 +251,11 @@ func (a *api) query(w http.ResponseWriter, r *http.Request) {
 }
 
 // QuarantineEntry is a quarantined record as the API lists it: raw is the
-// original bytes as text, or base64 when they are not valid UTF-8.
+// original bytes as text, or base64 when they are not valid UTF-8; offset is
+// what POST /v1/quarantine/replay takes.
 type QuarantineEntry struct {
 	gate.QuarantineRecord
+	Offset      int64  `json:"offset"`
 	Raw         string `json:"raw"`
 	RawEncoding string `json:"raw_encoding,omitempty"`
 }
@@ -278,7 +294,7 @@ func (a *api) quarantine(w http.ResponseWriter, r *http.Request) {
 
 // ToEntry renders a quarantine record for the API.
 func ToEntry(q gate.QuarantineRecord) QuarantineEntry {
-	e := QuarantineEntry{QuarantineRecord: q}
+	e := QuarantineEntry{QuarantineRecord: q, Offset: q.Offset}
 	if utf8.Valid(q.Raw) {
 		e.Raw = string(q.Raw)
 	} else {
@@ -308,7 +324,11 @@ func (a *api) index(w http.ResponseWriter, r *http.Request) {
 			"POST /v1/streams/{stream}/events  (NDJSON or JSON; Idempotency-Key header)",
 			"POST /v1/query  {\"sql\": \"SELECT ...\"}",
 			"GET  /v1/quarantine?stream=S&limit=N",
+			"POST /v1/quarantine/replay  {\"stream\": \"S\", \"offsets\": [N, ...]} or {\"stream\": \"S\", \"all\": true}",
+			"GET  /v1/status  (the pipeline with its counters)",
+			"GET  /v1/live?q=SQL&interval=1s  (server-sent events: status, and live query results)",
 			"GET  /v1/streams",
+			"GET  /  (the dashboard)",
 			"GET  /metrics", "GET  /healthz", "GET  /readyz",
 		},
 	})

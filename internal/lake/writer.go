@@ -88,6 +88,7 @@ type State struct {
 	Files      []string // local paths of the data files
 	Offsets    []int64  // per partition: records below are in Files
 	Rows       int64
+	Committed  time.Time // when the snapshot was committed (zero: none yet)
 }
 
 // Writer appends a stream to its table.
@@ -247,7 +248,11 @@ func (w *Writer) load(ctx context.Context) error {
 		return err
 	}
 	w.pos = slices.Clone(offsets)
-	w.state.Store(&State{Table: o.Table, SnapshotID: snapID, Files: files, Offsets: offsets, Rows: rows})
+	var committed time.Time
+	if snap := w.tbl.CurrentSnapshot(); snap != nil {
+		committed = time.UnixMilli(snap.TimestampMs)
+	}
+	w.state.Store(&State{Table: o.Table, SnapshotID: snapID, Files: files, Offsets: offsets, Rows: rows, Committed: committed})
 	return nil
 }
 
@@ -495,7 +500,8 @@ func (w *Writer) Flush(ctx context.Context) error {
 	}
 	rows := int64(w.buf.rows)
 	files := append(slices.Clone(prev.Files), paths...)
-	next := &State{Table: w.opts.Table, SnapshotID: tbl.CurrentSnapshot().SnapshotID, Files: files, Offsets: offsets, Rows: prev.Rows + rows}
+	next := &State{Table: w.opts.Table, SnapshotID: tbl.CurrentSnapshot().SnapshotID, Files: files, Offsets: offsets, Rows: prev.Rows + rows,
+		Committed: time.UnixMilli(tbl.CurrentSnapshot().TimestampMs)}
 	w.state.Store(next)
 	w.buf.reset()
 	w.started = time.Time{}

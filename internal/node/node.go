@@ -38,6 +38,7 @@ import (
 	"github.com/weirhq/weir/internal/sql/parse"
 	"github.com/weirhq/weir/internal/sql/plan"
 	"github.com/weirhq/weir/internal/stream"
+	"github.com/weirhq/weir/internal/ui"
 	"github.com/weirhq/weir/internal/view"
 )
 
@@ -96,6 +97,7 @@ type Node struct {
 	work       sync.WaitGroup
 	sources    sync.WaitGroup
 	errc       chan error
+	started    time.Time
 }
 
 // PipelineDir is where a data directory keeps a copy of the pipeline it was
@@ -176,9 +178,11 @@ func (n *Node) Gate() *gate.Gate { return n.gate }
 
 // sinkWriter is a lake writer and the stream it reads.
 type sinkWriter struct {
-	stream string
-	view   bool // the stream is a view's output (nothing else reads it)
-	w      *lake.Writer
+	stream   string
+	name     string // the sink's name in weir.yaml
+	view     bool   // the stream is a view's output (nothing else reads it)
+	viewName string
+	w        *lake.Writer
 }
 
 // Paths of the data directory.
@@ -200,7 +204,7 @@ func Start(cfg Config) (*Node, error) {
 	if err := cfg.Pipeline.Save(PipelineDir(cfg.DataDir)); err != nil {
 		return nil, fmt.Errorf("cannot save the pipeline into data directory %q: %w", cfg.DataDir, err)
 	}
-	n := &Node{cfg: cfg, metrics: observe.NewMetrics(), errc: make(chan error, 8)}
+	n := &Node{cfg: cfg, metrics: observe.NewMetrics(), errc: make(chan error, 8), started: time.Now()}
 	n.memBudget.Store(cfg.MemoryBudget)
 	ok := false
 	defer func() {
@@ -269,7 +273,7 @@ func Start(cfg Config) (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.writers = append(n.writers, sinkWriter{stream: s.Name, w: w})
+		n.writers = append(n.writers, sinkWriter{name: sk.Name, stream: s.Name, w: w})
 		// The stream's SQL table reads the lake; a differently named lake
 		// table is also queryable under its own name. A snapshot feed's
 		// table shows its current snapshot from the log; the lake table
@@ -348,7 +352,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.srv = &http.Server{
 		Handler: api.Handler(api.Options{Gate: n.gate, Query: n.Query, Registry: n.metrics.Registry,
-			Logger: cfg.Logger, Ready: &n.ready, Requests: n.metrics.Requests}),
+			Logger: cfg.Logger, Ready: &n.ready, Requests: n.metrics.Requests, Status: n.Status, UI: ui.Handler()}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -464,7 +468,7 @@ func (n *Node) openViewSinks() error {
 		if err != nil {
 			return err
 		}
-		n.writers = append(n.writers, sinkWriter{stream: outStream, view: true, w: w})
+		n.writers = append(n.writers, sinkWriter{name: sk.Name, stream: outStream, viewName: sk.View, view: true, w: w})
 		if err := n.engine.SetState(sk.View, w.State); err != nil {
 			return err
 		}

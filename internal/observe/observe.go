@@ -45,6 +45,8 @@ func NewMetrics() *Metrics {
 		Accepted:    f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_accepted_total", Help: "Records that passed validation and are durable in the log."}, byStream)).(*prometheus.CounterVec),
 		Quarantined: f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_quarantined_total", Help: "Records that failed validation and are durable in the quarantine."}, byStream)).(*prometheus.CounterVec),
 		Bytes:       f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_ingest_bytes_total", Help: "Request body bytes ingested."}, byStream)).(*prometheus.CounterVec),
+		BySource:    f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_records_by_source_total", Help: "Records received by the gate, by stream and source type (http, kafka, inbox, ...)."}, []string{"stream", "source"})).(*prometheus.CounterVec),
+		Replayed:    f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_quarantine_replayed_total", Help: "Quarantined records a replay accepted into their stream (not counted again as received or accepted)."}, byStream)).(*prometheus.CounterVec),
 	}
 	m.Log = &pebblelog.Metrics{
 		AppendSeconds: f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weir_log_append_seconds", Help: "Time to make one group of writes durable (one fsync).", Buckets: lat})).(prometheus.Histogram),

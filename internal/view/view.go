@@ -594,20 +594,36 @@ func (m *Manager) drop(s *parse.DropView) (*serve.Result, error) {
 	return ok(fmt.Sprintf("dropped materialized view %s", s.Name)), nil
 }
 
-// show lists the views with their progress.
-func (m *Manager) show() *serve.Result {
+// Status is a view's progress, as SHOW VIEWS and the dashboard show it.
+type Status struct {
+	Name      string    `json:"name"`
+	Input     string    `json:"input,omitempty"` // the stream or view it reads
+	Mode      string    `json:"mode"`            // append, upsert, or not running
+	Watermark time.Time `json:"watermark,omitzero"`
+	stream.Counts
+	Groups int64  `json:"open_groups"`
+	Lag    int64  `json:"lag"` // input records not yet processed
+	Origin string `json:"origin"`
+	Error  string `json:"error,omitempty"`
+	SQL    string `json:"sql"`
+}
+
+// Status returns every view's progress, by name.
+func (m *Manager) Status() []Status {
 	m.mu.Lock()
 	var rs []*running
 	for _, r := range m.views {
 		rs = append(rs, r)
 	}
+	var out []Status
+	for _, b := range m.broken {
+		out = append(out, Status{Name: b.def.Name, Mode: "not running", Origin: b.def.Origin, Error: "not running: " + b.err.Error(), SQL: b.def.SQL})
+	}
 	m.mu.Unlock()
-	sort.Slice(rs, func(i, j int) bool { return rs[i].def.Name < rs[j].def.Name })
-	res := &serve.Result{Columns: showColumns, Types: showTypes, Rows: [][]any{}}
 	for _, r := range rs {
 		r.mu.Lock()
 		st := r.task.Stats()
-		var errText any
+		var errText string
 		if r.err != nil {
 			errText = r.err.Error()
 		}
@@ -617,25 +633,36 @@ func (m *Manager) show() *serve.Result {
 		if p.Upsert() {
 			mode = "upsert"
 		}
-		var wm any
-		if !st.Watermark.IsZero() {
-			wm = st.Watermark.Format(time.RFC3339Nano)
-		}
 		lag := int64(0)
 		for part, off := range st.Offsets {
 			if end, err := m.opts.Log.End(p.Input.Stream, part); err == nil {
 				lag += end - off
 			}
 		}
-		res.Rows = append(res.Rows, []any{r.def.Name, p.Input.Stream, mode, wm, st.Counts.In, st.Counts.Out,
-			st.Counts.LateKept, st.Counts.LateDropped, st.Counts.LateUpdated, int64(st.Groups), lag, r.def.Origin, errText, r.def.SQL})
+		out = append(out, Status{Name: r.def.Name, Input: p.Input.Stream, Mode: mode, Watermark: st.Watermark, Counts: st.Counts,
+			Groups: int64(st.Groups), Lag: lag, Origin: r.def.Origin, Error: errText, SQL: r.def.SQL})
 	}
-	m.mu.Lock()
-	for _, b := range m.broken {
-		res.Rows = append(res.Rows, []any{b.def.Name, nil, "not running", nil, nil, nil, nil, nil, nil, nil, nil, b.def.Origin,
-			"not running: " + b.err.Error(), b.def.SQL})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// show lists the views with their progress.
+func (m *Manager) show() *serve.Result {
+	res := &serve.Result{Columns: showColumns, Types: showTypes, Rows: [][]any{}}
+	for _, s := range m.Status() {
+		if s.Mode == "not running" {
+			res.Rows = append(res.Rows, []any{s.Name, nil, s.Mode, nil, nil, nil, nil, nil, nil, nil, nil, s.Origin, s.Error, s.SQL})
+			continue
+		}
+		var wm, errText any
+		if !s.Watermark.IsZero() {
+			wm = s.Watermark.Format(time.RFC3339Nano)
+		}
+		if s.Error != "" {
+			errText = s.Error
+		}
+		res.Rows = append(res.Rows, []any{s.Name, s.Input, s.Mode, wm, s.In, s.Out,
+			s.LateKept, s.LateDropped, s.LateUpdated, s.Groups, s.Lag, s.Origin, errText, s.SQL})
 	}
-	m.mu.Unlock()
-	sort.SliceStable(res.Rows, func(i, j int) bool { return res.Rows[i][0].(string) < res.Rows[j][0].(string) })
 	return res
 }
