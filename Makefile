@@ -4,9 +4,9 @@ BIN     := bin/weir
 FUZZTIME ?=
 export CGO_ENABLED = 1
 
-.PHONY: build demo test unit fuzz e2e vet fmt-check bench bench-nexmark stress deps pydeps pgclient pgserver mosquitto javadeps clean
+.PHONY: build demo test unit fuzz e2e vet fmt-check bench bench-nexmark stress deps ui npm browser pydeps pgclient pgserver mosquitto javadeps clean
 
-build: deps
+build: deps ui
 	$(GO) build -o $(BIN) ./cmd/weir
 
 demo: build
@@ -21,6 +21,29 @@ deps:
 		apt-get update -qq && apt-get install -y -qq gcc g++ >/dev/null; }
 
 test: build fmt-check vet javadeps pgserver mosquitto unit fuzz e2e
+
+# The dashboard's front-end packages (uPlot) come from npm, pinned in
+# internal/ui/package-lock.json; their built files are copied into
+# internal/ui/assets/vendor/, which the binary embeds (not committed).
+UI_VENDOR := internal/ui/assets/vendor/uPlot.iife.min.js internal/ui/assets/vendor/uPlot.min.css
+ui: $(UI_VENDOR)
+$(UI_VENDOR): internal/ui/package-lock.json | npm
+	cd internal/ui && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p internal/ui/assets/vendor
+	cp internal/ui/node_modules/uplot/dist/uPlot.iife.min.js internal/ui/node_modules/uplot/dist/uPlot.min.css internal/ui/assets/vendor/
+
+npm:
+	@command -v npm >/dev/null || { \
+		echo "installing Node.js and npm (the dashboard's chart library comes from npm)"; \
+		apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+
+# The dashboard test drives Debian's Chromium with Playwright (playwright-core
+# from npm, pinned in test/browser/package-lock.json; it never downloads a browser).
+browser: npm
+	@[ -x /usr/bin/chromium ] || { \
+		echo "installing Chromium (Debian package chromium; the dashboard test drives it)"; \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@[ -d test/browser/node_modules/playwright-core ] || { cd test/browser && npm ci --no-audit --no-fund --loglevel=error; }
 
 # The Kafka tests run a real broker on the JDK; its jars come from Maven
 # Central (cached in ~/.cache/weir by internal/connect/kafka/kafkatest).
@@ -80,7 +103,7 @@ pgclient:
 		echo "installing psql (Debian package postgresql-client; the e2e test talks to the node with it)"; \
 		apt-get update -qq && apt-get install -y -qq postgresql-client >/dev/null; }
 
-e2e: build pydeps pgclient
+e2e: build pydeps pgclient browser
 	WEIR_BIN=$(abspath $(BIN)) $(GO) test -count=1 -v ./test/...
 
 # Long versions of the reliability tests (results go into issue notes).
@@ -102,4 +125,4 @@ bench-nexmark: build
 	./$(BIN) bench nexmark run --query all --events $(NEXMARK_EVENTS) --results bench/nexmark/RESULTS.md
 
 clean:
-	rm -rf bin weir-data weir-demo-data
+	rm -rf bin weir-data weir-demo-data internal/ui/assets/vendor

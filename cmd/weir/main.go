@@ -167,6 +167,7 @@ them, writes the Iceberg table "clicks", and answers SQL. Ctrl-C stops it.`,
 				fmt.Printf(`
 Weir demo is running: a synthetic clickstream flows into stream "clicks".
 
+  Dashboard:   %s/
   Ingest:      curl -s -H 'Content-Type: application/x-ndjson' --data-binary \
                  '{"ts":"%s","user_id":"me","url":"/","status":200,"country":"US"}' \
                  %s/v1/streams/clicks/events
@@ -181,7 +182,7 @@ Weir demo is running: a synthetic clickstream flows into stream "clicks".
   Lake:        %s (Iceberg tables weir.clicks and weir.clicks_per_minute)
 
 Ctrl-C to stop.
-`, time.Now().UTC().Format(time.RFC3339), base, base, base, base, base, pg, base, base, filepath.Join(f.dataDir, "lake"))
+`, base, time.Now().UTC().Format(time.RFC3339), base, base, base, base, base, pg, base, base, filepath.Join(f.dataDir, "lake"))
 			})
 		},
 	}
