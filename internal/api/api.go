@@ -238,6 +238,10 @@ func (a *api) query(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, http.StatusServiceUnavailable, "query_timeout", err.Error()+
 			"; narrow it (a time range, fewer columns) or query a view that keeps the answer", "")
 		a.count("query", 503)
+	case errors.Is(err, serve.ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		a.fail(w, http.StatusServiceUnavailable, "busy", err.Error(), "")
+		a.count("query", 503)
 	case errors.Is(err, serve.ErrCanceled) && r.Context().Err() != nil:
 		a.count("query", 499) // the client went away
 	case errors.Is(err, serve.ErrBadQuery):

@@ -64,6 +64,9 @@ func NewMetrics() *Metrics {
 		QuerySeconds: f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weir_query_seconds", Help: "Query latency.", Buckets: lat})).(prometheus.Histogram),
 		QueryErrors:  f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_errors_total", Help: "Queries that failed."})).(prometheus.Counter),
 		TailRows:     f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_query_tail_rows", Help: "Fresh rows held in memory for queries, not yet in lake files."}, tbl)).(*prometheus.GaugeVec),
+		CacheHits:    f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_cache_hits_total", Help: "Queries answered from the result cache (same statement, same lake snapshot and log tail)."})).(prometheus.Counter),
+		CacheMisses:  f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_cache_misses_total", Help: "Cacheable queries the engine had to run."})).(prometheus.Counter),
+		Busy:         f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_busy_total", Help: "Queries refused because the engine's running and waiting slots were full."})).(prometheus.Counter),
 	}
 	m.Sources = connect.NewMetrics(r)
 	m.Backlog = f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_stream_backlog_records", Help: "Records of a stream not yet committed by its slowest view or sink, summed over partitions; past max_backlog ingest answers 429."}, byStream)).(*prometheus.GaugeVec)

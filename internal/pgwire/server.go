@@ -371,6 +371,8 @@ func (s *Server) pgError(err error) error {
 	case errors.Is(err, serve.ErrBadQuery):
 		msg = strings.TrimPrefix(msg, serve.ErrBadQuery.Error()+": ")
 		code = queryErrorCode(msg)
+	case errors.Is(err, serve.ErrBusy):
+		code = codes.InsufficientResources
 	default:
 		s.o.Logger.Error("postgres query failed", "err", err)
 	}

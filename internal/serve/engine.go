@@ -24,9 +24,11 @@ import (
 	"log/slog"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -66,8 +68,18 @@ type Options struct {
 	Threads     int
 	MaxRows     int           // result rows returned; more are cut and flagged
 	Timeout     time.Duration // per query
-	Metrics     *Metrics
-	Logger      *slog.Logger
+	// MaxConcurrent queries run at once (default 2; each uses up to
+	// Threads DuckDB threads), so queries cannot take every core from
+	// ingestion and the views. Up to MaxQueued more wait (default 64, each
+	// up to its timeout); past that a query fails at once with ErrBusy.
+	MaxConcurrent int
+	MaxQueued     int
+	// CacheBytes bounds the result cache (default 64 MiB; negative: off).
+	// An answer is reused only for the same statement over the same data:
+	// the same lake snapshot and log tail of every table it reads.
+	CacheBytes int64
+	Metrics    *Metrics
+	Logger     *slog.Logger
 }
 
 // Metrics are the serving layer's Prometheus metrics.
@@ -75,6 +87,9 @@ type Metrics struct {
 	QuerySeconds prometheus.Histogram
 	QueryErrors  prometheus.Counter
 	TailRows     *prometheus.GaugeVec
+	CacheHits    prometheus.Counter // may be nil
+	CacheMisses  prometheus.Counter // may be nil
+	Busy         prometheus.Counter // queries refused with ErrBusy; may be nil
 }
 
 // Engine runs queries. It is safe for concurrent use.
@@ -88,6 +103,10 @@ type Engine struct {
 	tailConn *sql.Conn
 	pins     map[int64][]cut // running queries -> the cuts they read
 	nextPin  int64
+
+	cache   *resultCache // nil: off
+	slots   chan struct{}
+	waiting atomic.Int64
 }
 
 // cut is one table as a query sees it: the files of one lake snapshot, and
@@ -97,6 +116,7 @@ type cut struct {
 	offsets []int64
 	end     []int64 // Range tables: the end of the range
 	files   []string
+	tail    []int64 // the tail's end, per partition, when the query was pinned
 }
 
 type tableState struct {
@@ -128,6 +148,15 @@ func New(l wlog.Log, tables []Table, opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.MaxConcurrent == 0 {
+		opts.MaxConcurrent = 2
+	}
+	if opts.MaxQueued == 0 {
+		opts.MaxQueued = 64
+	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = 64 << 20
+	}
 	init := []string{
 		"SET GLOBAL TimeZone = 'UTC'",
 		fmt.Sprintf("SET threads = %d", opts.Threads),
@@ -140,7 +169,10 @@ func New(l wlog.Log, tables []Table, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("cannot start the query engine: %w", err)
 	}
 	db := sql.OpenDB(connector)
-	e := &Engine{opts: opts, db: db, log: l, pins: map[int64][]cut{}}
+	e := &Engine{opts: opts, db: db, log: l, pins: map[int64][]cut{}, slots: make(chan struct{}, opts.MaxConcurrent)}
+	if opts.CacheBytes > 0 {
+		e.cache = newResultCache(opts.CacheBytes)
+	}
 	ctx := context.Background()
 	for _, q := range init {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -212,7 +244,14 @@ func (e *Engine) AddTable(t Table) error {
 		return err
 	}
 	e.tables = append(e.tables, ts)
+	e.clearCache()
 	return nil
+}
+
+func (e *Engine) clearCache() {
+	if e.cache != nil {
+		e.cache.clear()
+	}
 }
 
 // SetState makes a table read the lake: rows in the files of state's
@@ -224,6 +263,7 @@ func (e *Engine) SetState(name string, state func() *lake.State) error {
 	for _, t := range e.tables {
 		if t.Name == name {
 			t.State = state
+			e.clearCache()
 			return nil
 		}
 	}
@@ -238,6 +278,7 @@ func (e *Engine) RemoveTable(name string) error {
 	for i, x := range e.tables {
 		if x.Name == name {
 			e.tables = append(e.tables[:i:i], e.tables[i+1:]...)
+			e.clearCache()
 			_, err := e.tailConn.ExecContext(context.Background(), "DROP TABLE weir_tail."+quoteIdent(name))
 			return err
 		}
@@ -325,6 +366,11 @@ type Description struct {
 func (e *Engine) Describe(ctx context.Context, q string) (*Description, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
+	release, err := e.admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	conn, err := e.open(ctx, q)
 	if err != nil {
 		return nil, err
@@ -384,20 +430,43 @@ func (c *pinnedConn) close() {
 // open syncs and pins the tables q may read and defines them on a new
 // connection.
 func (e *Engine) open(ctx context.Context, q string) (*pinnedConn, error) {
-	if strings.TrimSpace(q) == "" {
-		return nil, fmt.Errorf("%w: the query is empty", ErrBadQuery)
+	p, err := e.pinFor(ctx, q)
+	if err != nil {
+		return nil, err
 	}
+	return e.attach(ctx, p)
+}
+
+// pinned is what a query reads: a cut of each table it may name.
+type pinned struct {
+	pin   int64
+	cuts  []cut
+	names map[string]bool // the identifiers of the query
+}
+
+// pinFor syncs and pins the tables q may read.
+func (e *Engine) pinFor(ctx context.Context, q string) (pinned, error) {
+	if strings.TrimSpace(q) == "" {
+		return pinned{}, fmt.Errorf("%w: the query is empty", ErrBadQuery)
+	}
+	names := referenced(q)
+	pin, cuts, err := e.syncAndPin(ctx, names)
+	if err != nil {
+		return pinned{}, err
+	}
+	return pinned{pin: pin, cuts: cuts, names: names}, nil
+}
+
+// attach defines the pinned tables on a new connection. On error the pin
+// is released.
+func (e *Engine) attach(ctx context.Context, p pinned) (*pinnedConn, error) {
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
+		e.unpin(p.pin)
 		return nil, err
 	}
-	pin, cuts, err := e.syncAndPin(ctx, referenced(q))
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	pc := &pinnedConn{Conn: conn, e: e, pin: pin}
-	for _, c := range cuts {
+	pc := &pinnedConn{Conn: conn, e: e, pin: p.pin}
+	for _, c := range p.cuts {
 		if _, err := conn.ExecContext(ctx, viewSQL(c)); err != nil {
 			pc.close()
 			return nil, fmt.Errorf("cannot define table %q: %w", c.table.Name, err)
@@ -409,7 +478,26 @@ func (e *Engine) open(ctx context.Context, q string) (*pinnedConn, error) {
 func (e *Engine) run(ctx context.Context, st Statement) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
-	conn, err := e.open(ctx, st.SQL)
+	release, err := e.admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	p, err := e.pinFor(ctx, st.SQL)
+	if err != nil {
+		return nil, err
+	}
+	key := ""
+	if e.cache != nil && st.Sink == nil && cacheable(p.names) {
+		key = cacheKey(st, p.cuts)
+		if res, ok := e.cache.get(key); ok {
+			e.unpin(p.pin)
+			e.count(e.opts.Metrics.cacheHits())
+			return res, nil
+		}
+		e.count(e.opts.Metrics.cacheMisses())
+	}
+	conn, err := e.attach(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +521,65 @@ func (e *Engine) run(ctx context.Context, st Statement) (*Result, error) {
 	case err != nil && ctx.Err() != nil:
 		return nil, queryStopped(ctx, err)
 	}
+	if err == nil && key != "" {
+		e.cache.put(key, res)
+	}
 	return res, err
+}
+
+// ErrBusy: more queries are running and waiting than the engine admits;
+// the caller should retry shortly (HTTP 503 with Retry-After).
+var ErrBusy = errors.New("the query engine is busy")
+
+// admit takes one of the MaxConcurrent query slots, waiting in a queue of
+// at most MaxQueued.
+func (e *Engine) admit(ctx context.Context) (release func(), err error) {
+	release = func() { <-e.slots }
+	select {
+	case e.slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	if e.waiting.Add(1) > int64(e.opts.MaxQueued) {
+		e.waiting.Add(-1)
+		e.count(e.opts.Metrics.busy())
+		return nil, fmt.Errorf("%w: %d queries running and %d waiting; retry in a moment, or run fewer at once",
+			ErrBusy, e.opts.MaxConcurrent, e.opts.MaxQueued)
+	}
+	defer e.waiting.Add(-1)
+	select {
+	case e.slots <- struct{}{}:
+		return release, nil
+	case <-ctx.Done():
+		return nil, queryStopped(ctx, fmt.Errorf("waiting for a query slot: %w", ctx.Err()))
+	}
+}
+
+func (e *Engine) count(c prometheus.Counter) {
+	if c != nil {
+		c.Inc()
+	}
+}
+
+func (m *Metrics) cacheHits() prometheus.Counter {
+	if m == nil {
+		return nil
+	}
+	return m.CacheHits
+}
+
+func (m *Metrics) cacheMisses() prometheus.Counter {
+	if m == nil {
+		return nil
+	}
+	return m.CacheMisses
+}
+
+func (m *Metrics) busy() prometheus.Counter {
+	if m == nil {
+		return nil
+	}
+	return m.Busy
 }
 
 // ErrTimeout marks a query stopped by the engine's per-query timeout;
@@ -596,7 +742,7 @@ func (e *Engine) syncAndPin(ctx context.Context, names map[string]bool) (int64, 
 		if err := e.syncTail(ctx, t, committed); err != nil {
 			return 0, nil, err
 		}
-		cuts = append(cuts, cut{table: t, offsets: committed, end: end, files: files})
+		cuts = append(cuts, cut{table: t, offsets: committed, end: end, files: files, tail: slices.Clone(t.tailPos)})
 	}
 	// Pin before trimming: the lake may have committed since the state was
 	// read above, and trim must keep the tail rows this query reads.

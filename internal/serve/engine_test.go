@@ -143,7 +143,7 @@ func TestQueryCountsLakePlusTailExactlyOnce(t *testing.T) {
 // oneStream opens a log in dir with a one-partition stream "clicks" and
 // returns it, the schema, and a function that appends the events first …
 // first+n-1 (status = number) as one batch.
-func oneStream(t *testing.T, dir string, opts pebblelog.Options) (*pebblelog.Log, *schema.Schema, func(first, n int)) {
+func oneStream(t testing.TB, dir string, opts pebblelog.Options) (*pebblelog.Log, *schema.Schema, func(first, n int)) {
 	t.Helper()
 	l, err := pebblelog.Open(filepath.Join(dir, "log"), opts)
 	if err != nil {
