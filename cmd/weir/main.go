@@ -33,6 +33,7 @@ import (
 	"github.com/weirhq/weir/internal/api"
 	"github.com/weirhq/weir/internal/config"
 	_ "github.com/weirhq/weir/internal/connect/all" // every connector registers itself
+	"github.com/weirhq/weir/internal/gate"
 	"github.com/weirhq/weir/internal/node"
 	"github.com/weirhq/weir/internal/observe"
 	"github.com/weirhq/weir/internal/serve"
@@ -365,15 +366,71 @@ func quarantineCmd() *cobra.Command {
 			}
 			rows := make([][]any, len(recs))
 			for i, r := range recs {
-				rows[i] = []any{r.ReceivedAt.Format(time.RFC3339), r.Stream, r.SchemaVersion, r.Source, r.Origin, r.Reason, r.Raw}
+				rows[i] = []any{r.Offset, r.ReceivedAt.Format(time.RFC3339), r.Stream, r.SchemaVersion, r.Source, r.Origin, r.Reason, r.Replayed, r.Raw}
 			}
-			return printResult(os.Stdout, f.format, []string{"received_at", "stream", "schema_version", "source", "origin", "reason", "raw"}, rows, false)
+			return printResult(os.Stdout, f.format, []string{"offset", "received_at", "stream", "schema_version", "source", "origin", "reason", "replayed", "raw"}, rows, false)
 		},
 	}
 	f.add(list)
 	list.Flags().StringVar(&stream, "stream", "", "only this stream")
 	list.Flags().IntVar(&limit, "limit", 20, "newest records per stream")
-	c.AddCommand(list)
+	c.AddCommand(list, quarantineReplayCmd())
+	return c
+}
+
+func quarantineReplayCmd() *cobra.Command {
+	var f clientFlags
+	var stream string
+	var all bool
+	var offsets []int64
+	c := &cobra.Command{
+		Use:   "replay --stream S (--all | --offsets N,N,...)",
+		Short: "Validate quarantined records again and let those that pass into their stream",
+		Long: `Validate quarantined records again against the stream's current schema (fix
+the schema file and restart the node first). Records that pass enter the
+stream exactly once, however often they are replayed; those that fail stay
+quarantined. The offsets are those 'weir quarantine list' prints.`,
+		Example: "  weir quarantine replay --stream clicks --all\n  weir quarantine replay --stream clicks --offsets 17,18",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if stream == "" || all == (len(offsets) > 0) {
+				return errors.New("name a stream with --stream, and either --all or --offsets")
+			}
+			var res gate.ReplayResult
+			if f.dataDir != "" {
+				n, err := f.offline()
+				if err != nil {
+					return err
+				}
+				defer n.Shutdown(context.Background())
+				if all {
+					offsets = nil
+				}
+				if res, err = n.Gate().Replay(cmd.Context(), stream, offsets); err != nil {
+					return err
+				}
+			} else {
+				body, _ := json.Marshal(map[string]any{"stream": stream, "offsets": offsets, "all": all})
+				if err := call(f.serverURL(), http.MethodPost, "/v1/quarantine/replay", body, &res); err != nil {
+					return err
+				}
+			}
+			fmt.Printf("accepted %d, still rejected %d, already replayed %d, not found %d\n",
+				res.Accepted, len(res.Rejected), res.AlreadyReplayed, len(res.NotFound))
+			for i, r := range res.Rejected {
+				if i == 10 {
+					fmt.Printf("  ... and %d more\n", len(res.Rejected)-10)
+					break
+				}
+				fmt.Printf("  offset %d: %s\n", r.Offset, r.Reason)
+			}
+			return nil
+		},
+	}
+	f.add(c)
+	c.Flags().StringVar(&stream, "stream", "", "the stream whose quarantine to replay")
+	c.Flags().BoolVar(&all, "all", false, "every record not yet replayed (up to 100,000 a call)")
+	c.Flags().Int64SliceVar(&offsets, "offsets", nil, "these records (offsets from 'weir quarantine list')")
 	return c
 }
 
