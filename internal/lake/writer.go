@@ -76,7 +76,8 @@ type Metrics struct {
 	FilesCommitted *prometheus.CounterVec
 	BytesCommitted *prometheus.CounterVec
 	CommitSeconds  *prometheus.HistogramVec
-	LagRecords     *prometheus.GaugeVec // records in the log not yet committed
+	LagRecords     *prometheus.GaugeVec   // records in the log not yet committed
+	FilesCompacted *prometheus.CounterVec // small files merged away by Compact; may be nil
 }
 
 // State is what a table holds as of one commit: its files and the log
@@ -244,7 +245,11 @@ func (w *Writer) load(ctx context.Context) error {
 				filepath.Join(o.Warehouse, Namespace, o.Table))
 		}
 	}
-	if err := w.removeOrphans(files); err != nil {
+	referenced, err := snapshotFiles(ctx, tbl)
+	if err != nil {
+		return fmt.Errorf("cannot list the files of table %q: %w", o.Table, err)
+	}
+	if err := w.removeOrphans(referenced); err != nil {
 		return err
 	}
 	w.pos = slices.Clone(offsets)

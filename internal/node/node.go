@@ -62,6 +62,14 @@ type Config struct {
 	// MaintainInterval is how often log retention and idempotency expiry
 	// run (default 30 s; tests make it short).
 	MaintainInterval time.Duration
+	// CompactInterval is how often each lake table's closed hours are
+	// compacted (default 1 min; negative: never).
+	CompactInterval time.Duration
+	// Compact says which files compaction merges (zero: the defaults of
+	// lake.CompactOptions).
+	Compact lake.CompactOptions
+	// QueryCacheBytes bounds the query result cache (0: 64 MiB; negative: off).
+	QueryCacheBytes int64
 	// MemoryBudget bounds the Go heap: past it ingest answers 429 until
 	// the heap is back under 90% of it, and the garbage collector works
 	// harder near it (debug.SetMemoryLimit). 0: 2 GiB. The query engine's
@@ -294,7 +302,8 @@ func Start(cfg Config) (*Node, error) {
 	for _, t := range tables {
 		list = append(list, t)
 	}
-	n.engine, err = serve.New(n.log, list, serve.Options{LakeDir: lakeDir(cfg.DataDir), Metrics: n.metrics.Serve, Logger: cfg.Logger})
+	n.engine, err = serve.New(n.log, list, serve.Options{LakeDir: lakeDir(cfg.DataDir), Metrics: n.metrics.Serve, Logger: cfg.Logger,
+		CacheBytes: cfg.QueryCacheBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -397,6 +406,8 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.work.Add(1)
 	go func() { defer n.work.Done(); n.maintain(workCtx) }()
+	n.work.Add(1)
+	go func() { defer n.work.Done(); n.compactLoop(workCtx) }()
 	n.work.Add(1)
 	go func() { defer n.work.Done(); n.watchBacklog(workCtx) }()
 
@@ -550,6 +561,32 @@ func (n *Node) maintain(ctx context.Context) {
 		n.retainViewOutputs()
 		if _, err := n.gate.PruneIdempotency(); err != nil {
 			n.cfg.Logger.Warn("cannot expire idempotency keys", "err", err)
+		}
+	}
+}
+
+// compactLoop merges the small files of every lake table's closed hours
+// now and then (lake.Writer.Compact).
+func (n *Node) compactLoop(ctx context.Context) {
+	every := n.cfg.CompactInterval
+	if every < 0 {
+		return
+	}
+	if every == 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, sw := range n.writers {
+			if _, err := sw.w.Compact(ctx, n.cfg.Compact); err != nil && ctx.Err() == nil {
+				n.cfg.Logger.Warn("lake compaction failed; it is tried again later", "table", sw.w.State().Table, "err", err)
+			}
 		}
 	}
 }

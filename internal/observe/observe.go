@@ -59,6 +59,7 @@ func NewMetrics() *Metrics {
 		BytesCommitted: f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_lake_bytes_committed_total", Help: "Parquet bytes committed to lake tables."}, tbl)).(*prometheus.CounterVec),
 		CommitSeconds:  f(prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weir_lake_commit_seconds", Help: "Time to write and commit one lake snapshot.", Buckets: lat}, tbl)).(*prometheus.HistogramVec),
 		LagRecords:     f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_lake_lag_records", Help: "Records in the log not yet committed to the lake table."}, tbl)).(*prometheus.GaugeVec),
+		FilesCompacted: f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weir_lake_files_compacted_total", Help: "Small data files merged away by compaction (their rows are in larger, time-sorted files)."}, tbl)).(*prometheus.CounterVec),
 	}
 	m.Serve = &serve.Metrics{
 		QuerySeconds: f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weir_query_seconds", Help: "Query latency.", Buckets: lat})).(prometheus.Histogram),
