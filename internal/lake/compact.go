@@ -116,16 +116,19 @@ func (w *Writer) Compact(ctx context.Context, o CompactOptions) (CompactResult, 
 		gone[localPath(df.FilePath())] = true
 	}
 	files := make([]string, 0, len(prev.Files)-len(olds)+len(news))
-	for _, f := range prev.Files {
+	var fileHours []int32
+	for i, f := range prev.Files {
 		if !gone[f] {
 			files = append(files, f)
+			fileHours = append(fileHours, prev.Hours[i])
 		}
 	}
-	for _, df := range news {
+	for i, df := range news {
 		files = append(files, localPath(df.FilePath()))
+		fileHours = append(fileHours, groups[i].hour)
 	}
 	next := *prev
-	next.SnapshotID, next.Files = tbl.CurrentSnapshot().SnapshotID, files
+	next.SnapshotID, next.Files, next.Hours = tbl.CurrentSnapshot().SnapshotID, files, fileHours
 	w.state.Store(&next)
 	if m := w.opts.Metrics; m != nil && m.FilesCompacted != nil {
 		m.FilesCompacted.WithLabelValues(w.opts.Table).Add(float64(res.FilesIn))

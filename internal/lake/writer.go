@@ -87,6 +87,8 @@ type State struct {
 	Table      string
 	SnapshotID int64
 	Files      []string // local paths of the data files
+	Hours      []int32  // Files[i] holds rows of event hour Hours[i] (hours since the epoch)
+	TimeColumn string   // the event-time column the table is partitioned by
 	Offsets    []int64  // per partition: records below are in Files
 	Rows       int64
 	Committed  time.Time // when the snapshot was committed (zero: none yet)
@@ -208,6 +210,7 @@ func (w *Writer) load(ctx context.Context) error {
 
 	offsets := make([]int64, o.Partitions)
 	files := []string{}
+	var hours []int32
 	var rows int64
 	var snapID int64
 	if snap := tbl.CurrentSnapshot(); snap != nil {
@@ -230,6 +233,8 @@ func (w *Writer) load(ctx context.Context) error {
 		}
 		for _, t := range tasks {
 			files = append(files, strings.TrimPrefix(t.File.FilePath(), "file://"))
+			h, _ := t.File.Partition()[hourFieldID].(int32)
+			hours = append(hours, h)
 			rows += t.File.Count()
 		}
 	}
@@ -257,7 +262,8 @@ func (w *Writer) load(ctx context.Context) error {
 	if snap := w.tbl.CurrentSnapshot(); snap != nil {
 		committed = time.UnixMilli(snap.TimestampMs)
 	}
-	w.state.Store(&State{Table: o.Table, SnapshotID: snapID, Files: files, Offsets: offsets, Rows: rows, Committed: committed})
+	w.state.Store(&State{Table: o.Table, SnapshotID: snapID, Files: files, Hours: hours, TimeColumn: o.Schema.Columns[o.EventCol].Name,
+		Offsets: offsets, Rows: rows, Committed: committed})
 	return nil
 }
 
@@ -451,6 +457,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 	name := fileStem(w.opts.Stream, prev.Offsets)
 	var dfs []iceberg.DataFile
 	var paths []string
+	var hours []int32
 	var bytes int64
 	for _, hour := range w.buf.hours() {
 		b := w.buf.byHour[hour]
@@ -468,6 +475,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 		}
 		dfs = append(dfs, df)
 		paths = append(paths, path)
+		hours = append(hours, hour)
 		bytes += st.size
 	}
 	offsets := slices.Clone(w.pos)
@@ -505,7 +513,8 @@ func (w *Writer) Flush(ctx context.Context) error {
 	}
 	rows := int64(w.buf.rows)
 	files := append(slices.Clone(prev.Files), paths...)
-	next := &State{Table: w.opts.Table, SnapshotID: tbl.CurrentSnapshot().SnapshotID, Files: files, Offsets: offsets, Rows: prev.Rows + rows,
+	next := &State{Table: w.opts.Table, SnapshotID: tbl.CurrentSnapshot().SnapshotID, Files: files, TimeColumn: prev.TimeColumn,
+		Hours: append(slices.Clone(prev.Hours), hours...), Offsets: offsets, Rows: prev.Rows + rows,
 		Committed: time.UnixMilli(tbl.CurrentSnapshot().TimestampMs)}
 	w.state.Store(next)
 	w.buf.reset()

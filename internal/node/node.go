@@ -565,6 +565,23 @@ func (n *Node) maintain(ctx context.Context) {
 	}
 }
 
+// Compact compacts every lake table now (as the background loop does every
+// CompactInterval) and returns what it did, summed.
+func (n *Node) Compact(ctx context.Context) (lake.CompactResult, error) {
+	var total lake.CompactResult
+	for _, sw := range n.writers {
+		res, err := sw.w.Compact(ctx, n.cfg.Compact)
+		if err != nil {
+			return total, err
+		}
+		total.Hours += res.Hours
+		total.FilesIn += res.FilesIn
+		total.FilesOut += res.FilesOut
+		total.Rows += res.Rows
+	}
+	return total, nil
+}
+
 // compactLoop merges the small files of every lake table's closed hours
 // now and then (lake.Writer.Compact).
 func (n *Node) compactLoop(ctx context.Context) {

@@ -161,6 +161,9 @@ func New(l wlog.Log, tables []Table, opts Options) (*Engine, error) {
 		"SET GLOBAL TimeZone = 'UTC'",
 		fmt.Sprintf("SET threads = %d", opts.Threads),
 		fmt.Sprintf("SET memory_limit = %s", quoteLit(opts.MemoryLimit)),
+		// Lake files never change once written (compaction writes new
+		// ones), so their footers can be kept between queries.
+		"SET parquet_metadata_cache = true",
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
 	}
@@ -450,7 +453,7 @@ func (e *Engine) pinFor(ctx context.Context, q string) (pinned, error) {
 		return pinned{}, fmt.Errorf("%w: the query is empty", ErrBadQuery)
 	}
 	names := referenced(q)
-	pin, cuts, err := e.syncAndPin(ctx, names)
+	pin, cuts, err := e.syncAndPin(ctx, q, names)
 	if err != nil {
 		return pinned{}, err
 	}
@@ -716,7 +719,7 @@ func readsCatalog(names map[string]bool) bool {
 // syncAndPin copies the log's new records into the tail tables the query
 // may read (names), trims what the lake has covered, and pins the current
 // lake state of those tables for the query.
-func (e *Engine) syncAndPin(ctx context.Context, names map[string]bool) (int64, []cut, error) {
+func (e *Engine) syncAndPin(ctx context.Context, q string, names map[string]bool) (int64, []cut, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cuts := make([]cut, 0, len(e.tables))
@@ -732,6 +735,11 @@ func (e *Engine) syncAndPin(ctx context.Context, names map[string]bool) (int64, 
 		} else if t.State != nil {
 			st := t.State()
 			committed, files = st.Offsets, st.Files
+			if st.TimeColumn != "" && len(st.Hours) == len(st.Files) && len(st.Files) > 0 {
+				if lo, hi, ok := timeBounds(q, t.Name, st.TimeColumn, time.Now()); ok {
+					files = pruneFiles(st, lo, hi)
+				}
+			}
 		} else {
 			// No lake: the table is what the log retains.
 			var err error
