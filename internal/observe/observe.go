@@ -67,6 +67,7 @@ func NewMetrics() *Metrics {
 		TailRows:     f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_query_tail_rows", Help: "Fresh rows held in memory for queries, not yet in lake files."}, tbl)).(*prometheus.GaugeVec),
 		CacheHits:    f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_cache_hits_total", Help: "Queries answered from the result cache (same statement, same lake snapshot and log tail)."})).(prometheus.Counter),
 		CacheMisses:  f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_cache_misses_total", Help: "Cacheable queries the engine had to run."})).(prometheus.Counter),
+		PointReads:   f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_point_reads_total", Help: "Queries of an upsert view by key equality answered from its in-memory index, without DuckDB."})).(prometheus.Counter),
 		Busy:         f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_busy_total", Help: "Queries refused because the engine's running and waiting slots were full."})).(prometheus.Counter),
 	}
 	m.Sources = connect.NewMetrics(r)

@@ -90,6 +90,7 @@ type Metrics struct {
 	CacheHits    prometheus.Counter // may be nil
 	CacheMisses  prometheus.Counter // may be nil
 	Busy         prometheus.Counter // queries refused with ErrBusy; may be nil
+	PointReads   prometheus.Counter // queries answered from a view's key index; may be nil
 }
 
 // Engine runs queries. It is safe for concurrent use.
@@ -107,6 +108,7 @@ type Engine struct {
 	cache   *resultCache // nil: off
 	slots   chan struct{}
 	waiting atomic.Int64
+	points  atomic.Int64 // queries answered from a point index
 }
 
 // cut is one table as a query sees it: the files of one lake snapshot, and
@@ -124,8 +126,10 @@ type tableState struct {
 	tailPos  []int64 // next offset to copy into the tail, per partition
 	trimmed  []int64 // tail rows below are deleted
 	tailRows int64
-	// Upsert tables: rows left by the last compaction.
+	// Upsert tables: rows left by the last compaction, and the latest row
+	// of each key for point reads.
 	compacted int64
+	point     *pointIndex
 }
 
 // ErrBadQuery marks errors caused by the query text (the caller answers 400).
@@ -221,6 +225,9 @@ type execer interface {
 
 func createTail(ctx context.Context, db execer, t Table) (*tableState, error) {
 	ts := &tableState{Table: t, tailPos: make([]int64, t.Partitions), trimmed: make([]int64, t.Partitions)}
+	if t.Upsert {
+		ts.point = newPointIndex()
+	}
 	var cols []string
 	for _, c := range t.Schema.Columns {
 		cols = append(cols, quoteIdent(c.Name)+" "+duckType(c.Type))
@@ -490,6 +497,23 @@ func (e *Engine) run(ctx context.Context, st Statement) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(st.Args) == 0 {
+		if pp, t, ok := planPoint(st.SQL, e.table); ok {
+			res := e.pointRead(t, pp, st.Native)
+			e.unpin(p.pin)
+			e.points.Add(1)
+			e.count(e.opts.Metrics.pointReads())
+			if st.Sink != nil {
+				for _, row := range res.Rows {
+					if err := st.Sink(row); err != nil {
+						return nil, err
+					}
+				}
+				res.Rows = nil
+			}
+			return res, nil
+		}
+	}
 	key := ""
 	if e.cache != nil && st.Sink == nil && cacheable(p.names) {
 		key = cacheKey(st, p.cuts)
@@ -576,6 +600,25 @@ func (m *Metrics) cacheMisses() prometheus.Counter {
 		return nil
 	}
 	return m.CacheMisses
+}
+
+func (m *Metrics) pointReads() prometheus.Counter {
+	if m == nil {
+		return nil
+	}
+	return m.PointReads
+}
+
+// table returns the table named name (any case), or nil.
+func (e *Engine) table(name string) *tableState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range e.tables {
+		if strings.EqualFold(t.Name, name) {
+			return t
+		}
+	}
+	return nil
 }
 
 func (m *Metrics) busy() prometheus.Counter {
@@ -826,6 +869,9 @@ func (e *Engine) syncTail(ctx context.Context, t *tableState, committed []int64)
 						if rerr = app.AppendRow(args...); rerr != nil {
 							return false
 						}
+						if t.point != nil {
+							t.point.apply(args[:len(t.Schema.Columns)])
+						}
 						added++
 						return true
 					})
@@ -844,6 +890,9 @@ func (e *Engine) syncTail(ctx context.Context, t *tableState, committed []int64)
 			if err := app.Flush(); err != nil {
 				// The tail table may now hold part of the rows: rebuild it.
 				t.tailPos = make([]int64, t.Partitions)
+				if t.point != nil {
+					t.point = newPointIndex()
+				}
 				return fmt.Errorf("cannot append to the tail of %q: %w", t.Name, err)
 			}
 		}
