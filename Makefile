@@ -4,7 +4,7 @@ BIN     := bin/weir
 FUZZTIME ?=
 export CGO_ENABLED = 1
 
-.PHONY: build demo test unit fuzz e2e vet fmt-check bench bench-nexmark stress deps ui npm browser pydeps pgclient pgserver mosquitto javadeps clean
+.PHONY: build demo test unit fuzz e2e vet fmt-check bench bench-query bench-nexmark stress deps ui npm browser pydeps pgclient pgserver mosquitto javadeps clean
 
 build: deps ui
 	$(GO) build -o $(BIN) ./cmd/weir
@@ -117,6 +117,13 @@ bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=3x -cpu=1 ./internal/stream/
 	$(GO) run ./bench/ingest -bin $(abspath $(BIN))
 	$(GO) run ./bench/views -bin $(abspath $(BIN))
+
+# Ten dashboard queries over a QUERY_ROWS-row clickstream lake: weir
+# (compacted, time-sorted, pruned) against plain DuckDB over the same rows
+# in small unsorted files; results in bench/results/query.jsonl.
+QUERY_ROWS ?= 50000000
+bench-query:
+	$(GO) run ./bench/query -rows $(QUERY_ROWS)
 
 # Every Nexmark query there is SQL for, over NEXMARK_EVENTS events, into
 # bench/nexmark/RESULTS.md.

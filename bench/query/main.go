@@ -144,7 +144,7 @@ func run(rows int64, reps int, dir string) error {
 		return err
 	}
 	n, err := node.Start(node.Config{Pipeline: p, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", NoSources: true,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		CompactInterval: -1, QueryCacheBytes: -1, MemoryBudget: 4 << 30})
 	if err != nil {
 		return err
@@ -208,7 +208,7 @@ func run(rows int64, reps int, dir string) error {
 		return fmt.Errorf("no lake files under %s: %v", lake, err)
 	}
 	naiveDir := filepath.Join(dir, "naive")
-	naive, err := openDuckDB()
+	naive, err := openDuckDB(filepath.Join(dir, "duckdb-tmp"))
 	if err != nil {
 		return err
 	}
@@ -317,14 +317,14 @@ func run(rows int64, reps int, dir string) error {
 	return nil
 }
 
-func openDuckDB() (*sql.DB, error) {
+func openDuckDB(tmp string) (*sql.DB, error) {
 	c, err := duckdb.NewConnector("", nil)
 	if err != nil {
 		return nil, err
 	}
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(1)
-	for _, q := range []string{"SET threads = 2", "SET memory_limit = '4GB'", "SET TimeZone = 'UTC'"} {
+	for _, q := range []string{"SET threads = 2", "SET memory_limit = '4GB'", "SET TimeZone = 'UTC'", "SET temp_directory = '" + tmp + "'"} {
 		if _, err := db.Exec(q); err != nil {
 			db.Close()
 			return nil, err

@@ -231,23 +231,6 @@ func literalFor(t schema.Type, e parse.Expr) (driver.Value, bool) {
 	return nil, false
 }
 
-// pointTypes are the type names DuckDB reports for the tail's columns.
-func pointType(t schema.Type) string {
-	switch t {
-	case schema.String:
-		return "VARCHAR"
-	case schema.Int64:
-		return "BIGINT"
-	case schema.Float64:
-		return "DOUBLE"
-	case schema.Bool:
-		return "BOOLEAN"
-	case schema.Timestamp:
-		return "TIMESTAMPTZ"
-	}
-	return "VARCHAR"
-}
-
 // pointRead answers p from t's index (under e.mu: the sync writes it).
 func (e *Engine) pointRead(t *tableState, p *pointPlan, native bool) *Result {
 	e.mu.Lock()
@@ -255,7 +238,7 @@ func (e *Engine) pointRead(t *tableState, p *pointPlan, native bool) *Result {
 	visible := t.Schema.Columns[:len(t.Schema.Columns)-2]
 	res := &Result{Columns: p.names, Rows: [][]any{}}
 	for _, c := range p.out {
-		res.Types = append(res.Types, pointType(visible[c].Type))
+		res.Types = append(res.Types, duckType(visible[c].Type)) // the tail's column types
 	}
 	keys := t.point.lookup(p.eqCols[0], p.eqVals[0])
 	// A stable order for equal queries (DuckDB's has none without ORDER BY).
