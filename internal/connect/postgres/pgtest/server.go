@@ -123,6 +123,10 @@ func Start(t testing.TB) *Server {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.cmd = s.args()
+	if s.cmd.SysProcAttr == nil {
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	s.cmd.SysProcAttr.Setpgid = true // Stop kills the server's whole process group
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
@@ -146,14 +150,22 @@ func (s *Server) Restart() {
 	}
 }
 
-// Stop kills the server (SIGKILL of the postmaster: a crash; its children
-// exit when they notice).
+// Stop kills the server: SIGKILL to the postmaster and every backend (a
+// crash), and waits until all are gone. Killing the postmaster alone left
+// backends that hold its shared memory for a moment, and a Restart in that
+// moment failed ("pre-existing shared memory block is still in use").
 func (s *Server) Stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Kill()
-		s.cmd.Wait()
-		s.cmd = nil
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
 	}
+	pgid := s.cmd.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGKILL)
+	s.cmd.Wait()
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(-pgid, 0) == nil && time.Now().Before(deadline); {
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.cmd = nil
 }
 
 func freePort(t testing.TB) int {
