@@ -794,6 +794,18 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.cancelWork()
 	n.work.Wait()
 	n.views.Stop()
+	// A lake writer or sink that failed its last commit says so here (its
+	// records are still in the log): the exit status must not hide it.
+	for done := false; !done; {
+		select {
+		case werr := <-n.errc:
+			if err == nil {
+				err = werr
+			}
+		default:
+			done = true
+		}
+	}
 	if cerr := n.closeStores(); err == nil {
 		err = cerr
 	}
