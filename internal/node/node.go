@@ -206,6 +206,15 @@ func Start(cfg Config) (*Node, error) {
 		cfg.MemoryBudget = 2 << 30
 	}
 	debug.SetMemoryLimit(cfg.MemoryBudget)
+	// With the heap bounded by the memory limit, collect less often than
+	// Go's default (GOGC=100): each cycle's mark phase slows every request
+	// it overlaps, and at 100 a node with a 100 MB live heap spent ~2% of
+	// its time marking — the p99 of view point reads over HTTP went from
+	// 13–16 ms to 2.7 ms at 400 (bench/pointread). GOGC in the environment
+	// still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create data directory %q: %w", cfg.DataDir, err)
 	}
