@@ -542,37 +542,18 @@ func (g *Gate) ListQuarantine(stream string, limit int) ([]QuarantineRecord, err
 	if err != nil {
 		return nil, err
 	}
-	from := max(end-int64(limit), 0)
 	var out []QuarantineRecord
-	for from < end {
-		batches, err := g.log.Read(qs, 0, from, 1<<20)
-		if err != nil {
-			return nil, err
+	err = g.scanQuarantine(context.Background(), stream, max(end-int64(limit), 0), end, func(off int64, rec []byte) (bool, error) {
+		var q QuarantineRecord
+		if err := json.Unmarshal(rec, &q); err != nil {
+			q = QuarantineRecord{Stream: stream, Reason: "unreadable quarantine entry at offset " + strconv.FormatInt(off, 10) + ": " + err.Error()}
 		}
-		if len(batches) == 0 {
-			break
-		}
-		for i := range batches {
-			err := batches[i].Records(func(off int64, rec []byte) bool {
-				if off >= end { // appended after End was read
-					return false
-				}
-				if off < from {
-					return true
-				}
-				var q QuarantineRecord
-				if err := json.Unmarshal(rec, &q); err != nil {
-					q = QuarantineRecord{Stream: stream, Reason: "unreadable quarantine entry at offset " + strconv.FormatInt(off, 10) + ": " + err.Error()}
-				}
-				q.Offset, q.Replayed = off, g.replayed(stream, off)
-				out = append(out, q)
-				return true
-			})
-			if err != nil {
-				return nil, err
-			}
-		}
-		from = min(batches[len(batches)-1].End(), end)
+		q.Offset, q.Replayed = off, g.replayed(stream, off)
+		out = append(out, q)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -119,55 +119,29 @@ func (g *Gate) Replay(ctx context.Context, stream string, offsets []int64) (Repl
 		return nil
 	}
 
-	from, next := start, 0 // next: index into offsets of the next one wanted
+	from, to, next := start, end, 0 // next: index into offsets of the next one wanted
 	if !all && len(offsets) > 0 {
-		from = offsets[0]
+		from, to = offsets[0], min(end, offsets[len(offsets)-1]+1)
 	}
-	for from < end && (all || next < len(offsets)) && seen < maxReplay {
-		if err := ctx.Err(); err != nil {
-			return ReplayResult{}, err
-		}
-		batches, err := g.log.Read(qs, 0, from, 1<<20)
-		if err != nil {
-			return ReplayResult{}, err
-		}
-		if len(batches) == 0 {
-			break
-		}
-		var ferr error
-		for i := range batches {
-			err := batches[i].Records(func(off int64, rec []byte) bool {
-				if off < from || off >= end {
-					return off < end
-				}
-				if !all {
-					for next < len(offsets) && offsets[next] < off {
-						next++
-					}
-					if next == len(offsets) {
-						return false
-					}
-					if offsets[next] != off {
-						return true
-					}
+	if all || len(offsets) > 0 {
+		err := g.scanQuarantine(ctx, stream, from, to, func(off int64, rec []byte) (bool, error) {
+			if !all {
+				for next < len(offsets) && offsets[next] < off {
 					next++
 				}
-				seen++
-				if ferr = one(off, rec); ferr != nil || seen == maxReplay {
-					return false
+				if next == len(offsets) {
+					return false, nil
 				}
-				return true
-			})
-			if err == nil {
-				err = ferr
+				if offsets[next] != off {
+					return true, nil
+				}
+				next++
 			}
-			if err != nil {
-				return ReplayResult{}, err
-			}
-		}
-		from = batches[len(batches)-1].End()
-		if !all && next < len(offsets) {
-			from = max(from, offsets[next])
+			seen++
+			return seen < maxReplay, one(off, rec)
+		})
+		if err != nil {
+			return ReplayResult{}, err
 		}
 	}
 	if !all {
@@ -203,4 +177,45 @@ var ErrBadReplay = errors.New("bad replay request")
 func (g *Gate) replayed(stream string, off int64) bool {
 	_, ok, err := g.meta.Get(replayKey(stream, off))
 	return err == nil && ok
+}
+
+// scanQuarantine calls fn with each record of stream's quarantine at
+// offsets in [from, end), in order, until fn returns false or an error.
+func (g *Gate) scanQuarantine(ctx context.Context, stream string, from, end int64, fn func(off int64, rec []byte) (bool, error)) error {
+	qs := QuarantineStream(stream)
+	for from < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batches, err := g.log.Read(qs, 0, from, 1<<20)
+		if err != nil {
+			return err
+		}
+		if len(batches) == 0 {
+			return nil
+		}
+		for i := range batches {
+			more := true
+			var ferr error
+			err := batches[i].Records(func(off int64, rec []byte) bool {
+				if off < from {
+					return true
+				}
+				if off >= end {
+					more = false
+					return false
+				}
+				more, ferr = fn(off, rec)
+				return more && ferr == nil
+			})
+			if err == nil {
+				err = ferr
+			}
+			if err != nil || !more {
+				return err
+			}
+		}
+		from = batches[len(batches)-1].End()
+	}
+	return nil
 }

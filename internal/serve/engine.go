@@ -37,6 +37,7 @@ import (
 	"github.com/weirhq/weir/internal/lake"
 	wlog "github.com/weirhq/weir/internal/log"
 	"github.com/weirhq/weir/internal/schema"
+	"github.com/weirhq/weir/internal/sql/parse"
 )
 
 // Table is a stream exposed as a SQL table.
@@ -452,6 +453,7 @@ type pinned struct {
 	pin   int64
 	cuts  []cut
 	names map[string]bool // the identifiers of the query
+	sel   *parse.Select   // the query as our parser read it; nil if it could not
 }
 
 // pinFor syncs and pins the tables q may read.
@@ -460,11 +462,12 @@ func (e *Engine) pinFor(ctx context.Context, q string) (pinned, error) {
 		return pinned{}, fmt.Errorf("%w: the query is empty", ErrBadQuery)
 	}
 	names := referenced(q)
-	pin, cuts, err := e.syncAndPin(ctx, q, names)
+	sel := parseSelect(q)
+	pin, cuts, err := e.syncAndPin(ctx, sel, names)
 	if err != nil {
 		return pinned{}, err
 	}
-	return pinned{pin: pin, cuts: cuts, names: names}, nil
+	return pinned{pin: pin, cuts: cuts, names: names, sel: sel}, nil
 }
 
 // attach defines the pinned tables on a new connection. On error the pin
@@ -498,7 +501,7 @@ func (e *Engine) run(ctx context.Context, st Statement) (*Result, error) {
 		return nil, err
 	}
 	if len(st.Args) == 0 {
-		if pp, t, ok := planPoint(st.SQL, e.table); ok {
+		if pp, t, ok := planPoint(p.sel, e.table); ok {
 			res := e.pointRead(t, pp, st.Native)
 			e.unpin(p.pin)
 			e.points.Add(1)
@@ -762,7 +765,7 @@ func readsCatalog(names map[string]bool) bool {
 // syncAndPin copies the log's new records into the tail tables the query
 // may read (names), trims what the lake has covered, and pins the current
 // lake state of those tables for the query.
-func (e *Engine) syncAndPin(ctx context.Context, q string, names map[string]bool) (int64, []cut, error) {
+func (e *Engine) syncAndPin(ctx context.Context, sel *parse.Select, names map[string]bool) (int64, []cut, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cuts := make([]cut, 0, len(e.tables))
@@ -779,7 +782,7 @@ func (e *Engine) syncAndPin(ctx context.Context, q string, names map[string]bool
 			st := t.State()
 			committed, files = st.Offsets, st.Files
 			if st.TimeColumn != "" && len(st.Hours) == len(st.Files) && len(st.Files) > 0 {
-				if lo, hi, ok := timeBounds(q, t.Name, st.TimeColumn, time.Now()); ok {
+				if lo, hi, ok := timeBounds(sel, t.Name, st.TimeColumn, time.Now()); ok {
 					files = pruneFiles(st, lo, hi)
 				}
 			}

@@ -92,13 +92,8 @@ type pointPlan struct {
 // SELECT of columns (or *) from the table, a WHERE clause of equalities of
 // columns with literals joined by AND, and at most a LIMIT. Anything else
 // (and any column of a type the literal does not match) goes to DuckDB.
-func planPoint(q string, tableFor func(name string) *tableState) (*pointPlan, *tableState, bool) {
-	st, err := parse.Parse(q)
-	if err != nil {
-		return nil, nil, false
-	}
-	sel, ok := st.(*parse.Select)
-	if !ok || sel.Distinct || sel.Where == nil || len(sel.GroupBy) > 0 || sel.GroupByAll || sel.Having != nil || len(sel.OrderBy) > 0 {
+func planPoint(sel *parse.Select, tableFor func(name string) *tableState) (*pointPlan, *tableState, bool) {
+	if sel == nil || sel.Distinct || sel.Where == nil || len(sel.GroupBy) > 0 || sel.GroupByAll || sel.Having != nil || len(sel.OrderBy) > 0 {
 		return nil, nil, false
 	}
 	ref, ok := sel.From.(*parse.TableRef)

@@ -25,19 +25,24 @@ import (
 
 const hourMicros = int64(time.Hour / time.Microsecond)
 
-// timeBounds returns the inclusive range [lo, hi] (µs) that q's WHERE
-// clause allows for column col of table, or ok=false when q cannot be
-// analysed safely.
-func timeBounds(q, table, col string, now time.Time) (lo, hi int64, ok bool) {
-	// The parser takes one SELECT with expressions that hold no queries
-	// (no subqueries, set operations or WITH): with a plain table in FROM,
-	// that is the one place the query reads the table.
+// parseSelect parses q once for the engine's own analyses (pruning, point
+// reads): nil unless it is one SELECT our parser takes whole. The parser
+// takes no subqueries in expressions, set operations or WITH, so with a
+// plain table in FROM, that is the one place the query reads the table.
+func parseSelect(q string) *parse.Select {
 	st, err := parse.Parse(q)
 	if err != nil {
-		return 0, 0, false
+		return nil
 	}
-	sel, isSelect := st.(*parse.Select)
-	if !isSelect || sel.Where == nil {
+	sel, _ := st.(*parse.Select)
+	return sel
+}
+
+// timeBounds returns the inclusive range [lo, hi] (µs) that the query's
+// WHERE clause allows for column col of table, or ok=false when it cannot
+// be analysed safely (sel nil: not a query parseSelect took).
+func timeBounds(sel *parse.Select, table, col string, now time.Time) (lo, hi int64, ok bool) {
+	if sel == nil || sel.Where == nil {
 		return 0, 0, false
 	}
 	ref, isRef := sel.From.(*parse.TableRef)
@@ -83,7 +88,7 @@ func timeBounds(q, table, col string, now time.Time) (lo, hi int64, ok bool) {
 			if x.Not || !isColumn(x.X, col, ref) {
 				return
 			}
-			a, aExact, okA := constTime(x.Lo, now)
+			a, _, okA := constTime(x.Lo, now) // any constant is a safe lower bound
 			b, bExact, okB := constTime(x.Hi, now)
 			if okA {
 				lo, found = max(lo, a), true
@@ -91,7 +96,6 @@ func timeBounds(q, table, col string, now time.Time) (lo, hi int64, ok bool) {
 			if okB && bExact {
 				hi, found = min(hi, b), true
 			}
-			_ = aExact
 		}
 	}
 	walk(sel.Where)

@@ -21,7 +21,7 @@ func TestTimeBounds(t *testing.T) {
 	const open = "open"
 	f := func(q string, lo, hi string) {
 		t.Helper()
-		gotLo, gotHi, ok := timeBounds(q, "clicks", "ts", now)
+		gotLo, gotHi, ok := timeBounds(parseSelect(q), "clicks", "ts", now)
 		if lo == "" {
 			if ok {
 				t.Fatalf("%s: bounds [%d, %d], want none", q, gotLo, gotHi)

@@ -206,20 +206,7 @@ func (h *harness) start(ing connect.Ingester) (stop func()) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- src.Run(ctx) }()
-	return func() {
-		h.t.Helper()
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				h.t.Fatalf("Run returned %v after its context ended, want nil", err)
-			}
-		case <-time.After(10 * time.Second):
-			h.t.Fatal("Run did not return within 10 s of its context ending")
-		}
-	}
+	return runUntilStopped(h.t, ctx, cancel, src.Run, 10*time.Second)
 }
 
 func (h *harness) ends() ([]int64, error) {
@@ -554,20 +541,7 @@ func (h *sinkHarness) startSink() (stop func()) {
 	}
 	h.sinks = append(h.sinks, s)
 	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- s.Run(ctx) }()
-	return func() {
-		h.t.Helper()
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				h.t.Fatalf("Run returned %v after its context ended, want nil", err)
-			}
-		case <-time.After(30 * time.Second):
-			h.t.Fatal("Run did not return within 30 s of its context ending")
-		}
-	}
+	return runUntilStopped(h.t, ctx, cancel, s.Run, 30*time.Second)
 }
 
 // drain waits until the latest sink has committed the whole stream, then
@@ -637,4 +611,24 @@ func (h SinkHarness) RunUntilError(d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	return s.Run(ctx)
+}
+
+// runUntilStopped starts run in the background and returns the function
+// that stops it: it cancels ctx and requires run to return nil within
+// limit, as the Source and Sink contracts say.
+func runUntilStopped(t testing.TB, ctx context.Context, cancel context.CancelFunc, run func(context.Context) error, limit time.Duration) func() {
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx) }()
+	return func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Fatalf("Run returned %v after its context ended, want nil", err)
+			}
+		case <-time.After(limit):
+			t.Fatalf("Run did not return within %v of its context ending", limit)
+		}
+	}
 }
