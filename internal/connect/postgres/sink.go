@@ -216,7 +216,34 @@ func (s *Sink) session(ctx context.Context) error {
 
 // prepare makes the position table and, with create_table, the table and
 // its columns.
+//
+// CREATE TABLE IF NOT EXISTS is not safe against itself: two sinks creating
+// the same table at once can both pass the check, and the loser fails on the
+// catalog's unique index ("type ... already exists"). So the DDL runs in one
+// transaction under a transaction-scoped advisory lock, which serialises
+// every Weir sink preparing tables in this database.
 func (s *Sink) prepare(ctx context.Context, conn *pgx.Conn) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return classify(err, "cannot begin")
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", ddlLock); err != nil {
+		return classify(err, "cannot take the DDL lock")
+	}
+	if err := s.createTables(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return classify(err, "cannot commit the table definitions")
+	}
+	return nil
+}
+
+// ddlLock is the advisory lock key that serialises sink DDL ("weirddl").
+const ddlLock int64 = 0x77656972646c
+
+func (s *Sink) createTables(ctx context.Context, conn pgx.Tx) error {
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS weir_sink_positions (
 		sink text PRIMARY KEY, stream text NOT NULL, offsets bigint[] NOT NULL, updated_at timestamptz NOT NULL)`); err != nil {
 		return classify(err, "cannot create weir_sink_positions")

@@ -320,3 +320,46 @@ func TestSinkConformance(t *testing.T) {
 		}
 	})
 }
+
+// Sinks that start together on a fresh database all create the position
+// table at once; none may fail on the race inside CREATE TABLE IF NOT
+// EXISTS (it did in CI: "type weir_sink_positions already exists").
+func TestConcurrentPrepare(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, r.pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	const n = 6
+	for round := range 5 {
+		if _, err := admin.Exec(ctx, "DROP TABLE IF EXISTS weir_sink_positions, accounts"); err != nil {
+			t.Fatal(err)
+		}
+		conns := make([]*pgx.Conn, n)
+		for i := range conns {
+			if conns[i], err = pgx.Connect(ctx, r.pg.DSN); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := make(chan struct{})
+		errc := make(chan error, n)
+		for i := range n {
+			s := r.sink(map[string]any{"table": "accounts"}).(*Sink)
+			go func() {
+				<-start
+				errc <- s.prepare(ctx, conns[i])
+			}()
+		}
+		close(start)
+		for range n {
+			if err := <-errc; err != nil {
+				t.Fatalf("round %d: prepare: %v", round, err)
+			}
+		}
+		for _, c := range conns {
+			c.Close(ctx)
+		}
+	}
+}
