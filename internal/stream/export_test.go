@@ -47,6 +47,7 @@ func (t *Task) CheckpointChunk(ctx context.Context) error {
 // Finish ends the input: the watermark moves past every window, which
 // fire, and the task commits.
 func (t *Task) Finish(ctx context.Context) error {
+	t.evict(math.MaxInt64)
 	t.wm = math.MaxInt64
 	t.fire()
 	return t.commit(ctx)

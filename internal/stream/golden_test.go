@@ -190,7 +190,7 @@ func runMode(t *testing.T, e *env, mode string) string {
 	st := task.Stats()
 	var b strings.Builder
 	b.WriteString(renderTable(t, e.log, "out", e.plan.OutputColumns(), e.plan.Upsert()))
-	late := renderTable(t, e.log, "late", e.plan.Input.Columns, false)
+	late := renderTable(t, e.log, "late", e.plan.LateColumns(), false)
 	if late != "" {
 		b.WriteString("-- late records\n" + late)
 	}

@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"math"
+	"slices"
 	"time"
 
 	"github.com/weirhq/weir/internal/schema"
@@ -59,6 +61,7 @@ type Plan struct {
 	Having      *Expr
 	Project     []Expr
 	Output      []schema.Column // the view's visible columns
+	Join        *Join           // nil: one input
 
 	AllowedLateness int64 // µs: windows fire when the watermark passes end + this
 	Late            LatePolicy
@@ -92,4 +95,93 @@ func (p *Plan) OutputColumns() []schema.Column {
 			schema.Column{Name: DeletedColumn, Type: schema.Bool})
 	}
 	return cols
+}
+
+// JoinKind is the kind of a two-input join.
+type JoinKind uint8
+
+const (
+	InnerJoin JoinKind = iota
+	// LeftJoin also emits each left row that found no match, with the
+	// right side null, once the watermark shows no match can come.
+	LeftJoin
+)
+
+func (k JoinKind) String() string {
+	if k == LeftJoin {
+		return "LEFT"
+	}
+	return "INNER"
+}
+
+// Forever is a Join keep time: rows stay joinable for good.
+const Forever = int64(math.MaxInt64)
+
+// Join makes a plan read two inputs (Plan.Input on the left, Right) and
+// evaluate the rest of the plan over their joined rows: the left input's
+// columns, then the right's (then window_start and window_end when
+// windowed). Both sides are buffered in state, keyed by the equi-join key;
+// each arriving row is matched against the other side's buffer.
+//
+// How long a row stays buffered: a window join (Plan.Window set) keeps a
+// row until the watermark passes its window's end, and rows match only
+// within one window; otherwise a left row stays LeftKeep past its event
+// time (the longest a matching right row can trail it), a right row
+// RightKeep. A record behind the watermark is late whenever a partner of
+// it may have left the buffer already: the view's late-data policy takes
+// it, so every on-time pair is joined exactly once, however the two
+// inputs interleave.
+type Join struct {
+	Kind  JoinKind
+	Right Input
+	// LeftKey and RightKey are the equi-join key expressions, over the
+	// joined row (each reads only its own side's columns). A null key
+	// matches nothing.
+	LeftKey, RightKey []Expr
+	// LeftFilter and RightFilter are the WHERE conditions on one side's
+	// columns alone, checked before a row is buffered.
+	LeftFilter, RightFilter *Expr
+	// On is the rest of the ON condition, over the joined row, checked for
+	// each pair with equal keys; nil: true.
+	On *Expr
+	// LeftKeep and RightKeep are in µs, or Forever.
+	LeftKeep, RightKeep int64
+	// Names are what the sides are called in the view (alias or stream).
+	Names [2]string
+}
+
+// LateColumns are the columns of the view's late records: the input's;
+// for a join both sides' (the absent one null), each named
+// <side>_<column> after what the view calls the side.
+func (p *Plan) LateColumns() []schema.Column {
+	if p.Join == nil {
+		return p.Input.Columns
+	}
+	var cols []schema.Column
+	for s, in := range p.Inputs() {
+		for _, c := range in.Columns {
+			c.Name = p.Join.Names[s] + "_" + c.Name
+			c.Nullable = true
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+// Inputs are the streams a plan reads: its input, and a join's right side.
+func (p *Plan) Inputs() []Input {
+	if p.Join == nil {
+		return []Input{p.Input}
+	}
+	return []Input{p.Input, p.Join.Right}
+}
+
+// RowColumns are the columns of the rows the plan evaluates (before the
+// window bounds): the input's, or for a join the left's then the right's.
+// A view's late records have these columns.
+func (p *Plan) RowColumns() []schema.Column {
+	if p.Join == nil {
+		return p.Input.Columns
+	}
+	return append(slices.Clone(p.Input.Columns), p.Join.Right.Columns...)
 }

@@ -125,7 +125,7 @@ type Task struct {
 
 	keyCols  []schema.Column
 	outCols  []schema.Column
-	mappers  map[uint32]*rowMapper
+	mappers  [2]map[uint32]*rowMapper // per input
 	row      Row
 	args     []schema.Value
 	keyVals  []schema.Value
@@ -137,6 +137,14 @@ type Task struct {
 	recBuf   []byte
 	outVals  []schema.Value
 	dirtyGen uint64
+
+	// The inputs' partitions in one numbering: partition vp is partition
+	// vpPart[vp] of input vpIn[vp] (the left input's first).
+	inputs []Input
+	vpIn   []int
+	vpPart []int
+	seg    [2]int // where each input's columns start in a row
+	join   joinState
 }
 
 // Counts are a task's running totals, committed with its offsets.
@@ -166,8 +174,11 @@ type group struct {
 	storedEpoch uint64
 	// Session windows only.
 	sessKey string // the encoded key values: sessions of one key merge
-	hidx    int    // position in Task.sessQ
+	hidx    int    // position in Task.sessQ (a join row: in joinState.q)
 	due     int64  // when the watermark acts on it next: fire, or (fired, LATE DATA UPDATE) drop
+	// jr is set when the group is a row buffered by a join, not aggregate
+	// state; due is then when it leaves the buffer.
+	jr *joinRow
 }
 
 // position is what a task commits besides its state entries.
@@ -247,17 +258,28 @@ func NewTask(plan *Plan, opts Options) *Task {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	t := &Task{plan: plan, opts: opts, mappers: map[uint32]*rowMapper{},
+	t := &Task{plan: plan, opts: opts, mappers: [2]map[uint32]*rowMapper{{}, {}},
 		fireQueued: map[int64]bool{}, cleanQueued: map[int64]bool{}}
+	t.inputs = plan.Inputs()
+	for i, in := range t.inputs {
+		for p := range in.Partitions {
+			t.vpIn = append(t.vpIn, i)
+			t.vpPart = append(t.vpPart, p)
+		}
+	}
+	t.seg[1] = len(plan.Input.Columns)
 	for _, k := range plan.Keys {
 		t.keyCols = append(t.keyCols, schema.Column{Type: k.Type})
 	}
 	t.outCols = plan.OutputColumns()
-	n := len(plan.Input.Columns)
+	n := len(plan.RowColumns())
 	if plan.Window.Kind != NoWindow {
 		n += 2
 	}
 	t.row = make(Row, n)
+	if plan.Join != nil {
+		t.join.init(plan.Join, n)
+	}
 	t.args = make([]schema.Value, len(plan.Aggs))
 	t.keyVals = make([]schema.Value, len(plan.Keys))
 	return t
@@ -284,43 +306,56 @@ type Stats struct {
 func (t *Task) posKey() []byte   { return []byte(t.opts.StatePrefix + "pos") }
 func (t *Task) stateKey() string { return t.opts.StatePrefix + "e/" }
 
+// joinStateKey prefixes the entries of a join's buffered rows.
+func (t *Task) joinStateKey() string { return t.opts.StatePrefix + "j/" }
+
 // entryKey is the stored key of a group's state as of a checkpoint epoch.
-func (t *Task) entryKey(groupKey string, epoch uint64) []byte {
-	k := make([]byte, 0, len(t.stateKey())+len(groupKey)+8)
-	k = append(append(k, t.stateKey()...), groupKey...)
+func (t *Task) entryKey(g *group, epoch uint64) []byte {
+	prefix := t.stateKey()
+	if g.jr != nil {
+		prefix = t.joinStateKey()
+	}
+	return appendEntryKey(nil, prefix, g.key, epoch)
+}
+
+func appendEntryKey(k []byte, prefix, groupKey string, epoch uint64) []byte {
+	k = append(append(k, prefix...), groupKey...)
 	return binary.BigEndian.AppendUint64(k, epoch)
 }
 
 // forget schedules the deletion of g's stored entry (g left the state).
 func (t *Task) forget(g *group) {
 	if g.storedEpoch > 0 {
-		t.deleted = append(t.deleted, t.entryKey(g.key, g.storedEpoch))
+		t.deleted = append(t.deleted, t.entryKey(g, g.storedEpoch))
 		g.storedEpoch = 0
 	}
 }
 
 // restore loads the committed position and state.
 func (t *Task) restore() error {
-	in := t.plan.Input
-	t.offsets = make([]int64, in.Partitions)
-	t.maxTs = make([]int64, in.Partitions)
+	parts := len(t.vpIn)
+	t.offsets = make([]int64, parts)
+	t.maxTs = make([]int64, parts)
 	for p := range t.maxTs {
 		t.maxTs[p] = math.MinInt64
 	}
 	t.wm = math.MinInt64
 	t.groups = map[string]*group{}
+	if t.plan.Join != nil {
+		t.join.reset()
+	}
 	t.byEnd = map[int64][]*group{}
 	t.sessions = map[string][]*group{}
 	now := t.opts.Now()
-	t.lastActive = make([]time.Time, in.Partitions)
-	t.idle = make([]bool, in.Partitions)
+	t.lastActive = make([]time.Time, parts)
+	t.idle = make([]bool, parts)
 	for p := range t.lastActive {
 		t.lastActive[p] = now
 	}
 	t.lastEmit = now
 	for p := range t.idle {
 		// An empty partition has nothing to hold the watermark back for.
-		if end, err := t.opts.Log.End(in.Stream, p); err == nil && end == 0 {
+		if end, err := t.end(p); err == nil && end == 0 {
 			t.idle[p] = true
 		}
 	}
@@ -333,16 +368,16 @@ func (t *Task) restore() error {
 		if err := json.Unmarshal(v, &pos); err != nil {
 			return fmt.Errorf("%w: position of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
 		}
-		if len(pos.Offsets) != in.Partitions || len(pos.MaxTs) != in.Partitions {
-			return fmt.Errorf("view %q was built over %d partitions of %q, which now has %d: drop and re-create the view",
-				t.plan.Name, len(pos.Offsets), in.Stream, in.Partitions)
+		if len(pos.Offsets) != parts || len(pos.MaxTs) != parts {
+			return fmt.Errorf("view %q was built over %d partitions of %s, which now has %d: drop and re-create the view",
+				t.plan.Name, len(pos.Offsets), t.inputNames(), parts)
 		}
 		if pos.Format != stateFormat {
 			return fmt.Errorf("view %q has state in an older format (%d); drop and re-create the view (a file view: change its SQL to rebuild it)", t.plan.Name, pos.Format)
 		}
 		t.offsets, t.maxTs, t.wm, t.counts, t.epoch = pos.Offsets, pos.MaxTs, pos.Wm, pos.Counts, pos.Epoch
 		t.outFloor, t.sinceSnapshot = pos.OutFloor, pos.SinceSnapshot
-		if len(pos.Checkpoint) == in.Partitions {
+		if len(pos.Checkpoint) == parts {
 			t.replayUntil = t.offsets
 			t.offsets = append([]int64(nil), pos.Checkpoint...)
 		}
@@ -357,28 +392,35 @@ func (t *Task) restore() error {
 		epoch uint64
 		value []byte
 	}
-	best := map[string]entry{}
 	var garbage [][]byte
-	prefix := t.stateKey()
-	err = t.opts.Meta.Scan([]byte(prefix), func(k, v []byte) bool {
-		if len(k) < len(prefix)+8 {
-			return true
-		}
-		gk := string(k[len(prefix) : len(k)-8])
-		ep := binary.BigEndian.Uint64(k[len(k)-8:])
-		switch old, seen := best[gk]; {
-		case ep > t.epoch:
-			garbage = append(garbage, slices.Clone(k))
-		case !seen || ep > old.epoch:
-			if seen {
-				t.obsoleteDone = append(t.obsoleteDone, t.entryKey(gk, old.epoch))
+	scan := func(prefix string) (map[string]entry, error) {
+		best := map[string]entry{}
+		err := t.opts.Meta.Scan([]byte(prefix), func(k, v []byte) bool {
+			if len(k) < len(prefix)+8 {
+				return true
 			}
-			best[gk] = entry{ep, slices.Clone(v)}
-		default:
-			t.obsoleteDone = append(t.obsoleteDone, slices.Clone(k))
-		}
-		return true
-	})
+			gk := string(k[len(prefix) : len(k)-8])
+			ep := binary.BigEndian.Uint64(k[len(k)-8:])
+			switch old, seen := best[gk]; {
+			case ep > t.epoch:
+				garbage = append(garbage, slices.Clone(k))
+			case !seen || ep > old.epoch:
+				if seen {
+					t.obsoleteDone = append(t.obsoleteDone, appendEntryKey(nil, prefix, gk, old.epoch))
+				}
+				best[gk] = entry{ep, slices.Clone(v)}
+			default:
+				t.obsoleteDone = append(t.obsoleteDone, slices.Clone(k))
+			}
+			return true
+		})
+		return best, err
+	}
+	best, err := scan(t.stateKey())
+	if err != nil {
+		return err
+	}
+	joined, err := scan(t.joinStateKey())
 	if err != nil {
 		return err
 	}
@@ -400,6 +442,14 @@ func (t *Task) restore() error {
 			continue
 		}
 		t.addGroup(g)
+	}
+	for gk, e := range joined {
+		g, err := t.loadJoinRow(gk, e.value)
+		if err != nil {
+			return fmt.Errorf("%w: join state of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
+		}
+		g.storedEpoch = e.epoch
+		t.addJoinRow(g)
 	}
 	if err == nil {
 		t.reported = t.counts
@@ -466,12 +516,17 @@ func (t *Task) run(ctx context.Context, ends []int64) error {
 	}
 	lastCommit := t.opts.Now()
 	for {
-		notify := t.opts.Log.Notify(t.plan.Input.Stream)
+		notify := t.opts.Log.Notify(t.inputs[0].Stream)
+		var notifyRight <-chan struct{} // nil: never ready
+		if len(t.inputs) > 1 {
+			notifyRight = t.opts.Log.Notify(t.inputs[1].Stream)
+		}
 		progressed, err := t.round()
 		if err != nil {
 			return err
 		}
 		if ends != nil && t.reached(ends) {
+			t.evict(math.MaxInt64)
 			t.wm = math.MaxInt64
 			t.uncommitted = true
 			t.fire()
@@ -519,6 +574,7 @@ func (t *Task) run(ctx context.Context, ends []int64) error {
 		select {
 		case <-ctx.Done():
 		case <-notify:
+		case <-notifyRight:
 		case <-timer.C:
 		}
 		timer.Stop()
@@ -537,11 +593,10 @@ func (t *Task) reached(ends []int64) bool {
 
 // round reads one slice of every partition and processes it.
 func (t *Task) round() (bool, error) {
-	in := &t.plan.Input
 	progressed := false
 	ends := t.ends[:0]
-	for p := range in.Partitions {
-		end, err := t.opts.Log.End(in.Stream, p)
+	for p := range t.vpIn {
+		end, err := t.end(p)
 		if err != nil {
 			return false, err
 		}
@@ -555,7 +610,8 @@ func (t *Task) round() (bool, error) {
 		}
 	}
 	t.ends = ends
-	for p := range in.Partitions {
+	for p := range t.vpIn {
+		in := &t.inputs[t.vpIn[p]]
 		end := ends[p]
 		limit := int64(math.MaxInt64)
 		if t.replaying {
@@ -564,13 +620,13 @@ func (t *Task) round() (bool, error) {
 		if t.offsets[p] >= min(end, limit) {
 			continue
 		}
-		batches, err := t.opts.Log.Read(in.Stream, p, t.offsets[p], t.opts.ReadBytes)
+		batches, err := t.opts.Log.Read(in.Stream, t.vpPart[p], t.offsets[p], t.opts.ReadBytes)
 		if err != nil {
 			return false, err
 		}
 		for bi := range batches {
 			b := &batches[bi]
-			m, err := t.mapper(b.Meta)
+			m, err := t.mapper(t.vpIn[p], b.Meta)
 			if err != nil {
 				return false, err
 			}
@@ -583,8 +639,8 @@ func (t *Task) round() (bool, error) {
 				if off >= limit {
 					return false // replay stops at the committed position
 				}
-				if perr = t.process(p, m, rec); perr != nil {
-					perr = fmt.Errorf("view %q: %s/%d@%d: %w", t.plan.Name, in.Stream, p, off, perr)
+				if perr = t.process(p, off, m, rec); perr != nil {
+					perr = fmt.Errorf("view %q: %s/%d@%d: %w", t.plan.Name, in.Stream, t.vpPart[p], off, perr)
 					return false
 				}
 				t.offsets[p] = off + 1
@@ -626,7 +682,7 @@ func (t *Task) advanceIdle(now time.Time) {
 		if t.idle[p] || now.Sub(t.lastActive[p]) < t.opts.IdleTimeout {
 			continue
 		}
-		end, err := t.opts.Log.End(t.plan.Input.Stream, p)
+		end, err := t.end(p)
 		if err == nil && t.offsets[p] >= end {
 			t.idle[p] = true
 			changed = true
@@ -649,7 +705,7 @@ func (t *Task) updateWatermark() {
 	for p, m := range t.maxTs {
 		w := int64(math.MinInt64)
 		if m != math.MinInt64 {
-			w = m - t.plan.Input.Disorder
+			w = m - t.inputs[t.vpIn[p]].Disorder
 		}
 		all = max(all, w)
 		if !t.idle[p] {
@@ -662,65 +718,85 @@ func (t *Task) updateWatermark() {
 		next = active
 	}
 	if next > t.wm {
+		t.evict(next)
 		t.wm = next
 		t.uncommitted = true
 		t.fire()
 	}
 }
 
-// process evaluates one input record.
-func (t *Task) process(p int, m *rowMapper, rec []byte) error {
-	plan := t.plan
-	if err := m.decode(rec, t.row); err != nil {
+// process evaluates one input record, at offset off of partition p.
+func (t *Task) process(p int, off int64, m *rowMapper, rec []byte) error {
+	side := t.vpIn[p]
+	in := &t.inputs[side]
+	seg := t.row[t.seg[side] : t.seg[side]+len(in.Columns)]
+	if err := m.decode(rec, seg); err != nil {
 		return err
 	}
 	if !t.replaying {
 		t.counts.In++
 	}
 	// Every record moves event time, whether or not the view keeps it.
-	ev := t.row[plan.Input.EventCol]
+	ev := seg[in.EventCol]
 	ts := ev.Int
 	if !ev.Null && ts > t.maxTs[p] {
 		t.maxTs[p] = ts
 		t.updateWatermark()
 	}
-	if plan.Filter != nil && !True(plan.Filter.Eval(t.row)) {
+	if t.plan.Join != nil {
+		return t.joinRecord(side, p, off, ts, ev.Null)
+	}
+	if t.plan.Filter != nil && !True(t.plan.Filter.Eval(t.row)) {
 		return nil
 	}
+	t.apply(t.row, ts, ev.Null, nil)
+	return nil
+}
+
+// apply evaluates the plan past its input on row, whose event time is ts
+// (null: tsNull). span, when set, is the row's window (a window join
+// assigned it); otherwise the plan's window assigns them.
+func (t *Task) apply(row Row, ts int64, tsNull bool, span *Span) {
+	plan := t.plan
 	switch {
-	case ev.Null && plan.Window.Kind != NoWindow:
+	case tsNull && plan.Window.Kind != NoWindow:
 		// No window can hold a record without event time: keep it as late.
-		t.handleLate()
-		return nil
-	case ev.Null:
+		t.handleLate(row)
+		return
+	case tsNull:
 		ts = math.MinInt64
 	}
 	if !plan.Aggregating {
-		return t.emitStateless(ts)
+		t.emitStateless(row, ts, span)
+		return
 	}
 	for i := range plan.Keys {
-		t.keyVals[i] = plan.Keys[i].Eval(t.row)
+		t.keyVals[i] = plan.Keys[i].Eval(row)
 	}
 	for i := range plan.Aggs {
 		if a := plan.Aggs[i].Arg; a != nil {
-			t.args[i] = a.Eval(t.row)
+			t.args[i] = a.Eval(row)
 		}
 	}
 	switch plan.Window.Kind {
 	case NoWindow:
 		g := t.lookup(Span{}, false)
 		t.add(g, ts)
-		return nil
+		return
 	case Session:
 		if g := t.session(ts); g != nil {
 			t.add(g, ts)
 		} else {
-			t.handleLate()
+			t.handleLate(row)
 		}
-		return nil
+		return
 	}
 	late, updated := false, false
-	t.spans = plan.Window.Assign(t.spans[:0], ts)
+	if span != nil {
+		t.spans = append(t.spans[:0], *span)
+	} else {
+		t.spans = plan.Window.Assign(t.spans[:0], ts)
+	}
 	for _, s := range t.spans {
 		if s.End+plan.AllowedLateness <= t.wm {
 			// The window has fired: only LATE DATA UPDATE still takes it.
@@ -736,9 +812,9 @@ func (t *Task) process(p int, m *rowMapper, rec []byte) error {
 		t.counts.LateUpdated++
 	}
 	if late {
-		t.handleLate()
+		t.handleLate(row)
 	}
-	return nil
+	return
 }
 
 func (t *Task) add(g *group, ts int64) {
@@ -767,8 +843,8 @@ func (t *Task) markDirty(g *group) {
 }
 
 // handleLate applies the late-data policy to a record none of whose
-// windows is open any more.
-func (t *Task) handleLate() {
+// windows is open any more (row: the plan's row of it).
+func (t *Task) handleLate(row Row) {
 	if t.replaying {
 		return // handled before the crash: counted, and kept if the policy keeps
 	}
@@ -777,7 +853,8 @@ func (t *Task) handleLate() {
 		return
 	}
 	t.counts.LateKept++
-	t.recBuf = schema.EncodeRow(t.plan.Input.Columns, t.recBuf[:0], t.row[:len(t.plan.Input.Columns)])
+	cols := t.plan.RowColumns()
+	t.recBuf = schema.EncodeRow(cols, t.recBuf[:0], row[:len(cols)])
 	t.late = wlog.AppendRecord(t.late, t.recBuf)
 	t.lateN++
 }
@@ -1066,20 +1143,23 @@ func (t *Task) groupRow(g *group) {
 	}
 }
 
-func (t *Task) emitStateless(ts int64) error {
+func (t *Task) emitStateless(row Row, ts int64, span *Span) {
 	plan := t.plan
 	if plan.Window.Kind == NoWindow {
-		t.writeOut(t.row, "", false)
-		return nil
+		t.writeOut(row, "", false)
+		return
 	}
-	n := len(plan.Input.Columns)
-	t.spans = plan.Window.Assign(t.spans[:0], ts)
+	n := len(plan.RowColumns())
+	if span != nil {
+		t.spans = append(t.spans[:0], *span)
+	} else {
+		t.spans = plan.Window.Assign(t.spans[:0], ts)
+	}
 	for _, s := range t.spans {
-		t.row[n] = schema.Value{Int: s.Start}
-		t.row[n+1] = schema.Value{Int: s.End}
-		t.writeOut(t.row, "", false)
+		row[n] = schema.Value{Int: s.Start}
+		row[n+1] = schema.Value{Int: s.End}
+		t.writeOut(row, "", false)
 	}
-	return nil
 }
 
 // writeOut projects row and appends it to the output chunk.
@@ -1164,10 +1244,10 @@ func (t *Task) startCheckpoint() {
 		}
 		if g.storedEpoch > 0 {
 			// Superseded once this epoch is live.
-			t.obsolete = append(t.obsolete, t.entryKey(g.key, g.storedEpoch))
+			t.obsolete = append(t.obsolete, t.entryKey(g, g.storedEpoch))
 		}
 		g.storedEpoch = j.epoch
-		j.puts = append(j.puts, wlog.Put{Key: t.entryKey(g.key, j.epoch), Value: t.encodeGroup(g)})
+		j.puts = append(j.puts, wlog.Put{Key: t.entryKey(g, j.epoch), Value: t.encodeGroup(g)})
 	}
 	// Entries of groups that left the state, and those a live checkpoint
 	// superseded, are dead whatever happens to this checkpoint.
@@ -1206,10 +1286,12 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 		// replaying before writing a position.
 		return nil
 	}
-	if t.plan.Window.Kind == Session {
+	if t.plan.Window.Kind == Session || t.plan.Join != nil {
 		// A session's end moves: a stale stored end could not tell whether
 		// the session fired before a crash, so sessions checkpoint
-		// completely at every commit.
+		// completely at every commit. A join's matches depend on the
+		// watermark at each record, which a replay could not reproduce: its
+		// state is checkpointed at every commit too (only what changed).
 		mode = checkpointFull
 	}
 	// A changelog rewrite first: it emits every group, so the loop below
@@ -1238,7 +1320,7 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.OutputStream, Meta: 1, Count: t.outN, Payload: t.out})
 	}
 	if t.lateN > 0 {
-		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.LateStream, Meta: t.plan.Input.Version, Count: t.lateN, Payload: t.late})
+		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.LateStream, Meta: t.plan.LateVersion(), Count: t.lateN, Payload: t.late})
 	}
 	var live *checkpointJob // the checkpoint this commit makes live
 	switch {
@@ -1291,7 +1373,7 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 
 // publish makes the committed progress visible to Stats.
 func (t *Task) publish() {
-	st := Stats{Groups: len(t.groups), Counts: t.counts, Offsets: slices.Clone(t.offsets), Checkpoint: slices.Clone(t.checkpoint), Live: t.live, OutFloor: t.outFloor}
+	st := Stats{Groups: len(t.groups) + t.join.rows, Counts: t.counts, Offsets: slices.Clone(t.offsets), Checkpoint: slices.Clone(t.checkpoint), Live: t.live, OutFloor: t.outFloor}
 	if t.replayUntil != nil {
 		st.Offsets = slices.Clone(t.replayUntil) // what is committed
 	}
@@ -1314,14 +1396,14 @@ func (t *Task) observe(stateBytes int) {
 	m.Late.WithLabelValues(v, "side_output").Add(float64(c.LateKept - r.LateKept))
 	m.Late.WithLabelValues(v, "updated").Add(float64(c.LateUpdated - r.LateUpdated))
 	t.reported = c
-	m.StateGroups.WithLabelValues(v).Set(float64(len(t.groups)))
+	m.StateGroups.WithLabelValues(v).Set(float64(len(t.groups) + t.join.rows))
 	m.StateBytes.WithLabelValues(v).Add(float64(stateBytes))
 	if t.wm != math.MinInt64 {
 		m.Watermark.WithLabelValues(v).Set(float64(t.wm) / 1e6)
 	}
 	lag := int64(0)
 	for p, off := range t.offsets {
-		if end, err := t.opts.Log.End(t.plan.Input.Stream, p); err == nil {
+		if end, err := t.end(p); err == nil {
 			lag += end - off
 		}
 	}
@@ -1330,6 +1412,9 @@ func (t *Task) observe(stateBytes int) {
 
 // encodeGroup is a group's state value: flags, then each accumulator.
 func (t *Task) encodeGroup(g *group) []byte {
+	if g.jr != nil {
+		return t.encodeJoinRow(g)
+	}
 	var flags byte
 	if g.fired {
 		flags |= 1
@@ -1397,11 +1482,12 @@ type rowMapper struct {
 	vals []schema.Value
 }
 
-func (t *Task) mapper(ver uint32) (*rowMapper, error) {
-	if m, ok := t.mappers[ver]; ok {
+// mapper decodes records of schema version ver of input side.
+func (t *Task) mapper(side int, ver uint32) (*rowMapper, error) {
+	if m, ok := t.mappers[side][ver]; ok {
 		return m, nil
 	}
-	in := &t.plan.Input
+	in := &t.inputs[side]
 	m := &rowMapper{cols: in.Columns}
 	if ver != in.Version && in.SchemaFor != nil {
 		s, err := in.SchemaFor(ver)
@@ -1414,7 +1500,7 @@ func (t *Task) mapper(ver uint32) (*rowMapper, error) {
 			m.idx[i] = s.ColumnIndex(c.Name)
 		}
 	}
-	t.mappers[ver] = m
+	t.mappers[side][ver] = m
 	return m, nil
 }
 

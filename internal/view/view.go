@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -238,9 +239,12 @@ func (m *Manager) start(d definition, v *plan.View) error {
 	if err := m.opts.Tables.AddTable(out); err != nil {
 		return err
 	}
-	if p.Window.Kind != stream.NoWindow {
+	if p.Window.Kind != stream.NoWindow || p.Join != nil {
 		late := serve.Table{Name: d.Name + "__late", Stream: LateStream(d.Name), Partitions: 1,
-			Schema: schema.FromColumns(p.Input.Columns), SchemaVer: p.Input.Version, SchemaFor: p.Input.SchemaFor}
+			Schema: schema.FromColumns(p.LateColumns()), SchemaVer: p.LateVersion()}
+		if p.Join == nil {
+			late.SchemaFor = p.Input.SchemaFor
+		}
 		if err := m.opts.Tables.AddTable(late); err != nil {
 			return err
 		}
@@ -396,17 +400,27 @@ func (m *Manager) positions(streamName string, checkpoint bool) [][]int64 {
 	defer m.mu.Unlock()
 	var out [][]int64
 	for _, r := range m.views {
-		if r.view.Plan.Input.Stream != streamName {
+		inputs := r.view.Plan.Inputs()
+		if !slices.ContainsFunc(inputs, func(in stream.Input) bool { return in.Stream == streamName }) {
 			continue
 		}
 		r.mu.Lock()
 		st := r.task.Stats()
 		r.mu.Unlock()
+		offsets := st.Offsets
 		switch {
 		case checkpoint:
-			out = append(out, st.Checkpoint)
-		case st.Live:
-			out = append(out, st.Offsets)
+			offsets = st.Checkpoint
+		case !st.Live:
+			continue
+		}
+		// A join's offsets are its left input's partitions, then its right's.
+		at := 0
+		for _, in := range inputs {
+			if in.Stream == streamName && at+in.Partitions <= len(offsets) {
+				out = append(out, offsets[at:at+in.Partitions])
+			}
+			at += in.Partitions
 		}
 	}
 	return out
@@ -597,8 +611,9 @@ func (m *Manager) drop(s *parse.DropView) (*serve.Result, error) {
 // Status is a view's progress, as SHOW VIEWS and the dashboard show it.
 type Status struct {
 	Name      string    `json:"name"`
-	Input     string    `json:"input,omitempty"` // the stream or view it reads
-	Mode      string    `json:"mode"`            // append, upsert, or not running
+	Input     string    `json:"input,omitempty"`  // the streams it reads, comma-separated
+	Inputs    []string  `json:"inputs,omitempty"` // the streams it reads (two for a join)
+	Mode      string    `json:"mode"`             // append, upsert, or not running
 	Watermark time.Time `json:"watermark,omitzero"`
 	stream.Counts
 	Groups int64  `json:"open_groups"`
@@ -634,12 +649,21 @@ func (m *Manager) Status() []Status {
 			mode = "upsert"
 		}
 		lag := int64(0)
-		for part, off := range st.Offsets {
-			if end, err := m.opts.Log.End(p.Input.Stream, part); err == nil {
-				lag += end - off
+		var inputs []string
+		at := 0
+		for _, in := range p.Inputs() {
+			inputs = append(inputs, in.Stream)
+			for part := range in.Partitions {
+				if at+part >= len(st.Offsets) {
+					break
+				}
+				if end, err := m.opts.Log.End(in.Stream, part); err == nil {
+					lag += end - st.Offsets[at+part]
+				}
 			}
+			at += in.Partitions
 		}
-		out = append(out, Status{Name: r.def.Name, Input: p.Input.Stream, Mode: mode, Watermark: st.Watermark, Counts: st.Counts,
+		out = append(out, Status{Name: r.def.Name, Input: strings.Join(inputs, ", "), Inputs: inputs, Mode: mode, Watermark: st.Watermark, Counts: st.Counts,
 			Groups: int64(st.Groups), Lag: lag, Origin: r.def.Origin, Error: errText, SQL: r.def.SQL})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -21,11 +21,63 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		mode = "upserts by key (a changelog)"
 	}
 	add("view %s: %s", p.Name, mode)
-	add("  source: stream %s, %d partitions, event time %s, max disorder %s; one task reads every partition",
-		in.Stream, in.Partitions, b.src.EventTime, dur(in.Disorder))
-	add("  watermark: min over active partitions of (max event time - %s); partitions idle for the idle timeout do not hold it back", dur(in.Disorder))
-	if q.Where != nil {
+	if j := b.join; j != nil {
+		for s, src := range j.side {
+			add("  source %s: stream %s AS %s, %d partitions, event time %s, max disorder %s", []string{"left", "right"}[s],
+				src.Stream, qualifier(j.names[s]), src.Partitions, src.EventTime, dur(src.Disorder))
+		}
+		add("  watermark: min over the active partitions of both streams of (max event time - its disorder); one task reads every partition")
+		for s, f := range j.pushed {
+			if len(f) > 0 {
+				add("  filter %s before the join: %s", qualifier(j.names[s]), strings.Join(f, " AND "))
+			}
+		}
+		kind := j.kind.String() + " JOIN"
+		switch {
+		case p.Window.Kind != stream.NoWindow:
+			kind += " (window join: rows match within one window)"
+		case p.Join.LeftKeep != stream.Forever || p.Join.RightKeep != stream.Forever:
+			kind += " (interval join)"
+		default:
+			kind += " (regular join)"
+		}
+		add("  join: %s on %s", kind, strings.Join(j.keyText, " AND "))
+		if len(j.boundText) > 0 {
+			add("  time bounds: %s", strings.Join(j.boundText, " AND "))
+		}
+		if len(j.onText) > 0 {
+			add("  join condition: %s", strings.Join(j.onText, " AND "))
+		}
+		keep := func(us int64) string {
+			if us == stream.Forever {
+				return "for the life of the view"
+			}
+			return "until the watermark passes its event time + " + dur(us)
+		}
+		if p.Window.Kind != stream.NoWindow {
+			add("  join state: each side's rows by key and window, until the watermark passes the window's end")
+		} else {
+			add("  join state: left rows by key %s; right rows by key %s", keep(p.Join.LeftKeep), keep(p.Join.RightKeep))
+		}
+		if p.Join.Kind == stream.LeftJoin {
+			add("  unmatched left rows: emitted with a null right side when they leave the join state")
+		}
+		if p.Window.Kind != stream.NoWindow || p.Join.LeftKeep != stream.Forever || p.Join.RightKeep != stream.Forever {
+			late := "kept in " + p.Name + "__late (both sides' columns; the other side null)"
+			if p.Late == stream.LateDrop {
+				late = "dropped and counted"
+			}
+			add("  late join input (behind the watermark): %s", late)
+		}
+	} else {
+		add("  source: stream %s, %d partitions, event time %s, max disorder %s; one task reads every partition",
+			in.Stream, in.Partitions, b.src.EventTime, dur(in.Disorder))
+		add("  watermark: min over active partitions of (max event time - %s); partitions idle for the idle timeout do not hold it back", dur(in.Disorder))
+	}
+	if q.Where != nil && b.join == nil {
 		add("  filter: %s", parse.FormatExpr(q.Where))
+	} else if p.Filter != nil {
+		add("  filter after the join: the rest of WHERE")
 	}
 	switch p.Window.Kind {
 	case stream.Tumble:

@@ -53,16 +53,23 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	}
 	p := &stream.Plan{Name: cv.Name, Input: b.src.Input, Window: b.window}
 	in := &inputScope{b: b}
-	if q.Where != nil {
-		if hasAggregate(q.Where) {
-			return nil, errAt(q.Where.ExprPos(), "aggregates are not allowed in WHERE; use HAVING")
+	where := q.Where
+	if where != nil && hasAggregate(where) {
+		return nil, errAt(where.ExprPos(), "aggregates are not allowed in WHERE; use HAVING")
+	}
+	if b.join != nil {
+		var err error
+		if where, err = b.planJoin(p, where); err != nil {
+			return nil, err
 		}
-		f, err := compile(q.Where, in)
+	}
+	if where != nil {
+		f, err := compile(where, in)
 		if err != nil {
 			return nil, err
 		}
 		if f.Type != schema.Bool && f.Type != nullType {
-			return nil, errAt(q.Where.ExprPos(), "WHERE needs a boolean condition, got %s", typeName(f.Type))
+			return nil, errAt(where.ExprPos(), "WHERE needs a boolean condition, got %s", typeName(f.Type))
 		}
 		p.Filter = &f
 	}
@@ -95,6 +102,19 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 		if it.Star {
 			if aggregating {
 				return nil, errAt(it.Pos, "SELECT * is not allowed in a grouped query; list the GROUP BY columns and aggregates")
+			}
+			if b.join != nil {
+				slots, err := b.starColumns(it.StarTable, it.Pos)
+				if err != nil {
+					return nil, err
+				}
+				cols := b.columns()
+				for _, j := range slots {
+					if err := addOutput(p, names, cols[j].Name, slotExpr(j, cols[j].Type), it.Pos); err != nil {
+						return nil, err
+					}
+				}
+				continue
 			}
 			if t := it.StarTable; t != "" && t != b.names[0] && t != b.names[1] {
 				return nil, errAt(it.Pos, "unknown table %q in %s.*: the view reads %q", t, t, b.names[0])
@@ -176,6 +196,8 @@ type binder struct {
 	tvf     *parse.WindowTVF
 	keyText []string // GROUP BY keys as written, for EXPLAIN
 	aggText []string
+	join    *joinBind       // FROM a JOIN b
+	rowCols []schema.Column // the row's columns before the window bounds
 }
 
 func (b *binder) from(f parse.From, lookup Lookup) error {
@@ -187,6 +209,7 @@ func (b *binder) from(f parse.From, lookup Lookup) error {
 		}
 		b.src = src
 		b.names = []string{x.Name, x.Alias}
+		b.rowCols = src.Columns
 		return nil
 	case *parse.WindowTVF:
 		src, ok := lookup(x.Table)
@@ -195,6 +218,7 @@ func (b *binder) from(f parse.From, lookup Lookup) error {
 		}
 		b.src, b.tvf = src, x
 		b.names = []string{x.Table, x.Alias}
+		b.rowCols = src.Columns
 		if x.TimeCol != src.EventTime && !strings.EqualFold(x.TimeCol, src.EventTime) {
 			return errAt(x.Pos, "windows run on the stream's event time: DESCRIPTOR(%s) must name %q, the event_time column of %q in weir.yaml",
 				x.TimeCol, src.EventTime, x.Table)
@@ -226,7 +250,7 @@ func (b *binder) from(f parse.From, lookup Lookup) error {
 		}
 		return nil
 	case *parse.Join:
-		return errAt(x.Pos, "joins are not supported in views yet")
+		return b.fromJoin(x, lookup)
 	case *parse.Subquery:
 		return errAt(x.Pos, "subqueries in FROM are not supported in views yet")
 	}
@@ -235,7 +259,7 @@ func (b *binder) from(f parse.From, lookup Lookup) error {
 
 // columns are the input row's columns: the stream's, then the window bounds.
 func (b *binder) columns() []schema.Column {
-	cols := append([]schema.Column(nil), b.src.Columns...)
+	cols := append([]schema.Column(nil), b.rowCols...)
 	if b.window.Kind != stream.NoWindow {
 		cols = append(cols, schema.Column{Name: "window_start", Type: schema.Timestamp}, schema.Column{Name: "window_end", Type: schema.Timestamp})
 	}
@@ -244,6 +268,9 @@ func (b *binder) columns() []schema.Column {
 
 // resolve finds an identifier among the input columns.
 func (b *binder) resolve(id *parse.Ident) (int, schema.Type, error) {
+	if b.join != nil {
+		return b.resolveJoin(id)
+	}
 	name := id.Parts[len(id.Parts)-1]
 	if len(id.Parts) > 2 {
 		return 0, 0, errAt(id.Pos, "%s: nested names are not supported", strings.Join(id.Parts, "."))
@@ -323,8 +350,8 @@ func (b *binder) groupScope(q *parse.Select, in *inputScope, p *stream.Plan) (*g
 			}
 		}
 		if id, ok := g.(*parse.Ident); ok && b.window.Kind != stream.NoWindow {
-			if slot, _, err := b.resolve(id); err == nil && slot >= len(b.src.Columns) {
-				if slot == len(b.src.Columns) {
+			if slot, _, err := b.resolve(id); err == nil && slot >= len(b.rowCols) {
+				if slot == len(b.rowCols) {
 					sawStart = true
 				} else {
 					sawEnd = true
@@ -402,8 +429,8 @@ func (s *groupScope) grouped(e parse.Expr) (int, schema.Type, bool, error) {
 		base += 2
 	}
 	if id, ok := e.(*parse.Ident); ok && s.window {
-		if slot, _, err := s.b.resolve(id); err == nil && slot >= len(s.b.src.Columns) {
-			return nk + slot - len(s.b.src.Columns), schema.Timestamp, true, nil
+		if slot, _, err := s.b.resolve(id); err == nil && slot >= len(s.b.rowCols) {
+			return nk + slot - len(s.b.rowCols), schema.Timestamp, true, nil
 		}
 	}
 	if isConst(e) {
@@ -547,6 +574,9 @@ func (b *binder) streamingClauses(p *stream.Plan) error {
 	case parse.LateUpdate:
 		p.Late = stream.LateUpdate
 		p.LateFor = DefaultLateFor.Microseconds()
+	}
+	if cv.Late != parse.LateDefault && b.join != nil && cv.Late != parse.LateUpdate && !windowedAgg {
+		return nil // a join's late records: kept (side output) or dropped
 	}
 	if cv.Late != parse.LateDefault && !windowedAgg {
 		return errAt(cv.Pos, "LATE DATA applies to aggregates over TUMBLE, HOP, CUMULATE or SESSION windows only: other views have no late records")

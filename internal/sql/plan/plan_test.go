@@ -1662,12 +1662,29 @@ func TestErrors(t *testing.T) {
 		"SELECT url", "FROM clicks", "ORDER BY url DESC")
 	f(`line 4, column 7: LIMIT is not supported in a view; limit when you query the view`,
 		"SELECT url", "FROM clicks", "LIMIT 10")
-	f(`line 3, column 13: joins are not supported in views yet`,
+	// joins: what they need
+	f(`line 2, column 8: column "url" is in both "clicks" and "c2": qualify it, e.g. clicks.url`,
 		"SELECT url", "FROM clicks JOIN clicks AS c2 ON clicks.url = c2.url")
-	f(`line 3, column 13: joins are not supported in views yet`,
-		"SELECT url", "FROM clicks LEFT JOIN clicks AS c2 ON clicks.url = c2.url")
-	f(`line 3, column 12: joins are not supported in views yet`,
+	f(`line 3, column 13: a LEFT JOIN in a view needs a time bound (e.g. ON ... AND c2.ts BETWEEN clicks.ts AND clicks.ts + INTERVAL '1' HOUR) or a window join: without one, no time comes when a left row is known to have no match`,
+		"SELECT clicks.url", "FROM clicks LEFT JOIN clicks AS c2 ON clicks.url = c2.url")
+	f(`line 3, column 12: CROSS JOIN is not supported in views: its state would hold every row of both streams; join ON an equality of columns`,
 		"SELECT url", "FROM clicks, clicks AS c2")
+	f(`line 3, column 13: both sides of the join are called "clicks"; give them aliases, e.g. FROM clicks a JOIN clicks b`,
+		"SELECT 1 AS x", "FROM clicks JOIN clicks ON clicks.url = clicks.url")
+	f(`line 3, column 15: a join in a view needs an equality of a column (or expression) of each side in ON, e.g. ON a.id = b.id: it is what the state is keyed by`,
+		"SELECT a.url", "FROM clicks a JOIN clicks b ON a.ts BETWEEN b.ts AND b.ts + INTERVAL '1' SECOND")
+	f(`line 3, column 15: FULL JOIN is not supported in views yet: use JOIN or LEFT JOIN (swap the sides for a RIGHT JOIN)`,
+		"SELECT a.url", "FROM clicks a FULL JOIN clicks b ON a.url = b.url")
+	f(`line 3, column 58: unknown table "c" in c.url: the view joins "a" and "b"`,
+		"SELECT a.url", "FROM clicks a JOIN clicks b ON a.user_id = b.user_id AND c.url = b.url")
+	f(`line 3, column 15: the join's time bounds leave no pair: the right side's time must be at least 10s and at most 5s after the left's`,
+		"SELECT a.url", "FROM clicks a JOIN clicks b ON a.user_id = b.user_id AND b.ts BETWEEN a.ts + INTERVAL '10' SECOND AND a.ts + INTERVAL '5' SECOND")
+	f(`line 4, column 6: a window join needs the same window on both sides: the left is TUMBLE(INTERVAL '1' MINUTE), the right TUMBLE(INTERVAL '2' MINUTE)`,
+		"SELECT a.url", "FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) a",
+		"JOIN TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '2' MINUTE)) b ON a.user_id = b.user_id")
+	f(`line 4, column 1: a window join matches rows of the same window: add ON ... AND a.window_start = b.window_start AND a.window_end = b.window_end`,
+		"SELECT a.url", "FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) a",
+		"JOIN TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) b ON a.user_id = b.user_id")
 	f(`line 3, column 6: subqueries in FROM are not supported in views yet`,
 		"SELECT url", "FROM (SELECT url FROM clicks) AS s")
 	f(`line 2, column 1: a view needs FROM: name a stream, or a window over one, e.g. FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE))`,
@@ -2094,5 +2111,69 @@ func TestSessionPartitionByResolves(t *testing.T) {
 		FROM TABLE(SESSION(TABLE clicks PARTITION BY country, DESCRIPTOR(ts), INTERVAL '10' SECOND))
 		GROUP BY user_id, window_start, window_end`, lookupClicks); err == nil || !strings.Contains(err.Error(), "must name the same columns as GROUP BY") {
 		t.Fatalf("PARTITION BY country with GROUP BY user_id: %v", err)
+	}
+}
+
+// TestJoinPlans: what ON and WHERE become — keys, time bounds (the keep
+// times), pushed filters — and what EXPLAIN says of them.
+func TestJoinPlans(t *testing.T) {
+	v := mustCompile(t, `CREATE MATERIALIZED VIEW j AS
+		SELECT a.user_id, a.url, b.url AS next_url
+		FROM clicks a JOIN clicks b ON a.user_id = b.user_id AND upper(a.country) = b.country
+		  AND b.ts BETWEEN a.ts - INTERVAL '2' SECOND AND a.ts + INTERVAL '10' SECOND AND a.url <> b.url
+		WHERE a.status = 200 AND b.status >= 500 AND a.amount > b.amount`)
+	j := v.Plan.Join
+	if j == nil || len(j.LeftKey) != 2 || len(j.RightKey) != 2 || j.LeftFilter == nil || j.RightFilter == nil || j.On == nil || v.Plan.Filter == nil {
+		t.Fatalf("plan %+v", j)
+	}
+	if j.LeftKeep != 10_000_000 || j.RightKeep != 2_000_000 {
+		t.Fatalf("keep left %d right %d µs, want 10 s and 2 s", j.LeftKeep, j.RightKeep)
+	}
+	for _, line := range []string{
+		"  source left: stream clicks AS a, 4 partitions, event time ts, max disorder 5s",
+		"  filter a before the join: a.status = 200",
+		"  filter b before the join: b.status >= 500",
+		"  join: INNER JOIN (interval join) on a.user_id = b.user_id AND upper(a.country) = b.country",
+		"  time bounds: b.ts BETWEEN (a.ts - INTERVAL '2' SECOND) AND (a.ts + INTERVAL '10' SECOND)",
+		"  join condition: a.url <> b.url",
+		"  join state: left rows by key until the watermark passes its event time + 10s; right rows by key until the watermark passes its event time + 2s",
+		"  filter after the join: the rest of WHERE",
+	} {
+		if !slices.Contains(v.Explain, line) {
+			t.Errorf("no line %q in:\n%s", line, strings.Join(v.Explain, "\n"))
+		}
+	}
+	// One-sided bounds: a right row only waits for left rows before it.
+	v = mustCompile(t, `CREATE MATERIALIZED VIEW j AS SELECT a.url FROM clicks a JOIN clicks b
+		ON a.user_id = b.user_id AND a.ts <= b.ts AND b.ts < a.ts + INTERVAL '1' MINUTE`)
+	if j := v.Plan.Join; j.LeftKeep != 60_000_000 || j.RightKeep != 0 {
+		t.Fatalf("keep left %d right %d", j.LeftKeep, j.RightKeep)
+	}
+	// No time bound: a regular join keeps both sides.
+	v = mustCompile(t, `CREATE MATERIALIZED VIEW j AS SELECT a.url, count(*) AS n FROM clicks a JOIN clicks b ON a.url = b.url GROUP BY a.url`)
+	if j := v.Plan.Join; j.LeftKeep != stream.Forever || j.RightKeep != stream.Forever || !v.Plan.Upsert() {
+		t.Fatalf("regular join %+v", j)
+	}
+	// A LEFT join keeps conditions on the right side above the join (they
+	// see the padded nulls), and names the late table's columns by side.
+	v = mustCompile(t, `CREATE MATERIALIZED VIEW j AS SELECT a.url, b.url AS u FROM clicks a LEFT JOIN clicks b
+		ON a.user_id = b.user_id AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '1' SECOND WHERE b.status IS NULL`)
+	if j := v.Plan.Join; j.Kind != stream.LeftJoin || j.RightFilter != nil || v.Plan.Filter == nil {
+		t.Fatalf("LEFT join %+v", j)
+	}
+	if cols := v.Plan.LateColumns(); cols[0].Name != "a_ts" || cols[len(cols)-1].Name != "b_ok" {
+		t.Fatalf("late columns %v", cols)
+	}
+	// A window join: the window is the plan's; the bounds are one pair.
+	v = mustCompile(t, `CREATE MATERIALIZED VIEW w AS SELECT a.user_id, window_start, window_end, count(*) AS n
+		FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) a
+		JOIN TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) b
+		ON a.user_id = b.user_id AND a.window_start = b.window_start AND a.window_end = b.window_end
+		GROUP BY a.user_id, window_start, window_end`)
+	if v.Plan.Window.Kind != stream.Tumble || len(v.Plan.Join.LeftKey) != 1 || v.Plan.Join.On != nil {
+		t.Fatalf("window join %+v %+v", v.Plan.Window, v.Plan.Join)
+	}
+	if !slices.Contains(v.Explain, "  join: INNER JOIN (window join: rows match within one window) on a.user_id = b.user_id") {
+		t.Errorf("window join EXPLAIN:\n%s", strings.Join(v.Explain, "\n"))
 	}
 }

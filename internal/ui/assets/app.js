@@ -195,9 +195,12 @@ function graphModel(st) {
   for (const s of st.streams) edges.push({ id: "e:http:" + s.name, from: "http", to: "stream:" + s.name });
   for (const s of st.sources) if (streams.has(s.stream)) edges.push({ id: "e:src:" + s.name, from: "src:" + s.name, to: "stream:" + s.stream });
   for (const v of st.views) {
-    if (!v.input) continue;
-    const from = v.input.startsWith("view/") ? "view:" + v.input.slice(5) : "stream:" + v.input;
-    edges.push({ id: "e:view:" + v.name, from, to: "view:" + v.name });
+    const inputs = v.inputs || (v.input ? [v.input] : []);
+    inputs.forEach((input, i) => {
+      const from = input.startsWith("view/") ? "view:" + input.slice(5) : "stream:" + input;
+      // A join reads two streams: the first edge carries the view's input rate.
+      edges.push({ id: "e:view:" + v.name + (i ? ":" + i : ""), from, to: "view:" + v.name });
+    });
   }
   for (const k of st.sinks) edges.push({ id: "e:sink:" + k.name, from: k.view ? "view:" + k.view : "stream:" + k.stream, to: "sink:" + k.name });
   return { nodes, edges, col };

@@ -1,0 +1,344 @@
+package stream
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/weirhq/weir/internal/schema"
+)
+
+// joinRow is a row a join buffers, waiting for matches from the other side.
+type joinRow struct {
+	side    int    // 0: left, 1: right
+	vals    Row    // the side's columns (aliasing enc)
+	enc     []byte // the row encoded in the side's current columns
+	ver     uint32 // the side's schema version enc is in
+	ts      int64
+	span    Span   // a window join: the row's window
+	ikey    string // the index key: [window start] + encoded join key
+	matched bool   // a left row of a LEFT join found a match
+}
+
+// joinState is a task's join buffers.
+type joinState struct {
+	index   [2]map[string][]*group // side → index key → buffered rows
+	q       sessionHeap            // buffered rows that leave, by due
+	rows    int
+	padRow  Row             // a left row with a null right side (LEFT JOIN)
+	keyCols []schema.Column // the join key's types (both sides agree)
+	keyBuf  []byte
+	keyVal  []schema.Value
+	spans   []Span
+}
+
+func (j *joinState) init(p *Join, rowLen int) {
+	j.padRow = make(Row, rowLen)
+	for _, k := range p.LeftKey {
+		j.keyCols = append(j.keyCols, schema.Column{Type: k.Type})
+	}
+	j.reset()
+}
+
+func (j *joinState) reset() {
+	j.index = [2]map[string][]*group{{}, {}}
+	j.q, j.rows = nil, 0
+}
+
+// end is the end offset of partition p.
+func (t *Task) end(p int) (int64, error) {
+	return t.opts.Log.End(t.inputs[t.vpIn[p]].Stream, t.vpPart[p])
+}
+
+// inputNames names the task's input streams, for messages.
+func (t *Task) inputNames() string {
+	if len(t.inputs) == 1 {
+		return fmt.Sprintf("%q", t.inputs[0].Stream)
+	}
+	return fmt.Sprintf("%q and %q", t.inputs[0].Stream, t.inputs[1].Stream)
+}
+
+// LateVersion is the schema version of the view's late records: the
+// input's, or 1 for a join's (its rows have both sides' columns).
+func (p *Plan) LateVersion() uint32 {
+	if p.Join != nil {
+		return 1
+	}
+	return p.Input.Version
+}
+
+// joinRecord matches a record of side (decoded into its segment of t.row)
+// against the other side's buffer, feeds each joined row to the rest of
+// the plan and buffers the record for later matches.
+func (t *Task) joinRecord(side, p int, off int64, ts int64, tsNull bool) error {
+	j := t.plan.Join
+	row := t.row
+	filter, keys, keep, otherKeep := j.LeftFilter, j.LeftKey, j.LeftKeep, j.RightKeep
+	if side == 1 {
+		filter, keys, keep, otherKeep = j.RightFilter, j.RightKey, j.RightKeep, j.LeftKeep
+	}
+	if filter != nil && !True(filter.Eval(row)) {
+		return nil
+	}
+	windowed := t.plan.Window.Kind != NoWindow
+	if tsNull {
+		if windowed || keep != Forever || otherKeep != Forever {
+			// No time: no window, and no telling when it stops matching.
+			t.joinLate(side)
+			return nil
+		}
+		ts = math.MinInt64
+	}
+	st := &t.join
+	st.keyVal = st.keyVal[:0]
+	keyNull := false
+	for i := range keys {
+		v := keys[i].Eval(row)
+		keyNull = keyNull || v.Null
+		st.keyVal = append(st.keyVal, v)
+	}
+	// Not t.spans: the rest of the plan uses that for each joined row.
+	if windowed {
+		st.spans = t.plan.Window.Assign(st.spans[:0], ts)
+	} else {
+		st.spans = append(st.spans[:0], Span{})
+	}
+	padLeft := side == 0 && j.Kind == LeftJoin
+	other := 1 - side
+	late := false
+	for _, span := range st.spans {
+		var sp *Span
+		if windowed {
+			sp = &span
+			if span.End <= t.wm {
+				late = true // its window is closed: the other side's rows are gone
+				continue
+			}
+		} else if otherKeep != Forever && ts < t.wm {
+			late = true // a match of it may have left the buffer already
+			continue
+		}
+		if keyNull {
+			if padLeft {
+				t.pad(row, ts, sp)
+			}
+			continue
+		}
+		st.keyBuf = st.keyBuf[:0]
+		if windowed {
+			st.keyBuf = binary.BigEndian.AppendUint64(st.keyBuf, uint64(span.Start)^(1<<63))
+		}
+		st.keyBuf = schema.EncodeRow(st.keyCols, st.keyBuf, st.keyVal)
+		matched := false
+		oseg := t.seg[other]
+		for _, c := range st.index[other][string(st.keyBuf)] {
+			copy(row[oseg:], c.jr.vals)
+			if j.On != nil && !True(j.On.Eval(row)) {
+				continue
+			}
+			matched = true
+			if other == 0 && j.Kind == LeftJoin && !c.jr.matched {
+				c.jr.matched = true
+				t.markJoinDirty(c)
+			}
+			t.joinOut(row, max(ts, c.jr.ts), sp)
+		}
+		// Buffer the record until no on-time record of the other side can
+		// match it.
+		due := Forever
+		switch {
+		case windowed:
+			due = span.End - 1
+		case keep != Forever:
+			due = satAdd(ts, keep)
+		}
+		if due < t.wm {
+			if padLeft && !matched {
+				t.pad(row, ts, sp)
+			}
+			continue
+		}
+		t.bufferRow(side, p, off, row, ts, span, string(st.keyBuf), matched, due)
+	}
+	if late {
+		t.joinLate(side)
+	}
+	return nil
+}
+
+// joinOut feeds a joined row to the rest of the plan.
+func (t *Task) joinOut(row Row, ts int64, span *Span) {
+	if t.plan.Filter != nil && !True(t.plan.Filter.Eval(row)) {
+		return
+	}
+	t.apply(row, ts, false, span)
+}
+
+// pad feeds a left row with a null right side to the rest of the plan
+// (LEFT JOIN: the row found no match). row holds the left side.
+func (t *Task) pad(row Row, ts int64, span *Span) {
+	pr := t.join.padRow
+	n := len(t.plan.Input.Columns)
+	copy(pr, row[:n])
+	for i := n; i < len(pr); i++ {
+		pr[i] = schema.Value{Null: true}
+	}
+	t.joinOut(pr, ts, span)
+}
+
+// joinLate hands a join input record to the late-data policy, with the
+// other side's columns null.
+func (t *Task) joinLate(side int) {
+	other := 1 - side
+	n := len(t.inputs[other].Columns)
+	for i := range n {
+		t.row[t.seg[other]+i] = schema.Value{Null: true}
+	}
+	t.handleLate(t.row)
+}
+
+// bufferRow keeps the record of side (in row) for later matches.
+func (t *Task) bufferRow(side, p int, off int64, row Row, ts int64, span Span, ikey string, matched bool, due int64) {
+	in := &t.inputs[side]
+	seg := row[t.seg[side] : t.seg[side]+len(in.Columns)]
+	enc := schema.EncodeRow(in.Columns, nil, seg)
+	vals, err := schema.DecodeRow(in.Columns, enc, make(Row, 0, len(in.Columns)))
+	if err != nil {
+		panic(err) // it encoded just now
+	}
+	key := make([]byte, 0, 1+2*binary.MaxVarintLen64+8)
+	key = append(key, byte(side))
+	key = binary.AppendUvarint(key, uint64(p))
+	key = binary.AppendUvarint(key, uint64(off))
+	key = binary.BigEndian.AppendUint64(key, uint64(span.Start)^(1<<63))
+	g := &group{key: string(key), due: due, hidx: -1,
+		jr: &joinRow{side: side, vals: vals, enc: enc, ver: in.Version, ts: ts, span: span, ikey: ikey, matched: matched}}
+	t.addJoinRow(g)
+	t.markJoinDirty(g)
+}
+
+func (t *Task) addJoinRow(g *group) {
+	st := &t.join
+	st.index[g.jr.side][g.jr.ikey] = append(st.index[g.jr.side][g.jr.ikey], g)
+	st.rows++
+	if g.due != Forever {
+		heap.Push(&st.q, g)
+	}
+}
+
+// markJoinDirty records that a buffered row's state changed: it is
+// written at the next checkpoint.
+func (t *Task) markJoinDirty(g *group) {
+	if g.dirtyGen != t.dirtyGen+1 {
+		g.dirtyGen = t.dirtyGen + 1
+		t.dirty = append(t.dirty, g)
+	}
+}
+
+// evict drops the buffered rows no on-time record can match once the
+// watermark is wm, before the watermark moves there; a LEFT join emits its
+// unmatched left rows with a null right side.
+func (t *Task) evict(wm int64) {
+	if t.plan.Join == nil {
+		return
+	}
+	st := &t.join
+	for len(st.q) > 0 && st.q[0].due < wm {
+		g := heap.Pop(&st.q).(*group)
+		jr := g.jr
+		rows := st.index[jr.side][jr.ikey]
+		if i := slices.Index(rows, g); i >= 0 {
+			rows = slices.Delete(rows, i, i+1)
+		}
+		if len(rows) == 0 {
+			delete(st.index[jr.side], jr.ikey)
+		} else {
+			st.index[jr.side][jr.ikey] = rows
+		}
+		st.rows--
+		g.gone = true
+		t.forget(g)
+		if jr.side == 0 && t.plan.Join.Kind == LeftJoin && !jr.matched {
+			var sp *Span
+			if t.plan.Window.Kind != NoWindow {
+				sp = &jr.span
+			}
+			t.pad(jr.vals, jr.ts, sp)
+		}
+	}
+}
+
+// encodeJoinRow is a buffered row's state value.
+func (t *Task) encodeJoinRow(g *group) []byte {
+	jr := g.jr
+	v := make([]byte, 0, 32+len(jr.ikey)+len(jr.enc))
+	var flags byte
+	if jr.matched {
+		flags = 1
+	}
+	v = append(v, flags)
+	v = binary.AppendUvarint(v, uint64(jr.ver))
+	v = binary.AppendVarint(v, jr.ts)
+	v = binary.AppendVarint(v, g.due)
+	v = binary.AppendVarint(v, jr.span.Start)
+	v = binary.AppendVarint(v, jr.span.End)
+	v = binary.AppendUvarint(v, uint64(len(jr.ikey)))
+	v = append(v, jr.ikey...)
+	return append(v, jr.enc...)
+}
+
+var errBadJoinState = errors.New("bad join row")
+
+func (t *Task) loadJoinRow(key string, v []byte) (*group, error) {
+	if len(key) < 1 || key[0] > 1 || len(v) < 1 {
+		return nil, errBadJoinState
+	}
+	jr := &joinRow{side: int(key[0]), matched: v[0]&1 != 0}
+	g := &group{key: key, jr: jr, hidx: -1}
+	v = v[1:]
+	ver, n := binary.Uvarint(v)
+	if n <= 0 {
+		return nil, errBadJoinState
+	}
+	jr.ver, v = uint32(ver), v[n:]
+	for _, x := range []*int64{&jr.ts, &g.due, &jr.span.Start, &jr.span.End} {
+		var err error
+		if v, err = loadVarint(v, x); err != nil {
+			return nil, err
+		}
+	}
+	kl, n := binary.Uvarint(v)
+	if n <= 0 || uint64(len(v)-n) < kl {
+		return nil, errBadJoinState
+	}
+	jr.ikey, v = string(v[n:n+int(kl)]), v[n+int(kl):]
+	m, err := t.mapper(jr.side, jr.ver)
+	if err != nil {
+		return nil, err
+	}
+	in := &t.inputs[jr.side]
+	jr.vals = make(Row, len(in.Columns))
+	if err := m.decode(v, jr.vals); err != nil {
+		return nil, err
+	}
+	// The row is kept in the current columns from now on.
+	jr.enc, jr.ver = v, in.Version
+	if m.idx != nil {
+		jr.enc = schema.EncodeRow(in.Columns, nil, jr.vals)
+		if jr.vals, err = schema.DecodeRow(in.Columns, jr.enc, jr.vals[:0]); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// satAdd is a+b, saturating at Forever.
+func satAdd(a, b int64) int64 {
+	if a > 0 && b > Forever-a {
+		return Forever
+	}
+	return a + b
+}
