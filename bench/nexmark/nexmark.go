@@ -170,10 +170,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			return Result{}, err
 		}
 	}
-	var want int64 // records the view's input stream gets
-	for k := gen.KindPerson; k <= gen.KindBid; k++ {
-		if k.String() == v.Plan.Input.Stream {
-			want = gen.Count(k, opts.Events)
+	var want []int64 // records each input of the view gets (one partition each)
+	for _, in := range v.Plan.Inputs() {
+		for k := gen.KindPerson; k <= gen.KindBid; k++ {
+			if k.String() == in.Stream {
+				want = append(want, gen.Count(k, opts.Events))
+			}
 		}
 	}
 
@@ -184,7 +186,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	defer cancel()
 	genErr := make(chan error, 1)
 	go func() { genErr <- generate(ctx, l, schemas, gen.Config{Seed: opts.Seed, Rate: opts.Rate}, opts.Events) }()
-	if err := task.RunBounded(ctx, []int64{want}); err != nil {
+	if err := task.RunBounded(ctx, want); err != nil {
 		cancel()
 		<-genErr
 		return Result{}, fmt.Errorf("%s: %w", opts.Query, err)

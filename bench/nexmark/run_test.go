@@ -20,6 +20,11 @@ import (
 // batchSQL is each query as DuckDB computes it over the whole input at
 // once: the oracle. Columns as the view's, times as epoch milliseconds.
 var batchSQL = map[string]string{
+	"q3": `SELECT p.name, p.city, p.state, a.id FROM auction a JOIN person p ON a.seller = p.id
+	  WHERE a.category = 10 AND (p.state = 'OR' OR p.state = 'ID' OR p.state = 'CA')`,
+	"q8": `SELECT p.id, p.name, epoch_ms(p.dateTime) // 10000 * 10000 AS starttime
+	  FROM person p JOIN auction a ON p.id = a.seller AND epoch_ms(p.dateTime) // 10000 = epoch_ms(a.dateTime) // 10000
+	  GROUP BY 1, 2, 3`,
 	"q0": `SELECT auction, bidder, price, epoch_ms(dateTime), extra FROM bid`,
 	"q1": `SELECT auction, bidder, 0.908::DOUBLE * price, epoch_ms(dateTime), extra FROM bid`,
 	"q2": `SELECT auction, price FROM bid WHERE auction % 123 = 0`,
@@ -67,41 +72,19 @@ var batchSQL = map[string]string{
 // compares its table with DuckDB's answer over the same events.
 func TestQueriesMatchBatchSQL(t *testing.T) {
 	const events = 30_000
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, dateTime TIMESTAMP, extra VARCHAR)`); err != nil {
-		t.Fatal(err)
-	}
-	rate := float64(events) / (3 * 86400) // events per second of event time: three days
-	g := gen.New(gen.Config{Seed: 5, Rate: rate})
-	var e gen.Event
-	tx, _ := db.Begin()
-	ins, err := tx.Prepare(`INSERT INTO bid VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n := int64(0); n < events; n++ {
-		g.Event(n, &e)
-		if e.Kind != gen.KindBid {
-			continue
-		}
-		b := &e.Bid
-		if _, err := ins.Exec(b.Auction, b.Bidder, b.Price, b.Channel, b.URL, time.UnixMilli(b.DateTime).UTC(), b.Extra); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	// Three days of event time (daily windows close), and for the queries
+	// over 10-second windows of people and auctions, five minutes.
+	sparse, dense := float64(events)/(3*86400), 100.0
+	dbs := map[float64]*sql.DB{sparse: loadEvents(t, events, sparse), dense: loadEvents(t, events, dense)}
 	for _, q := range Queries() {
 		t.Run(q, func(t *testing.T) {
 			oracle, ok := batchSQL[q]
 			if !ok {
 				t.Fatalf("no batch SQL for %s: add it to batchSQL", q)
+			}
+			rate := sparse
+			if denseQueries[q] {
+				rate = dense
 			}
 			var out bytes.Buffer
 			if _, err := Run(context.Background(), Options{Query: q, Events: events, Seed: 5, Rate: rate, Dir: t.TempDir(), CSV: &out}); err != nil {
@@ -111,7 +94,7 @@ func TestQueriesMatchBatchSQL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := query(t, db, oracle)
+			want := query(t, dbs[rate], oracle)
 			if len(got)-1 != len(want) {
 				t.Fatalf("%d rows, DuckDB has %d", len(got)-1, len(want))
 			}
@@ -125,6 +108,61 @@ func TestQueriesMatchBatchSQL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// denseQueries run over events five minutes of event time apart, not
+// three days: their 10-second windows would hold too few events.
+var denseQueries = map[string]bool{"q8": true}
+
+// loadEvents writes the generated events into tables person, auction and
+// bid of a new in-memory DuckDB.
+func loadEvents(t *testing.T, events int64, rate float64) *sql.DB {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	for _, ddl := range []string{
+		`CREATE TABLE person (id BIGINT, name VARCHAR, emailAddress VARCHAR, creditCard VARCHAR, city VARCHAR, state VARCHAR, dateTime TIMESTAMP, extra VARCHAR)`,
+		`CREATE TABLE auction (id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, dateTime TIMESTAMP, expires TIMESTAMP, seller BIGINT, category BIGINT, extra VARCHAR)`,
+		`CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, dateTime TIMESTAMP, extra VARCHAR)`,
+	} {
+		if _, err := db.Exec(ddl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := gen.New(gen.Config{Seed: 5, Rate: rate})
+	var e gen.Event
+	tx, _ := db.Begin()
+	var ins [3]*sql.Stmt
+	for k, q := range []string{`INSERT INTO person VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, `INSERT INTO auction VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, `INSERT INTO bid VALUES (?, ?, ?, ?, ?, ?, ?)`} {
+		if ins[k], err = tx.Prepare(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := func(v int64) time.Time { return time.UnixMilli(v).UTC() }
+	for n := int64(0); n < events; n++ {
+		g.Event(n, &e)
+		switch e.Kind {
+		case gen.KindPerson:
+			p := &e.Person
+			_, err = ins[0].Exec(p.ID, p.Name, p.EmailAddress, p.CreditCard, p.City, p.State, ms(p.DateTime), p.Extra)
+		case gen.KindAuction:
+			a := &e.Auction
+			_, err = ins[1].Exec(a.ID, a.ItemName, a.Description, a.InitialBid, a.Reserve, ms(a.DateTime), ms(a.Expires), a.Seller, a.Category, a.Extra)
+		case gen.KindBid:
+			b := &e.Bid
+			_, err = ins[2].Exec(b.Auction, b.Bidder, b.Price, b.Channel, b.URL, ms(b.DateTime), b.Extra)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // query runs an oracle query and formats its rows as the CSV does, sorted.
