@@ -627,6 +627,9 @@ func (n *Node) retainViewOutputs() {
 			continue
 		}
 		floor := sw.w.State().Offsets[0]
+		if vf, ok := n.views.Floor(sw.stream, 0); ok {
+			floor = min(floor, vf) // views reading this view's rows
+		}
 		if _, err := n.log.Retain(sw.stream, 0, floor, wlog.Retention{MaxAgeMillis: 1}); err != nil {
 			n.cfg.Logger.Warn("view output retention failed", "stream", sw.stream, "err", err)
 		}
@@ -652,6 +655,9 @@ func (n *Node) retainViewOutputs() {
 		end, err := n.log.End(out, 0)
 		if err != nil {
 			continue // not written yet
+		}
+		if vf, ok := n.views.Floor(out, 0); ok {
+			end = min(end, vf) // views reading this view's rows
 		}
 		if _, err := n.log.Retain(out, 0, end, wlog.Retention{MaxAgeMillis: s.Retention.MaxAge.Milliseconds(), MaxBytes: s.Retention.MaxBytes}); err != nil {
 			n.cfg.Logger.Warn("view output retention failed", "stream", out, "err", err)

@@ -41,6 +41,14 @@ type Input struct {
 	SchemaFor  func(version uint32) (*schema.Schema, error)
 	EventCol   int
 	Disorder   int64 // µs: the stream's bound on disorder
+	// Upstream is set when the input is another view's output: it returns
+	// that view's watermark as this input sees it (µs; math.MinInt64 while
+	// there is none): every row the view will still write has a later
+	// event time, and every row it wrote up to it is in the log once the
+	// call returns. The input's watermark then comes from Upstream alone,
+	// not from its rows' times (a view writes a window's rows when the
+	// window closes, in no order of time within one close).
+	Upstream func() int64
 }
 
 // Plan is a compiled view: everything a task evaluates.

@@ -80,6 +80,10 @@ type Task struct {
 	maxTs   []int64 // per partition; math.MinInt64 until a record is seen
 	wm      int64
 	counts  Counts
+	// committedWm is the watermark of the last commit: what Stats shows
+	// and what views reading this one's output go by.
+	committedWm int64
+	upWm        []int64 // per partition: Upstream's answer before the round read it
 
 	lastActive  []time.Time
 	idle        []bool
@@ -301,6 +305,9 @@ type Stats struct {
 	// (continuous aggregates rewrite their rows now and then); nothing
 	// needs them.
 	OutFloor int64
+	// WatermarkMicros is Watermark in µs, math.MinInt64 before the first,
+	// math.MaxInt64 once a bounded run ended: every window has fired.
+	WatermarkMicros int64
 }
 
 func (t *Task) posKey() []byte   { return []byte(t.opts.StatePrefix + "pos") }
@@ -353,8 +360,13 @@ func (t *Task) restore() error {
 		t.lastActive[p] = now
 	}
 	t.lastEmit = now
+	t.upWm = make([]int64, parts)
 	for p := range t.idle {
-		// An empty partition has nothing to hold the watermark back for.
+		// An empty partition has nothing to hold the watermark back for
+		// (a view's output always may: its upstream's watermark rules).
+		if t.upstream(p) {
+			continue
+		}
 		if end, err := t.end(p); err == nil && end == 0 {
 			t.idle[p] = true
 		}
@@ -383,6 +395,7 @@ func (t *Task) restore() error {
 		}
 	}
 	t.checkpoint = append([]int64(nil), t.offsets...)
+	t.committedWm = t.wm
 	t.lastCkpt = now
 	// Each group's live entry is its latest of an epoch up to the last
 	// complete checkpoint; older ones are obsolete, later ones are what an
@@ -582,8 +595,17 @@ func (t *Task) run(ctx context.Context, ends []int64) error {
 }
 
 // reached reports whether every input partition p is at ends[p].
+// A partition reading a view's output is at its end once the view's
+// bounded run ended (its watermark is past everything) and every row it
+// wrote was read: ends says nothing about those.
 func (t *Task) reached(ends []int64) bool {
 	for p, end := range ends {
+		if t.upstream(p) {
+			if t.maxTs[p] != math.MaxInt64 {
+				return false
+			}
+			continue
+		}
 		if t.offsets[p] < end {
 			return false
 		}
@@ -591,11 +613,18 @@ func (t *Task) reached(ends []int64) bool {
 	return true
 }
 
+// upstream reports whether partition p is a view's output.
+func (t *Task) upstream(p int) bool { return t.inputs[t.vpIn[p]].Upstream != nil }
+
 // round reads one slice of every partition and processes it.
 func (t *Task) round() (bool, error) {
 	progressed := false
 	ends := t.ends[:0]
 	for p := range t.vpIn {
+		if up := t.inputs[t.vpIn[p]].Upstream; up != nil {
+			// Before its end: every row up to this watermark is below it.
+			t.upWm[p] = up()
+		}
 		end, err := t.end(p)
 		if err != nil {
 			return false, err
@@ -604,7 +633,7 @@ func (t *Task) round() (bool, error) {
 		// A partition with new records holds the watermark back again
 		// before any record of this round moves it: otherwise the first
 		// partition read could close windows the others still feed.
-		if end > t.offsets[p] && t.idle[p] {
+		if end > t.offsets[p] && t.idle[p] && !t.upstream(p) {
 			t.idle[p] = false
 			t.lastActive[p] = t.opts.Now()
 		}
@@ -664,6 +693,19 @@ func (t *Task) round() (bool, error) {
 			}
 		}
 	}
+	if !t.replaying {
+		// A view's output read to the end is as far as its watermark.
+		moved := false
+		for p, w := range t.upWm {
+			if t.upstream(p) && t.offsets[p] >= ends[p] && w > t.maxTs[p] {
+				t.maxTs[p] = w
+				moved = true
+			}
+		}
+		if moved {
+			t.updateWatermark()
+		}
+	}
 	if t.replaying {
 		t.checkReplay()
 	}
@@ -679,7 +721,7 @@ func (t *Task) round() (bool, error) {
 func (t *Task) advanceIdle(now time.Time) {
 	changed := false
 	for p := range t.idle {
-		if t.idle[p] || now.Sub(t.lastActive[p]) < t.opts.IdleTimeout {
+		if t.idle[p] || t.upstream(p) || now.Sub(t.lastActive[p]) < t.opts.IdleTimeout {
 			continue
 		}
 		end, err := t.end(p)
@@ -739,7 +781,7 @@ func (t *Task) process(p int, off int64, m *rowMapper, rec []byte) error {
 	// Every record moves event time, whether or not the view keeps it.
 	ev := seg[in.EventCol]
 	ts := ev.Int
-	if !ev.Null && ts > t.maxTs[p] {
+	if !ev.Null && ts > t.maxTs[p] && in.Upstream == nil {
 		t.maxTs[p] = ts
 		t.updateWatermark()
 	}
@@ -1366,6 +1408,7 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 	t.out, t.outN = t.out[:0], 0
 	t.late, t.lateN = t.late[:0], 0
 	t.uncommitted = false
+	t.committedWm = t.wm
 	t.publish()
 	t.observe(stateBytes)
 	return nil
@@ -1373,12 +1416,13 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 
 // publish makes the committed progress visible to Stats.
 func (t *Task) publish() {
-	st := Stats{Groups: len(t.groups) + t.join.rows, Counts: t.counts, Offsets: slices.Clone(t.offsets), Checkpoint: slices.Clone(t.checkpoint), Live: t.live, OutFloor: t.outFloor}
+	st := Stats{Groups: len(t.groups) + t.join.rows, Counts: t.counts, Offsets: slices.Clone(t.offsets), Checkpoint: slices.Clone(t.checkpoint), Live: t.live, OutFloor: t.outFloor,
+		WatermarkMicros: t.committedWm}
 	if t.replayUntil != nil {
 		st.Offsets = slices.Clone(t.replayUntil) // what is committed
 	}
-	if t.wm != math.MinInt64 {
-		st.Watermark = time.UnixMicro(t.wm).UTC()
+	if t.committedWm != math.MinInt64 {
+		st.Watermark = time.UnixMicro(t.committedWm).UTC()
 	}
 	t.published.Store(&st)
 }
@@ -1530,7 +1574,7 @@ func (t *Task) Stats() Stats {
 	if st := t.published.Load(); st != nil {
 		return *st
 	}
-	return Stats{}
+	return Stats{WatermarkMicros: math.MinInt64}
 }
 
 // sessionHeap orders open sessions by end.

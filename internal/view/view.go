@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -99,7 +100,7 @@ func defKey(name string) []byte      { return []byte("viewdef/" + name) }
 func statePrefix(name string) string { return "vstate/" + name + "/" }
 
 // OutputStream is the log stream holding a view's rows.
-func OutputStream(name string) string { return "view/" + name }
+func OutputStream(name string) string { return plan.OutputStreamPrefix + name }
 
 // LateStream is the log stream holding a view's late records.
 func LateStream(name string) string { return "view/" + name + "__late" }
@@ -135,41 +136,25 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 	if err != nil {
 		return err
 	}
+	// Every view to run: the files', then stored DDL views; each then
+	// starts after the views it reads.
+	type pending struct {
+		stmt *parse.CreateView
+		file string     // a file view's file
+		def  definition // a stored DDL view's definition
+	}
+	var todo []pending
 	inFiles := map[string]bool{}
-	var views []*plan.View
-	var defs []definition
 	for _, f := range files {
 		name := f.Stmt.Name
 		if inFiles[name] {
 			return fmt.Errorf("%s: %s: view %q is defined twice in views/", f.File, f.Stmt.Pos, name)
 		}
 		inFiles[name] = true
-		v, err := m.compile(f.Stmt)
-		if err != nil {
-			var pe *parse.Error
-			if errors.As(err, &pe) {
-				// The same form as the pipeline's syntax errors: file:line: column C: ...
-				return fmt.Errorf("%s:%d: column %d: %s", f.File, pe.Pos.Line, pe.Pos.Col, pe.Msg)
-			}
-			return fmt.Errorf("%s: %w", f.File, err)
-		}
-		d := definition{Name: name, SQL: f.Stmt.Text, Origin: f.File, Created: time.Now().UTC()}
-		if old, ok := stored[name]; ok {
-			if old.SQL == d.SQL {
-				d = old
-				d.Origin = f.File
-			} else {
-				m.opts.Logger.Warn("view definition changed; rebuilding it from the retained log", "view", name, "file", f.File)
-				if err := m.purge(name); err != nil {
-					return err
-				}
-				m.rebuilt[name] = true
-			}
-		}
-		views = append(views, v)
-		defs = append(defs, d)
+		todo = append(todo, pending{stmt: f.Stmt, file: f.File})
 	}
-	for name, d := range stored {
+	for _, name := range slices.Sorted(maps.Keys(stored)) {
+		d := stored[name]
 		if inFiles[name] {
 			continue
 		}
@@ -188,24 +173,104 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 		if err == nil && !ok {
 			err = fmt.Errorf("the stored statement is not CREATE MATERIALIZED VIEW")
 		}
-		var v *plan.View
-		if err == nil {
-			v, err = m.compile(cv)
-		}
 		if err != nil {
-			m.opts.Logger.Error("stored view no longer plans against the pipeline's streams; it is not running (DROP it or CREATE OR REPLACE it)", "view", name, "err", err)
+			m.opts.Logger.Error("stored view no longer parses; it is not running (DROP it or CREATE OR REPLACE it)", "view", name, "err", err)
 			m.broken[name] = brokenView{def: d, err: err}
 			continue
 		}
-		views = append(views, v)
-		defs = append(defs, d)
+		todo = append(todo, pending{stmt: cv, def: d})
 	}
-	for i, v := range views {
-		if err := m.start(defs[i], v); err != nil {
+	order, err := dependencyOrder(len(todo), func(i int) string { return todo[i].stmt.Name },
+		func(i int) []string { return plan.FromNames(todo[i].stmt.Query) })
+	if err != nil {
+		return err
+	}
+	for _, i := range order {
+		pv := todo[i]
+		name := pv.stmt.Name
+		v, err := m.compile(pv.stmt)
+		if pv.file != "" {
+			if err != nil {
+				var pe *parse.Error
+				if errors.As(err, &pe) {
+					// The same form as the pipeline's syntax errors: file:line: column C: ...
+					return fmt.Errorf("%s:%d: column %d: %s", pv.file, pe.Pos.Line, pe.Pos.Col, pe.Msg)
+				}
+				return fmt.Errorf("%s: %w", pv.file, err)
+			}
+		} else if err != nil {
+			m.opts.Logger.Error("stored view no longer plans against the pipeline's streams; it is not running (DROP it or CREATE OR REPLACE it)", "view", name, "err", err)
+			m.broken[name] = brokenView{def: pv.def, err: err}
+			continue
+		}
+		d := pv.def
+		if pv.file != "" {
+			d = definition{Name: name, SQL: pv.stmt.Text, Origin: pv.file, Created: time.Now().UTC()}
+			if old, ok := stored[name]; ok {
+				if old.SQL == d.SQL {
+					d = old
+					d.Origin = pv.file
+				} else {
+					m.opts.Logger.Warn("view definition changed; rebuilding it from the retained log", "view", name, "file", pv.file)
+					if err := m.purge(name); err != nil {
+						return err
+					}
+					m.rebuilt[name] = true
+				}
+			}
+		}
+		// A view reading a rebuilt one read rows that are gone: it is
+		// rebuilt too.
+		if !m.rebuilt[name] && slices.ContainsFunc(plan.FromNames(pv.stmt.Query), func(n string) bool { return m.rebuilt[n] }) {
+			m.opts.Logger.Warn("a view it reads was rebuilt; rebuilding it too", "view", name)
+			if err := m.purge(name); err != nil {
+				return err
+			}
+			m.rebuilt[name] = true
+		}
+		if err := m.start(d, v); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// dependencyOrder orders n views so that each comes after the views it
+// reads (names it reads that are not among them are streams). Views in a
+// cycle are an error.
+func dependencyOrder(n int, name func(int) string, reads func(int) []string) ([]int, error) {
+	index := map[string]int{}
+	for i := range n {
+		index[name(i)] = i
+	}
+	state := make([]int, n) // 0 new, 1 visiting, 2 done
+	var order []int
+	var visit func(i int, path []string) error
+	visit = func(i int, path []string) error {
+		switch state[i] {
+		case 1:
+			return fmt.Errorf("views read each other in a cycle: %s → %s; a view can read only views that do not read it", strings.Join(path, " → "), name(i))
+		case 2:
+			return nil
+		}
+		state[i] = 1
+		for _, r := range reads(i) {
+			if j, ok := index[r]; ok {
+				if err := visit(j, append(path, name(i))); err != nil {
+					return err
+				}
+			}
+		}
+		state[i] = 2
+		order = append(order, i)
+		return nil
+	}
+	for i := range n {
+		if err := visit(i, nil); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
 }
 
 func (m *Manager) compile(cv *parse.CreateView) (*plan.View, error) {
@@ -215,7 +280,51 @@ func (m *Manager) compile(cv *parse.CreateView) (*plan.View, error) {
 	if m.opts.IsStream != nil && m.opts.IsStream(cv.Name) {
 		return nil, &parse.Error{Pos: cv.Pos, Msg: fmt.Sprintf("%q is a stream already; name the view differently", cv.Name)}
 	}
-	return plan.Compile(cv, m.opts.Streams)
+	return plan.Compile(cv, m.lookup)
+}
+
+// lookup finds a FROM name: a stream, or a running view to read as one.
+func (m *Manager) lookup(name string) (plan.Source, bool) {
+	if src, ok := m.opts.Streams(name); ok {
+		return src, true
+	}
+	m.mu.Lock()
+	r, ok := m.views[name]
+	b, isBroken := m.broken[name]
+	m.mu.Unlock()
+	switch {
+	case isBroken:
+		return plan.Source{Err: fmt.Errorf("view %q is not running (%v); mend it first", name, b.err)}, true
+	case !ok:
+		return plan.Source{}, false
+	}
+	src, err := r.view.AsSource(func() int64 {
+		r.mu.Lock()
+		t := r.task
+		r.mu.Unlock()
+		return t.Stats().WatermarkMicros
+	})
+	if err != nil {
+		return plan.Source{Err: err}, true
+	}
+	return src, true
+}
+
+// readers are the running views that read the named view, by name.
+func (m *Manager) readers(name string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for n, r := range m.views {
+		for _, in := range r.view.Plan.Inputs() {
+			if in.Stream == OutputStream(name) {
+				out = append(out, n)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // start persists d and runs the view's task.
@@ -326,12 +435,30 @@ func (m *Manager) Retained() map[string]string {
 	out := map[string]string{}
 	for name, r := range m.views {
 		p := r.view.Plan
-		out[LateStream(name)] = p.Input.Stream
+		in := m.rootLocked(p.Input.Stream)
+		out[LateStream(name)] = in
 		if p.Window.Kind != stream.NoWindow || !p.Aggregating {
-			out[OutputStream(name)] = p.Input.Stream
+			out[OutputStream(name)] = in
 		}
 	}
 	return out
+}
+
+// rootLocked is the stream a log stream derives from: itself, or for a
+// view's output the root of that view's input. m.mu is held.
+func (m *Manager) rootLocked(s string) string {
+	for range 64 { // views form no cycles; the bound is only a guard
+		name, ok := strings.CutPrefix(s, plan.OutputStreamPrefix)
+		if !ok {
+			return s
+		}
+		r, ok := m.views[name]
+		if !ok {
+			return s
+		}
+		s = r.view.Plan.Input.Stream
+	}
+	return s
 }
 
 // stop ends a view's task (which commits what it processed) and waits.
@@ -485,6 +612,21 @@ func (m *Manager) Exec(ctx context.Context, stmt parse.Statement) (*serve.Result
 	return nil, bad(fmt.Errorf("not a view statement"))
 }
 
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}
+
+func pronoun(names []string) string {
+	if len(names) == 1 {
+		return "it"
+	}
+	return "them"
+}
+
 func ok(msg string) *serve.Result {
 	return &serve.Result{Columns: statusColumns, Types: statusTypes, Rows: [][]any{{msg}}}
 }
@@ -529,6 +671,9 @@ func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
 	case (exists || isBroken) && !cv.OrReplace:
 		return nil, bad(fmt.Errorf("view %q exists already; use CREATE OR REPLACE MATERIALIZED VIEW or DROP it first", cv.Name))
 	case exists:
+		if rs := m.readers(cv.Name); len(rs) > 0 {
+			return nil, bad(fmt.Errorf("view %q is read by %s; drop %s first, then replace it", cv.Name, quoteList(rs), pronoun(rs)))
+		}
 		if err := m.remove(old); err != nil {
 			return nil, err
 		}
@@ -601,6 +746,9 @@ func (m *Manager) drop(s *parse.DropView) (*serve.Result, error) {
 		return nil, bad(fmt.Errorf("%s: view %q does not exist (SHOW VIEWS lists them)", s.Pos, s.Name))
 	case r.def.Origin != "ddl":
 		return nil, bad(fmt.Errorf("view %q is defined in %s: remove it from that file and restart", s.Name, r.def.Origin))
+	}
+	if rs := m.readers(s.Name); len(rs) > 0 {
+		return nil, bad(fmt.Errorf("view %q is read by %s; drop %s first", s.Name, quoteList(rs), pronoun(rs)))
 	}
 	if err := m.remove(r); err != nil {
 		return nil, err

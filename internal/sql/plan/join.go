@@ -40,9 +40,9 @@ func (b *binder) fromJoin(x *parse.Join, lookup Lookup) error {
 	for i, f := range []parse.From{x.Left, x.Right} {
 		switch y := f.(type) {
 		case *parse.TableRef:
-			src, ok := lookup(y.Name)
-			if !ok {
-				return errAt(y.Pos, "unknown stream %q: views read streams declared in weir.yaml", y.Name)
+			src, err := find(lookup, y.Name, y.Pos)
+			if err != nil {
+				return err
 			}
 			j.side[i], j.names[i] = src, []string{y.Name, y.Alias}
 		case *parse.WindowTVF:

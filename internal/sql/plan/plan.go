@@ -15,10 +15,24 @@ import (
 type Source struct {
 	stream.Input
 	EventTime string // the name of the event-time column
+	// Err, when set, says why the name (a view) cannot be read.
+	Err error
 }
 
-// Lookup finds a stream by name.
+// Lookup finds a stream, or a view to read as one, by name.
 type Lookup func(name string) (Source, bool)
+
+// find looks a FROM name up.
+func find(lookup Lookup, name string, pos parse.Pos) (Source, error) {
+	src, ok := lookup(name)
+	switch {
+	case !ok:
+		return Source{}, errAt(pos, "unknown stream %q: views read the streams declared in weir.yaml and other views", name)
+	case src.Err != nil:
+		return Source{}, errAt(pos, "%v", src.Err)
+	}
+	return src, nil
+}
 
 // View is a compiled CREATE MATERIALIZED VIEW.
 type View struct {
@@ -26,6 +40,11 @@ type View struct {
 	SQL     string
 	Plan    *stream.Plan
 	Explain []string // the operator graph, one line per stage
+	// TimeCol is the output column views reading this one take as event
+	// time (window_end, window_start, or the input's event-time column
+	// selected as it is), or -1: see AsSource.
+	TimeCol  int
+	timeKind int
 }
 
 // DefaultLateFor is how long LATE DATA UPDATE keeps a fired window
@@ -151,6 +170,7 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 		return nil, err
 	}
 	v := &View{Name: cv.Name, SQL: cv.Text, Plan: p}
+	b.timeColumn(v, q)
 	v.Explain = explain(b, p, q)
 	return v, nil
 }
@@ -203,18 +223,18 @@ type binder struct {
 func (b *binder) from(f parse.From, lookup Lookup) error {
 	switch x := f.(type) {
 	case *parse.TableRef:
-		src, ok := lookup(x.Name)
-		if !ok {
-			return errAt(x.Pos, "unknown stream %q: views read streams declared in weir.yaml", x.Name)
+		src, err := find(lookup, x.Name, x.Pos)
+		if err != nil {
+			return err
 		}
 		b.src = src
 		b.names = []string{x.Name, x.Alias}
 		b.rowCols = src.Columns
 		return nil
 	case *parse.WindowTVF:
-		src, ok := lookup(x.Table)
-		if !ok {
-			return errAt(x.Pos, "unknown stream %q: views read streams declared in weir.yaml", x.Table)
+		src, err := find(lookup, x.Table, x.Pos)
+		if err != nil {
+			return err
 		}
 		b.src, b.tvf = src, x
 		b.names = []string{x.Table, x.Alias}

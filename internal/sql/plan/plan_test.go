@@ -1525,9 +1525,9 @@ func TestErrors(t *testing.T) {
 		"SELECT other.*", "FROM clicks")
 	f(`line 2, column 8: a.b.c: nested names are not supported`,
 		"SELECT a.b.c", "FROM clicks")
-	f(`line 3, column 6: unknown stream "views": views read streams declared in weir.yaml`,
+	f(`line 3, column 6: unknown stream "views": views read the streams declared in weir.yaml and other views`,
 		"SELECT x", "FROM views")
-	f(`line 3, column 6: unknown stream "views": views read streams declared in weir.yaml`,
+	f(`line 3, column 6: unknown stream "views": views read the streams declared in weir.yaml and other views`,
 		"SELECT url", "FROM TABLE(TUMBLE(TABLE views, DESCRIPTOR(ts), INTERVAL '1' MINUTE))")
 	f(`line 2, column 8: unknown function frob()`,
 		"SELECT frob(url) AS x", "FROM clicks")

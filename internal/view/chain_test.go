@@ -1,0 +1,156 @@
+package view
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weirhq/weir/internal/gate"
+	"github.com/weirhq/weir/internal/sql/parse"
+)
+
+// TestViewsOverViewsMatchBatchSQL: views reading other views — a second
+// aggregation over a windowed one, a stream joined with a window's max
+// (Nexmark q7's shape), and a window over a filtering view — equal
+// DuckDB's batch answers over the raw table, across a node restart, with
+// no record late anywhere.
+func TestViewsOverViewsMatchBatchSQL(t *testing.T) {
+	forSeeds(t, checkChains, []uint64{31, 32})
+}
+
+func checkChains(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 13))
+	partitions := 1 + rng.IntN(4)
+	disorder := time.Duration(1+rng.IntN(3)) * time.Second
+	dir := t.TempDir()
+	n := newNode(t, dir, partitions, disorder)
+	size := []int{1, 2}[rng.IntN(2)]
+	ddl := []string{
+		fmt.Sprintf(`CREATE MATERIALIZED VIEW per_user AS
+		SELECT user_id, window_end AS t, count(*) AS n, max(status) AS mx
+		FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '%d' SECOND)) GROUP BY user_id, window_start, window_end`, size),
+		`CREATE MATERIALIZED VIEW rollup AS
+		SELECT window_start AS s, count(*) AS users, sum(n) AS n, max(mx) AS mx
+		FROM TABLE(TUMBLE(TABLE per_user, DESCRIPTOR(t), INTERVAL '10' SECOND)) GROUP BY window_start, window_end`,
+		fmt.Sprintf(`CREATE MATERIALIZED VIEW top AS
+		SELECT window_end AS t, max(status) AS mx
+		FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '%d' SECOND)) GROUP BY window_start, window_end`, size),
+		fmt.Sprintf(`CREATE MATERIALIZED VIEW winners AS
+		SELECT e.seq, e.status, m.t FROM events e JOIN top m
+		  ON e.status = m.mx AND e.ts >= m.t - INTERVAL '%d' SECOND AND e.ts < m.t`, size),
+		`CREATE MATERIALIZED VIEW errors AS SELECT seq, ts, user_id FROM events WHERE status >= 400`,
+		`CREATE MATERIALIZED VIEW error_counts AS
+		SELECT user_id, window_start AS s, count(*) AS n, max(seq) AS hi
+		FROM TABLE(HOP(TABLE errors, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '3' SECOND)) GROUP BY user_id, window_start, window_end`,
+	}
+	for _, s := range ddl {
+		n.exec(t, s)
+	}
+	// What may not be: dropping or replacing a view others read, reading
+	// a view that rewrites its rows, or one without event time.
+	for _, c := range [][2]string{
+		{`DROP MATERIALIZED VIEW per_user`, `view "per_user" is read by "rollup"; drop it first`},
+		{`CREATE OR REPLACE MATERIALIZED VIEW top AS SELECT window_end AS t, min(status) AS mx FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end`, `view "top" is read by "winners"; drop it first, then replace it`},
+		{`CREATE MATERIALIZED VIEW c AS SELECT user_id, count(*) AS n FROM events GROUP BY user_id`, ``},
+		{`CREATE MATERIALIZED VIEW cc AS SELECT count(*) AS n FROM c`, `view "c" updates its rows`},
+		{`CREATE MATERIALIZED VIEW nt AS SELECT seq FROM events`, ``},
+		{`CREATE MATERIALIZED VIEW nnt AS SELECT count(*) AS k FROM TABLE(TUMBLE(TABLE nt, DESCRIPTOR(seq), INTERVAL '1' SECOND)) GROUP BY window_start`, `view "nt" has no event-time column for the views reading it: select its event-time column "ts" as it is`},
+	} {
+		stmt, want := c[0], c[1]
+		st, err := parse.Parse(stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = n.views.Exec(context.Background(), st)
+		switch {
+		case want == "" && err != nil:
+			t.Fatalf("%s: %v", stmt, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Fatalf("%s: got %v, want an error saying %q", stmt, err, want)
+		}
+	}
+	n.exec(t, `DROP MATERIALIZED VIEW c`)
+	n.exec(t, `DROP MATERIALIZED VIEW nt`)
+
+	base := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
+	users, total, clock := 2+rng.IntN(10), 0, int64(0)
+	events := 800 + rng.IntN(800)
+	ingest := func(from, to int) {
+		var body strings.Builder
+		for seq := from; seq < to; seq++ {
+			clock += int64(rng.IntN(120))
+			ts := clock - int64(rng.IntN(int(disorder.Milliseconds())))
+			fmt.Fprintf(&body, `{"ts":%d,"seq":%d,"user_id":"u%d","status":%d}`+"\n", base+ts, seq, rng.IntN(users), 200+rng.IntN(300))
+			total++
+		}
+		if res, err := n.gate.Ingest(context.Background(), gate.Request{Stream: "events", Format: gate.NDJSON, Body: []byte(body.String())}); err != nil || res.Quarantined != 0 {
+			t.Fatalf("%v %+v", err, res)
+		}
+	}
+	half := events / 2
+	ingest(0, half)
+	time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+	n.close()
+	n = newNode(t, dir, partitions, disorder) // every view resumes, readers after what they read
+	defer n.close()
+	ingest(half, events)
+
+	count := func(sql string) int64 { return n.exec(t, sql).Rows[0][0].(int64) }
+	maxTs := count("SELECT epoch_ms(max(ts)) FROM events")
+	wm := maxTs - disorder.Milliseconds()
+	// The filtering view's readers see its rows' times, and its watermark.
+	wantWm := time.UnixMilli(wm).UTC().Format(time.RFC3339Nano)
+	deadline := time.Now().Add(30 * time.Second)
+	wait := func(v string, in func() int64) {
+		t.Helper()
+		for {
+			st := n.showView(t, v)
+			if st["rows_in"] == in() && st["watermark"] == wantWm {
+				if st["late_kept"] != int64(0) {
+					t.Fatalf("%s: %v late records; none should be", v, st["late_kept"])
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("view %s did not catch up: %v (want rows_in %d, watermark %s)", v, st, in(), wantWm)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	all := func() int64 { return int64(total) }
+	wait("per_user", all)
+	wait("top", all)
+	wait("errors", all)
+	wait("rollup", func() int64 { return count("SELECT count(*) FROM per_user") })
+	wait("winners", func() int64 { return int64(total) + count("SELECT count(*) FROM top") })
+	wait("error_counts", func() int64 { return count("SELECT count(*) FROM errors") })
+
+	compare := func(name, view, oracle string) {
+		t.Helper()
+		got, want := rowsText(n.exec(t, view)), rowsText(n.exec(t, oracle))
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s differs from the batch oracle (partitions %d, disorder %s, window %ds):\n%s", name, partitions, disorder, size, firstDiff(want, got))
+		}
+		if len(got) == 0 {
+			t.Fatalf("%s: no rows to compare", name)
+		}
+	}
+	perUser := fmt.Sprintf(`SELECT user_id, epoch_ms(ts) // %[1]d * %[1]d + %[1]d AS t, count(*) AS n, max(status) AS mx
+		FROM events GROUP BY 1, 2 HAVING t <= %[2]d`, size*1000, wm)
+	compare("per_user", `SELECT user_id, epoch_ms(t), n, mx FROM per_user`, perUser)
+	compare("rollup", `SELECT epoch_ms(s), users, n, mx FROM rollup`, fmt.Sprintf(`
+		SELECT t // 10000 * 10000 AS s, count(*), sum(n), max(mx) FROM (%s) GROUP BY 1 HAVING s + 10000 <= %d`, perUser, wm))
+	top := fmt.Sprintf(`SELECT epoch_ms(ts) // %[1]d * %[1]d + %[1]d AS t, max(status) AS mx FROM events GROUP BY 1 HAVING t <= %[2]d`, size*1000, wm)
+	compare("winners", `SELECT seq, status, epoch_ms(t) FROM winners`, fmt.Sprintf(`
+		SELECT e.seq, e.status, m.t FROM events e JOIN (%s) m ON e.status = m.mx
+		  AND epoch_ms(e.ts) >= m.t - %d AND epoch_ms(e.ts) < m.t`, top, size*1000))
+	compare("errors", `SELECT seq, epoch_ms(ts), user_id FROM errors`, `SELECT seq, epoch_ms(ts), user_id FROM events WHERE status >= 400`)
+	compare("error_counts", `SELECT user_id, epoch_ms(s), n, hi FROM error_counts`, fmt.Sprintf(`
+		SELECT user_id, w.s, count(*), max(seq) FROM events,
+		  (SELECT unnest(range(epoch_ms(ts) // 1000 * 1000 - 2000, epoch_ms(ts) // 1000 * 1000 + 1, 1000)) AS s) w
+		WHERE status >= 400 GROUP BY 1, 2 HAVING w.s + 3000 <= %d`, wm))
+}
