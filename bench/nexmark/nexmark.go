@@ -52,7 +52,8 @@ func Queries() []string {
 	return names
 }
 
-// SQL returns a query's CREATE MATERIALIZED VIEW statement.
+// SQL returns a query's CREATE MATERIALIZED VIEW statements: one, or
+// several where each may read the ones before it.
 func SQL(query string) (string, error) {
 	b, err := queryFiles.ReadFile("queries/" + query + ".sql")
 	if err != nil {
@@ -123,35 +124,54 @@ func (r Result) EventsPerSecond() float64 { return float64(r.Events) / r.Wall.Se
 // EventsPerCPUSecond is the throughput per core.
 func (r Result) EventsPerCPUSecond() float64 { return float64(r.Events) / r.CPU.Seconds() }
 
-// Run runs one query over opts.Events generated events.
+// Run runs one query over opts.Events generated events. A query is one
+// view, or several where one reads another (the last is the result): each
+// runs as its own task, all at once, as a node runs them.
 func Run(ctx context.Context, opts Options) (Result, error) {
 	src, err := SQL(opts.Query)
 	if err != nil {
 		return Result{}, err
 	}
-	st, err := parse.Parse(src)
+	stmts, err := parse.ParseScript(src)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", opts.Query, err)
-	}
-	cv, ok := st.(*parse.CreateView)
-	if !ok {
-		return Result{}, fmt.Errorf("%s: not a CREATE MATERIALIZED VIEW", opts.Query)
 	}
 	schemas, err := Streams()
 	if err != nil {
 		return Result{}, err
 	}
-	v, err := plan.Compile(cv, func(name string) (plan.Source, bool) {
-		s, ok := schemas[name]
-		if !ok {
-			return plan.Source{}, false
+	var views []*plan.View
+	var tasks []*stream.Task
+	lookup := func(name string) (plan.Source, bool) {
+		if s, ok := schemas[name]; ok {
+			ev := s.ColumnIndex("dateTime")
+			return plan.Source{EventTime: "dateTime", Input: stream.Input{Stream: name, Partitions: 1, Columns: s.Columns,
+				Version: 1, EventCol: ev, Disorder: Disorder.Microseconds()}}, true
 		}
-		ev := s.ColumnIndex("dateTime")
-		return plan.Source{EventTime: "dateTime", Input: stream.Input{Stream: name, Partitions: 1, Columns: s.Columns,
-			Version: 1, EventCol: ev, Disorder: Disorder.Microseconds()}}, true
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", opts.Query, err)
+		for i, v := range views {
+			if v.Name == name {
+				src, err := v.AsSource(func() int64 { return tasks[i].Stats().WatermarkMicros })
+				if err != nil {
+					src.Err = err
+				}
+				return src, true
+			}
+		}
+		return plan.Source{}, false
+	}
+	for _, st := range stmts {
+		cv, ok := st.(*parse.CreateView)
+		if !ok {
+			return Result{}, fmt.Errorf("%s: %s: not a CREATE MATERIALIZED VIEW", opts.Query, st.StmtPos())
+		}
+		v, err := plan.Compile(cv, lookup)
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", opts.Query, err)
+		}
+		views = append(views, v)
+	}
+	if len(views) == 0 {
+		return Result{}, fmt.Errorf("%s: no CREATE MATERIALIZED VIEW", opts.Query)
 	}
 	dir := opts.Dir
 	if dir == "" {
@@ -165,43 +185,68 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	defer l.Close()
-	for _, name := range []string{"person", "auction", "bid", "out", "late"} {
+	for _, name := range []string{"person", "auction", "bid"} {
 		if err := l.EnsureStream(name, 1); err != nil {
 			return Result{}, err
 		}
 	}
-	var want []int64 // records each input of the view gets (one partition each)
-	for _, in := range v.Plan.Inputs() {
-		for k := gen.KindPerson; k <= gen.KindBid; k++ {
-			if k.String() == in.Stream {
-				want = append(want, gen.Count(k, opts.Events))
+	ends := make([][]int64, len(views)) // records each input of a view gets (one partition each)
+	for i, v := range views {
+		for _, s := range []string{outStream(v.Name), lateStream(v.Name)} {
+			if err := l.EnsureStream(s, 1); err != nil {
+				return Result{}, err
 			}
 		}
+		for _, in := range v.Plan.Inputs() {
+			want := int64(0) // a view's output: it ends when that view's run does
+			for k := gen.KindPerson; k <= gen.KindBid; k++ {
+				if k.String() == in.Stream {
+					want = gen.Count(k, opts.Events)
+				}
+			}
+			ends[i] = append(ends[i], want)
+		}
+		tasks = append(tasks, stream.NewTask(v.Plan, stream.Options{Log: l, Meta: l,
+			OutputStream: outStream(v.Name), LateStream: lateStream(v.Name), StatePrefix: "vstate/" + v.Name + "/"}))
 	}
 
-	task := stream.NewTask(v.Plan, stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late", StatePrefix: "vstate/" + opts.Query + "/"})
 	cpu0 := cpuTime()
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	genErr := make(chan error, 1)
-	go func() { genErr <- generate(ctx, l, schemas, gen.Config{Seed: opts.Seed, Rate: opts.Rate}, opts.Events) }()
-	if err := task.RunBounded(ctx, want); err != nil {
-		cancel()
-		<-genErr
-		return Result{}, fmt.Errorf("%s: %w", opts.Query, err)
+	errs := make(chan error, len(tasks)+1)
+	go func() { errs <- generate(ctx, l, schemas, gen.Config{Seed: opts.Seed, Rate: opts.Rate}, opts.Events) }()
+	for i, task := range tasks {
+		go func() {
+			err := task.RunBounded(ctx, ends[i])
+			if err != nil {
+				err = fmt.Errorf("%s: view %s: %w", opts.Query, views[i].Name, err)
+			}
+			errs <- err
+		}()
 	}
-	if err := <-genErr; err != nil {
-		return Result{}, err
+	var first error
+	for range len(tasks) + 1 {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel()
+		}
 	}
-	res := Result{Query: opts.Query, Events: opts.Events, Wall: time.Since(start), CPU: cpuTime() - cpu0, OutRows: task.Stats().Counts.Out}
+	if first != nil {
+		return Result{}, first
+	}
+	last := views[len(views)-1]
+	res := Result{Query: opts.Query, Events: opts.Events, Wall: time.Since(start), CPU: cpuTime() - cpu0, OutRows: tasks[len(tasks)-1].Stats().Counts.Out}
 	if opts.CSV != nil {
-		if err := writeCSV(opts.CSV, l, v.Plan); err != nil {
+		if err := writeCSV(opts.CSV, l, outStream(last.Name), last.Plan); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
+
+func outStream(view string) string  { return plan.OutputStreamPrefix + view }
+func lateStream(view string) string { return plan.OutputStreamPrefix + view + "__late" }
 
 // generate appends events [0, n) to the three streams, 8192 events per
 // log write.
@@ -284,18 +329,18 @@ var fieldOrder = [...][]string{
 // writeCSV writes the view's table: its rows (for an upsert view, the
 // latest non-deleted row per key), sorted, timestamps as epoch
 // milliseconds.
-func writeCSV(w io.Writer, l wlog.Log, p *stream.Plan) error {
+func writeCSV(w io.Writer, l wlog.Log, out string, p *stream.Plan) error {
 	cols := p.OutputColumns()
 	visible := p.Output
 	var rows [][]string
 	latest := map[string][]string{}
-	end, err := l.End("out", 0)
+	end, err := l.End(out, 0)
 	if err != nil {
 		return err
 	}
 	var vals []schema.Value
 	for off := int64(0); off < end; {
-		batches, err := l.Read("out", 0, off, 4<<20)
+		batches, err := l.Read(out, 0, off, 4<<20)
 		if err != nil {
 			return err
 		}

@@ -61,6 +61,15 @@ var batchSQL = map[string]string{
 	  count(DISTINCT auction), count(DISTINCT CASE WHEN price < 10000 THEN auction END),
 	  count(DISTINCT CASE WHEN price >= 10000 AND price < 1000000 THEN auction END), count(DISTINCT CASE WHEN price >= 1000000 THEN auction END)
 	FROM bid GROUP BY channel, date_trunc('day', dateTime)`,
+	"q5": `WITH c AS (
+	    SELECT auction, w.s, count(*) AS num FROM bid,
+	      (SELECT unnest(range(epoch_ms(dateTime) // 2000 * 2000 - 8000, epoch_ms(dateTime) // 2000 * 2000 + 1, 2000)) AS s) w
+	    GROUP BY 1, 2),
+	  m AS (SELECT s, max(num) AS maxnum FROM c GROUP BY s)
+	SELECT c.auction, c.num FROM c JOIN m ON c.s = m.s AND c.num = m.maxnum`,
+	"q7": `WITH m AS (SELECT epoch_ms(dateTime) // 10000 * 10000 + 10000 AS wend, max(price) AS maxprice FROM bid GROUP BY 1)
+	SELECT b.auction, b.price, b.bidder, epoch_ms(b.dateTime) FROM bid b JOIN m ON b.price = m.maxprice
+	  AND epoch_ms(b.dateTime) >= m.wend - 10000 AND epoch_ms(b.dateTime) < m.wend`,
 	"q17": `SELECT auction, epoch_ms(date_trunc('day', dateTime)), count(*),
 	  sum(CASE WHEN price < 10000 THEN 1 ELSE 0 END), sum(CASE WHEN price >= 10000 AND price < 1000000 THEN 1 ELSE 0 END),
 	  sum(CASE WHEN price >= 1000000 THEN 1 ELSE 0 END), min(price), max(price), avg(price), sum(price)
@@ -112,7 +121,7 @@ func TestQueriesMatchBatchSQL(t *testing.T) {
 
 // denseQueries run over events five minutes of event time apart, not
 // three days: their 10-second windows would hold too few events.
-var denseQueries = map[string]bool{"q8": true}
+var denseQueries = map[string]bool{"q5": true, "q7": true, "q8": true}
 
 // loadEvents writes the generated events into tables person, auction and
 // bid of a new in-memory DuckDB.
