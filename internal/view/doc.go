@@ -3,6 +3,9 @@
 // VIEW through the query API), persisted in the metadata store; one
 // stream task per view; the view's output and late side output as log
 // streams and as SQL tables in the serving engine; SHOW VIEWS and EXPLAIN.
+// Views may read views: the manager starts them in dependency order,
+// hands readers the upstream task's watermark, and refuses to drop or
+// replace a view others read.
 //
 // It connects package sql (parse, plan), package stream (the runtime) and
 // the serving engine; it must not import the gate, the lake writer or the

@@ -23,10 +23,15 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 	add("view %s: %s", p.Name, mode)
 	if j := b.join; j != nil {
 		for s, src := range j.side {
-			add("  source %s: stream %s AS %s, %d partitions, event time %s, max disorder %s", []string{"left", "right"}[s],
+			side := []string{"left", "right"}[s]
+			if v, ok := strings.CutPrefix(src.Stream, OutputStreamPrefix); ok && src.Upstream != nil {
+				add("  source %s: view %s AS %s, event time %s, watermark that view's", side, v, qualifier(j.names[s]), src.EventTime)
+				continue
+			}
+			add("  source %s: stream %s AS %s, %d partitions, event time %s, max disorder %s", side,
 				src.Stream, qualifier(j.names[s]), src.Partitions, src.EventTime, dur(src.Disorder))
 		}
-		add("  watermark: min over the active partitions of both streams of (max event time - its disorder); one task reads every partition")
+		add("  watermark: the lesser of the sides' (a stream's: min over its active partitions of max event time - its disorder; a view's: its own); one task reads every partition")
 		for s, f := range j.pushed {
 			if len(f) > 0 {
 				add("  filter %s before the join: %s", qualifier(j.names[s]), strings.Join(f, " AND "))
@@ -69,6 +74,9 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 			}
 			add("  late join input (behind the watermark): %s", late)
 		}
+	} else if v, ok := strings.CutPrefix(in.Stream, OutputStreamPrefix); ok && in.Upstream != nil {
+		add("  source: view %s, event time %s", v, b.src.EventTime)
+		add("  watermark: view %s's, as of its last commit (its rows still to come are later)", v)
 	} else {
 		add("  source: stream %s, %d partitions, event time %s, max disorder %s; one task reads every partition",
 			in.Stream, in.Partitions, b.src.EventTime, dur(in.Disorder))
