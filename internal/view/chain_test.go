@@ -154,3 +154,48 @@ func checkChains(t *testing.T, seed uint64) {
 		  (SELECT unnest(range(epoch_ms(ts) // 1000 * 1000 - 2000, epoch_ms(ts) // 1000 * 1000 + 1, 1000)) AS s) w
 		WHERE status >= 400 GROUP BY 1, 2 HAVING w.s + 3000 <= %d`, wm))
 }
+
+// TestFileViewsOverViews: file views start after the views they read,
+// whatever the file order; a view reading a rebuilt view is rebuilt too;
+// views reading each other in a cycle are an error that names them.
+func TestFileViewsOverViews(t *testing.T) {
+	file := func(name, sql string) FileView {
+		st, err := parse.Parse(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return FileView{Stmt: st.(*parse.CreateView), File: "views/" + name + ".sql"}
+	}
+	minutes := func(agg string) FileView {
+		return file("minutes", `CREATE MATERIALIZED VIEW minutes AS SELECT window_end AS t, `+agg+` AS n
+			FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end`)
+	}
+	peak := file("peak", `CREATE MATERIALIZED VIEW peak AS SELECT window_end AS t, max(n) AS most
+		FROM TABLE(TUMBLE(TABLE minutes, DESCRIPTOR(t), INTERVAL '10' SECOND)) GROUP BY window_start, window_end`)
+	dir := t.TempDir()
+	n := newNodeWith(t, dir, 2, time.Second, []FileView{peak, minutes("count(*)")})
+	if n.views.Plan("peak") == nil || n.views.Plan("minutes") == nil {
+		t.Fatal("both views should run")
+	}
+	n.close()
+	// The same SQL: nothing is rebuilt.
+	n = newNodeWith(t, dir, 2, time.Second, []FileView{peak, minutes("count(*)")})
+	if n.views.Rebuilt("minutes") || n.views.Rebuilt("peak") {
+		t.Fatal("unchanged views were rebuilt")
+	}
+	n.close()
+	n = newNodeWith(t, dir, 2, time.Second, []FileView{peak, minutes("sum(status)")})
+	if !n.views.Rebuilt("minutes") || !n.views.Rebuilt("peak") {
+		t.Fatalf("minutes changed: it and its reader peak should be rebuilt (minutes %v, peak %v)", n.views.Rebuilt("minutes"), n.views.Rebuilt("peak"))
+	}
+	n.close()
+
+	a := file("a", `CREATE MATERIALIZED VIEW a AS SELECT window_end AS t, count(*) AS n FROM TABLE(TUMBLE(TABLE b, DESCRIPTOR(t), INTERVAL '1' SECOND)) GROUP BY window_start, window_end`)
+	b := file("b", `CREATE MATERIALIZED VIEW b AS SELECT window_end AS t, count(*) AS n FROM TABLE(TUMBLE(TABLE a, DESCRIPTOR(t), INTERVAL '1' SECOND)) GROUP BY window_start, window_end`)
+	n = newNodeWith(t, t.TempDir(), 1, time.Second, nil)
+	defer n.close()
+	err := n.views.Start(context.Background(), []FileView{a, b})
+	if err == nil || !strings.Contains(err.Error(), "views read each other in a cycle: a → b → a") {
+		t.Fatalf("got %v, want the cycle named", err)
+	}
+}

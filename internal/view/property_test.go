@@ -37,6 +37,12 @@ type node struct {
 
 func newNode(t *testing.T, dir string, partitions int, disorder time.Duration) *node {
 	t.Helper()
+	return newNodeWith(t, dir, partitions, disorder, nil)
+}
+
+// newNodeWith is newNode with view files.
+func newNodeWith(t *testing.T, dir string, partitions int, disorder time.Duration, files []FileView) *node {
+	t.Helper()
 	l, err := pebblelog.Open(filepath.Join(dir, "log"), pebblelog.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +70,7 @@ func newNode(t *testing.T, dir string, partitions int, disorder time.Duration) *
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	if err := n.views.Start(ctx, nil); err != nil {
+	if err := n.views.Start(ctx, files); err != nil {
 		t.Fatal(err)
 	}
 	return n
