@@ -33,6 +33,7 @@ type joinState struct {
 	keyBuf  []byte
 	keyVal  []schema.Value
 	spans   []Span
+	pruned  Row // a row to buffer, its unread columns NULL
 }
 
 func (j *joinState) init(p *Join, rowLen int) {
@@ -204,6 +205,16 @@ func (t *Task) joinLate(side int) {
 func (t *Task) bufferRow(side, p int, off int64, row Row, ts int64, span Span, ikey string, matched bool, due int64) {
 	in := &t.inputs[side]
 	seg := row[t.seg[side] : t.seg[side]+len(in.Columns)]
+	if used := t.plan.Join.Used[side]; used != nil {
+		// Only what the view reads is kept: less state to write and hold.
+		t.join.pruned = append(t.join.pruned[:0], seg...)
+		for i, u := range used {
+			if !u {
+				t.join.pruned[i] = schema.Value{Null: true}
+			}
+		}
+		seg = t.join.pruned
+	}
 	enc := schema.EncodeRow(in.Columns, nil, seg)
 	vals, err := schema.DecodeRow(in.Columns, enc, make(Row, 0, len(in.Columns)))
 	if err != nil {

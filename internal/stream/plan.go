@@ -156,6 +156,10 @@ type Join struct {
 	LeftKeep, RightKeep int64
 	// Names are what the sides are called in the view (alias or stream).
 	Names [2]string
+	// Used says, per side and input column, whether the view reads it
+	// past the join; the others are buffered as NULL (a row's late record
+	// is written whole, before it is buffered). nil: every column.
+	Used [2][]bool
 }
 
 // LateColumns are the columns of the view's late records: the input's;

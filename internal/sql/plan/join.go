@@ -143,6 +143,7 @@ func (b *binder) resolveJoin(id *parse.Ident) (int, schema.Type, error) {
 		found, fslot, ftype = s, off+slot, typ
 	}
 	if found >= 0 {
+		b.markUsed(fslot)
 		return fslot, ftype, nil
 	}
 	var have []string
@@ -152,6 +153,29 @@ func (b *binder) resolveJoin(id *parse.Ident) (int, schema.Type, error) {
 		}
 	}
 	return 0, 0, errAt(id.Pos, "unknown column %q; the join has: %s", strings.Join(id.Parts, "."), strings.Join(have, ", "))
+}
+
+// markUsed records that the view reads a slot of the joined row.
+func (b *binder) markUsed(slot int) {
+	if b.used == nil {
+		b.used = map[int]bool{}
+	}
+	b.used[slot] = true
+}
+
+// usedColumns says, per side, which input columns the view reads (and the
+// event time): the join buffers only those.
+func (b *binder) usedColumns() [2][]bool {
+	var out [2][]bool
+	off := 0
+	for s, src := range b.join.side {
+		out[s] = make([]bool, len(src.Columns))
+		for i := range src.Columns {
+			out[s][i] = b.used[off+i] || i == src.EventCol
+		}
+		off += len(src.Columns)
+	}
+	return out
 }
 
 func matches(names []string, q string) bool {
@@ -198,6 +222,7 @@ func (b *binder) starColumns(table string, pos parse.Pos) ([]int, error) {
 		}
 		for i := range j.side[s].Columns {
 			slots = append(slots, off+i)
+			b.markUsed(off + i)
 		}
 	}
 	if b.window.Kind != stream.NoWindow && table == "" {

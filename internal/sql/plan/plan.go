@@ -169,6 +169,9 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	if err := b.streamingClauses(p); err != nil {
 		return nil, err
 	}
+	if p.Join != nil {
+		p.Join.Used = b.usedColumns()
+	}
 	v := &View{Name: cv.Name, SQL: cv.Text, Plan: p}
 	b.timeColumn(v, q)
 	v.Explain = explain(b, p, q)
@@ -218,6 +221,7 @@ type binder struct {
 	aggText []string
 	join    *joinBind       // FROM a JOIN b
 	rowCols []schema.Column // the row's columns before the window bounds
+	used    map[int]bool    // a join's row slots the view reads
 }
 
 func (b *binder) from(f parse.From, lookup Lookup) error {

@@ -2149,6 +2149,18 @@ func TestJoinPlans(t *testing.T) {
 	if j := v.Plan.Join; j.LeftKeep != 60_000_000 || j.RightKeep != 0 {
 		t.Fatalf("keep left %d right %d", j.LeftKeep, j.RightKeep)
 	}
+	// Only the columns read past the join are buffered (and the event time).
+	var kept [2][]string
+	for s, used := range v.Plan.Join.Used {
+		for i, u := range used {
+			if u {
+				kept[s] = append(kept[s], v.Plan.Inputs()[s].Columns[i].Name)
+			}
+		}
+	}
+	if got := fmt.Sprint(kept); got != "[[ts user_id url] [ts user_id]]" {
+		t.Fatalf("buffered columns %s", got)
+	}
 	// No time bound: a regular join keeps both sides.
 	v = mustCompile(t, `CREATE MATERIALIZED VIEW j AS SELECT a.url, count(*) AS n FROM clicks a JOIN clicks b ON a.url = b.url GROUP BY a.url`)
 	if j := v.Plan.Join; j.LeftKeep != stream.Forever || j.RightKeep != stream.Forever || !v.Plan.Upsert() {
