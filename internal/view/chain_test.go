@@ -15,7 +15,8 @@ import (
 
 // TestViewsOverViewsMatchBatchSQL: views reading other views — a second
 // aggregation over a windowed one, a stream joined with a window's max
-// (Nexmark q7's shape), and a window over a filtering view — equal
+// (Nexmark q7's shape), and a window over a filtering view — and SELECT
+// DISTINCT, continuous and per window, equal
 // DuckDB's batch answers over the raw table, across a node restart, with
 // no record late anywhere.
 func TestViewsOverViewsMatchBatchSQL(t *testing.T) {
@@ -43,6 +44,8 @@ func checkChains(t *testing.T, seed uint64) {
 		SELECT e.seq, e.status, m.t FROM events e JOIN top m
 		  ON e.status = m.mx AND e.ts >= m.t - INTERVAL '%d' SECOND AND e.ts < m.t`, size),
 		`CREATE MATERIALIZED VIEW errors AS SELECT seq, ts, user_id FROM events WHERE status >= 400`,
+		`CREATE MATERIALIZED VIEW classes AS SELECT DISTINCT user_id, status % 3 AS class FROM events`,
+		`CREATE MATERIALIZED VIEW active AS SELECT DISTINCT window_start, user_id FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '2' SECOND))`,
 		`CREATE MATERIALIZED VIEW error_counts AS
 		SELECT user_id, window_start AS s, count(*) AS n, max(seq) AS hi
 		FROM TABLE(HOP(TABLE errors, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '3' SECOND)) GROUP BY user_id, window_start, window_end`,
@@ -125,6 +128,8 @@ func checkChains(t *testing.T, seed uint64) {
 	wait("per_user", all)
 	wait("top", all)
 	wait("errors", all)
+	wait("classes", all)
+	wait("active", all)
 	wait("rollup", func() int64 { return count("SELECT count(*) FROM per_user") })
 	wait("winners", func() int64 { return int64(total) + count("SELECT count(*) FROM top") })
 	wait("error_counts", func() int64 { return count("SELECT count(*) FROM errors") })
@@ -148,6 +153,9 @@ func checkChains(t *testing.T, seed uint64) {
 	compare("winners", `SELECT seq, status, epoch_ms(t) FROM winners`, fmt.Sprintf(`
 		SELECT e.seq, e.status, m.t FROM events e JOIN (%s) m ON e.status = m.mx
 		  AND epoch_ms(e.ts) >= m.t - %d AND epoch_ms(e.ts) < m.t`, top, size*1000))
+	compare("DISTINCT", `SELECT user_id, class FROM classes`, `SELECT DISTINCT user_id, status % 3 FROM events`)
+	compare("windowed DISTINCT", `SELECT epoch_ms(window_start), user_id FROM active`, fmt.Sprintf(`
+		SELECT DISTINCT epoch_ms(ts) // 2000 * 2000 AS s, user_id FROM events WHERE epoch_ms(ts) // 2000 * 2000 + 2000 <= %d`, wm))
 	compare("errors", `SELECT seq, epoch_ms(ts), user_id FROM errors`, `SELECT seq, epoch_ms(ts), user_id FROM events WHERE status >= 400`)
 	compare("error_counts", `SELECT user_id, epoch_ms(s), n, hi FROM error_counts`, fmt.Sprintf(`
 		SELECT user_id, w.s, count(*), max(seq) FROM events,

@@ -54,9 +54,6 @@ const DefaultLateFor = time.Hour
 // Compile plans a view over the streams lookup knows.
 func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	q := cv.Query
-	if q.Distinct {
-		return nil, errAt(q.Pos, "SELECT DISTINCT is not supported in views yet; GROUP BY the columns instead")
-	}
 	if len(q.OrderBy) > 0 {
 		return nil, errAt(q.OrderBy[0].Pos, "ORDER BY is not supported in a view: a view's rows have no order; order them when you query the view")
 	}
@@ -69,6 +66,11 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	b := &binder{cv: cv}
 	if err := b.from(q.From, lookup); err != nil {
 		return nil, err
+	}
+	if q.Distinct {
+		if err := b.distinct(q); err != nil {
+			return nil, err
+		}
 	}
 	p := &stream.Plan{Name: cv.Name, Input: b.src.Input, Window: b.window}
 	in := &inputScope{b: b}
@@ -176,6 +178,41 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	b.timeColumn(v, q)
 	v.Explain = explain(b, p, q)
 	return v, nil
+}
+
+// distinct rewrites SELECT DISTINCT as a GROUP BY of the select list
+// (and of the window's bounds, when windowed: distinct rows per window).
+func (b *binder) distinct(q *parse.Select) error {
+	if len(q.GroupBy) > 0 || q.GroupByAll || q.Having != nil {
+		return errAt(q.Pos, "SELECT DISTINCT with GROUP BY or HAVING: the groups are distinct already; drop DISTINCT")
+	}
+	have := map[string]bool{}
+	for _, it := range q.Items {
+		switch {
+		case it.Star:
+			return errAt(it.Pos, "SELECT DISTINCT * is not supported in views: list the columns")
+		case hasAggregate(it.Expr):
+			return errAt(it.Expr.ExprPos(), "SELECT DISTINCT with aggregates is not supported in views: GROUP BY the other columns instead")
+		case isConst(it.Expr):
+			continue
+		}
+		if k := parse.FormatExprKey(it.Expr); !have[k] {
+			have[k] = true
+			q.GroupBy = append(q.GroupBy, it.Expr)
+		}
+	}
+	if b.window.Kind != stream.NoWindow {
+		for _, w := range []string{"window_start", "window_end"} {
+			if id := (&parse.Ident{Pos: q.Pos, Parts: []string{w}}); !have[parse.FormatExprKey(id)] {
+				q.GroupBy = append(q.GroupBy, id)
+			}
+		}
+	}
+	if len(q.GroupBy) == 0 {
+		return errAt(q.Pos, "SELECT DISTINCT of constants only: select a column")
+	}
+	q.Distinct = false
+	return nil
 }
 
 func addOutput(p *stream.Plan, names map[string]bool, name string, e stream.Expr, pos parse.Pos) error {

@@ -1656,8 +1656,12 @@ func TestErrors(t *testing.T) {
 		windowed("LATE DATA UPDATE FOR INTERVAL '-1' MINUTE")...)
 
 	// what views do not do
-	f(`line 2, column 1: SELECT DISTINCT is not supported in views yet; GROUP BY the columns instead`,
-		"SELECT DISTINCT url", "FROM clicks")
+	f(`line 2, column 1: SELECT DISTINCT with GROUP BY or HAVING: the groups are distinct already; drop DISTINCT`,
+		"SELECT DISTINCT url", "FROM clicks", "GROUP BY url")
+	f(`line 2, column 17: SELECT DISTINCT * is not supported in views: list the columns`,
+		"SELECT DISTINCT *", "FROM clicks")
+	f(`line 2, column 22: SELECT DISTINCT with aggregates is not supported in views: GROUP BY the other columns instead`,
+		"SELECT DISTINCT url, count(*)", "FROM clicks")
 	f(`line 4, column 10: ORDER BY is not supported in a view: a view's rows have no order; order them when you query the view`,
 		"SELECT url", "FROM clicks", "ORDER BY url DESC")
 	f(`line 4, column 7: LIMIT is not supported in a view; limit when you query the view`,
