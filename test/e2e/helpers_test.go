@@ -58,6 +58,10 @@ CREATE MATERIALIZED VIEW per_window AS
 SELECT window_start, window_end, count(*) AS n, sum(seq) AS s, sum(status) AS st
 FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
 GROUP BY window_start, window_end;
+
+-- A view over a view: it must hold per_window's rows exactly once too.
+CREATE MATERIALIZED VIEW window_copy AS
+SELECT window_end, n, s FROM per_window;
 `
 
 type proc struct {
@@ -318,7 +322,8 @@ func (n *testNode) checkViews(o oracle, what string) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := showViews(n.t, n.addr)
-		if st["per_user"].rowsIn == int64(o.accepted) && st["per_window"].rowsIn == int64(o.accepted) && st["per_window"].watermark == wantWm {
+		if st["per_user"].rowsIn == int64(o.accepted) && st["per_window"].rowsIn == int64(o.accepted) && st["per_window"].watermark == wantWm &&
+			st["window_copy"].watermark == wantWm && fmt.Sprint(st["window_copy"].rowsIn) == fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM per_window")[0]) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -336,6 +341,10 @@ func (n *testNode) checkViews(o oracle, what string) {
 			SELECT epoch_ms(v.window_start) AS w, v.n, (SELECT count(*) FROM clicks WHERE ts >= v.window_start AND ts < v.window_end) AS c
 			FROM per_window v) WHERE n <> c`)
 		n.t.Fatalf("%s: per_window sum(n), sum(s), sum(st), one row per window = %s, oracle %s; windows whose count differs from the table's (start:view/table): %v", what, got, want, diff)
+	}
+	got = fmt.Sprint(query(n.t, n.addr, "SELECT count(*), sum(n), sum(s) FROM window_copy"))
+	if want := fmt.Sprint(query(n.t, n.addr, "SELECT count(*), sum(n), sum(s) FROM per_window")); got != want {
+		n.t.Fatalf("%s: window_copy count, sum(n), sum(s) = %s, per_window's %s", what, got, want)
 	}
 	if got := fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM per_window__late")); got != "[0]" {
 		n.t.Fatalf("%s: per_window__late holds %s records; the input has no late records", what, got)
