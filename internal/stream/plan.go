@@ -70,6 +70,7 @@ type Plan struct {
 	Project     []Expr
 	Output      []schema.Column // the view's visible columns
 	Join        *Join           // nil: one input
+	Union       *Union          // nil: not a UNION ALL
 
 	AllowedLateness int64 // µs: windows fire when the watermark passes end + this
 	Late            LatePolicy
@@ -180,20 +181,36 @@ func (p *Plan) LateColumns() []schema.Column {
 	return cols
 }
 
-// Inputs are the streams a plan reads: its input, and a join's right side.
+// Union makes a plan read two inputs (Plan.Input first, Right) and write
+// each row as it comes: filtered and projected by its side's expressions,
+// which read the side's columns at its place in the row (the first
+// input's columns, then the second's). There is no state.
+type Union struct {
+	Right   Input
+	Filters [2]*Expr
+	Project [2][]Expr
+	Names   [2]string
+}
+
+// Inputs are the streams a plan reads: its input, and a join's or a
+// union's second.
 func (p *Plan) Inputs() []Input {
-	if p.Join == nil {
-		return []Input{p.Input}
+	switch {
+	case p.Join != nil:
+		return []Input{p.Input, p.Join.Right}
+	case p.Union != nil:
+		return []Input{p.Input, p.Union.Right}
 	}
-	return []Input{p.Input, p.Join.Right}
+	return []Input{p.Input}
 }
 
 // RowColumns are the columns of the rows the plan evaluates (before the
-// window bounds): the input's, or for a join the left's then the right's.
-// A view's late records have these columns.
+// window bounds): the input's, or for two inputs the first's then the
+// second's. A view's late records have these columns.
 func (p *Plan) RowColumns() []schema.Column {
-	if p.Join == nil {
+	in := p.Inputs()
+	if len(in) == 1 {
 		return p.Input.Columns
 	}
-	return append(slices.Clone(p.Input.Columns), p.Join.Right.Columns...)
+	return append(slices.Clone(in[0].Columns), in[1].Columns...)
 }

@@ -788,6 +788,13 @@ func (t *Task) process(p int, off int64, m *rowMapper, rec []byte) error {
 	if t.plan.Join != nil {
 		return t.joinRecord(side, p, off, ts, ev.Null)
 	}
+	if u := t.plan.Union; u != nil {
+		if f := u.Filters[side]; f != nil && !True(f.Eval(t.row)) {
+			return nil
+		}
+		t.writeRow(u.Project[side], t.row, "", false)
+		return nil
+	}
 	if t.plan.Filter != nil && !True(t.plan.Filter.Eval(t.row)) {
 		return nil
 	}
@@ -1206,12 +1213,17 @@ func (t *Task) emitStateless(row Row, ts int64, span *Span) {
 
 // writeOut projects row and appends it to the output chunk.
 func (t *Task) writeOut(row Row, key string, deleted bool) {
+	t.writeRow(t.plan.Project, row, key, deleted)
+}
+
+// writeRow is writeOut with the given projection.
+func (t *Task) writeRow(project []Expr, row Row, key string, deleted bool) {
 	if t.replaying {
 		return // committed before the crash
 	}
 	t.outVals = t.outVals[:0]
-	for i := range t.plan.Project {
-		t.outVals = append(t.outVals, t.plan.Project[i].Eval(row))
+	for i := range project {
+		t.outVals = append(t.outVals, project[i].Eval(row))
 	}
 	if t.plan.Upsert() {
 		t.hexKey = hex.AppendEncode(t.hexKey[:0], []byte(key))

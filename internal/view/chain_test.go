@@ -44,6 +44,10 @@ func checkChains(t *testing.T, seed uint64) {
 		SELECT e.seq, e.status, m.t FROM events e JOIN top m
 		  ON e.status = m.mx AND e.ts >= m.t - INTERVAL '%d' SECOND AND e.ts < m.t`, size),
 		`CREATE MATERIALIZED VIEW errors AS SELECT seq, ts, user_id FROM events WHERE status >= 400`,
+		`CREATE MATERIALIZED VIEW mixed AS SELECT seq, ts, user_id FROM errors
+		 UNION ALL SELECT seq, ts, user_id FROM events WHERE status < 250`,
+		`CREATE MATERIALIZED VIEW mixed_counts AS SELECT window_start AS s, count(*) AS n, sum(seq) AS total
+		FROM TABLE(TUMBLE(TABLE mixed, DESCRIPTOR(ts), INTERVAL '2' SECOND)) GROUP BY window_start, window_end`,
 		`CREATE MATERIALIZED VIEW classes AS SELECT DISTINCT user_id, status % 3 AS class FROM events`,
 		`CREATE MATERIALIZED VIEW active AS SELECT DISTINCT window_start, user_id FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '2' SECOND))`,
 		`CREATE MATERIALIZED VIEW error_counts AS
@@ -61,6 +65,9 @@ func checkChains(t *testing.T, seed uint64) {
 		{`CREATE MATERIALIZED VIEW c AS SELECT user_id, count(*) AS n FROM events GROUP BY user_id`, ``},
 		{`CREATE MATERIALIZED VIEW cc AS SELECT count(*) AS n FROM c`, `view "c" updates its rows`},
 		{`CREATE MATERIALIZED VIEW nt AS SELECT seq FROM events`, ``},
+		{`CREATE MATERIALIZED VIEW u AS SELECT seq FROM events UNION ALL SELECT user_id FROM events`, `column 1 of UNION ALL (seq) is BIGINT in the first SELECT and VARCHAR in the second; CAST one to the other`},
+		{`CREATE MATERIALIZED VIEW u AS SELECT seq, ts FROM events UNION ALL SELECT seq FROM events`, `the SELECTs of UNION ALL have 2 and 1 columns; they need the same number`},
+		{`CREATE MATERIALIZED VIEW u AS SELECT count(*) AS n FROM events UNION ALL SELECT seq FROM events`, `aggregates inside UNION ALL are not supported; make the UNION ALL a view and aggregate over it`},
 		{`CREATE MATERIALIZED VIEW nnt AS SELECT count(*) AS k FROM TABLE(TUMBLE(TABLE nt, DESCRIPTOR(seq), INTERVAL '1' SECOND)) GROUP BY window_start`, `view "nt" has no event-time column for the views reading it: select its event-time column "ts" as it is`},
 	} {
 		stmt, want := c[0], c[1]
@@ -128,6 +135,8 @@ func checkChains(t *testing.T, seed uint64) {
 	wait("per_user", all)
 	wait("top", all)
 	wait("errors", all)
+	wait("mixed", func() int64 { return count("SELECT count(*) FROM errors") + int64(total) })
+	wait("mixed_counts", func() int64 { return count("SELECT count(*) FROM mixed") })
 	wait("classes", all)
 	wait("active", all)
 	wait("rollup", func() int64 { return count("SELECT count(*) FROM per_user") })
@@ -153,6 +162,10 @@ func checkChains(t *testing.T, seed uint64) {
 	compare("winners", `SELECT seq, status, epoch_ms(t) FROM winners`, fmt.Sprintf(`
 		SELECT e.seq, e.status, m.t FROM events e JOIN (%s) m ON e.status = m.mx
 		  AND epoch_ms(e.ts) >= m.t - %d AND epoch_ms(e.ts) < m.t`, top, size*1000))
+	compare("UNION ALL", `SELECT seq, epoch_ms(ts), user_id FROM mixed`, `SELECT seq, epoch_ms(ts), user_id FROM events WHERE status >= 400 OR status < 250`)
+	compare("window over UNION ALL", `SELECT epoch_ms(s), n, total FROM mixed_counts`, fmt.Sprintf(`
+		SELECT epoch_ms(ts) // 2000 * 2000 AS s, count(*), sum(seq) FROM events WHERE status >= 400 OR status < 250
+		GROUP BY 1 HAVING s + 2000 <= %d`, wm))
 	compare("DISTINCT", `SELECT user_id, class FROM classes`, `SELECT DISTINCT user_id, status % 3 FROM events`)
 	compare("windowed DISTINCT", `SELECT epoch_ms(window_start), user_id FROM active`, fmt.Sprintf(`
 		SELECT DISTINCT epoch_ms(ts) // 2000 * 2000 AS s, user_id FROM events WHERE epoch_ms(ts) // 2000 * 2000 + 2000 <= %d`, wm))

@@ -40,6 +40,9 @@ type Select struct {
 	Having     Expr
 	OrderBy    []OrderItem
 	Limit      Expr
+	// UnionAll is the SELECT after UNION ALL, or nil; it may have its own.
+	// ORDER BY and LIMIT, when written, belong to the last.
+	UnionAll *Select
 }
 
 // SelectItem is one entry of the select list: an expression with an

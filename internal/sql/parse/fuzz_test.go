@@ -135,6 +135,7 @@ func selects(st Statement) []*Select {
 		}
 		out = append(out, s)
 		fromSelects(s.From)
+		add(s.UnionAll)
 	}
 	fromSelects = func(f From) {
 		switch f := f.(type) {

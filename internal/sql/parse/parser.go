@@ -605,6 +605,19 @@ func (p *parser) parseSelect() (*Select, *Error) {
 			return nil, err
 		}
 	}
+	if t := p.peek(); isWord(t, "union") {
+		p.next()
+		if !p.acceptWord("all") {
+			return nil, p.errAt(t, "UNION without ALL is not supported yet: write UNION ALL (and SELECT DISTINCT over it for distinct rows)")
+		}
+		if !p.isWord("select") {
+			return nil, p.errExpected(p.peek(), "SELECT after UNION ALL")
+		}
+		if s.UnionAll, err = p.parseSelect(); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	if p.acceptWord("order") {
 		if _, err := p.expectWord("by", "BY after ORDER"); err != nil {
 			return nil, err

@@ -502,7 +502,9 @@ func TestErrors(t *testing.T) {
 	f("SELECT 1; SELECT 2", "line 1, column 11: only one statement is allowed, found \"SELECT\" after ';'")
 	f("SELECT 1;;; SHOW VIEWS", "line 1, column 13: only one statement is allowed, found \"SHOW\" after ';'")
 	f("SELECT a FROM t LIMIT 5 OFFSET 10", "line 1, column 25: OFFSET is not supported yet")
-	f("SELECT a FROM t UNION SELECT b FROM u", "line 1, column 17: UNION is not supported yet")
+	f("SELECT a FROM t UNION SELECT b FROM u", "line 1, column 17: UNION without ALL is not supported yet: write UNION ALL (and SELECT DISTINCT over it for distinct rows)")
+	f("SELECT a FROM t UNION ALL FROM u", "line 1, column 27: expected SELECT after UNION ALL, found \"FROM\"")
+	f("SELECT a FROM t INTERSECT SELECT b FROM u", "line 1, column 17: INTERSECT is not supported yet")
 	f("SELECT a FROM t WHERE a = 1 ORDER a", "line 1, column 35: expected BY after ORDER, found \"a\"")
 	f("SELECT a FROM t GROUP a", "line 1, column 23: expected BY after GROUP, found \"a\"")
 

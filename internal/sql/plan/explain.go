@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"github.com/weirhq/weir/internal/schema"
 	"strings"
 	"time"
 
@@ -132,10 +133,15 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 			add("  late data: updates the emitted row for %s after it fires, then kept in %s__late", dur(p.LateFor), p.Name)
 		}
 	}
+	add("  output: %s", outputText(p.Output))
+	return lines
+}
+
+// outputText lists a view's columns with their types.
+func outputText(out []schema.Column) string {
 	var cols []string
-	for _, c := range p.Output {
+	for _, c := range out {
 		cols = append(cols, c.Name+" "+typeName(c.Type))
 	}
-	add("  output: %s", strings.Join(cols, ", "))
-	return lines
+	return strings.Join(cols, ", ")
 }

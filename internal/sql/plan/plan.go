@@ -60,6 +60,9 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	if q.Limit != nil {
 		return nil, errAt(q.Limit.ExprPos(), "LIMIT is not supported in a view; limit when you query the view")
 	}
+	if q.UnionAll != nil {
+		return compileUnion(cv, lookup)
+	}
 	if q.From == nil {
 		return nil, errAt(q.Pos, "a view needs FROM: name a stream, or a window over one, e.g. FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE))")
 	}
