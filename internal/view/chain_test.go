@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/weirhq/weir/internal/gate"
 	"github.com/weirhq/weir/internal/sql/parse"
 )
 
@@ -86,28 +84,16 @@ func checkChains(t *testing.T, seed uint64) {
 	n.exec(t, `DROP MATERIALIZED VIEW c`)
 	n.exec(t, `DROP MATERIALIZED VIEW nt`)
 
-	base := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
-	users, total, clock := 2+rng.IntN(10), 0, int64(0)
+	ev := newRandomEvents(rng, 2+rng.IntN(10), 120, disorder)
 	events := 800 + rng.IntN(800)
-	ingest := func(from, to int) {
-		var body strings.Builder
-		for seq := from; seq < to; seq++ {
-			clock += int64(rng.IntN(120))
-			ts := clock - int64(rng.IntN(int(disorder.Milliseconds())))
-			fmt.Fprintf(&body, `{"ts":%d,"seq":%d,"user_id":"u%d","status":%d}`+"\n", base+ts, seq, rng.IntN(users), 200+rng.IntN(300))
-			total++
-		}
-		if res, err := n.gate.Ingest(context.Background(), gate.Request{Stream: "events", Format: gate.NDJSON, Body: []byte(body.String())}); err != nil || res.Quarantined != 0 {
-			t.Fatalf("%v %+v", err, res)
-		}
-	}
 	half := events / 2
-	ingest(0, half)
+	ev.ingest(t, n, 0, half)
 	time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
 	n.close()
 	n = newNode(t, dir, partitions, disorder) // every view resumes, readers after what they read
 	defer n.close()
-	ingest(half, events)
+	ev.ingest(t, n, half, events)
+	total := ev.total
 
 	count := func(sql string) int64 { return n.exec(t, sql).Rows[0][0].(int64) }
 	maxTs := count("SELECT epoch_ms(max(ts)) FROM events")
@@ -115,22 +101,7 @@ func checkChains(t *testing.T, seed uint64) {
 	// The filtering view's readers see its rows' times, and its watermark.
 	wantWm := time.UnixMilli(wm).UTC().Format(time.RFC3339Nano)
 	deadline := time.Now().Add(30 * time.Second)
-	wait := func(v string, in func() int64) {
-		t.Helper()
-		for {
-			st := n.showView(t, v)
-			if st["rows_in"] == in() && st["watermark"] == wantWm {
-				if st["late_kept"] != int64(0) {
-					t.Fatalf("%s: %v late records; none should be", v, st["late_kept"])
-				}
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("view %s did not catch up: %v (want rows_in %d, watermark %s)", v, st, in(), wantWm)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	wait := func(v string, in func() int64) { t.Helper(); n.caughtUp(t, v, in, wantWm, deadline) }
 	all := func() int64 { return int64(total) }
 	wait("per_user", all)
 	wait("top", all)
@@ -143,16 +114,8 @@ func checkChains(t *testing.T, seed uint64) {
 	wait("winners", func() int64 { return int64(total) + count("SELECT count(*) FROM top") })
 	wait("error_counts", func() int64 { return count("SELECT count(*) FROM errors") })
 
-	compare := func(name, view, oracle string) {
-		t.Helper()
-		got, want := rowsText(n.exec(t, view)), rowsText(n.exec(t, oracle))
-		if !slices.Equal(got, want) {
-			t.Fatalf("%s differs from the batch oracle (partitions %d, disorder %s, window %ds):\n%s", name, partitions, disorder, size, firstDiff(want, got))
-		}
-		if len(got) == 0 {
-			t.Fatalf("%s: no rows to compare", name)
-		}
-	}
+	setup := fmt.Sprintf("partitions %d, disorder %s, window %ds", partitions, disorder, size)
+	compare := func(name, view, oracle string) { t.Helper(); n.matches(t, name, view, oracle, setup) }
 	perUser := fmt.Sprintf(`SELECT user_id, epoch_ms(ts) // %[1]d * %[1]d + %[1]d AS t, count(*) AS n, max(status) AS mx
 		FROM events GROUP BY 1, 2 HAVING t <= %[2]d`, size*1000, wm)
 	compare("per_user", `SELECT user_id, epoch_ms(t), n, mx FROM per_user`, perUser)

@@ -1,15 +1,10 @@
 package view
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/weirhq/weir/internal/gate"
 )
 
 // TestJoinsMatchBatchSQL: interval, LEFT interval, window and regular
@@ -51,59 +46,26 @@ func checkJoins(t *testing.T, seed uint64) {
 		FROM events a JOIN events b ON a.user_id = b.user_id AND a.status % 3 = b.status % 3
 		GROUP BY a.user_id`)
 
-	base := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
-	users, total, clock := 2+rng.IntN(12), 0, int64(0)
+	ev := newRandomEvents(rng, 2+rng.IntN(12), 200, disorder)
 	events := 600 + rng.IntN(600)
-	ingest := func(from, to int) {
-		var body strings.Builder
-		for seq := from; seq < to; seq++ {
-			clock += int64(rng.IntN(200))
-			ts := clock - int64(rng.IntN(int(disorder.Milliseconds())))
-			fmt.Fprintf(&body, `{"ts":%d,"seq":%d,"user_id":"u%d","status":%d}`+"\n", base+ts, seq, rng.IntN(users), 200+rng.IntN(300))
-			total++
-		}
-		if res, err := n.gate.Ingest(context.Background(), gate.Request{Stream: "events", Format: gate.NDJSON, Body: []byte(body.String())}); err != nil || res.Quarantined != 0 {
-			t.Fatalf("%v %+v", err, res)
-		}
-	}
 	half := events / 2
-	ingest(0, half)
+	ev.ingest(t, n, 0, half)
 	time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
 	n.close()
 	n = newNode(t, dir, partitions, disorder) // the views resume from their committed state
 	defer n.close()
-	ingest(half, events)
+	ev.ingest(t, n, half, events)
+	total := ev.total
 
 	maxTs := n.exec(t, "SELECT epoch_ms(max(ts)) FROM events").Rows[0][0].(int64)
 	wm := maxTs - disorder.Milliseconds()
 	wantWm := time.UnixMilli(wm).UTC().Format(time.RFC3339Nano)
 	deadline := time.Now().Add(30 * time.Second)
 	for _, v := range []string{"ij", "lj", "wj", "rj"} {
-		for {
-			st := n.showView(t, v)
-			if st["rows_in"] == int64(2*total) && st["watermark"] == wantWm {
-				if st["late_kept"] != int64(0) {
-					t.Fatalf("%s: %v late records in a stream without late records", v, st["late_kept"])
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("view %s did not catch up: %v (want rows_in %d, watermark %s)", v, st, 2*total, wantWm)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		n.caughtUp(t, v, func() int64 { return int64(2 * total) }, wantWm, deadline)
 	}
-	compare := func(name, view, oracle string) {
-		t.Helper()
-		got, want := rowsText(n.exec(t, view)), rowsText(n.exec(t, oracle))
-		if !slices.Equal(got, want) {
-			t.Fatalf("%s differs from the batch oracle (partitions %d, disorder %s, interval -%ds..%ds, window %ds):\n%s",
-				name, partitions, disorder, before, after, size, firstDiff(want, got))
-		}
-		if len(got) == 0 {
-			t.Fatalf("%s: no rows to compare", name)
-		}
-	}
+	setup := fmt.Sprintf("partitions %d, disorder %s, interval -%ds..%ds, window %ds", partitions, disorder, before, after, size)
+	compare := func(name, view, oracle string) { t.Helper(); n.matches(t, name, view, oracle, setup) }
 	compare("interval join", `SELECT l, r, user_id, status FROM ij`, fmt.Sprintf(`
 		SELECT a.seq, b.seq, a.user_id, b.status FROM events a JOIN events b ON a.user_id = b.user_id
 		  AND b.ts BETWEEN a.ts - INTERVAL %d SECOND AND a.ts + INTERVAL %d SECOND AND a.seq <> b.seq
