@@ -41,6 +41,10 @@ func checkJoins(t *testing.T, seed uint64) {
 		  ON a.user_id = b.user_id AND a.window_start = b.window_start AND a.window_end = b.window_end
 		WHERE b.status >= 400
 		GROUP BY a.user_id, window_start, window_end`, size))
+	ttl := 1 + rng.IntN(3)
+	n.exec(t, fmt.Sprintf(`CREATE MATERIALIZED VIEW tj AS
+		SELECT a.seq AS l, b.seq AS r FROM events a JOIN events b ON a.user_id = b.user_id AND a.status %% 5 = b.status %% 5
+		STATE TTL INTERVAL '%d' SECOND`, ttl))
 	n.exec(t, `CREATE MATERIALIZED VIEW rj AS
 		SELECT a.user_id, count(*) AS n, sum(b.seq) AS s
 		FROM events a JOIN events b ON a.user_id = b.user_id AND a.status % 3 = b.status % 3
@@ -61,7 +65,7 @@ func checkJoins(t *testing.T, seed uint64) {
 	wm := maxTs - disorder.Milliseconds()
 	wantWm := time.UnixMilli(wm).UTC().Format(time.RFC3339Nano)
 	deadline := time.Now().Add(30 * time.Second)
-	for _, v := range []string{"ij", "lj", "wj", "rj"} {
+	for _, v := range []string{"ij", "lj", "wj", "rj", "tj"} {
 		n.caughtUp(t, v, func() int64 { return int64(2 * total) }, wantWm, deadline)
 	}
 	setup := fmt.Sprintf("partitions %d, disorder %s, interval -%ds..%ds, window %ds", partitions, disorder, before, after, size)
@@ -85,6 +89,9 @@ func checkJoins(t *testing.T, seed uint64) {
 		SELECT a.user_id, epoch_ms(a.ts) // %[1]d * %[1]d AS ws, epoch_ms(a.ts) // %[1]d * %[1]d + %[1]d AS we, count(*), sum(b.status), max(a.seq)
 		FROM events a JOIN events b ON a.user_id = b.user_id AND epoch_ms(a.ts) // %[1]d = epoch_ms(b.ts) // %[1]d
 		WHERE b.status >= 400 GROUP BY 1, 2, 3 HAVING we <= %[2]d`, size*1000, wm))
+	compare("regular join with STATE TTL", `SELECT l, r FROM tj`, fmt.Sprintf(`
+		SELECT a.seq, b.seq FROM events a JOIN events b ON a.user_id = b.user_id AND a.status %% 5 = b.status %% 5
+		  AND abs(epoch_ms(b.ts) - epoch_ms(a.ts)) <= %d`, ttl*1000))
 	compare("regular join", `SELECT user_id, n, s FROM rj`, `
 		SELECT a.user_id, count(*), sum(b.seq) FROM events a JOIN events b ON a.user_id = b.user_id AND a.status % 3 = b.status % 3
 		GROUP BY 1`)

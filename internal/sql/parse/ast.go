@@ -124,6 +124,7 @@ type CreateView struct {
 
 	AllowedLateness *Interval // nil: not given
 	EmitEvery       *Interval // nil: not given
+	StateTTL        *Interval // STATE TTL, for regular joins; nil: not given
 	Late            LatePolicy
 	LateFor         *Interval // LATE DATA UPDATE FOR ...; nil: not given
 }

@@ -423,6 +423,8 @@ func (p *parser) parseStreamingClauses(cv *CreateView) *Error {
 			clause = "EMIT EVERY"
 		case isWord(t, "late"):
 			clause = "LATE DATA"
+		case isWord(t, "state") && isWord(p.peekAt(1), "ttl"):
+			clause = "STATE TTL"
 		default:
 			if len(seen) > 0 && t.kind == tokWord {
 				switch t.val {
@@ -449,6 +451,9 @@ func (p *parser) parseStreamingClauses(cv *CreateView) *Error {
 			}
 		case "LATE DATA":
 			err = p.parseLateData(cv)
+		case "STATE TTL":
+			p.next()
+			cv.StateTTL, err = p.parseClauseInterval(clause)
 		}
 		if err != nil {
 			return err
@@ -668,7 +673,7 @@ func (p *parser) parseOptAlias() (string, *Error) {
 		p.next()
 		return t.val, nil
 	}
-	if t := p.peek(); isName(t) {
+	if t := p.peek(); isName(t) && !(t.val == "state" && isWord(p.peekAt(1), "ttl")) {
 		p.next()
 		return t.val, nil
 	}

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/weirhq/weir/internal/schema"
@@ -368,6 +369,24 @@ func (b *binder) planJoin(p *stream.Plan, where parse.Expr) (parse.Expr, error) 
 		return nil, errAt(j.x.Pos, "a window join matches rows of the same window: add ON ... AND %s.window_start = %s.window_start AND %s.window_end = %s.window_end",
 			qualifier(j.names[0]), qualifier(j.names[1]), qualifier(j.names[0]), qualifier(j.names[1]))
 	}
+	if ttl := b.cv.StateTTL; ttl != nil {
+		switch {
+		case b.window.Kind != stream.NoWindow || hasLo || hasHi:
+			return nil, errAt(ttl.Pos, "STATE TTL applies to regular joins; this one's state is bounded already by its window or time bounds")
+		case ttl.Micros <= 0:
+			return nil, errAt(ttl.Pos, "STATE TTL needs a positive interval, got %s", ttl.Text)
+		}
+		// Rows further apart in event time than the TTL do not join: the
+		// bound a buffered row's expiry needs to keep results exact.
+		lo, hi, hasLo, hasHi = -ttl.Micros, ttl.Micros, true, true
+		at := func(s int) *parse.Ident {
+			return &parse.Ident{Pos: ttl.Pos, Parts: []string{qualifier(j.names[s]), j.side[s].EventTime}}
+		}
+		on = append(on,
+			&parse.Binary{Pos: ttl.Pos, Op: ">=", L: at(1), R: &parse.Binary{Pos: ttl.Pos, Op: "-", L: at(0), R: ttl}},
+			&parse.Binary{Pos: ttl.Pos, Op: "<=", L: at(1), R: &parse.Binary{Pos: ttl.Pos, Op: "+", L: at(0), R: ttl}})
+		j.boundText = append(j.boundText, fmt.Sprintf("STATE TTL %s: %s within %s of %s", ttl.Text, qualifiedTime(j, 1), dur(ttl.Micros), qualifiedTime(j, 0)))
+	}
 	if len(sj.LeftKey) == 0 {
 		return nil, errAt(j.x.Pos, "a join in a view needs an equality of a column (or expression) of each side in ON, e.g. ON %s.id = %s.id: it is what the state is keyed by",
 			qualifier(j.names[0]), qualifier(j.names[1]))
@@ -382,7 +401,7 @@ func (b *binder) planJoin(p *stream.Plan, where parse.Expr) (parse.Expr, error) 
 		return nil, errAt(j.x.Pos, "the join's time bounds leave no pair: the right side's time must be at least %s and at most %s after the left's", dur(lo), dur(hi))
 	}
 	if j.kind == stream.LeftJoin && b.window.Kind == stream.NoWindow && sj.LeftKeep == stream.Forever {
-		return nil, errAt(j.x.Pos, "a LEFT JOIN in a view needs a time bound (e.g. ON ... AND %s BETWEEN %s AND %s + INTERVAL '1' HOUR) or a window join: without one, no time comes when a left row is known to have no match",
+		return nil, errAt(j.x.Pos, "a LEFT JOIN in a view needs a time bound (e.g. ON ... AND %s BETWEEN %s AND %s + INTERVAL '1' HOUR), a window join or STATE TTL: without one, no time comes when a left row is known to have no match",
 			qualifiedTime(j, 1), qualifiedTime(j, 0), qualifiedTime(j, 0))
 	}
 	if len(on) > 0 {

@@ -615,6 +615,9 @@ func (b *binder) streamingClauses(p *stream.Plan) error {
 		}
 		return nil
 	}
+	if iv := cv.StateTTL; iv != nil && p.Join == nil {
+		return errAt(iv.Pos, "STATE TTL applies to regular joins (a join without time bounds or a window) only")
+	}
 	if iv := cv.AllowedLateness; iv != nil {
 		if err := need(iv, "ALLOWED LATENESS"); err != nil {
 			return err

@@ -1669,7 +1669,7 @@ func TestErrors(t *testing.T) {
 	// joins: what they need
 	f(`line 2, column 8: column "url" is in both "clicks" and "c2": qualify it, e.g. clicks.url`,
 		"SELECT url", "FROM clicks JOIN clicks AS c2 ON clicks.url = c2.url")
-	f(`line 3, column 13: a LEFT JOIN in a view needs a time bound (e.g. ON ... AND c2.ts BETWEEN clicks.ts AND clicks.ts + INTERVAL '1' HOUR) or a window join: without one, no time comes when a left row is known to have no match`,
+	f(`line 3, column 13: a LEFT JOIN in a view needs a time bound (e.g. ON ... AND c2.ts BETWEEN clicks.ts AND clicks.ts + INTERVAL '1' HOUR), a window join or STATE TTL: without one, no time comes when a left row is known to have no match`,
 		"SELECT clicks.url", "FROM clicks LEFT JOIN clicks AS c2 ON clicks.url = c2.url")
 	f(`line 3, column 12: CROSS JOIN is not supported in views: its state would hold every row of both streams; join ON an equality of columns`,
 		"SELECT url", "FROM clicks, clicks AS c2")
@@ -2152,6 +2152,23 @@ func TestJoinPlans(t *testing.T) {
 		ON a.user_id = b.user_id AND a.ts <= b.ts AND b.ts < a.ts + INTERVAL '1' MINUTE`)
 	if j := v.Plan.Join; j.LeftKeep != 60_000_000 || j.RightKeep != 0 {
 		t.Fatalf("keep left %d right %d", j.LeftKeep, j.RightKeep)
+	}
+	// STATE TTL: a regular join whose rows expire, as a bound of ±TTL.
+	v = mustCompile(t, `CREATE MATERIALIZED VIEW j AS SELECT a.url FROM clicks a LEFT JOIN clicks b ON a.user_id = b.user_id STATE TTL INTERVAL '1' HOUR`)
+	if j := v.Plan.Join; j.LeftKeep != 3_600_000_000 || j.RightKeep != 3_600_000_000 || j.On == nil {
+		t.Fatalf("STATE TTL: keep left %d right %d, on %v", j.LeftKeep, j.RightKeep, j.On != nil)
+	}
+	if line := "  time bounds: STATE TTL INTERVAL '1' HOUR: b.ts within 1h0m0s of a.ts"; !slices.Contains(v.Explain, line) {
+		t.Errorf("no line %q in:\n%s", line, strings.Join(v.Explain, "\n"))
+	}
+	for sql, want := range map[string]string{
+		`CREATE MATERIALIZED VIEW j AS SELECT a.url FROM clicks a JOIN clicks b ON a.user_id = b.user_id AND b.ts > a.ts STATE TTL INTERVAL '1' HOUR`: "line 1, column 123: STATE TTL applies to regular joins; this one's state is bounded already by its window or time bounds",
+		`CREATE MATERIALIZED VIEW j AS SELECT url FROM clicks STATE TTL INTERVAL '1' HOUR`:                                                          "line 1, column 64: STATE TTL applies to regular joins (a join without time bounds or a window) only",
+		`CREATE MATERIALIZED VIEW j AS SELECT a.url FROM clicks a JOIN clicks b ON a.user_id = b.user_id STATE TTL INTERVAL '0' SECOND`:               "line 1, column 107: STATE TTL needs a positive interval, got INTERVAL '0' SECOND",
+	} {
+		if _, err := compileWith(sql, lookupClicks); err == nil || err.Error() != want {
+			t.Errorf("%s\n  got  %v\n  want %s", sql, err, want)
+		}
 	}
 	// Only the columns read past the join are buffered (and the event time).
 	var kept [2][]string
