@@ -2163,7 +2163,7 @@ func TestJoinPlans(t *testing.T) {
 	}
 	for sql, want := range map[string]string{
 		`CREATE MATERIALIZED VIEW j AS SELECT a.url FROM clicks a JOIN clicks b ON a.user_id = b.user_id AND b.ts > a.ts STATE TTL INTERVAL '1' HOUR`: "line 1, column 123: STATE TTL applies to regular joins; this one's state is bounded already by its window or time bounds",
-		`CREATE MATERIALIZED VIEW j AS SELECT url FROM clicks STATE TTL INTERVAL '1' HOUR`:                                                          "line 1, column 64: STATE TTL applies to regular joins (a join without time bounds or a window) only",
+		`CREATE MATERIALIZED VIEW j AS SELECT url FROM clicks STATE TTL INTERVAL '1' HOUR`:                                                            "line 1, column 64: STATE TTL applies to regular joins (a join without time bounds or a window) only",
 		`CREATE MATERIALIZED VIEW j AS SELECT a.url FROM clicks a JOIN clicks b ON a.user_id = b.user_id STATE TTL INTERVAL '0' SECOND`:               "line 1, column 107: STATE TTL needs a positive interval, got INTERVAL '0' SECOND",
 	} {
 		if _, err := compileWith(sql, lookupClicks); err == nil || err.Error() != want {
