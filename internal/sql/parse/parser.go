@@ -429,7 +429,7 @@ func (p *parser) parseStreamingClauses(cv *CreateView) *Error {
 			if len(seen) > 0 && t.kind == tokWord {
 				switch t.val {
 				case "from", "where", "group", "having", "order", "limit", "join", "inner", "left", "right", "full", "cross":
-					return p.errAt(t, fmt.Sprintf("%s must come before the streaming clauses (ALLOWED LATENESS, EMIT EVERY, LATE DATA), which end the view", strings.ToUpper(t.val)))
+					return p.errAt(t, fmt.Sprintf("%s must come before the streaming clauses (ALLOWED LATENESS, EMIT EVERY, LATE DATA, STATE TTL), which end the view", strings.ToUpper(t.val)))
 				}
 			}
 			return nil

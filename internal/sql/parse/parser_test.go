@@ -472,7 +472,7 @@ func TestErrors(t *testing.T) {
 	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t LATE DATA KEEP",
 		"line 1, column 57: expected DROP, SIDE OUTPUT or UPDATE after LATE DATA, found \"KEEP\"")
 	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t EMIT EVERY INTERVAL '1' SECOND WHERE a > 1",
-		"line 1, column 78: WHERE must come before the streaming clauses (ALLOWED LATENESS, EMIT EVERY, LATE DATA), which end the view")
+		"line 1, column 78: WHERE must come before the streaming clauses (ALLOWED LATENESS, EMIT EVERY, LATE DATA, STATE TTL), which end the view")
 	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t LATE DATA UPDATE FOR 5",
 		"line 1, column 68: expected an interval literal (for example INTERVAL '10' SECOND) after LATE DATA UPDATE FOR, found \"5\"")
 	f("SELECT a FROM t EMIT EVERY INTERVAL '1' SECOND",
