@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/weirhq/weir/internal/schema"
 )
@@ -136,6 +135,9 @@ func (t *Task) joinRecord(side, p int, off int64, ts int64, tsNull bool) error {
 		matched := false
 		oseg := t.seg[other]
 		for _, c := range st.index[other][string(st.keyBuf)] {
+			if c.gone {
+				continue
+			}
 			copy(row[oseg:], c.jr.vals)
 			if j.On != nil && !True(j.On.Eval(row)) {
 				continue
@@ -260,9 +262,15 @@ func (t *Task) evict(wm int64) {
 	for len(st.q) > 0 && st.q[0].due < wm {
 		g := heap.Pop(&st.q).(*group)
 		jr := g.jr
+		// Rows of a key leave in about the order they came: the leaving row
+		// is first, or is marked gone (matching skips it) and drops off the
+		// front later. Deleting from the middle would make a hot key's
+		// evictions quadratic.
+		g.gone = true
 		rows := st.index[jr.side][jr.ikey]
-		if i := slices.Index(rows, g); i >= 0 {
-			rows = slices.Delete(rows, i, i+1)
+		for len(rows) > 0 && rows[0].gone {
+			rows[0] = nil
+			rows = rows[1:]
 		}
 		if len(rows) == 0 {
 			delete(st.index[jr.side], jr.ikey)
@@ -270,7 +278,6 @@ func (t *Task) evict(wm int64) {
 			st.index[jr.side][jr.ikey] = rows
 		}
 		st.rows--
-		g.gone = true
 		t.forget(g)
 		if jr.side == 0 && t.plan.Join.Kind == LeftJoin && !jr.matched {
 			var sp *Span
