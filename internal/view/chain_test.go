@@ -63,6 +63,9 @@ func checkChains(t *testing.T, seed uint64) {
 		{`CREATE MATERIALIZED VIEW c AS SELECT user_id, count(*) AS n FROM events GROUP BY user_id`, ``},
 		{`CREATE MATERIALIZED VIEW cc AS SELECT count(*) AS n FROM c`, `view "c" updates its rows`},
 		{`CREATE MATERIALIZED VIEW nt AS SELECT seq FROM events`, ``},
+		{`CREATE MATERIALIZED VIEW ws AS SELECT window_start, window_end, count(*) AS n FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end`, ``},
+		{`CREATE MATERIALIZED VIEW wws AS SELECT sum(n) AS n FROM TABLE(TUMBLE(TABLE ws, DESCRIPTOR(window_end), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end`,
+			`"ws" has a column named window_start, and a window over it adds its own window_start and window_end: rename the column in "ws" (e.g. window_start AS window_start_prev)`},
 		{`CREATE MATERIALIZED VIEW u AS SELECT seq FROM events UNION ALL SELECT user_id FROM events`, `column 1 of UNION ALL (seq) is BIGINT in the first SELECT and VARCHAR in the second; CAST one to the other`},
 		{`CREATE MATERIALIZED VIEW u AS SELECT seq, ts FROM events UNION ALL SELECT seq FROM events`, `the SELECTs of UNION ALL have 2 and 1 columns; they need the same number`},
 		{`CREATE MATERIALIZED VIEW u AS SELECT count(*) AS n FROM events UNION ALL SELECT seq FROM events`, `aggregates inside UNION ALL are not supported; make the UNION ALL a view and aggregate over it`},
@@ -83,6 +86,7 @@ func checkChains(t *testing.T, seed uint64) {
 	}
 	n.exec(t, `DROP MATERIALIZED VIEW c`)
 	n.exec(t, `DROP MATERIALIZED VIEW nt`)
+	n.exec(t, `DROP MATERIALIZED VIEW ws`)
 
 	ev := newRandomEvents(rng, 2+rng.IntN(10), 120, disorder)
 	events := 800 + rng.IntN(800)

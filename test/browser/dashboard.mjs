@@ -76,6 +76,11 @@ try {
     for (const id of ["http", "stream:clicks", "view:clicks_live", "view:clicks_per_minute", "sink:lake", "sink:minutes"]) {
       if ((await page.locator(`[data-node="${id}"]`).count()) !== 1) fail(`the pipeline graph has no node ${id}`);
     }
+    // A view reading a view sits a column to the right of the one it reads, with an edge from it.
+    const x = async (id) => Number((await page.locator(`[data-node="${id}"]`).getAttribute("transform")).match(/translate\(([-\d.]+)/)[1]);
+    if ((await page.locator('[data-node="view:busy_minutes"]').count()) !== 1) fail("the pipeline graph has no node view:busy_minutes");
+    if (!((await x("view:busy_minutes")) > (await x("view:clicks_per_minute")))) fail("busy_minutes is not drawn right of clicks_per_minute, the view it reads");
+    if ((await page.locator('[data-edge="e:view:busy_minutes"]').count()) !== 1) fail("no edge into busy_minutes");
     const label = await page.locator('[data-node="stream:clicks"] .t3').textContent();
     if (num(label.split("accepted")[0]) < before + 300) fail(`the graph's clicks node says "${label}", want at least ${before + 300} accepted`);
     await page.locator('.stream[data-stream="clicks"] .spark canvas').waitFor({ timeout: T });

@@ -78,6 +78,9 @@ func TestDashboard(t *testing.T) {
 		must(t, err)
 		must(t, os.WriteFile(filepath.Join(pipeline, "views", v), b, 0o644))
 	}
+	// A view over a view: the graph draws it a column further right.
+	must(t, os.WriteFile(filepath.Join(pipeline, "views", "busy_minutes.sql"), []byte(
+		"CREATE MATERIALIZED VIEW busy_minutes AS SELECT window_end, country, clicks FROM clicks_per_minute WHERE clicks >= 1;\n"), 0o644))
 	logf, err := os.Create(filepath.Join(dir, "weir.log"))
 	must(t, err)
 	defer logf.Close()

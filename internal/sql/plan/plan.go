@@ -283,6 +283,12 @@ func (b *binder) from(f parse.From, lookup Lookup) error {
 		b.src, b.tvf = src, x
 		b.names = []string{x.Table, x.Alias}
 		b.rowCols = src.Columns
+		for _, c := range src.Columns {
+			if n := strings.ToLower(c.Name); n == "window_start" || n == "window_end" {
+				return errAt(x.Pos, "%q has a column named %s, and a window over it adds its own window_start and window_end: rename the column in %q (e.g. %s AS %s_prev)",
+					x.Table, c.Name, x.Table, c.Name, n)
+			}
+		}
 		if x.TimeCol != src.EventTime && !strings.EqualFold(x.TimeCol, src.EventTime) {
 			return errAt(x.Pos, "windows run on the stream's event time: DESCRIPTOR(%s) must name %q, the event_time column of %q in weir.yaml",
 				x.TimeCol, src.EventTime, x.Table)

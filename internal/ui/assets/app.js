@@ -180,17 +180,40 @@ function renderOverview(st, rates) {
   renderSinksTable(st, now);
 }
 
-// The pipeline graph: inputs → streams → views → sinks, one column each.
+// The pipeline graph: inputs → streams → views → sinks, one column each;
+// views that read views get a column per step after the views they read.
 const graph = { key: "", labels: new Map(), edges: new Map() };
+function viewDepths(views) {
+  const byName = new Map(views.map((v) => [v.name, v]));
+  const depth = new Map();
+  const visit = (v, seen) => {
+    if (depth.has(v.name)) return depth.get(v.name);
+    if (seen.has(v.name)) return 0; // a cycle cannot run; draw it flat
+    seen.add(v.name);
+    let d = 0;
+    for (const input of v.inputs || (v.input ? [v.input] : [])) {
+      const up = input.startsWith("view/") && byName.get(input.slice(5));
+      if (up) d = Math.max(d, visit(up, seen) + 1);
+    }
+    depth.set(v.name, d);
+    return d;
+  };
+  for (const v of views) visit(v, new Set());
+  return depth;
+}
 function graphModel(st) {
   const nodes = [], edges = [];
-  const col = [[], [], [], []];
+  const depth = viewDepths(st.views);
+  const steps = Math.max(0, ...depth.values()) + 1;
+  const sinkCol = 2 + steps;
+  const col = Array.from({ length: sinkCol + 1 }, () => []);
+  const titles = ["Inputs", "Streams", "Views", ...Array(steps - 1).fill("Views of views"), "Sinks"];
   const add = (c, n) => { n.col = c; col[c].push(n); nodes.push(n); };
   add(0, { id: "http", kind: "source", title: "HTTP API", sub: "POST /v1/streams/…/events" });
   for (const s of st.sources) add(0, { id: "src:" + s.name, kind: "source", title: s.name, sub: s.type + " → " + s.stream });
   for (const s of st.streams) add(1, { id: "stream:" + s.name, kind: "stream", title: s.name, sub: s.partitions + " partition" + (s.partitions === 1 ? "" : "s") });
-  for (const v of st.views) add(2, { id: "view:" + v.name, kind: v.mode === "not running" ? "view broken" : "view", title: v.name, sub: v.mode });
-  for (const k of st.sinks) add(3, { id: "sink:" + k.name, kind: "sink", title: k.name, sub: k.type + (k.table ? " · " + k.table : "") });
+  for (const v of st.views) add(2 + depth.get(v.name), { id: "view:" + v.name, kind: v.mode === "not running" ? "view broken" : "view", title: v.name, sub: v.mode });
+  for (const k of st.sinks) add(sinkCol, { id: "sink:" + k.name, kind: "sink", title: k.name, sub: k.type + (k.table ? " · " + k.table : "") });
   const streams = new Set(st.streams.map((s) => s.name));
   for (const s of st.streams) edges.push({ id: "e:http:" + s.name, from: "http", to: "stream:" + s.name });
   for (const s of st.sources) if (streams.has(s.stream)) edges.push({ id: "e:src:" + s.name, from: "src:" + s.name, to: "stream:" + s.stream });
@@ -203,7 +226,7 @@ function graphModel(st) {
     });
   }
   for (const k of st.sinks) edges.push({ id: "e:sink:" + k.name, from: k.view ? "view:" + k.view : "stream:" + k.stream, to: "sink:" + k.name });
-  return { nodes, edges, col };
+  return { nodes, edges, col, titles };
 }
 
 function renderGraph(st, rates) {
@@ -216,9 +239,9 @@ function renderGraph(st, rates) {
     graph.edges.clear();
     const rows = Math.max(...m.col.map((c) => c.length), 1);
     const height = TOP + rows * (H + GY) + 10;
-    const width = LEFT * 2 + 3 * GX + W;
+    const width = LEFT * 2 + (m.col.length - 1) * GX + W;
     const root = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "pipeline graph" });
-    ["Inputs", "Streams", "Views", "Sinks"].forEach((t, i) => {
+    m.titles.forEach((t, i) => {
       const tx = svg("text", { x: LEFT + i * GX, y: 16, class: "gcol" });
       tx.textContent = t;
       root.append(tx);
