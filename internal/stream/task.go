@@ -149,6 +149,8 @@ type Task struct {
 	vpPart []int
 	seg    [2]int // where each input's columns start in a row
 	join   joinState
+	// readsView: an input is another view's output (Input.Upstream).
+	readsView bool
 }
 
 // Counts are a task's running totals, committed with its offsets.
@@ -266,6 +268,7 @@ func NewTask(plan *Plan, opts Options) *Task {
 		fireQueued: map[int64]bool{}, cleanQueued: map[int64]bool{}}
 	t.inputs = plan.Inputs()
 	for i, in := range t.inputs {
+		t.readsView = t.readsView || in.Upstream != nil
 		for p := range in.Partitions {
 			t.vpIn = append(t.vpIn, i)
 			t.vpPart = append(t.vpPart, p)
@@ -582,6 +585,11 @@ func (t *Task) run(ctx context.Context, ends []int64) error {
 		wait := t.opts.IdleTimeout / 2
 		if t.plan.EmitEvery > 0 {
 			wait = min(wait, t.plan.EmitEvery)
+		}
+		if t.readsView {
+			// An upstream view's watermark can move with no rows to wake
+			// us: look again every commit interval.
+			wait = min(wait, t.opts.CommitInterval)
 		}
 		timer := time.NewTimer(wait)
 		select {
