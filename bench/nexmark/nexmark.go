@@ -192,7 +192,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	ends := make([][]int64, len(views)) // records each input of a view gets (one partition each)
 	for i, v := range views {
-		for _, s := range []string{outStream(v.Name), lateStream(v.Name)} {
+		for _, s := range []string{plan.OutputStream(v.Name), plan.LateStream(v.Name)} {
 			if err := l.EnsureStream(s, 1); err != nil {
 				return Result{}, err
 			}
@@ -207,7 +207,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			ends[i] = append(ends[i], want)
 		}
 		tasks = append(tasks, stream.NewTask(v.Plan, stream.Options{Log: l, Meta: l,
-			OutputStream: outStream(v.Name), LateStream: lateStream(v.Name), StatePrefix: "vstate/" + v.Name + "/"}))
+			OutputStream: plan.OutputStream(v.Name), LateStream: plan.LateStream(v.Name), StatePrefix: "vstate/" + v.Name + "/"}))
 	}
 
 	cpu0 := cpuTime()
@@ -238,15 +238,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	last := views[len(views)-1]
 	res := Result{Query: opts.Query, Events: opts.Events, Wall: time.Since(start), CPU: cpuTime() - cpu0, OutRows: tasks[len(tasks)-1].Stats().Counts.Out}
 	if opts.CSV != nil {
-		if err := writeCSV(opts.CSV, l, outStream(last.Name), last.Plan); err != nil {
+		if err := writeCSV(opts.CSV, l, plan.OutputStream(last.Name), last.Plan); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
-
-func outStream(view string) string  { return plan.OutputStreamPrefix + view }
-func lateStream(view string) string { return plan.OutputStreamPrefix + view + "__late" }
 
 // generate appends events [0, n) to the three streams, 8192 events per
 // log write.

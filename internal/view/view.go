@@ -100,10 +100,10 @@ func defKey(name string) []byte      { return []byte("viewdef/" + name) }
 func statePrefix(name string) string { return "vstate/" + name + "/" }
 
 // OutputStream is the log stream holding a view's rows.
-func OutputStream(name string) string { return plan.OutputStreamPrefix + name }
+func OutputStream(name string) string { return plan.OutputStream(name) }
 
 // LateStream is the log stream holding a view's late records.
-func LateStream(name string) string { return "view/" + name + "__late" }
+func LateStream(name string) string { return plan.LateStream(name) }
 
 // New returns a manager; Start runs it.
 func New(opts Options) *Manager {
@@ -189,16 +189,15 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 		pv := todo[i]
 		name := pv.stmt.Name
 		v, err := m.compile(pv.stmt)
-		if pv.file != "" {
-			if err != nil {
-				var pe *parse.Error
-				if errors.As(err, &pe) {
-					// The same form as the pipeline's syntax errors: file:line: column C: ...
-					return fmt.Errorf("%s:%d: column %d: %s", pv.file, pe.Pos.Line, pe.Pos.Col, pe.Msg)
-				}
-				return fmt.Errorf("%s: %w", pv.file, err)
+		switch {
+		case err != nil && pv.file != "":
+			var pe *parse.Error
+			if errors.As(err, &pe) {
+				// The same form as the pipeline's syntax errors: file:line: column C: ...
+				return fmt.Errorf("%s:%d: column %d: %s", pv.file, pe.Pos.Line, pe.Pos.Col, pe.Msg)
 			}
-		} else if err != nil {
+			return fmt.Errorf("%s: %w", pv.file, err)
+		case err != nil:
 			m.opts.Logger.Error("stored view no longer plans against the pipeline's streams; it is not running (DROP it or CREATE OR REPLACE it)", "view", name, "err", err)
 			m.broken[name] = brokenView{def: pv.def, err: err}
 			continue
@@ -206,17 +205,16 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 		d := pv.def
 		if pv.file != "" {
 			d = definition{Name: name, SQL: pv.stmt.Text, Origin: pv.file, Created: time.Now().UTC()}
-			if old, ok := stored[name]; ok {
-				if old.SQL == d.SQL {
-					d = old
-					d.Origin = pv.file
-				} else {
-					m.opts.Logger.Warn("view definition changed; rebuilding it from the retained log", "view", name, "file", pv.file)
-					if err := m.purge(name); err != nil {
-						return err
-					}
-					m.rebuilt[name] = true
+			switch old, ok := stored[name]; {
+			case ok && old.SQL == d.SQL:
+				d = old
+				d.Origin = pv.file
+			case ok:
+				m.opts.Logger.Warn("view definition changed; rebuilding it from the retained log", "view", name, "file", pv.file)
+				if err := m.purge(name); err != nil {
+					return err
 				}
+				m.rebuilt[name] = true
 			}
 		}
 		// A view reading a rebuilt one read rows that are gone: it is

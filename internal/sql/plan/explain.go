@@ -2,10 +2,10 @@ package plan
 
 import (
 	"fmt"
-	"github.com/weirhq/weir/internal/schema"
 	"strings"
 	"time"
 
+	"github.com/weirhq/weir/internal/schema"
 	"github.com/weirhq/weir/internal/sql/parse"
 	"github.com/weirhq/weir/internal/stream"
 )

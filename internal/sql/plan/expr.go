@@ -36,6 +36,19 @@ func errAt(pos parse.Pos, format string, args ...any) error {
 	return &parse.Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
 }
 
+// condition compiles a WHERE, HAVING or ON condition: a boolean (or NULL).
+// at is where the message points; clause names the clause in it.
+func condition(e parse.Expr, s scope, at parse.Expr, clause string) (*stream.Expr, error) {
+	c, err := compile(e, s)
+	if err != nil {
+		return nil, err
+	}
+	if c.Type != schema.Bool && c.Type != nullType {
+		return nil, errAt(at.ExprPos(), "%s needs a boolean condition, got %s", clause, typeName(c.Type))
+	}
+	return &c, nil
+}
+
 func slotExpr(i int, t schema.Type) stream.Expr {
 	return stream.Expr{Type: t, Eval: func(r stream.Row) value { return r[i] }}
 }

@@ -405,14 +405,10 @@ func (b *binder) planJoin(p *stream.Plan, where parse.Expr) (parse.Expr, error) 
 			qualifiedTime(j, 1), qualifiedTime(j, 0), qualifiedTime(j, 0))
 	}
 	if len(on) > 0 {
-		e, err := compile(and(on), in)
-		if err != nil {
+		var err error
+		if sj.On, err = condition(and(on), in, j.x.On, "ON"); err != nil {
 			return nil, err
 		}
-		if e.Type != schema.Bool && e.Type != nullType {
-			return nil, errAt(j.x.On.ExprPos(), "ON needs a boolean condition, got %s", typeName(e.Type))
-		}
-		sj.On = &e
 	}
 	// WHERE conditions on one side filter it before the join; a LEFT join
 	// keeps right-side conditions above it (they see the padded nulls).
@@ -436,20 +432,17 @@ func (b *binder) planJoin(p *stream.Plan, where parse.Expr) (parse.Expr, error) 
 		if len(cs) == 0 {
 			continue
 		}
-		e, err := compile(and(cs), in)
+		e, err := condition(and(cs), in, cs[0], "WHERE")
 		if err != nil {
 			return nil, err
-		}
-		if e.Type != schema.Bool && e.Type != nullType {
-			return nil, errAt(cs[0].ExprPos(), "WHERE needs a boolean condition, got %s", typeName(e.Type))
 		}
 		for _, c := range cs {
 			j.pushed[s] = append(j.pushed[s], clauseText(c))
 		}
 		if s == 0 {
-			sj.LeftFilter = &e
+			sj.LeftFilter = e
 		} else {
-			sj.RightFilter = &e
+			sj.RightFilter = e
 		}
 	}
 	return and(left), nil

@@ -88,14 +88,10 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 		}
 	}
 	if where != nil {
-		f, err := compile(where, in)
-		if err != nil {
+		var err error
+		if p.Filter, err = condition(where, in, where, "WHERE"); err != nil {
 			return nil, err
 		}
-		if f.Type != schema.Bool && f.Type != nullType {
-			return nil, errAt(where.ExprPos(), "WHERE needs a boolean condition, got %s", typeName(f.Type))
-		}
-		p.Filter = &f
 	}
 	if q.GroupByAll {
 		// GROUP BY ALL: every select item without an aggregate is a key.
@@ -162,14 +158,10 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 		}
 	}
 	if q.Having != nil {
-		h, err := compile(q.Having, out)
-		if err != nil {
+		var err error
+		if p.Having, err = condition(q.Having, out, q.Having, "HAVING"); err != nil {
 			return nil, err
 		}
-		if h.Type != schema.Bool && h.Type != nullType {
-			return nil, errAt(q.Having.ExprPos(), "HAVING needs a boolean condition, got %s", typeName(h.Type))
-		}
-		p.Having = &h
 	}
 	if err := b.streamingClauses(p); err != nil {
 		return nil, err

@@ -27,17 +27,13 @@ func (b *binder) timeColumn(v *View, q *parse.Select) {
 		return
 	}
 	windowed := p.Aggregating && p.Window.Kind != stream.NoWindow
-	if !p.Aggregating && (p.Join != nil || p.Window.Kind != stream.NoWindow) {
+	if !p.Aggregating && p.Join != nil {
 		return // a join's rows come when pairs meet, in no order of time
 	}
 	best := timeNone
 	for i, it := range q.Items {
-		id, ok := it.Expr.(*parse.Ident)
+		slot, ok := b.selectedSlot(it)
 		if !ok {
-			continue
-		}
-		slot, _, err := b.resolve(id)
-		if err != nil {
 			continue
 		}
 		kind := timeNone
@@ -54,6 +50,17 @@ func (b *binder) timeColumn(v *View, q *parse.Select) {
 		}
 	}
 	v.timeKind = best
+}
+
+// selectedSlot is the input row slot a select item names as it is (a
+// bare column), if it does.
+func (b *binder) selectedSlot(it parse.SelectItem) (int, bool) {
+	id, ok := it.Expr.(*parse.Ident)
+	if !ok {
+		return 0, false
+	}
+	slot, _, err := b.resolve(id)
+	return slot, err == nil
 }
 
 // AsSource is the view's output as the input of other views: its
@@ -80,7 +87,7 @@ func (v *View) AsSource(upstreamWm func() int64) (Source, error) {
 	}
 	cols := p.OutputColumns()
 	sch := schema.FromColumns(cols)
-	in := stream.Input{Stream: OutputStreamPrefix + v.Name, Partitions: 1, Columns: cols, Version: 1,
+	in := stream.Input{Stream: OutputStream(v.Name), Partitions: 1, Columns: cols, Version: 1,
 		SchemaFor: func(ver uint32) (*schema.Schema, error) {
 			if ver != 1 {
 				return nil, fmt.Errorf("view %q output has no schema version %d", v.Name, ver)
@@ -114,6 +121,12 @@ func (v *View) AsSource(upstreamWm func() int64) (Source, error) {
 // OutputStreamPrefix names a view's output stream in the log: the prefix,
 // then the view's name.
 const OutputStreamPrefix = "view/"
+
+// OutputStream is the log stream holding a view's rows.
+func OutputStream(view string) string { return OutputStreamPrefix + view }
+
+// LateStream is the log stream holding a view's late records.
+func LateStream(view string) string { return OutputStreamPrefix + view + "__late" }
 
 // FromNames are the streams and views a view statement reads, in order.
 func FromNames(q *parse.Select) []string {

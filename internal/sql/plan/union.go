@@ -20,7 +20,7 @@ func compileUnion(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	p := &stream.Plan{Name: cv.Name}
 	u := &stream.Union{}
 	var binders [2]*binder
-	timeCols := [2][]bool{}
+	names := map[string]bool{} // the output's, from the first SELECT
 	offset := 0
 	for s, br := range branches {
 		switch {
@@ -55,15 +55,12 @@ func compileUnion(cv *parse.CreateView, lookup Lookup) (*View, error) {
 			if hasAggregate(br.Where) {
 				return nil, errAt(br.Where.ExprPos(), "aggregates are not allowed in WHERE; use HAVING")
 			}
-			f, err := compile(br.Where, in)
+			f, err := condition(br.Where, in, br.Where, "WHERE")
 			if err != nil {
 				return nil, err
 			}
-			if f.Type != schema.Bool && f.Type != nullType {
-				return nil, errAt(br.Where.ExprPos(), "WHERE needs a boolean condition, got %s", typeName(f.Type))
-			}
-			f = shift(f)
-			u.Filters[s] = &f
+			*f = shift(*f)
+			u.Filters[s] = f
 		}
 		var exprs []stream.Expr
 		for i, it := range br.Items {
@@ -77,22 +74,10 @@ func compileUnion(cv *parse.CreateView, lookup Lookup) (*View, error) {
 			if err != nil {
 				return nil, err
 			}
-			if id, ok := it.Expr.(*parse.Ident); ok {
-				if slot, _, err := b.resolve(id); err == nil && slot == b.src.EventCol {
-					for len(timeCols[s]) <= i {
-						timeCols[s] = append(timeCols[s], false)
-					}
-					timeCols[s][i] = true
-				}
-			}
 			exprs = append(exprs, shift(e))
 			if s == 0 {
 				if e.Type == nullType {
 					return nil, errAt(it.Pos, "cannot tell the type of NULL here; write CAST(NULL AS type)")
-				}
-				names := map[string]bool{}
-				for _, c := range p.Output {
-					names[c.Name] = true
 				}
 				if err := addOutput(p, names, columnName(it, i), e, it.Pos); err != nil {
 					return nil, err
@@ -123,9 +108,13 @@ func compileUnion(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	if err := binders[0].streamingClauses(p); err != nil {
 		return nil, err
 	}
+	// Views reading the union can take a column as event time when both
+	// SELECTs put their input's event time there.
 	v := &View{Name: cv.Name, SQL: cv.Text, Plan: p, TimeCol: -1}
 	for i := range p.Output {
-		if i < len(timeCols[0]) && i < len(timeCols[1]) && timeCols[0][i] && timeCols[1][i] {
+		l, lok := binders[0].selectedSlot(branches[0].Items[i])
+		r, rok := binders[1].selectedSlot(branches[1].Items[i])
+		if lok && rok && l == binders[0].src.EventCol && r == binders[1].src.EventCol {
 			v.TimeCol, v.timeKind = i, timePassThrough
 			break
 		}
