@@ -70,6 +70,11 @@ var batchSQL = map[string]string{
 	"q7": `WITH m AS (SELECT epoch_ms(dateTime) // 10000 * 10000 + 10000 AS wend, max(price) AS maxprice FROM bid GROUP BY 1)
 	SELECT b.auction, b.price, b.bidder, epoch_ms(b.dateTime) FROM bid b JOIN m ON b.price = m.maxprice
 	  AND epoch_ms(b.dateTime) >= m.wend - 10000 AND epoch_ms(b.dateTime) < m.wend`,
+	// Ties rank by input position: insertion order, DuckDB's rowid here.
+	"q18": `SELECT auction, bidder, price, channel, url, epoch_ms(dateTime), extra FROM (
+	  SELECT *, row_number() OVER (PARTITION BY bidder, auction ORDER BY dateTime DESC, rowid) AS rn FROM bid) WHERE rn <= 1`,
+	"q19": `SELECT auction, bidder, price, channel, url, epoch_ms(dateTime), extra, rn FROM (
+	  SELECT *, row_number() OVER (PARTITION BY auction ORDER BY price DESC, rowid) AS rn FROM bid) WHERE rn <= 10`,
 	"q17": `SELECT auction, epoch_ms(date_trunc('day', dateTime)), count(*),
 	  sum(CASE WHEN price < 10000 THEN 1 ELSE 0 END), sum(CASE WHEN price >= 10000 AND price < 1000000 THEN 1 ELSE 0 END),
 	  sum(CASE WHEN price >= 1000000 THEN 1 ELSE 0 END), min(price), max(price), avg(price), sum(price)

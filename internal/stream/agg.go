@@ -27,6 +27,7 @@ const (
 	AggLast           // last_value(x): the value with the largest event time
 	AggApproxDistinct // approx_count_distinct(x): HyperLogLog
 	AggApproxQuantile // approx_percentile(x, q): DDSketch, 1% relative accuracy
+	AggTopN           // the rows of a Top-N group (Plan.TopN); not mergeable across partitions
 )
 
 // AggSpec is one aggregate of a plan.
@@ -36,6 +37,8 @@ type AggSpec struct {
 	Type schema.Type // the result type
 	// Quantile is approx_percentile's q, in [0, 1].
 	Quantile float64
+	// N is how many rows AggTopN keeps.
+	N int
 }
 
 // Acc is the running state of one aggregate for one group.
@@ -77,6 +80,8 @@ func (s *AggSpec) NewAcc() Acc {
 		return newHLL(s.Arg.Type)
 	case AggApproxQuantile:
 		return newQuantile(s.Arg.Type, s.Quantile)
+	case AggTopN:
+		return &topAcc{n: s.N}
 	}
 	panic(fmt.Sprintf("BUG: aggregate kind %d", s.Kind))
 }

@@ -71,6 +71,7 @@ type Plan struct {
 	Output      []schema.Column // the view's visible columns
 	Join        *Join           // nil: one input
 	Union       *Union          // nil: not a UNION ALL
+	TopN        *TopN           // nil: not a Top-N (see TopN)
 
 	AllowedLateness int64 // µs: windows fire when the watermark passes end + this
 	Late            LatePolicy

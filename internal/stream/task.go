@@ -141,6 +141,13 @@ type Task struct {
 	recBuf   []byte
 	outVals  []schema.Value
 	dirtyGen uint64
+	// Top-N: the position of the record being applied, the kept columns,
+	// and the row a kept row is emitted from.
+	posPart, posOff int64
+	topCols         []schema.Column
+	topVals         []schema.Value
+	topRow          Row
+	topBuf          []byte
 
 	// The inputs' partitions in one numbering: partition vp is partition
 	// vpPart[vp] of input vpIn[vp] (the left input's first).
@@ -289,6 +296,17 @@ func NewTask(plan *Plan, opts Options) *Task {
 	}
 	t.args = make([]schema.Value, len(plan.Aggs))
 	t.keyVals = make([]schema.Value, len(plan.Keys))
+	if tn := plan.TopN; tn != nil {
+		cols := plan.RowColumns()
+		for _, s := range tn.Keep {
+			t.topCols = append(t.topCols, cols[s])
+		}
+		t.topVals = make([]schema.Value, len(tn.Keep))
+		t.topRow = make(Row, n+1)
+		for i := range t.topRow {
+			t.topRow[i] = schema.Value{Null: true}
+		}
+	}
 	return t
 }
 
@@ -506,6 +524,10 @@ func (t *Task) checkReplay() {
 		// early firing re-emits open windows (idempotent upserts).
 		g.emitted = upsert
 		g.changed = t.plan.EmitEvery > 0 && !g.fired
+		if t.plan.TopN != nil {
+			a := g.accs[0].(*topAcc)
+			a.dirty = len(a.rows)
+		}
 		if g.changed {
 			g.earlyGen = t.earlyGen + 1
 			t.early = append(t.early, g)
@@ -806,6 +828,7 @@ func (t *Task) process(p int, off int64, m *rowMapper, rec []byte) error {
 	if t.plan.Filter != nil && !True(t.plan.Filter.Eval(t.row)) {
 		return nil
 	}
+	t.posPart, t.posOff = int64(p), off
 	t.apply(t.row, ts, ev.Null, nil)
 	return nil
 }
@@ -834,6 +857,11 @@ func (t *Task) apply(row Row, ts int64, tsNull bool, span *Span) {
 		if a := plan.Aggs[i].Arg; a != nil {
 			t.args[i] = a.Eval(row)
 		}
+	}
+	if plan.TopN != nil {
+		var k int
+		t.topBuf, k = t.topEntry(t.topBuf[:0], row)
+		t.args[0] = schema.Value{Bytes: t.topBuf, Int: int64(k)}
 	}
 	switch plan.Window.Kind {
 	case NoWindow:
@@ -875,8 +903,14 @@ func (t *Task) apply(row Row, ts int64, tsNull bool, span *Span) {
 }
 
 func (t *Task) add(g *group, ts int64) {
-	for i := range g.accs {
-		g.accs[i].Add(t.args[i], ts)
+	if t.plan.TopN != nil {
+		if !g.accs[0].(*topAcc).offer(t.args[0].Bytes, int(t.args[0].Int)) {
+			return // not among the group's first N
+		}
+	} else {
+		for i := range g.accs {
+			g.accs[i].Add(t.args[i], ts)
+		}
 	}
 	g.changed = true
 	t.markDirty(g)
@@ -1168,6 +1202,10 @@ func (t *Task) emitEarly() {
 // when HAVING no longer holds) for upsert views.
 func (t *Task) emitGroup(g *group) {
 	plan := t.plan
+	if plan.TopN != nil {
+		t.emitTop(g, false)
+		return
+	}
 	t.groupRow(g)
 	// Emitting changes only flags (changed, emitted) that a restart
 	// recomputes (checkReplay), so it does not make g's state dirty.
@@ -1258,7 +1296,11 @@ func (t *Task) rewriteChangelog() error {
 	}
 	floor := end + int64(t.outN)
 	for _, g := range t.groups {
-		if !g.gone {
+		switch {
+		case g.gone:
+		case t.plan.TopN != nil:
+			t.emitTop(g, true)
+		default:
 			t.emitGroup(g)
 		}
 	}

@@ -107,11 +107,20 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		if len(keys) > 0 {
 			key = strings.Join(keys, ", ")
 		}
-		add("  aggregate: group by %s; aggregates %s", key, strings.Join(b.aggText, ", "))
-		if p.Window.Kind != stream.NoWindow {
-			add("  state: one entry per open window and key, deleted when the window closes (watermark past end + %s)", dur(p.AllowedLateness+p.LateFor))
+		what := "key"
+		if p.TopN != nil {
+			add("  top-n: the first %d rows by %s per %s (ties: the row read first)", p.TopN.N, b.topText, key)
+			what = "key, holding its first rows"
 		} else {
-			add("  state: one entry per key, kept for the life of the view")
+			add("  aggregate: group by %s; aggregates %s", key, strings.Join(b.aggText, ", "))
+		}
+		if p.Window.Kind != stream.NoWindow {
+			add("  state: one entry per open window and %s, deleted when the window closes (watermark past end + %s)", what, dur(p.AllowedLateness+p.LateFor))
+		} else {
+			add("  state: one entry per %s, kept for the life of the view", what)
+		}
+		if p.TopN != nil && p.Upsert() {
+			add("  output rows keyed by group and row number: a row that enters at rank r rewrites ranks r to %d", p.TopN.N)
 		}
 		add("  repartition: none (the task sees every partition)")
 		if q.Having != nil {

@@ -28,7 +28,7 @@ var notYet = map[string]string{
 	"quantile_cont":     "exact percentiles are not supported; use approx_percentile(x, q)",
 	"quantile":          "exact percentiles are not supported; use approx_percentile(x, q)",
 	"median":            "exact medians are not supported; use approx_percentile(x, 0.5)",
-	"row_number":        "ROW_NUMBER (Top-N) is not supported yet",
+	"row_number":        "ROW_NUMBER() ranks rows for a Top-N: rank in a subquery and keep the first N around it, as in SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x DESC) AS rn FROM s) t WHERE rn <= 10",
 	"now":               "now() and current_timestamp would make a view depend on when it is computed; use the event time",
 	"current_timestamp": "now() and current_timestamp would make a view depend on when it is computed; use the event time",
 	"random":            "random() would make a view differ between replays",
@@ -57,7 +57,7 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 		return stream.Expr{}, errAt(c.Pos, "%s: %s", c.Name, msg)
 	}
 	if c.Over != nil {
-		return stream.Expr{}, errAt(c.Pos, "window functions (OVER ...) are not supported in views yet")
+		return stream.Expr{}, errAt(c.Pos, "window function %s() OVER (...) is not supported in views; ROW_NUMBER() is, for Top-N", c.Name)
 	}
 	if isAggregate(c) {
 		return stream.Expr{}, errAt(c.Pos, "aggregate %s() is not allowed here: aggregates go in the SELECT list or HAVING of a grouped query", c.Name)

@@ -53,7 +53,10 @@ const DefaultLateFor = time.Hour
 
 // Compile plans a view over the streams lookup knows.
 func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
-	q := cv.Query
+	q, top, err := flatten(cv.Query)
+	if err != nil {
+		return nil, err
+	}
 	if len(q.OrderBy) > 0 {
 		return nil, errAt(q.OrderBy[0].Pos, "ORDER BY is not supported in a view: a view's rows have no order; order them when you query the view")
 	}
@@ -61,7 +64,7 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 		return nil, errAt(q.Limit.ExprPos(), "LIMIT is not supported in a view; limit when you query the view")
 	}
 	if q.UnionAll != nil {
-		return compileUnion(cv, lookup)
+		return compileUnion(cv, q, lookup)
 	}
 	if q.From == nil {
 		return nil, errAt(q.Pos, "a view needs FROM: name a stream, or a window over one, e.g. FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE))")
@@ -110,7 +113,13 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	}
 	p.Aggregating = aggregating
 	var out scope = in
-	if aggregating {
+	var ts *topScope
+	if top != nil {
+		if ts, err = b.topN(top, in, p); err != nil {
+			return nil, err
+		}
+		out = ts
+	} else if aggregating {
 		gs, err := b.groupScope(q, in, p)
 		if err != nil {
 			return nil, err
@@ -143,6 +152,9 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 				if err := addOutput(p, names, c.Name, slotExpr(j, c.Type), it.Pos); err != nil {
 					return nil, err
 				}
+				if ts != nil && j < len(b.rowCols) {
+					ts.used[j] = true
+				}
 			}
 			continue
 		}
@@ -168,6 +180,9 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	}
 	if p.Join != nil {
 		p.Join.Used = b.usedColumns()
+	}
+	if ts != nil {
+		ts.keep(p)
 	}
 	v := &View{Name: cv.Name, SQL: cv.Text, Plan: p}
 	b.timeColumn(v, q)
@@ -253,6 +268,7 @@ type binder struct {
 	aggText []string
 	join    *joinBind       // FROM a JOIN b
 	rowCols []schema.Column // the row's columns before the window bounds
+	topText string          // a Top-N's ORDER BY, for EXPLAIN
 	used    map[int]bool    // a join's row slots the view reads
 }
 

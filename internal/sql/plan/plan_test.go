@@ -1571,9 +1571,9 @@ func TestErrors(t *testing.T) {
 		"SELECT count(url, ts) AS n", "FROM clicks")
 	f(`line 2, column 8: upper is not an aggregate: DISTINCT and * are not allowed in its arguments`,
 		"SELECT upper(DISTINCT url) AS u", "FROM clicks")
-	f(`line 2, column 8: window functions (OVER ...) are not supported in views yet`,
+	f(`line 2, column 8: window function sum() OVER (...) is not supported in views; ROW_NUMBER() is, for Top-N`,
 		"SELECT sum(amount) OVER (PARTITION BY url) AS s", "FROM clicks")
-	f(`line 2, column 8: row_number: ROW_NUMBER (Top-N) is not supported yet`,
+	f(`line 2, column 8: row_number: ROW_NUMBER() ranks rows for a Top-N: rank in a subquery and keep the first N around it, as in SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x DESC) AS rn FROM s) t WHERE rn <= 10`,
 		"SELECT row_number() OVER (ORDER BY ts) AS r", "FROM clicks")
 	f(`line 2, column 8: median: exact medians are not supported; use approx_percentile(x, 0.5)`,
 		"SELECT median(amount) AS m", "FROM clicks")
@@ -1689,8 +1689,15 @@ func TestErrors(t *testing.T) {
 	f(`line 4, column 1: a window join matches rows of the same window: add ON ... AND a.window_start = b.window_start AND a.window_end = b.window_end`,
 		"SELECT a.url", "FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) a",
 		"JOIN TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) b ON a.user_id = b.user_id")
-	f(`line 3, column 6: subqueries in FROM are not supported in views yet`,
-		"SELECT url", "FROM (SELECT url FROM clicks) AS s")
+	f(`line 3, column 7: an aggregating subquery in FROM is not supported yet: create the subquery as a view of its own and read that view here (views can read views)`,
+		"SELECT n", "FROM (SELECT url, count(*) AS n FROM clicks GROUP BY url) AS s")
+	f(`line 3, column 17: a Top-N over SESSION windows is not supported; use TUMBLE, HOP or CUMULATE`,
+		"SELECT *", "FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY ts) AS rn",
+		"FROM TABLE(SESSION(TABLE clicks PARTITION BY user_id, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) s WHERE rn <= 2")
+	f(`line 2, column 109: a Top-N keeps at most 10000 rows per group; got 20000`,
+		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY ts) AS rn FROM clicks) s WHERE rn <= 20000")
+	f(`line 2, column 64: one ROW_NUMBER() per query: rank by one ordering`,
+		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY ts) AS a, ROW_NUMBER() OVER (ORDER BY url) AS b FROM clicks) s WHERE a <= 2")
 	f(`line 2, column 1: a view needs FROM: name a stream, or a window over one, e.g. FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE))`,
 		"SELECT 1 AS x")
 	f(`line 2, column 8: now: now() and current_timestamp would make a view depend on when it is computed; use the event time`,

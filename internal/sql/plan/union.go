@@ -11,9 +11,15 @@ import (
 // compileUnion plans SELECT ... UNION ALL SELECT ...: two inputs, each
 // filtered and projected to the same columns, their rows written as they
 // come. Aggregating over the union is a view over this one.
-func compileUnion(cv *parse.CreateView, lookup Lookup) (*View, error) {
-	q := cv.Query
-	branches := []*parse.Select{q, q.UnionAll}
+func compileUnion(cv *parse.CreateView, q *parse.Select, lookup Lookup) (*View, error) {
+	second, top, err := flatten(q.UnionAll)
+	if err != nil {
+		return nil, err
+	}
+	if top != nil {
+		return nil, errAt(q.UnionAll.Pos, "a Top-N inside UNION ALL is not supported: make the Top-N a view of its own")
+	}
+	branches := []*parse.Select{q, second}
 	if q.UnionAll.UnionAll != nil {
 		return nil, errAt(q.UnionAll.UnionAll.Pos, "a view's UNION ALL takes two SELECTs; for more, UNION ALL views of two")
 	}

@@ -1,0 +1,210 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"slices"
+
+	"github.com/weirhq/weir/internal/schema"
+)
+
+// TopN makes an aggregating plan keep, per group (Plan.Keys, and the
+// window when windowed), the N rows that come first by Order: SQL's
+// ROW_NUMBER() OVER (PARTITION BY keys ORDER BY order) <= N. Plan.Aggs
+// is then the one AggTopN aggregate, and a group emits one row per kept
+// row instead of a group row: the input row (the Keep slots; the others
+// null), then window_start and window_end when windowed, then the row
+// number from 1. Plan.Project reads that row.
+//
+// Order puts NULLs last, ascending or descending (as DuckDB does). Rows
+// equal by Order rank by input position: the record read first (lower
+// partition, then lower offset) ranks first. Positions are the same on
+// every replay, so a restart reproduces the ranking exactly.
+//
+// A windowed Top-N appends each window's rows when it closes. Without a
+// window the view is an upsert changelog keyed by group and row number:
+// a row that enters at rank r rewrites ranks r to N.
+type TopN struct {
+	N     int
+	Order []Expr
+	Desc  []bool
+	Keep  []int // the input row slots stored with each kept row
+}
+
+// topEntry encodes row (read at position p, off) as a ranked entry: the
+// order key, the position, then the kept columns. It returns the entry
+// and the length of its sort key (order key and position).
+func (t *Task) topEntry(dst []byte, row Row) ([]byte, int) {
+	tn := t.plan.TopN
+	for i, e := range tn.Order {
+		dst = appendOrderKey(dst, e.Type, e.Eval(row), tn.Desc[i])
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(t.posPart))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t.posOff))
+	k := len(dst)
+	for i, s := range tn.Keep {
+		t.topVals[i] = row[s]
+	}
+	return schema.EncodeRow(t.topCols, dst, t.topVals), k
+}
+
+// appendOrderKey appends v's memcomparable encoding: byte order is value
+// order (reversed when desc), NULL after every value either way.
+func appendOrderKey(dst []byte, typ schema.Type, v schema.Value, desc bool) []byte {
+	if v.Null {
+		return append(dst, 1)
+	}
+	dst = append(dst, 0)
+	start := len(dst)
+	switch typ {
+	case schema.String:
+		for _, c := range v.Bytes {
+			if c == 0 {
+				dst = append(dst, 0, 0xff)
+			} else {
+				dst = append(dst, c)
+			}
+		}
+		dst = append(dst, 0, 0)
+	case schema.Float64:
+		f := v.Float
+		if f == 0 {
+			f = 0 // -0 = 0
+		}
+		bits := math.Float64bits(f)
+		if bits&(1<<63) != 0 {
+			bits = ^bits
+		} else {
+			bits |= 1 << 63
+		}
+		dst = binary.BigEndian.AppendUint64(dst, bits)
+	default: // Int64, Timestamp, Bool
+		dst = binary.BigEndian.AppendUint64(dst, uint64(v.Int)^(1<<63))
+	}
+	if desc {
+		for i := start; i < len(dst); i++ {
+			dst[i] = ^dst[i]
+		}
+	}
+	return dst
+}
+
+// ranked is one kept row: b[:k] is its sort key, b[k:] its columns.
+type ranked struct {
+	b []byte
+	k int
+}
+
+// topAcc is the state of one Top-N group: up to n rows, in rank order.
+type topAcc struct {
+	n    int
+	rows []ranked
+	// dirty is the first rank that changed since the group's rows were
+	// last emitted (an upsert view rewrites ranks from there).
+	dirty int
+}
+
+// offer ranks the entry e (sort key e[:k]) in the group and reports
+// whether it is kept. e is copied.
+func (a *topAcc) offer(e []byte, k int) bool {
+	key := e[:k]
+	i, _ := slices.BinarySearchFunc(a.rows, key, func(r ranked, key []byte) int { return bytes.Compare(r.b[:r.k], key) })
+	if i >= a.n {
+		return false
+	}
+	var buf []byte
+	if len(a.rows) == a.n {
+		// The last row leaves: its buffer takes the new one.
+		buf = a.rows[a.n-1].b[:0]
+		a.rows = a.rows[:a.n-1]
+	}
+	a.rows = slices.Insert(a.rows, i, ranked{b: append(buf, e...), k: k})
+	a.dirty = min(a.dirty, i)
+	return true
+}
+
+func (a *topAcc) Add(schema.Value, int64) {
+	panic("BUG: Top-N state takes rows through offer")
+}
+
+func (a *topAcc) Merge(o Acc) {
+	for _, r := range o.(*topAcc).rows {
+		a.offer(r.b, r.k)
+	}
+}
+
+// Result is the number of kept rows (a group's rows are emitted by the
+// task, not as one value).
+func (a *topAcc) Result() schema.Value { return schema.Value{Int: int64(len(a.rows))} }
+
+func (a *topAcc) AppendState(dst []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(a.rows)))
+	for _, r := range a.rows {
+		dst = binary.AppendUvarint(dst, uint64(r.k))
+		dst = binary.AppendUvarint(dst, uint64(len(r.b)))
+		dst = append(dst, r.b...)
+	}
+	return dst
+}
+
+func (a *topAcc) LoadState(src []byte) ([]byte, error) {
+	n, w := binary.Uvarint(src)
+	if w <= 0 || n > uint64(a.n) {
+		return nil, errBadState
+	}
+	src = src[w:]
+	a.rows = make([]ranked, 0, n)
+	for range n {
+		k, w := binary.Uvarint(src)
+		if w <= 0 {
+			return nil, errBadState
+		}
+		src = src[w:]
+		l, w := binary.Uvarint(src)
+		if w <= 0 || l > uint64(len(src)-w) || k > l {
+			return nil, errBadState
+		}
+		src = src[w:]
+		a.rows = append(a.rows, ranked{b: slices.Clone(src[:l]), k: int(k)})
+		src = src[l:]
+	}
+	// Unknown what the output shows: an upsert view rewrites every rank
+	// at the group's next change (the same rows again, where unchanged).
+	a.dirty = 0
+	return src, nil
+}
+
+// emitTop writes the rows of a Top-N group: every rank when the window
+// closes, or for an upsert view the ranks that changed (all: every rank).
+func (t *Task) emitTop(g *group, all bool) {
+	a := g.accs[0].(*topAcc)
+	from := a.dirty
+	if all || !t.plan.Upsert() {
+		from = 0
+	}
+	row := t.topRow
+	n := len(t.row)
+	if t.plan.Window.Kind != NoWindow {
+		row[n-2] = schema.Value{Int: g.span.Start}
+		row[n-1] = schema.Value{Int: g.span.End}
+	}
+	for r := from; r < len(a.rows); r++ {
+		vals, err := schema.DecodeRow(t.topCols, a.rows[r].b[a.rows[r].k:], t.topVals)
+		if err != nil {
+			panic("BUG: Top-N row does not decode: " + err.Error())
+		}
+		for i, s := range t.plan.TopN.Keep {
+			row[s] = vals[i]
+		}
+		row[n] = schema.Value{Int: int64(r + 1)}
+		key := ""
+		if t.plan.Upsert() {
+			t.keyBuf = binary.AppendUvarint(append(t.keyBuf[:0], g.key...), uint64(r+1))
+			key = string(t.keyBuf)
+		}
+		t.writeOut(row, key, false)
+	}
+	a.dirty = len(a.rows)
+	g.changed = false
+}
