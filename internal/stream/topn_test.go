@@ -17,7 +17,9 @@ import (
 func TestOrderKeyOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	gen := map[schema.Type]func() schema.Value{
-		schema.Int64: func() schema.Value { return schema.Value{Int: rng.Int64N(7) - 3 + []int64{0, math.MinInt64 + 3, math.MaxInt64 - 3}[rng.IntN(3)]} },
+		schema.Int64: func() schema.Value {
+			return schema.Value{Int: rng.Int64N(7) - 3 + []int64{0, math.MinInt64 + 3, math.MaxInt64 - 3}[rng.IntN(3)]}
+		},
 		schema.Float64: func() schema.Value {
 			return schema.Value{Float: []float64{0, math.Copysign(0, -1), -1.5, 2.25, math.Inf(1), math.Inf(-1), -1e300, 1e-300}[rng.IntN(8)]}
 		},
