@@ -27,17 +27,17 @@ const hourMicros = int64(time.Hour / time.Microsecond)
 
 // parseSelect parses q once for the engine's own analyses (pruning, point
 // reads): nil unless it is one SELECT our parser takes whole. The parser
-// takes no subqueries in expressions, set operations but UNION ALL (left
-// out here) or WITH, so with a plain table in FROM, that is the one place
-// the query reads the table.
+// takes no subqueries in expressions and no set operations but UNION ALL;
+// queries with UNION ALL or WITH are left out here, so with a plain table
+// in FROM, that is the one place the query reads the table.
 func parseSelect(q string) *parse.Select {
 	st, err := parse.Parse(q)
 	if err != nil {
 		return nil
 	}
 	sel, _ := st.(*parse.Select)
-	if sel != nil && sel.UnionAll != nil {
-		return nil // the table may be read in either part
+	if sel != nil && (sel.UnionAll != nil || len(sel.With) > 0) {
+		return nil // the table may be read in either part, or in a WITH
 	}
 	return sel
 }

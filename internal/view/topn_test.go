@@ -12,9 +12,10 @@ import (
 )
 
 // TestTopNAndSubqueriesMatchBatchSQL: Top-N views (continuous, with N = 1
-// as deduplication, and per window, read by another view) and views over
-// subqueries without state equal DuckDB's batch answers over the raw
-// table, across a node restart.
+// as deduplication, and per window, read by another view), views over
+// subqueries without state, and WITH queries (chained, under a window,
+// holding a Top-N) equal DuckDB's batch answers over the raw table,
+// across a node restart.
 func TestTopNAndSubqueriesMatchBatchSQL(t *testing.T) {
 	forSeeds(t, checkTopN, []uint64{41, 42})
 }
@@ -52,6 +53,17 @@ func checkTopN(t *testing.T, seed uint64) {
 		SELECT window_start, cls, count(*) AS n FROM (
 		  SELECT *, status % 7 AS cls FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '2' SECOND))
 		) s GROUP BY window_start, window_end, cls`,
+		`CREATE MATERIALIZED VIEW error_users AS
+		WITH errs AS (SELECT seq, user_id, status FROM events WHERE status >= 400),
+		  worst AS (SELECT e.user_id AS u, status FROM errs e WHERE status >= 450)
+		SELECT u, count(*) AS n, max(status) AS mx FROM worst GROUP BY u`,
+		`CREATE MATERIALIZED VIEW kinds AS
+		WITH e AS (SELECT ts AS t, seq, status % 5 AS k FROM events WHERE status < 450)
+		SELECT window_start, k, count(*) AS n, sum(seq) AS total
+		FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(t), INTERVAL '2' SECOND)) GROUP BY window_start, window_end, k`,
+		`CREATE MATERIALIZED VIEW recent AS
+		WITH ranked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY seq DESC) AS rn FROM events)
+		SELECT user_id, seq FROM ranked WHERE rn <= 2`,
 	}
 	for _, s := range ddl {
 		n.exec(t, s)
@@ -71,6 +83,10 @@ func checkTopN(t *testing.T, seed uint64) {
 			`must PARTITION BY window_start, window_end`},
 		{`CREATE MATERIALIZED VIEW x AS SELECT nope FROM (SELECT seq FROM events) s`, `unknown column "nope"; the subquery "s" has: seq`},
 		{`CREATE MATERIALIZED VIEW x AS SELECT count(*) AS n FROM best`, `view "best" updates its rows`},
+		{`CREATE MATERIALIZED VIEW x AS WITH e AS (SELECT * FROM events) SELECT a.seq FROM events a JOIN e ON a.seq = e.seq`,
+			`a subquery or WITH query as a join side is not supported yet`},
+		{`CREATE MATERIALIZED VIEW x AS WITH e AS (SELECT seq + 1 AS t FROM events) SELECT count(*) AS n FROM TABLE(TUMBLE(TABLE e, DESCRIPTOR(t), INTERVAL '1' SECOND)) GROUP BY window_start, window_end`,
+			`a window over "e" runs on a column of "events" as it is; t is computed there`},
 	} {
 		stmt, want := c[0], c[1]
 		st, err := parse.Parse(stmt)
@@ -98,7 +114,7 @@ func checkTopN(t *testing.T, seed uint64) {
 	wantWm := time.UnixMilli(wm).UTC().Format(time.RFC3339Nano)
 	deadline := time.Now().Add(30 * time.Second)
 	all := func() int64 { return int64(total) }
-	for _, v := range []string{"best", "latest", "firsts", "classes", "class_windows"} {
+	for _, v := range []string{"best", "latest", "firsts", "classes", "class_windows", "error_users", "kinds", "recent"} {
 		n.caughtUp(t, v, all, wantWm, deadline)
 	}
 	n.caughtUp(t, "first_counts", func() int64 { return count("SELECT count(*) FROM firsts") }, wantWm, deadline)
@@ -120,4 +136,9 @@ func checkTopN(t *testing.T, seed uint64) {
 		WHERE status > 250 AND status / 100 <> 4 GROUP BY 1`)
 	compare("windowed subquery", `SELECT epoch_ms(window_start), cls, n FROM class_windows`, fmt.Sprintf(`
 		SELECT epoch_ms(ts) // 2000 * 2000 AS s, status %% 7, count(*) FROM events GROUP BY 1, 2 HAVING s + 2000 <= %d`, wm))
+	compare("WITH", `SELECT u, n, mx FROM error_users`, `SELECT user_id, count(*), max(status) FROM events WHERE status >= 450 GROUP BY 1`)
+	compare("window over WITH", `SELECT epoch_ms(window_start), k, n, total FROM kinds`, fmt.Sprintf(`
+		SELECT epoch_ms(ts) // 2000 * 2000 AS s, status %% 5, count(*), sum(seq) FROM events WHERE status < 450 GROUP BY 1, 2 HAVING s + 2000 <= %d`, wm))
+	compare("Top-N in WITH", `SELECT user_id, seq FROM recent`, `SELECT user_id, seq FROM (
+		SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY seq DESC) AS rn FROM events) WHERE rn <= 2`)
 }

@@ -43,6 +43,16 @@ type Select struct {
 	// UnionAll is the SELECT after UNION ALL, or nil; it may have its own.
 	// ORDER BY and LIMIT, when written, belong to the last.
 	UnionAll *Select
+	// With are the common table expressions of WITH ... before the
+	// SELECT, in order: each may read the ones before it.
+	With []CTE
+}
+
+// CTE is one `name AS (SELECT ...)` of a WITH clause.
+type CTE struct {
+	Pos   Pos
+	Name  string
+	Query *Select
 }
 
 // SelectItem is one entry of the select list: an expression with an

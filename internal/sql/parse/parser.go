@@ -307,7 +307,11 @@ func (p *parser) parseStatement() (Statement, *Error) {
 			}
 			return s, nil
 		case "with":
-			return nil, p.errAt(t, "WITH (common table expressions) is not supported yet")
+			s, err := p.parseWith()
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
 		case "create":
 			s, err := p.parseCreate()
 			if err != nil {
@@ -395,11 +399,13 @@ func (p *parser) parseCreate() (*CreateView, *Error) {
 	}
 	switch t := p.peek(); {
 	case isWord(t, "with"):
-		return nil, p.errAt(t, "WITH (common table expressions) is not supported yet")
+		cv.Query, err = p.parseWith()
 	case !isWord(t, "select"):
-		return nil, p.errExpected(t, "SELECT after AS")
+		return nil, p.errExpected(t, "SELECT or WITH after AS")
+	default:
+		cv.Query, err = p.parseSelect()
 	}
-	if cv.Query, err = p.parseSelect(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if err := p.parseStreamingClauses(cv); err != nil {
@@ -552,7 +558,11 @@ func (p *parser) parseExplain() (*Explain, *Error) {
 		}
 		ex.Stmt = s
 	case isWord(t, "with"):
-		return nil, p.errAt(t, "WITH (common table expressions) is not supported yet")
+		s, err := p.parseWith()
+		if err != nil {
+			return nil, err
+		}
+		ex.Stmt = s
 	default:
 		return nil, p.errExpected(t, "SELECT or CREATE MATERIALIZED VIEW after EXPLAIN")
 	}
@@ -562,6 +572,61 @@ func (p *parser) parseExplain() (*Explain, *Error) {
 // ---- SELECT ----
 
 // parseSelect parses a query; the current token is SELECT.
+// parseWith parses WITH name AS (SELECT ...) [, ...] SELECT ...: the
+// common table expressions go with the final SELECT.
+func (p *parser) parseWith() (*Select, *Error) {
+	with := p.next()
+	if p.isWord("recursive") {
+		return nil, p.errAt(p.peek(), "WITH RECURSIVE is not supported")
+	}
+	var ctes []CTE
+	for {
+		t := p.peek()
+		name, err := p.parseName("a name for the common table expression, as in WITH recent AS (SELECT ...)")
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range ctes {
+			if c.Name == name {
+				return nil, p.errAt(t, fmt.Sprintf("%q is defined twice in this WITH", name))
+			}
+		}
+		if isOp(p.peek(), "(") {
+			return nil, p.errAt(p.peek(), "column lists after a WITH name are not supported: name the columns with AS inside the SELECT")
+		}
+		if _, err := p.expectWord("as", fmt.Sprintf("AS after %s", name)); err != nil {
+			return nil, err
+		}
+		open, err := p.expectOp("(", fmt.Sprintf("'(' and a SELECT after %s AS", name))
+		if err != nil {
+			return nil, err
+		}
+		if u := p.peek(); !isWord(u, "select") {
+			return nil, p.errExpected(u, "SELECT inside WITH "+name+" AS (...)")
+		}
+		q, err := p.parseSelect()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.expectOp(")", fmt.Sprintf("')' to close WITH %s AS ( opened at %s", name, open.pos)); err != nil {
+			return nil, err
+		}
+		ctes = append(ctes, CTE{Pos: t.pos, Name: name, Query: q})
+		if !p.acceptOp(",") {
+			break
+		}
+	}
+	if u := p.peek(); !isWord(u, "select") {
+		return nil, p.errExpected(u, "SELECT after the WITH clause begun at "+with.pos.String())
+	}
+	s, err := p.parseSelect()
+	if err != nil {
+		return nil, err
+	}
+	s.With = ctes
+	return s, nil
+}
+
 func (p *parser) parseSelect() (*Select, *Error) {
 	sel := p.next()
 	if err := p.enter(sel); err != nil {

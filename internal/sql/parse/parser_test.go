@@ -61,6 +61,17 @@ func us(iv *Interval) string { return fmt.Sprintf("%dus", iv.Micros) }
 
 func dumpSelect(s *Select) string {
 	var b strings.Builder
+	for i, c := range s.With {
+		if i == 0 {
+			b.WriteString("WITH ")
+		} else {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.Name + " AS (" + dumpSelect(c.Query) + ")")
+	}
+	if len(s.With) > 0 {
+		b.WriteString(" ")
+	}
 	b.WriteString("SELECT ")
 	if s.Distinct {
 		b.WriteString("DISTINCT ")
@@ -318,6 +329,13 @@ func TestParseStatements(t *testing.T) {
 	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t WHERE ts > INTERVAL '1' MINUTE EMIT EVERY INTERVAL '1' MINUTE",
 		"CREATE MATERIALIZED VIEW v AS SELECT a FROM t WHERE (ts > INTERVAL '1' MINUTE) EMIT EVERY 60000000us")
 
+	// WITH.
+	f("WITH a AS (SELECT x FROM t), b AS (SELECT x FROM a WHERE x > 1) SELECT * FROM b",
+		"WITH a AS (SELECT x FROM t), b AS (SELECT x FROM a WHERE (x > 1)) SELECT * FROM b")
+	f("CREATE MATERIALIZED VIEW v AS WITH a AS (SELECT x FROM t) SELECT x FROM a EMIT EVERY INTERVAL '1' SECOND",
+		"CREATE MATERIALIZED VIEW v AS WITH a AS (SELECT x FROM t) SELECT x FROM a EMIT EVERY 1000000us")
+	f("EXPLAIN WITH a AS (SELECT x FROM t) SELECT x FROM a", "EXPLAIN WITH a AS (SELECT x FROM t) SELECT x FROM a")
+
 	// DROP, SHOW, EXPLAIN.
 	f("DROP MATERIALIZED VIEW v", "DROP MATERIALIZED VIEW v")
 	f("drop materialized view if exists \"V\";", "DROP MATERIALIZED VIEW IF EXISTS V")
@@ -486,12 +504,16 @@ func TestErrors(t *testing.T) {
 	f("CREATE MATERIALIZED VIEW v SELECT 1", "line 1, column 28: expected AS after the view name, found \"SELECT\"")
 	f("CREATE MATERIALIZED VIEW select AS SELECT 1", "line 1, column 26: expected a view name, found the reserved word \"select\" (write it in double quotes to use it as a name)")
 	f("CREATE MATERIALIZED VIEW a.b AS SELECT 1", "line 1, column 26: qualified names (a.b) are not supported: expected a view name")
-	f("CREATE MATERIALIZED VIEW v AS", "line 1, column 30: unexpected end of input: expected SELECT after AS")
+	f("CREATE MATERIALIZED VIEW v AS", "line 1, column 30: unexpected end of input: expected SELECT or WITH after AS")
 	f("DROP VIEW v", "line 1, column 6: DROP VIEW is not supported: use DROP MATERIALIZED VIEW")
 	f("DROP TABLE t", "line 1, column 6: expected MATERIALIZED VIEW after DROP, found \"TABLE\"")
 	f("SHOW TABLES", "line 1, column 6: expected VIEWS or MATERIALIZED VIEWS after SHOW, found \"TABLES\"")
 	f("EXPLAIN DROP MATERIALIZED VIEW v", "line 1, column 9: expected SELECT or CREATE MATERIALIZED VIEW after EXPLAIN, found \"DROP\"")
-	f("WITH x AS (SELECT 1) SELECT * FROM x", "line 1, column 1: WITH (common table expressions) is not supported yet")
+	f("WITH x AS (SELECT 1), x AS (SELECT 2) SELECT * FROM x", "line 1, column 23: \"x\" is defined twice in this WITH")
+	f("WITH x (a) AS (SELECT 1) SELECT * FROM x", "line 1, column 8: column lists after a WITH name are not supported: name the columns with AS inside the SELECT")
+	f("WITH RECURSIVE x AS (SELECT 1) SELECT * FROM x", "line 1, column 6: WITH RECURSIVE is not supported")
+	f("WITH x AS (SELECT 1)", "line 1, column 21: unexpected end of input: expected SELECT after the WITH clause begun at line 1, column 1")
+	f("WITH x AS SELECT 1", "line 1, column 11: expected '(' and a SELECT after x AS, found \"SELECT\"")
 	f("INSERT INTO t VALUES (1)", "line 1, column 1: expected a statement (SELECT, CREATE MATERIALIZED VIEW, DROP MATERIALIZED VIEW, SHOW VIEWS or EXPLAIN), found \"INSERT\"")
 	f("", "line 1, column 1: unexpected end of input: expected a statement (SELECT, CREATE MATERIALIZED VIEW, DROP MATERIALIZED VIEW, SHOW VIEWS or EXPLAIN)")
 	f("  -- only a comment\n", "line 2, column 1: unexpected end of input: expected a statement (SELECT, CREATE MATERIALIZED VIEW, DROP MATERIALIZED VIEW, SHOW VIEWS or EXPLAIN)")
@@ -604,6 +626,10 @@ func walk(n any, fn func(label string, p Pos)) {
 			return
 		}
 		fn("Select", n.Pos)
+		for _, c := range n.With {
+			fn("CTE", c.Pos)
+			walk(c.Query, fn)
+		}
 		for _, it := range n.Items {
 			fn("SelectItem", it.Pos)
 			walk(it.Expr, fn)

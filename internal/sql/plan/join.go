@@ -59,7 +59,7 @@ func (b *binder) fromJoin(x *parse.Join, lookup Lookup) error {
 		case *parse.Join:
 			return errAt(y.FromPos(), "a view joins two streams; a join of more is not supported yet")
 		default:
-			return errAt(f.FromPos(), "a join in a view reads streams (or windows of streams); subqueries are not supported yet")
+			return errAt(f.FromPos(), "a join in a view reads streams, views, or windows of them; a subquery or WITH query as a join side is not supported yet: make it a view of its own and join that")
 		}
 	}
 	if (j.tvf[0] == nil) != (j.tvf[1] == nil) {

@@ -53,7 +53,11 @@ const DefaultLateFor = time.Hour
 
 // Compile plans a view over the streams lookup knows.
 func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
-	q, top, err := flatten(cv.Query)
+	q, err := inlineWith(cv.Query)
+	if err != nil {
+		return nil, err
+	}
+	q, top, err := flatten(q)
 	if err != nil {
 		return nil, err
 	}

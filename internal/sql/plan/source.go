@@ -128,8 +128,12 @@ func OutputStream(view string) string { return OutputStreamPrefix + view }
 // LateStream is the log stream holding a view's late records.
 func LateStream(view string) string { return OutputStreamPrefix + view + "__late" }
 
-// FromNames are the streams and views a view statement reads, in order.
+// FromNames are the streams and views a view statement reads, in order
+// (names of its WITH queries aside).
 func FromNames(q *parse.Select) []string {
+	if in, err := inlineWith(q); err == nil {
+		q = in
+	}
 	var names []string
 	var walk func(f parse.From)
 	walk = func(f parse.From) {
@@ -141,9 +145,11 @@ func FromNames(q *parse.Select) []string {
 		case *parse.Join:
 			walk(x.Left)
 			walk(x.Right)
+		case *parse.Subquery:
+			names = append(names, FromNames(x.Query)...)
 		}
 	}
-	if q.From != nil {
+	for ; q != nil; q = q.UnionAll {
 		walk(q.From)
 	}
 	return names

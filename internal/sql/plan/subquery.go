@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -351,4 +352,140 @@ func substitute(e parse.Expr, fn func(*parse.Ident) (parse.Expr, error)) (parse.
 		return &c, err
 	}
 	return e, nil // literals
+}
+
+// inlineWith puts each common table expression of q's WITH in where a
+// FROM names it, as a subquery; flatten takes it from there. A WITH name
+// hides a stream or view of the same name.
+func inlineWith(q *parse.Select) (*parse.Select, error) {
+	if len(q.With) == 0 {
+		return q, nil
+	}
+	defs := map[string]*parse.Select{}
+	for _, c := range q.With {
+		cq, err := inlineQuery(c.Query, defs)
+		if err != nil {
+			return nil, err
+		}
+		defs[c.Name] = cq
+	}
+	out := *q
+	out.With = nil
+	return inlineQuery(&out, defs)
+}
+
+func inlineQuery(q *parse.Select, defs map[string]*parse.Select) (*parse.Select, error) {
+	out := *q
+	var err error
+	if out.From, err = inlineFrom(q.From, defs); err != nil {
+		return nil, err
+	}
+	if q.UnionAll != nil {
+		if out.UnionAll, err = inlineQuery(q.UnionAll, defs); err != nil {
+			return nil, err
+		}
+	}
+	return &out, nil
+}
+
+func inlineFrom(f parse.From, defs map[string]*parse.Select) (parse.From, error) {
+	switch x := f.(type) {
+	case *parse.TableRef:
+		if d, ok := defs[x.Name]; ok {
+			alias := x.Alias
+			if alias == "" {
+				alias = x.Name
+			}
+			return &parse.Subquery{Pos: x.Pos, Query: d, Alias: alias}, nil
+		}
+	case *parse.WindowTVF:
+		if d, ok := defs[x.Table]; ok {
+			return windowOverQuery(x, d)
+		}
+	case *parse.Subquery:
+		q, err := inlineQuery(x.Query, defs)
+		if err != nil {
+			return nil, err
+		}
+		c := *x
+		c.Query = q
+		return &c, nil
+	case *parse.Join:
+		c := *x
+		var err error
+		if c.Left, err = inlineFrom(x.Left, defs); err != nil {
+			return nil, err
+		}
+		if c.Right, err = inlineFrom(x.Right, defs); err != nil {
+			return nil, err
+		}
+		return &c, nil
+	}
+	return f, nil
+}
+
+// windowOverQuery rewrites a window function over a WITH query that
+// filters or projects one stream (or view) into a subquery over the
+// window of that stream: TABLE(TUMBLE(TABLE w, DESCRIPTOR(t), ...)) with
+// w AS (SELECT ... FROM s) reads TUMBLE(TABLE s, DESCRIPTOR(t's column
+// of s), ...), and keeps w's columns and the window bounds.
+func windowOverQuery(x *parse.WindowTVF, d *parse.Select) (parse.From, error) {
+	flat, top, err := flatten(d)
+	if err != nil {
+		return nil, err
+	}
+	base, ok := flat.From.(*parse.TableRef)
+	need := fmt.Sprintf("a window over %q needs it to filter or project one stream or view", x.Table)
+	switch {
+	case !ok || top != nil || flat.UnionAll != nil:
+		return nil, errAt(x.Pos, "%s; here it does more: make it a view of its own", need)
+	case flat.Distinct || len(flat.GroupBy) > 0 || flat.GroupByAll || flat.Having != nil:
+		return nil, errAt(x.Pos, "%s; here it aggregates: make it a view of its own", need)
+	}
+	column := func(name string) (string, error) {
+		star := false
+		for i, it := range flat.Items {
+			if it.Star {
+				star = true
+				continue
+			}
+			if !strings.EqualFold(columnName(it, i), name) {
+				continue
+			}
+			if id, ok := it.Expr.(*parse.Ident); ok {
+				return id.Parts[len(id.Parts)-1], nil
+			}
+			return "", errAt(x.Pos, "a window over %q runs on a column of %q as it is; %s is computed there", x.Table, base.Name, name)
+		}
+		if star {
+			return name, nil
+		}
+		return "", errAt(x.Pos, "%q has no column %q", x.Table, name)
+	}
+	w := *x
+	w.Table, w.Alias = base.Name, base.Alias
+	if w.TimeCol, err = column(x.TimeCol); err != nil {
+		return nil, err
+	}
+	w.PartitionBy = nil
+	for _, k := range x.PartitionBy {
+		c, err := column(k)
+		if err != nil {
+			return nil, err
+		}
+		w.PartitionBy = append(w.PartitionBy, c)
+	}
+	inner := *flat
+	inner.From = &w
+	inner.Items = slices.Clone(flat.Items)
+	if !slices.ContainsFunc(flat.Items, func(it parse.SelectItem) bool { return it.Star }) {
+		for _, b := range []string{"window_start", "window_end"} {
+			inner.Items = append(inner.Items, parse.SelectItem{Pos: x.Pos, Expr: &parse.Ident{Pos: x.Pos, Parts: []string{b}}})
+		}
+	}
+	alias := x.Alias
+	if alias == "" {
+		alias = x.Table
+	}
+	return &parse.Subquery{Pos: x.Pos, Query: &inner, Alias: alias}, nil
 }
