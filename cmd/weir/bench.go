@@ -146,7 +146,7 @@ func peakRSSMB() int64 {
 }
 
 // feldera are Feldera's published events/s per core (NEXMARK.md).
-var feldera = map[string]int{"q0": 436_000, "q1": 412_000, "q2": 422_000, "q3": 413_000, "q4": 265_000, "q5": 412_000, "q7": 196_000, "q8": 415_000}
+var feldera = map[string]int{"q0": 436_000, "q1": 412_000, "q2": 422_000, "q3": 413_000, "q4": 265_000, "q5": 412_000, "q7": 196_000, "q8": 415_000, "q9": 57_000}
 
 func writeNexmarkResults(path string, rows []benchnexmark.Result, events int64, seed uint64) error {
 	var b strings.Builder

@@ -10,8 +10,9 @@
 // closed, and its input offsets and watermark. Recovery loads the state
 // and resumes from the offsets, so every input record counts exactly once
 // in the view, whatever crashes happen. A plan may read two inputs and
-// join them (join.go); an input may be another view's output, whose
-// watermark is that view's (Input.Upstream).
+// join them (join.go); a group may keep its first N rows instead of
+// aggregates (Top-N, topn.go); an input may be another view's output,
+// whose watermark is that view's (Input.Upstream).
 //
 // The runtime knows nothing of SQL: package sql/plan compiles SQL into a
 // Plan of closures. This package must not import the gate, the lake, the

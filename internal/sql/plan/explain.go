@@ -109,7 +109,11 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		}
 		what := "key"
 		if p.TopN != nil {
-			add("  top-n: the first %d rows by %s per %s (ties: the row read first)", p.TopN.N, b.topText, key)
+			first := fmt.Sprintf("the first %d rows", p.TopN.N)
+			if p.TopN.N == 1 {
+				first = "the first row"
+			}
+			add("  top-n: %s by %s per %s (ties: the row read first)", first, b.topText, key)
 			what = "key, holding its first rows"
 		} else {
 			add("  aggregate: group by %s; aggregates %s", key, strings.Join(b.aggText, ", "))
