@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -75,7 +76,7 @@ func writeErr(err error) error {
 }
 
 func nexmarkRunCmd() *cobra.Command {
-	var query, output, results string
+	var query, output, results, cpuProfile string
 	var events int64
 	var seed uint64
 	c := &cobra.Command{
@@ -97,6 +98,20 @@ in bench/nexmark/queries/ (` + strings.Join(benchnexmark.Queries(), ", ") + `).`
 			}
 			if output != "" && len(queries) != 1 {
 				return fmt.Errorf("--output takes the rows of one query; --query names %d", len(queries))
+			}
+			if cpuProfile != "" {
+				if len(queries) != 1 {
+					return fmt.Errorf("--cpuprofile profiles one query; --query names %d", len(queries))
+				}
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			var rows []benchnexmark.Result
 			for _, q := range queries {
@@ -133,6 +148,7 @@ in bench/nexmark/queries/ (` + strings.Join(benchnexmark.Queries(), ", ") + `).`
 	c.Flags().Uint64Var(&seed, "seed", 1, "seed of the event stream")
 	c.Flags().StringVar(&output, "output", "", "write the query's result rows to this CSV file (header, sorted rows)")
 	c.Flags().StringVar(&results, "results", "", "write a Markdown table of the figures to this file")
+	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (one query; read it with go tool pprof)")
 	return c
 }
 

@@ -148,6 +148,7 @@ type Task struct {
 	topVals         []schema.Value
 	topRow          Row
 	topBuf          []byte
+	topRows         int // rows kept by all groups (a continuous Top-N's table size)
 
 	// The inputs' partitions in one numbering: partition vp is partition
 	// vpPart[vp] of input vpIn[vp] (the left input's first).
@@ -474,6 +475,9 @@ func (t *Task) restore() error {
 			// committed; its entry goes at the next checkpoint.
 			t.forget(g)
 			continue
+		}
+		if t.plan.TopN != nil {
+			t.topRows += len(g.accs[0].(*topAcc).rows)
 		}
 		t.addGroup(g)
 	}
@@ -904,9 +908,12 @@ func (t *Task) apply(row Row, ts int64, tsNull bool, span *Span) {
 
 func (t *Task) add(g *group, ts int64) {
 	if t.plan.TopN != nil {
-		if !g.accs[0].(*topAcc).offer(t.args[0].Bytes, int(t.args[0].Int)) {
+		a := g.accs[0].(*topAcc)
+		n := len(a.rows)
+		if !a.offer(t.args[0].Bytes, int(t.args[0].Int)) {
 			return // not among the group's first N
 		}
+		t.topRows += len(a.rows) - n
 	} else {
 		for i := range g.accs {
 			g.accs[i].Add(t.args[i], ts)
@@ -1286,8 +1293,12 @@ func (t *Task) writeRow(project []Expr, row Row, key string, deleted bool) {
 // this commit and moves the output floor to them, once the changelog has
 // grown well past the number of groups (continuous aggregates only).
 func (t *Task) rewriteChangelog() error {
+	rows := len(t.groups) // the table's rows: one per group, or a Top-N's kept rows
+	if t.plan.TopN != nil {
+		rows = t.topRows
+	}
 	if !t.plan.Upsert() || t.plan.Window.Kind != NoWindow ||
-		t.sinceSnapshot <= max(4*int64(len(t.groups)), int64(t.opts.ChangelogLimit)) {
+		t.sinceSnapshot <= max(4*int64(rows), int64(t.opts.ChangelogLimit)) {
 		return nil
 	}
 	end, err := t.opts.Log.End(t.opts.OutputStream, 0)

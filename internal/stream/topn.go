@@ -139,6 +139,11 @@ func (a *topAcc) Merge(o Acc) {
 func (a *topAcc) Result() schema.Value { return schema.Value{Int: int64(len(a.rows))} }
 
 func (a *topAcc) AppendState(dst []byte) []byte {
+	size := binary.MaxVarintLen64
+	for _, r := range a.rows {
+		size += 2*binary.MaxVarintLen64 + len(r.b)
+	}
+	dst = slices.Grow(dst, size)
 	dst = binary.AppendUvarint(dst, uint64(len(a.rows)))
 	for _, r := range a.rows {
 		dst = binary.AppendUvarint(dst, uint64(r.k))

@@ -315,10 +315,21 @@ func (l *Log) committer() {
 				break collect
 			}
 		}
+		if size > reusedBatchBytes {
+			// Pebble lets go of a reset batch's buffer past 1 MiB: a large
+			// group gets a batch of its size at once, not by doubling.
+			big := l.db.NewBatchWithSize(size + size/8 + 64*(len(group)+1))
+			l.commitGroup(big, group, size)
+			big.Close()
+			continue
+		}
 		l.commitGroup(batch, group, size)
 		batch.Reset()
 	}
 }
+
+// reusedBatchBytes is the largest group the committer's reused batch takes.
+const reusedBatchBytes = 1 << 20
 
 func (l *Log) commitGroup(batch *pebble.Batch, group []*pending, size int) {
 	start := time.Now()
