@@ -1,5 +1,5 @@
 // Package config loads a pipeline directory: weir.yaml (streams, sources,
-// sinks), the JSON Schema files under schemas/, and the materialised views
+// sinks, reference tables), the JSON Schema files under schemas/, and the materialised views
 // in views/*.sql (checked for syntax here; planned against the streams by
 // the node). Every error names the file, the line and the fix.
 //
@@ -37,7 +37,25 @@ type Pipeline struct {
 	Streams []*Stream
 	Sources []*Source
 	Sinks   []*Sink
+	Tables  []*Table
 	Views   []*View
+}
+
+// Table declares a reference table that views join by key: from a file
+// of the pipeline directory (CSV or NDJSON, with a JSON Schema), a
+// PostgreSQL query, or a stream's table of this node (lake files and
+// fresh tail). See package table.
+type Table struct {
+	Name       string
+	Kind       string // "file", "postgres" or "lake"
+	File       string // relative to the pipeline directory
+	SchemaFile string
+	Schema     *schema.Schema
+	DSN        string // postgres
+	Query      string // postgres: the SELECT; lake: SELECT * FROM the stream
+	Lake       string // lake: the stream
+	Refresh    time.Duration
+	Pos        Pos
 }
 
 // View is a CREATE MATERIALIZED VIEW statement from views/*.sql.
@@ -172,6 +190,18 @@ func (p *Pipeline) Save(dir string) error {
 			return err
 		}
 	}
+	for _, t := range p.Tables {
+		if t.Schema == nil {
+			continue
+		}
+		path := filepath.Join(dir, t.SchemaFile)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, t.Schema.Source, 0o644); err != nil {
+			return err
+		}
+	}
 	old, _ := filepath.Glob(filepath.Join(dir, "views", "*.sql"))
 	for _, f := range old {
 		if err := os.Remove(f); err != nil {
@@ -288,6 +318,7 @@ func Parse(dir, file string, src []byte) (*Pipeline, error) {
 		"streams": func(n *yaml.Node) { l.each(n, "streams", l.stream) },
 		"sources": func(n *yaml.Node) { l.each(n, "sources", l.source) },
 		"sinks":   func(n *yaml.Node) { l.each(n, "sinks", l.sink) },
+		"tables":  func(n *yaml.Node) { l.each(n, "tables", l.table) },
 	})
 	if len(l.p.Streams) == 0 && len(l.errs) == 0 {
 		l.errf(root, "no streams declared; add a streams: section (see examples/clickstream/weir.yaml)")
@@ -494,6 +525,77 @@ func (l *loader) stream(name string, key, spec *yaml.Node) {
 		return
 	}
 	l.p.Streams = append(l.p.Streams, s)
+}
+
+func (l *loader) table(name string, key, spec *yaml.Node) {
+	t := &Table{Name: name, Pos: l.pos(key)}
+	path := "tables." + name
+	var schemaNode, fileNode *yaml.Node
+	var kinds []string
+	l.fields(spec, path, map[string]func(*yaml.Node){
+		"file":     func(n *yaml.Node) { fileNode = n; kinds = append(kinds, "file"); l.str(n, path+".file", &t.File) },
+		"schema":   func(n *yaml.Node) { schemaNode = n; l.str(n, path+".schema", &t.SchemaFile) },
+		"postgres": func(n *yaml.Node) { kinds = append(kinds, "postgres"); l.str(n, path+".postgres", &t.DSN) },
+		"query":    func(n *yaml.Node) { l.str(n, path+".query", &t.Query) },
+		"lake":     func(n *yaml.Node) { kinds = append(kinds, "lake"); l.str(n, path+".lake", &t.Lake) },
+		"refresh":  func(n *yaml.Node) { l.duration(n, path+".refresh", &t.Refresh) },
+	})
+	switch len(kinds) {
+	case 0:
+		l.errf(spec, "%s: say where the rows come from: file: tables/%s.csv (with schema:), postgres: <dsn> (with query:), or lake: <stream>", path, name)
+		return
+	case 1:
+		t.Kind = kinds[0]
+	default:
+		l.errf(spec, "%s: %s are set; a table comes from one of file, postgres and lake", path, strings.Join(kinds, " and "))
+		return
+	}
+	if t.Refresh != 0 && t.Refresh < 100*time.Millisecond {
+		l.errf(spec, "%s.refresh must be at least 100ms, got %s", path, t.Refresh)
+	}
+	switch t.Kind {
+	case "file":
+		if t.Query != "" {
+			l.errf(spec, "%s.query applies to postgres tables; a file table has the file's rows", path)
+		}
+		if t.SchemaFile == "" {
+			l.errf(spec, "%s: a file table needs schema: schemas/%s.json (a JSON Schema of its columns)", path, name)
+			return
+		}
+		if _, err := os.Stat(filepath.Join(l.dir, t.File)); err != nil {
+			l.errf(fileNode, "%s.file: cannot read %s: %v", path, t.File, unwrapPathErr(err))
+		}
+		src, err := os.ReadFile(filepath.Join(l.dir, t.SchemaFile))
+		if err != nil {
+			l.errf(schemaNode, "%s.schema: cannot read %s: %v", path, t.SchemaFile, unwrapPathErr(err))
+			return
+		}
+		sc, err := schema.Compile(src)
+		if err != nil {
+			l.errs = append(l.errs, &Error{Pos: Pos{File: t.SchemaFile}, Msg: err.Error()})
+			return
+		}
+		t.Schema = sc
+	case "postgres":
+		if t.Query == "" {
+			l.errf(spec, "%s: a postgres table needs query: the SELECT that gives its rows, e.g. query: SELECT id, name FROM customers", path)
+		}
+		if schemaNode != nil {
+			l.errf(schemaNode, "%s.schema applies to file tables; a postgres table takes its columns from the query", path)
+		}
+	case "lake":
+		if t.Query != "" || schemaNode != nil {
+			l.errf(spec, "%s: a lake table is the stream's rows as they are; query and schema do not apply", path)
+		}
+		t.Query = "SELECT * FROM " + strconv.Quote(t.Lake)
+	}
+	for _, o := range l.p.Tables {
+		if o.Name == name {
+			l.errf(key, "table %q is declared twice", name)
+			return
+		}
+	}
+	l.p.Tables = append(l.p.Tables, t)
 }
 
 func unwrapPathErr(err error) error {
@@ -739,6 +841,14 @@ func (l *loader) crossCheck() {
 			l.errs = append(l.errs, &Error{Pos: s.Pos, Msg: fmt.Sprintf("sinks.%s.table: table %q is written by another sink; give each lake sink its own table", s.Name, s.Table)})
 		}
 		tables[s.Table] = true
+	}
+	for _, t := range l.p.Tables {
+		if l.p.Stream(t.Name) != nil || tables[t.Name] {
+			l.errs = append(l.errs, &Error{Pos: t.Pos, Msg: fmt.Sprintf("tables.%s: %q is also a stream or a lake table; give the reference table another name", t.Name, t.Name)})
+		}
+		if t.Kind == "lake" && l.p.Stream(t.Lake) == nil {
+			l.errs = append(l.errs, &Error{Pos: t.Pos, Msg: fmt.Sprintf("tables.%s.lake: %q is not a declared stream (declared: %s)", t.Name, t.Lake, names())})
+		}
 	}
 }
 

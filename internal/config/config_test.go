@@ -67,6 +67,50 @@ func TestParseErrors(t *testing.T) {
 	f("streams:\n  clicks:\n    schema: schemas/s.json\n    event_time: {column: ts, max_disorder: soon}\n", "max_disorder must be a duration like")
 }
 
+// TestTables: reference tables from a file, Postgres or a stream, and
+// the errors that say what is missing.
+func TestTables(t *testing.T) {
+	dir := pipelineDir(t)
+	os.MkdirAll(filepath.Join(dir, "tables"), 0o755)
+	os.WriteFile(filepath.Join(dir, "tables", "u.csv"), []byte("user_id\n"), 0o644)
+	const head = "streams:\n  clicks:\n    schema: schemas/s.json\n    event_time: {column: ts}\ntables:\n"
+	p, err := Parse(dir, "weir.yaml", []byte(head+`  users: {file: tables/u.csv, schema: schemas/s.json, refresh: 1m}
+  customers: {postgres: "postgres://x@h/db", query: SELECT id FROM customers}
+  recent: {lake: clicks}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Tables) != 3 {
+		t.Fatalf("tables = %+v", p.Tables)
+	}
+	if u := p.Tables[0]; u.Kind != "file" || u.Schema == nil || u.Refresh.Minutes() != 1 {
+		t.Fatalf("users = %+v", u)
+	}
+	if c := p.Tables[1]; c.Kind != "postgres" || c.Query != "SELECT id FROM customers" {
+		t.Fatalf("customers = %+v", c)
+	}
+	if r := p.Tables[2]; r.Kind != "lake" || r.Query != `SELECT * FROM "clicks"` {
+		t.Fatalf("recent = %+v", r)
+	}
+	f := func(tables, want string) {
+		t.Helper()
+		_, err := Parse(dir, "weir.yaml", []byte(head+tables))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error = %v\nwant it to contain %q", err, want)
+		}
+	}
+	f("  users: {refresh: 1s}\n", "weir.yaml:6: tables.users: say where the rows come from: file: tables/users.csv (with schema:), postgres: <dsn> (with query:), or lake: <stream>")
+	f("  users: {file: tables/u.csv, lake: clicks}\n", "tables.users: file and lake are set; a table comes from one of file, postgres and lake")
+	f("  users: {file: tables/u.csv}\n", "tables.users: a file table needs schema: schemas/users.json")
+	f("  users: {file: tables/nope.csv, schema: schemas/s.json}\n", "weir.yaml:6: tables.users.file: cannot read tables/nope.csv: no such file or directory")
+	f("  users: {postgres: dsn}\n", "tables.users: a postgres table needs query:")
+	f("  users: {lake: other}\n", `tables.users.lake: "other" is not a declared stream (declared: clicks)`)
+	f("  clicks: {lake: clicks}\n", `tables.clicks: "clicks" is also a stream or a lake table`)
+	f("  users: {lake: clicks, refresh: 1ms}\n", "tables.users.refresh must be at least 100ms")
+	f("  users: {lake: clicks, colour: red}\n", `tables.users: unknown key "colour"; known keys: file, lake, postgres, query, refresh, schema`)
+}
+
 func TestParseSizeAndDuration(t *testing.T) {
 	for in, want := range map[string]int64{"10": 10, "1KiB": 1024, "2MB": 2e6, "1.5GiB": 3 << 29} {
 		if got, err := ParseSize(in); err != nil || got != want {

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,7 @@ import (
 	"github.com/weirhq/weir/internal/sql/parse"
 	"github.com/weirhq/weir/internal/sql/plan"
 	"github.com/weirhq/weir/internal/stream"
+	"github.com/weirhq/weir/internal/table"
 	"github.com/weirhq/weir/internal/ui"
 	"github.com/weirhq/weir/internal/view"
 )
@@ -83,6 +85,7 @@ type Node struct {
 	log     *pebblelog.Log
 	gate    *gate.Gate
 	engine  *serve.Engine
+	tables  []*table.Table
 	views   *view.Manager
 	writers []sinkWriter
 	sinks   []connSink // connector sinks (kafka, ...)
@@ -179,6 +182,28 @@ func isViewDDL(q string) bool {
 		return len(f) > 1 && (f[1] == "VIEWS" || f[1] == "MATERIALIZED")
 	}
 	return false
+}
+
+// tableQuery runs a reference table's query over the node's tables (a
+// lake table), every row (no result limit), values as JSON has them.
+func (n *Node) tableQuery(ctx context.Context, q string) (cols, types []string, rows [][]any, err error) {
+	res, err := n.engine.Run(ctx, serve.Statement{SQL: q, Sink: func(r []any) error {
+		rows = append(rows, slices.Clone(r))
+		return nil
+	}})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return res.Columns, res.Types, rows, nil
+}
+
+// Tables are the node's reference tables' states.
+func (n *Node) Tables() []table.Status {
+	var out []table.Status
+	for _, t := range n.tables {
+		out = append(out, t.Status())
+	}
+	return out
 }
 
 // Gate is the node's gate.
@@ -317,13 +342,30 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 
+	// Reference tables load before the views that join them.
+	for _, tc := range cfg.Pipeline.Tables {
+		sp := table.Spec{Name: tc.Name, Kind: table.Kind(tc.Kind), Schema: tc.Schema, DSN: tc.DSN, Query: tc.Query, Refresh: tc.Refresh}
+		if tc.File != "" {
+			sp.File = filepath.Join(cfg.Pipeline.Dir, tc.File)
+		}
+		tb, err := table.Open(context.Background(), sp, table.Options{Query: n.tableQuery, Logger: cfg.Logger, Metrics: n.metrics.Tables})
+		if err != nil {
+			return nil, fmt.Errorf("%s: tables.%s: %w", tc.Pos, tc.Name, err)
+		}
+		n.tables = append(n.tables, tb)
+		sources[tc.Name] = plan.Source{Table: tb, Input: stream.Input{Stream: tc.Name, Columns: tb.Columns(), EventCol: -1}}
+	}
+
 	workCtx, cancelWork := context.WithCancel(context.Background())
 	n.cancelWork = cancelWork
 	n.views = view.New(view.Options{
 		Log: n.log, Meta: n.log, Tables: n.engine,
-		Streams:  func(name string) (plan.Source, bool) { s, ok := sources[name]; return s, ok },
-		IsStream: func(name string) bool { _, ok := tables[name]; return ok },
-		Metrics:  n.metrics.Stream, Logger: cfg.Logger, ChangelogLimit: cfg.ViewChangelogLimit,
+		Streams: func(name string) (plan.Source, bool) { s, ok := sources[name]; return s, ok },
+		IsStream: func(name string) bool {
+			_, ok := tables[name]
+			return ok || slices.ContainsFunc(n.tables, func(t *table.Table) bool { return t.Name() == name })
+		},
+		Metrics: n.metrics.Stream, Logger: cfg.Logger, ChangelogLimit: cfg.ViewChangelogLimit,
 	})
 	var fileViews []view.FileView
 	for _, v := range cfg.Pipeline.Views {
@@ -412,6 +454,10 @@ func Start(cfg Config) (*Node, error) {
 				n.errc <- err
 			}
 		}()
+	}
+	for _, tb := range n.tables {
+		n.work.Add(1)
+		go func() { defer n.work.Done(); tb.Run(workCtx) }()
 	}
 	n.work.Add(1)
 	go func() { defer n.work.Done(); n.maintain(workCtx) }()

@@ -16,6 +16,7 @@ import (
 	"github.com/weirhq/weir/internal/log/pebblelog"
 	"github.com/weirhq/weir/internal/serve"
 	"github.com/weirhq/weir/internal/stream"
+	"github.com/weirhq/weir/internal/table"
 )
 
 // Metrics holds every metric of a node.
@@ -29,6 +30,7 @@ type Metrics struct {
 	Backlog  *prometheus.GaugeVec
 	Requests *prometheus.CounterVec
 	Sources  *connect.Metrics
+	Tables   *table.Metrics
 }
 
 // NewMetrics creates and registers the node's metrics.
@@ -71,6 +73,7 @@ func NewMetrics() *Metrics {
 		Busy:         f(prometheus.NewCounter(prometheus.CounterOpts{Name: "weir_query_busy_total", Help: "Queries refused because the engine's running and waiting slots were full."})).(prometheus.Counter),
 	}
 	m.Sources = connect.NewMetrics(r)
+	m.Tables = table.NewMetrics(r)
 	m.Backlog = f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "weir_stream_backlog_records", Help: "Records of a stream not yet committed by its slowest view or sink, summed over partitions; past max_backlog ingest answers 429."}, byStream)).(*prometheus.GaugeVec)
 	view := []string{"view"}
 	m.Stream = &stream.Metrics{

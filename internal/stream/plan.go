@@ -72,6 +72,7 @@ type Plan struct {
 	Join        *Join           // nil: one input
 	Union       *Union          // nil: not a UNION ALL
 	TopN        *TopN           // nil: not a Top-N (see TopN)
+	Lookup      *Lookup         // nil: no reference table joined (see Lookup)
 
 	AllowedLateness int64 // µs: windows fire when the watermark passes end + this
 	Late            LatePolicy
@@ -166,8 +167,18 @@ type Join struct {
 
 // LateColumns are the columns of the view's late records: the input's;
 // for a join both sides' (the absent one null), each named
-// <side>_<column> after what the view calls the side.
+// <side>_<column> after what the view calls the side; for a lookup, the
+// input's and the table's, named <table>_<column>.
 func (p *Plan) LateColumns() []schema.Column {
+	if lk := p.Lookup; lk != nil {
+		cols := slices.Clone(p.Input.Columns)
+		for _, c := range lk.Table.Columns() {
+			c.Name = lk.Name + "_" + c.Name
+			c.Nullable = true
+			cols = append(cols, c)
+		}
+		return cols
+	}
 	if p.Join == nil {
 		return p.Input.Columns
 	}
@@ -209,6 +220,9 @@ func (p *Plan) Inputs() []Input {
 // window bounds): the input's, or for two inputs the first's then the
 // second's. A view's late records have these columns.
 func (p *Plan) RowColumns() []schema.Column {
+	if lk := p.Lookup; lk != nil {
+		return append(slices.Clone(p.Input.Columns), lk.Table.Columns()...)
+	}
 	in := p.Inputs()
 	if len(in) == 1 {
 		return p.Input.Columns

@@ -157,6 +157,7 @@ type Task struct {
 	vpPart []int
 	seg    [2]int // where each input's columns start in a row
 	join   joinState
+	table  lookupState
 	// readsView: an input is another view's output (Input.Upstream).
 	readsView bool
 }
@@ -673,6 +674,11 @@ func (t *Task) round() (bool, error) {
 		}
 	}
 	t.ends = ends
+	if t.plan.Lookup != nil {
+		// After the ends: a record appended after a table refresh joins
+		// that version or a later one.
+		t.refreshLookup()
+	}
 	for p := range t.vpIn {
 		in := &t.inputs[t.vpIn[p]]
 		end := ends[p]
@@ -827,6 +833,10 @@ func (t *Task) process(p int, off int64, m *rowMapper, rec []byte) error {
 			return nil
 		}
 		t.writeRow(u.Project[side], t.row, "", false)
+		return nil
+	}
+	if t.plan.Lookup != nil {
+		t.lookupRecord(p, off, ts, ev.Null)
 		return nil
 	}
 	if t.plan.Filter != nil && !True(t.plan.Filter.Eval(t.row)) {

@@ -809,7 +809,11 @@ func (m *Manager) Status() []Status {
 			}
 			at += in.Partitions
 		}
-		out = append(out, Status{Name: r.def.Name, Input: strings.Join(inputs, ", "), Inputs: inputs, Mode: mode, Watermark: st.Watermark, Counts: st.Counts,
+		input := strings.Join(inputs, ", ")
+		if p.Lookup != nil {
+			input += " + table " + p.Lookup.Table.Name()
+		}
+		out = append(out, Status{Name: r.def.Name, Input: input, Inputs: inputs, Mode: mode, Watermark: st.Watermark, Counts: st.Counts,
 			Groups: int64(st.Groups), Lag: lag, Origin: r.def.Origin, Error: errText, SQL: r.def.SQL})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -22,7 +22,9 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		mode = "upserts by key (a changelog)"
 	}
 	add("view %s: %s", p.Name, mode)
-	if j := b.join; j != nil {
+	if p.Lookup != nil {
+		explainLookup(b, p, add)
+	} else if j := b.join; j != nil {
 		for s, src := range j.side {
 			side := []string{"left", "right"}[s]
 			if v, ok := strings.CutPrefix(src.Stream, OutputStreamPrefix); ok && src.Upstream != nil {

@@ -17,6 +17,8 @@ type joinBind struct {
 	names [2][]string // what each side may be qualified with
 	tvf   [2]*parse.WindowTVF
 	kind  stream.JoinKind
+	// lookup: the right side is a reference table (see planLookup).
+	lookup bool
 	// Filled by planJoin, for EXPLAIN.
 	keyText   []string
 	boundText []string
@@ -60,6 +62,11 @@ func (b *binder) fromJoin(x *parse.Join, lookup Lookup) error {
 			return errAt(y.FromPos(), "a view joins two streams; a join of more is not supported yet")
 		default:
 			return errAt(f.FromPos(), "a join in a view reads streams, views, or windows of them; a subquery or WITH query as a join side is not supported yet: make it a view of its own and join that")
+		}
+	}
+	for t, src := range j.side {
+		if src.Table != nil {
+			return b.bindLookup(x, j, t)
 		}
 	}
 	if (j.tvf[0] == nil) != (j.tvf[1] == nil) {

@@ -15,6 +15,9 @@ import (
 type Source struct {
 	stream.Input
 	EventTime string // the name of the event-time column
+	// Table, when set, makes the name a reference table (Input.Columns
+	// are its columns, Input.Stream its name): views join it by key.
+	Table stream.LookupTable
 	// Err, when set, says why the name (a view) cannot be read.
 	Err error
 }
@@ -88,8 +91,12 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	if where != nil && hasAggregate(where) {
 		return nil, errAt(where.ExprPos(), "aggregates are not allowed in WHERE; use HAVING")
 	}
-	if b.join != nil {
-		var err error
+	switch {
+	case b.join != nil && b.join.lookup:
+		if where, err = b.planLookup(p, where); err != nil {
+			return nil, err
+		}
+	case b.join != nil:
 		if where, err = b.planJoin(p, where); err != nil {
 			return nil, err
 		}
@@ -283,6 +290,9 @@ func (b *binder) from(f parse.From, lookup Lookup) error {
 		if err != nil {
 			return err
 		}
+		if src.Table != nil {
+			return errAt(x.Pos, "%q is a reference table: a view reads a stream or a view, and may join it with a table (FROM s JOIN %s t ON s.k = t.k)", x.Name, x.Name)
+		}
 		b.src = src
 		b.names = []string{x.Name, x.Alias}
 		b.rowCols = src.Columns
@@ -291,6 +301,9 @@ func (b *binder) from(f parse.From, lookup Lookup) error {
 		src, err := find(lookup, x.Table, x.Pos)
 		if err != nil {
 			return err
+		}
+		if src.Table != nil {
+			return errAt(x.Pos, "a window over the reference table %q: tables have no event time; window the stream and join the table", x.Table)
 		}
 		b.src, b.tvf = src, x
 		b.names = []string{x.Table, x.Alias}
