@@ -82,6 +82,11 @@ func checkLookups(t *testing.T, seed uint64) {
 		SELECT window_start, u.tier, count(*) AS n, sum(e.seq) AS total
 		FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '2' SECOND)) e JOIN users u ON e.user_id = u.user_id
 		GROUP BY window_start, window_end, u.tier`,
+		`CREATE MATERIALIZED VIEW last_per_tier AS
+		SELECT tier, seq, rn FROM (
+		  SELECT u.tier, e.seq, ROW_NUMBER() OVER (PARTITION BY u.tier ORDER BY e.seq DESC) AS rn
+		  FROM events e JOIN users u ON e.user_id = u.user_id) x
+		WHERE rn <= 2`,
 	} {
 		if strings.Contains(s, "RIGHT JOIN") {
 			// RIGHT JOIN is refused: write it as a LEFT JOIN.
@@ -134,7 +139,7 @@ func checkLookups(t *testing.T, seed uint64) {
 	wm := count("SELECT epoch_ms(max(ts)) FROM events") - disorder.Milliseconds()
 	wantWm := time.UnixMilli(wm).UTC().Format(time.RFC3339Nano)
 	all := func() int64 { return int64(ev.total) }
-	for _, v := range []string{"enriched", "all_rows", "tiers"} {
+	for _, v := range []string{"enriched", "all_rows", "tiers", "last_per_tier"} {
 		n.caughtUp(t, v, all, wantWm, deadline)
 	}
 
@@ -147,6 +152,8 @@ func checkLookups(t *testing.T, seed uint64) {
 	compare := func(name, view, oracle string) { t.Helper(); n.matches(t, name, view, oracle, setup) }
 	compare("lookup join", `SELECT seq, user_id, tier, points FROM enriched`, `SELECT seq, user_id, tier, score * 10 FROM `+joined+` j WHERE status < 400`)
 	compare("LEFT lookup join", `SELECT seq, epoch_ms(ts), tier FROM all_rows`, `SELECT seq, epoch_ms(ts), coalesce(tier, 'none') FROM `+left+` j`)
+	compare("Top-N over a lookup join", `SELECT tier, seq, rn FROM last_per_tier`, `SELECT * FROM (
+		SELECT tier, seq, row_number() OVER (PARTITION BY tier ORDER BY seq DESC) AS rn FROM `+joined+` j) WHERE rn <= 2`)
 	compare("windowed lookup join", `SELECT epoch_ms(window_start), tier, n, total FROM tiers`, fmt.Sprintf(`
 		SELECT epoch_ms(ts) // 2000 * 2000 AS s, tier, count(*), sum(seq) FROM %s j GROUP BY 1, 2 HAVING s + 2000 <= %d`, joined, wm))
 
