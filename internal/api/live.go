@@ -11,6 +11,7 @@ import (
 
 	"github.com/weirhq/weir/internal/gate"
 	"github.com/weirhq/weir/internal/serve"
+	"github.com/weirhq/weir/internal/table"
 	"github.com/weirhq/weir/internal/view"
 )
 
@@ -26,6 +27,7 @@ type Status struct {
 	Streams []StreamStatus `json:"streams"`
 	Views   []view.Status  `json:"views"`
 	Sinks   []SinkStatus   `json:"sinks"`
+	Tables  []table.Status `json:"tables"` // reference tables
 }
 
 // SourceStatus is a configured source. HTTP ingest is always there and is

@@ -199,7 +199,7 @@ func (n *Node) tableQuery(ctx context.Context, q string) (cols, types []string, 
 
 // Tables are the node's reference tables' states.
 func (n *Node) Tables() []table.Status {
-	var out []table.Status
+	out := []table.Status{}
 	for _, t := range n.tables {
 		out = append(out, t.Status())
 	}

@@ -16,7 +16,7 @@ import (
 func (n *Node) Status() api.Status {
 	mv := gatherValues(n.metrics.Registry)
 	st := api.Status{Time: time.Now().UTC(), Started: n.started.UTC(), Ready: n.ready.Load(),
-		Sources: []api.SourceStatus{}, Streams: []api.StreamStatus{}, Sinks: []api.SinkStatus{}}
+		Sources: []api.SourceStatus{}, Streams: []api.StreamStatus{}, Sinks: []api.SinkStatus{}, Tables: n.Tables()}
 	for _, s := range n.cfg.Pipeline.Sources {
 		ss := api.SourceStatus{Name: s.Name, Type: s.Type, Stream: s.Stream,
 			Retries: int64(mv.get("weir_connector_retries_total", s.Name)),
