@@ -90,6 +90,37 @@ func Streams() (map[string]*schema.Schema, error) {
 	return out, nil
 }
 
+// SideInputTable is q13's static side table: SideInputRows rows of
+// (key BIGINT, value VARCHAR), key 0 … SideInputRows-1 and value
+// SideInputValue(key).
+const (
+	SideInputTable = "side_input"
+	SideInputRows  = 10_000
+)
+
+// SideInputValue is the side table's value for a key.
+func SideInputValue(key int64) string { return "side-" + strconv.FormatInt(key, 10) }
+
+// staticTable is a lookup table that never changes.
+type staticTable struct {
+	name string
+	cols []schema.Column
+	snap *stream.TableSnapshot
+}
+
+func (t *staticTable) Name() string                   { return t.name }
+func (t *staticTable) Columns() []schema.Column       { return t.cols }
+func (t *staticTable) Current() *stream.TableSnapshot { return t.snap }
+
+var sideInput = func() *staticTable {
+	rows := make([][]schema.Value, SideInputRows)
+	for k := range rows {
+		rows[k] = []schema.Value{{Int: int64(k)}, {Bytes: []byte(SideInputValue(int64(k)))}}
+	}
+	return &staticTable{name: SideInputTable, cols: []schema.Column{{Name: "key", Type: schema.Int64}, {Name: "value", Type: schema.String}},
+		snap: &stream.TableSnapshot{Version: 1, Rows: rows}}
+}()
+
 // Disorder is the watermark's distance behind the newest event: Nexmark's
 // customary 4 s (the generator itself has no disorder).
 const Disorder = 4 * time.Second
@@ -147,6 +178,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			ev := s.ColumnIndex("dateTime")
 			return plan.Source{EventTime: "dateTime", Input: stream.Input{Stream: name, Partitions: 1, Columns: s.Columns,
 				Version: 1, EventCol: ev, Disorder: Disorder.Microseconds()}}, true
+		}
+		if name == SideInputTable {
+			return plan.Source{Table: sideInput, Input: stream.Input{Stream: name, Columns: sideInput.Columns(), EventCol: -1}}, true
 		}
 		for i, v := range views {
 			if v.Name == name {

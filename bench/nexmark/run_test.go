@@ -70,6 +70,7 @@ var batchSQL = map[string]string{
 	"q7": `WITH m AS (SELECT epoch_ms(dateTime) // 10000 * 10000 + 10000 AS wend, max(price) AS maxprice FROM bid GROUP BY 1)
 	SELECT b.auction, b.price, b.bidder, epoch_ms(b.dateTime) FROM bid b JOIN m ON b.price = m.maxprice
 	  AND epoch_ms(b.dateTime) >= m.wend - 10000 AND epoch_ms(b.dateTime) < m.wend`,
+	"q13": `SELECT b.auction, b.bidder, b.price, epoch_ms(b.dateTime), s.value FROM bid b JOIN side_input s ON b.auction % 10000 = s.key`,
 	// Ties rank by input position: insertion order, DuckDB's rowid here.
 	"q18": `SELECT auction, bidder, price, channel, url, epoch_ms(dateTime), extra FROM (
 	  SELECT *, row_number() OVER (PARTITION BY bidder, auction ORDER BY dateTime DESC, rowid) AS rn FROM bid) WHERE rn <= 1`,
@@ -141,6 +142,7 @@ func loadEvents(t *testing.T, events int64, rate float64) *sql.DB {
 		`CREATE TABLE person (id BIGINT, name VARCHAR, emailAddress VARCHAR, creditCard VARCHAR, city VARCHAR, state VARCHAR, dateTime TIMESTAMP, extra VARCHAR)`,
 		`CREATE TABLE auction (id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, dateTime TIMESTAMP, expires TIMESTAMP, seller BIGINT, category BIGINT, extra VARCHAR)`,
 		`CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, dateTime TIMESTAMP, extra VARCHAR)`,
+		fmt.Sprintf(`CREATE TABLE side_input AS SELECT range AS key, 'side-' || range AS value FROM range(%d)`, SideInputRows),
 	} {
 		if _, err := db.Exec(ddl); err != nil {
 			t.Fatal(err)
