@@ -70,6 +70,11 @@ var batchSQL = map[string]string{
 	"q7": `WITH m AS (SELECT epoch_ms(dateTime) // 10000 * 10000 + 10000 AS wend, max(price) AS maxprice FROM bid GROUP BY 1)
 	SELECT b.auction, b.price, b.bidder, epoch_ms(b.dateTime) FROM bid b JOIN m ON b.price = m.maxprice
 	  AND epoch_ms(b.dateTime) >= m.wend - 10000 AND epoch_ms(b.dateTime) < m.wend`,
+	"q9": `SELECT id, itemName, description, initialBid, reserve, epoch_ms(dateTime), epoch_ms(expires), seller, category, extra,
+	    auction, bidder, price, epoch_ms(bid_dateTime), bid_extra FROM (
+	  SELECT a.*, b.auction, b.bidder, b.price, b.dateTime AS bid_dateTime, b.extra AS bid_extra,
+	    row_number() OVER (PARTITION BY a.id ORDER BY b.price DESC, b.dateTime, b.rowid) AS rn
+	  FROM auction a JOIN bid b ON a.id = b.auction AND b.dateTime BETWEEN a.dateTime AND a.expires) WHERE rn = 1`,
 	"q13": `SELECT b.auction, b.bidder, b.price, epoch_ms(b.dateTime), s.value FROM bid b JOIN side_input s ON b.auction % 10000 = s.key`,
 	// Ties rank by input position: insertion order, DuckDB's rowid here.
 	"q18": `SELECT auction, bidder, price, channel, url, epoch_ms(dateTime), extra FROM (

@@ -76,16 +76,21 @@ func (p *Plan) LateVersion() uint32 {
 func (t *Task) joinRecord(side, p int, off int64, ts int64, tsNull bool) error {
 	j := t.plan.Join
 	row := t.row
-	filter, keys, keep, otherKeep := j.LeftFilter, j.LeftKey, j.LeftKeep, j.RightKeep
+	filter, keys, keep, otherKeep, until, otherUntil := j.LeftFilter, j.LeftKey, j.LeftKeep, j.RightKeep, j.LeftUntil, j.RightUntil
 	if side == 1 {
-		filter, keys, keep, otherKeep = j.RightFilter, j.RightKey, j.RightKeep, j.LeftKeep
+		filter, keys, keep, otherKeep, until, otherUntil = j.RightFilter, j.RightKey, j.RightKeep, j.LeftKeep, j.RightUntil, j.LeftUntil
 	}
 	if filter != nil && !True(filter.Eval(row)) {
 		return nil
 	}
+	// A Top-N over the join ranks ties by the record that made the pair.
+	t.posPart, t.posOff = int64(p), off
 	windowed := t.plan.Window.Kind != NoWindow
+	// Partners leave the other side's buffer: a record behind the
+	// watermark may have missed one.
+	otherLeaves := otherKeep != Forever || otherUntil != nil
 	if tsNull {
-		if windowed || keep != Forever || otherKeep != Forever {
+		if windowed || keep != Forever || otherLeaves || until != nil {
 			// No time: no window, and no telling when it stops matching.
 			t.joinLate(side)
 			return nil
@@ -117,7 +122,7 @@ func (t *Task) joinRecord(side, p int, off int64, ts int64, tsNull bool) error {
 				late = true // its window is closed: the other side's rows are gone
 				continue
 			}
-		} else if otherKeep != Forever && ts < t.wm {
+		} else if otherLeaves && ts < t.wm {
 			late = true // a match of it may have left the buffer already
 			continue
 		}
@@ -157,6 +162,11 @@ func (t *Task) joinRecord(side, p int, off int64, ts int64, tsNull bool) error {
 			due = span.End - 1
 		case keep != Forever:
 			due = satAdd(ts, keep)
+		}
+		if until != nil && !windowed {
+			if u := until.Eval(row); !u.Null {
+				due = min(due, u.Int)
+			}
 		}
 		if due < t.wm {
 			if padLeft && !matched {
@@ -280,6 +290,10 @@ func (t *Task) evict(wm int64) {
 		st.rows--
 		t.forget(g)
 		if jr.side == 0 && t.plan.Join.Kind == LeftJoin && !jr.matched {
+			// Its own position (the key: side, partition, offset).
+			p, n := binary.Uvarint([]byte(g.key[1:]))
+			off, _ := binary.Uvarint([]byte(g.key[1+n:]))
+			t.posPart, t.posOff = int64(p), int64(off)
 			var sp *Span
 			if t.plan.Window.Kind != NoWindow {
 				sp = &jr.span

@@ -157,6 +157,12 @@ type Join struct {
 	On *Expr
 	// LeftKeep and RightKeep are in µs, or Forever.
 	LeftKeep, RightKeep int64
+	// LeftUntil and RightUntil, when set, bound a side's rows by a column
+	// of their own (an auction matches bids up to its expiry): over the
+	// joined row, reading that side's columns, the latest event time of
+	// the other side that may still match; a row leaves once the
+	// watermark passes it (or its keep, if sooner). NULL: no bound.
+	LeftUntil, RightUntil *Expr
 	// Names are what the sides are called in the view (alias or stream).
 	Names [2]string
 	// Used says, per side and input column, whether the view reads it

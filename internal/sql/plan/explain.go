@@ -44,7 +44,7 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		switch {
 		case p.Window.Kind != stream.NoWindow:
 			kind += " (window join: rows match within one window)"
-		case p.Join.LeftKeep != stream.Forever || p.Join.RightKeep != stream.Forever:
+		case p.Join.LeftKeep != stream.Forever || p.Join.RightKeep != stream.Forever || p.Join.LeftUntil != nil || p.Join.RightUntil != nil:
 			kind += " (interval join)"
 		default:
 			kind += " (regular join)"
@@ -56,8 +56,13 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		if len(j.onText) > 0 {
 			add("  join condition: %s", strings.Join(j.onText, " AND "))
 		}
-		keep := func(us int64) string {
-			if us == stream.Forever {
+		keep := func(us int64, until *stream.Expr) string {
+			switch {
+			case until != nil && us == stream.Forever:
+				return "until the watermark passes its bound column (see time bounds)"
+			case until != nil:
+				return "until the watermark passes its bound column or its event time + " + dur(us)
+			case us == stream.Forever:
 				return "for the life of the view"
 			}
 			return "until the watermark passes its event time + " + dur(us)
@@ -65,12 +70,12 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		if p.Window.Kind != stream.NoWindow {
 			add("  join state: each side's rows by key and window, until the watermark passes the window's end")
 		} else {
-			add("  join state: left rows by key %s; right rows by key %s", keep(p.Join.LeftKeep), keep(p.Join.RightKeep))
+			add("  join state: left rows by key %s; right rows by key %s", keep(p.Join.LeftKeep, p.Join.LeftUntil), keep(p.Join.RightKeep, p.Join.RightUntil))
 		}
 		if p.Join.Kind == stream.LeftJoin {
 			add("  unmatched left rows: emitted with a null right side when they leave the join state")
 		}
-		if p.Window.Kind != stream.NoWindow || p.Join.LeftKeep != stream.Forever || p.Join.RightKeep != stream.Forever {
+		if p.Window.Kind != stream.NoWindow || p.Join.LeftKeep != stream.Forever || p.Join.RightKeep != stream.Forever || p.Join.LeftUntil != nil || p.Join.RightUntil != nil {
 			late := "kept in " + p.Name + "__late (both sides' columns; the other side null)"
 			if p.Late == stream.LateDrop {
 				late = "dropped and counted"

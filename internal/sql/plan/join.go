@@ -304,7 +304,19 @@ func (b *binder) planJoin(p *stream.Plan, where parse.Expr) (parse.Expr, error) 
 	// Bounds on d = right event time - left event time.
 	lo, hi := int64(0), int64(0)
 	hasLo, hasHi := false, false
+	var ons []parse.Expr
 	for _, c := range conjuncts(j.x.On, nil) {
+		// A BETWEEN that is not a pair of event-time bounds may hold one
+		// (b.ts BETWEEN a.ts AND a.expires): look at its halves apart.
+		if x, ok := c.(*parse.Between); ok && !x.Not {
+			if _, _, ok := b.timeBound(c); !ok {
+				ons = append(ons, &parse.Binary{Pos: x.Pos, Op: ">=", L: x.X, R: x.Lo}, &parse.Binary{Pos: x.Pos, Op: "<=", L: x.X, R: x.Hi})
+				continue
+			}
+		}
+		ons = append(ons, c)
+	}
+	for _, c := range ons {
 		if hasAggregate(c) {
 			return nil, errAt(c.ExprPos(), "aggregates are not allowed in a join's ON condition")
 		}
@@ -359,6 +371,18 @@ func (b *binder) planJoin(p *stream.Plan, where parse.Expr) (parse.Expr, error) 
 				}
 			}
 		}
+		if side, until, ok, err := b.untilBound(c, in); err != nil {
+			return nil, err
+		} else if ok {
+			if side == 0 && sj.LeftUntil == nil {
+				sj.LeftUntil = until
+			} else if side == 1 && sj.RightUntil == nil {
+				sj.RightUntil = until
+			}
+			j.boundText = append(j.boundText, clauseText(c))
+			on = append(on, c)
+			continue
+		}
 		if l, h, ok := b.timeBound(c); ok {
 			if l != nil && (!hasLo || *l > lo) {
 				lo, hasLo = *l, true
@@ -407,7 +431,7 @@ func (b *binder) planJoin(p *stream.Plan, where parse.Expr) (parse.Expr, error) 
 	if hasLo && hasHi && lo > hi {
 		return nil, errAt(j.x.Pos, "the join's time bounds leave no pair: the right side's time must be at least %s and at most %s after the left's", dur(lo), dur(hi))
 	}
-	if j.kind == stream.LeftJoin && b.window.Kind == stream.NoWindow && sj.LeftKeep == stream.Forever {
+	if j.kind == stream.LeftJoin && b.window.Kind == stream.NoWindow && sj.LeftKeep == stream.Forever && sj.LeftUntil == nil {
 		return nil, errAt(j.x.Pos, "a LEFT JOIN in a view needs a time bound (e.g. ON ... AND %s BETWEEN %s AND %s + INTERVAL '1' HOUR), a window join or STATE TTL: without one, no time comes when a left row is known to have no match",
 			qualifiedTime(j, 1), qualifiedTime(j, 0), qualifiedTime(j, 0))
 	}
@@ -534,6 +558,69 @@ func (b *binder) timeBound(c parse.Expr) (lo, hi *int64, ok bool) {
 		return lo, hi, true
 	}
 	return nil, nil, false
+}
+
+// untilBound reads an upper bound on one side's event time by a
+// timestamp column of the other side, such as b.ts <= a.expires or
+// a.deadline + INTERVAL '1' HOUR > b.ts: the other side's rows can match
+// nothing once the watermark passes that column. It returns that side
+// and its bound as an expression over the joined row.
+func (b *binder) untilBound(c parse.Expr, in scope) (int, *stream.Expr, bool, error) {
+	x, ok := c.(*parse.Binary)
+	if !ok || b.window.Kind != stream.NoWindow {
+		return 0, nil, false, nil
+	}
+	l, r, op := x.L, x.R, x.Op
+	switch op {
+	case ">", ">=": // r < l
+		l, r = r, l
+	case "<", "<=":
+	default:
+		return 0, nil, false, nil
+	}
+	// l is the event time of side s (± an interval); r a column of the
+	// other side (± an interval).
+	s, off, ok := b.timeTerm(l)
+	if !ok {
+		return 0, nil, false, nil
+	}
+	col, roff := r, int64(0)
+	if y, ok := r.(*parse.Binary); ok && (y.Op == "+" || y.Op == "-") {
+		if iv, ok := y.R.(*parse.Interval); ok {
+			col, roff = y.L, iv.Micros
+			if y.Op == "-" {
+				roff = -roff
+			}
+		}
+	}
+	id, ok := col.(*parse.Ident)
+	if !ok {
+		return 0, nil, false, nil
+	}
+	mask, err := b.sidesOf(id)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	other := 1 - s
+	if mask != 1<<other || b.isEventTime(id, other) {
+		return 0, nil, false, nil
+	}
+	e, err := compile(col, in)
+	if err != nil || e.Type != schema.Timestamp {
+		return 0, nil, false, err
+	}
+	// ts + off <= col + roff  ⇔  ts <= col + (roff - off).
+	if d := roff - off; d != 0 {
+		base := e
+		e = stream.Expr{Type: schema.Timestamp, Eval: func(row stream.Row) schema.Value {
+			v := base.Eval(row)
+			if !v.Null {
+				v.Int += d
+			}
+			return v
+		}}
+	}
+	return other, &e, true, nil
 }
 
 // timeTerm reads `side.ts`, `side.ts + INTERVAL ...` or `side.ts -

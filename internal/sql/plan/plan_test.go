@@ -2217,3 +2217,47 @@ func TestJoinPlans(t *testing.T) {
 		t.Errorf("window join EXPLAIN:\n%s", strings.Join(v.Explain, "\n"))
 	}
 }
+
+// TestJoinUntilBound: a bound of one side's event time by a timestamp
+// column of the other keeps the other's rows until the watermark passes
+// that column (an auction until it expires), and a Top-N may rank the
+// joined rows.
+func TestJoinUntilBound(t *testing.T) {
+	auctions := func(name string) (Source, bool) {
+		if name != "auctions" {
+			return lookupClicks(name)
+		}
+		cols := []schema.Column{{Name: "id", Type: schema.String}, {Name: "ts", Type: schema.Timestamp}, {Name: "expires", Type: schema.Timestamp, Nullable: true}}
+		return Source{EventTime: "ts", Input: stream.Input{Stream: "auctions", Partitions: 1, Columns: cols, Version: 1, EventCol: 1, Disorder: 1_000_000}}, true
+	}
+	v, err := compileWith(`CREATE MATERIALIZED VIEW w AS SELECT * FROM (
+		SELECT a.id, b.url, b.amount, ROW_NUMBER() OVER (PARTITION BY a.id ORDER BY b.amount DESC) AS rn
+		FROM auctions a JOIN clicks b ON a.id = b.user_id AND b.ts BETWEEN a.ts AND a.expires - INTERVAL '1' SECOND) x
+		WHERE rn = 1`, auctions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := v.Plan.Join
+	if j.LeftUntil == nil || j.RightUntil != nil || j.LeftKeep != stream.Forever || j.RightKeep != 0 || v.Plan.TopN == nil {
+		t.Fatalf("join %+v, top-n %v", j, v.Plan.TopN != nil)
+	}
+	row := make(stream.Row, 10)
+	row[2] = schema.Value{Int: 5_000_000}
+	if got := j.LeftUntil.Eval(row); got.Int != 4_000_000 {
+		t.Fatalf("an auction expiring at 5 s matches bids up to %d µs, want 4 s", got.Int)
+	}
+	for _, line := range []string{
+		"  join: INNER JOIN (interval join) on a.id = b.user_id",
+		"  time bounds: b.ts >= a.ts AND b.ts <= (a.expires - INTERVAL '1' SECOND)",
+		"  join state: left rows by key until the watermark passes its bound column (see time bounds); right rows by key until the watermark passes its event time + 0s",
+		"  top-n: the first row by b.amount DESC per a.id (ties: the row read first)",
+	} {
+		if !slices.Contains(v.Explain, line) {
+			t.Errorf("no line %q in:\n%s", line, strings.Join(v.Explain, "\n"))
+		}
+	}
+	// LEFT JOIN: the column bound is when an auction is known to have no bid.
+	if _, err := compileWith(`CREATE MATERIALIZED VIEW w AS SELECT a.id, b.url FROM auctions a LEFT JOIN clicks b ON a.id = b.user_id AND b.ts <= a.expires`, auctions); err != nil {
+		t.Fatal(err)
+	}
+}

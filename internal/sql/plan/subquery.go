@@ -81,8 +81,14 @@ func flatten(q *parse.Select) (*parse.Select, *topNClause, error) {
 	cols := map[string]parse.Expr{}
 	var names []string
 	star := false
+	starTable := "" // the one t.* of the subquery: other names are t's columns
 	for i, it := range inner.Items {
 		if it.Star {
+			if star {
+				starTable = "" // two stars: names stay as they are
+			} else {
+				starTable = it.StarTable
+			}
 			star = true
 			continue
 		}
@@ -105,6 +111,9 @@ func flatten(q *parse.Select) (*parse.Select, *topNClause, error) {
 			}
 			if e, ok := cols[strings.ToLower(parts[0])]; ok {
 				return e, nil
+			}
+			if star && starTable != "" {
+				return &parse.Ident{Pos: id.Pos, Parts: []string{starTable, parts[0]}}, nil
 			}
 			if star {
 				return &parse.Ident{Pos: id.Pos, Parts: parts}, nil

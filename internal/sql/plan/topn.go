@@ -14,9 +14,6 @@ import (
 // list reads the ranked row through the returned scope.
 func (b *binder) topN(top *topNClause, in *inputScope, p *stream.Plan) (*topScope, error) {
 	over := top.call.Over
-	if b.join != nil && !b.join.lookup {
-		return nil, errAt(top.call.Pos, "a Top-N over a join of two streams is not supported yet: make the join a view of its own")
-	}
 	if b.window.Kind == stream.Session {
 		return nil, errAt(top.call.Pos, "a Top-N over SESSION windows is not supported; use TUMBLE, HOP or CUMULATE")
 	}
