@@ -2,11 +2,14 @@ package stream
 
 import (
 	"container/heap"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
+	wlog "github.com/weirhq/weir/internal/log"
 	"github.com/weirhq/weir/internal/schema"
 )
 
@@ -20,6 +23,8 @@ type joinRow struct {
 	span    Span   // a window join: the row's window
 	ikey    string // the index key: [window start] + encoded join key
 	matched bool   // a left row of a LEFT join found a match
+	written bool   // its segment is durable (see joinSegments)
+	marker  bool   // a matched marker entry is stored for it
 }
 
 // joinState is a task's join buffers.
@@ -33,6 +38,33 @@ type joinState struct {
 	keyVal  []schema.Value
 	spans   []Span
 	pruned  Row // a row to buffer, its unread columns NULL
+	// Buffered rows are stored a commit at a time: pending are the rows
+	// buffered since the last commit, segs the stored segments that still
+	// hold rows, by the time the last of them leaves; markers the rows
+	// that became matched after their segment was written.
+	pending []*group
+	segs    segHeap
+	segSeq  uint64
+	markers []*group
+}
+
+// seg is a stored segment of buffered rows.
+type seg struct {
+	key []byte
+	due int64 // the latest due of its rows
+}
+
+type segHeap []seg
+
+func (h segHeap) Len() int           { return len(h) }
+func (h segHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h segHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *segHeap) Push(x any)        { *h = append(*h, x.(seg)) }
+func (h *segHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (j *joinState) init(p *Join, rowLen int) {
@@ -46,6 +78,7 @@ func (j *joinState) init(p *Join, rowLen int) {
 func (j *joinState) reset() {
 	j.index = [2]map[string][]*group{{}, {}}
 	j.q, j.rows = nil, 0
+	j.pending, j.segs, j.segSeq, j.markers = nil, nil, 0, nil
 }
 
 // end is the end offset of partition p.
@@ -150,7 +183,12 @@ func (t *Task) joinRecord(side, p int, off int64, ts int64, tsNull bool) error {
 			matched = true
 			if other == 0 && j.Kind == LeftJoin && !c.jr.matched {
 				c.jr.matched = true
-				t.markJoinDirty(c)
+				switch {
+				case c.storedEpoch > 0: // stored as an entry of its own (an older format)
+					t.markJoinDirty(c)
+				case c.jr.written:
+					st.markers = append(st.markers, c)
+				}
 			}
 			t.joinOut(row, max(ts, c.jr.ts), sp)
 		}
@@ -240,7 +278,7 @@ func (t *Task) bufferRow(side, p int, off int64, row Row, ts int64, span Span, i
 	g := &group{key: string(key), due: due, hidx: -1,
 		jr: &joinRow{side: side, vals: vals, enc: enc, ver: in.Version, ts: ts, span: span, ikey: ikey, matched: matched}}
 	t.addJoinRow(g)
-	t.markJoinDirty(g)
+	t.join.pending = append(t.join.pending, g)
 }
 
 func (t *Task) addJoinRow(g *group) {
@@ -289,6 +327,9 @@ func (t *Task) evict(wm int64) {
 		}
 		st.rows--
 		t.forget(g)
+		if jr.marker {
+			t.deleted = append(t.deleted, t.markerKey(g.key))
+		}
 		if jr.side == 0 && t.plan.Join.Kind == LeftJoin && !jr.matched {
 			// Its own position (the key: side, partition, offset).
 			p, n := binary.Uvarint([]byte(g.key[1:]))
@@ -301,6 +342,130 @@ func (t *Task) evict(wm int64) {
 			t.pad(jr.vals, jr.ts, sp)
 		}
 	}
+}
+
+func (t *Task) segmentPrefix() string { return t.opts.StatePrefix + "js/" }
+func (t *Task) markerPrefix() string  { return t.opts.StatePrefix + "jm/" }
+
+func (t *Task) markerKey(rowKey string) []byte {
+	return append([]byte(t.markerPrefix()), rowKey...)
+}
+
+// joinSegments adds to the commit w the rows buffered since the last
+// commit, as one segment entry, and the markers of rows matched since;
+// and schedules the deletion of segments whose rows have all left. A row
+// that came and left between two commits is never written. On restore,
+// a segment's rows whose due is behind the committed watermark are the
+// ones that had left: eviction runs before the watermark moves.
+func (t *Task) joinSegments(w *wlog.Write) {
+	st := &t.join
+	for len(st.segs) > 0 && st.segs[0].due < t.wm {
+		t.deleted = append(t.deleted, heap.Pop(&st.segs).(seg).key)
+	}
+	for _, g := range st.markers {
+		if !g.gone && !g.jr.marker {
+			g.jr.marker = true
+			w.Puts = append(w.Puts, wlog.Put{Key: t.markerKey(g.key), Value: []byte{1}})
+		}
+	}
+	clear(st.markers)
+	st.markers = st.markers[:0]
+	var v []byte
+	n, due := 0, int64(math.MinInt64)
+	for _, g := range st.pending {
+		if g.gone {
+			continue
+		}
+		g.jr.written = true
+		e := t.encodeJoinRow(g)
+		v = binary.AppendUvarint(v, uint64(len(g.key)))
+		v = append(v, g.key...)
+		v = binary.AppendUvarint(v, uint64(len(e)))
+		v = append(v, e...)
+		n++
+		due = max(due, g.due)
+	}
+	clear(st.pending)
+	st.pending = st.pending[:0]
+	if n == 0 {
+		return
+	}
+	st.segSeq++
+	key := binary.BigEndian.AppendUint64([]byte(t.segmentPrefix()), st.segSeq)
+	w.Puts = append(w.Puts, wlog.Put{Key: key, Value: v})
+	if due != Forever {
+		heap.Push(&st.segs, seg{key: key, due: due})
+	}
+}
+
+// restoreSegments loads the stored segments of buffered rows and the
+// matched markers (restore, after the position).
+func (t *Task) restoreSegments() error {
+	st := &t.join
+	byKey := map[string]*group{}
+	prefix := t.segmentPrefix()
+	var bad error
+	err := t.opts.Meta.Scan([]byte(prefix), func(k, v []byte) bool {
+		key := slices.Clone(k)
+		if len(k) == len(prefix)+8 {
+			st.segSeq = max(st.segSeq, binary.BigEndian.Uint64(k[len(prefix):]))
+		}
+		due := int64(math.MinInt64)
+		for len(v) > 0 {
+			kl, n := binary.Uvarint(v)
+			if n <= 0 || uint64(len(v)-n) < kl {
+				bad = errBadJoinState
+				return false
+			}
+			gk := string(v[n : n+int(kl)])
+			v = v[n+int(kl):]
+			vl, n := binary.Uvarint(v)
+			if n <= 0 || uint64(len(v)-n) < vl {
+				bad = errBadJoinState
+				return false
+			}
+			g, err := t.loadJoinRow(gk, slices.Clone(v[n:n+int(vl)]))
+			if err != nil {
+				bad = err
+				return false
+			}
+			v = v[n+int(vl):]
+			due = max(due, g.due)
+			if g.due < t.wm {
+				continue // it had left before the commit
+			}
+			g.jr.written = true
+			t.addJoinRow(g)
+			byKey[gk] = g
+		}
+		if due != Forever {
+			heap.Push(&st.segs, seg{key: key, due: due})
+		}
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	if err != nil {
+		return err
+	}
+	var gone [][]byte
+	mp := t.markerPrefix()
+	err = t.opts.Meta.Scan([]byte(mp), func(k, _ []byte) bool {
+		if g := byKey[string(k[len(mp):])]; g != nil {
+			g.jr.matched, g.jr.marker = true, true
+		} else {
+			gone = append(gone, slices.Clone(k))
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if len(gone) > 0 {
+		_, err = t.opts.Log.Append(context.Background(), &wlog.Write{Deletes: gone})
+	}
+	return err
 }
 
 // encodeJoinRow is a buffered row's state value.

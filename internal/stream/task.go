@@ -483,12 +483,18 @@ func (t *Task) restore() error {
 		t.addGroup(g)
 	}
 	for gk, e := range joined {
+		// Rows stored one entry each (the format before segments).
 		g, err := t.loadJoinRow(gk, e.value)
 		if err != nil {
 			return fmt.Errorf("%w: join state of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
 		}
 		g.storedEpoch = e.epoch
 		t.addJoinRow(g)
+	}
+	if t.plan.Join != nil {
+		if err := t.restoreSegments(); err != nil {
+			return fmt.Errorf("%w: join state of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
+		}
 	}
 	if err == nil {
 		t.reported = t.counts
@@ -1443,6 +1449,9 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 	w := &wlog.Write{}
 	if t.outN > 0 {
 		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.OutputStream, Meta: 1, Count: t.outN, Payload: t.out})
+	}
+	if t.plan.Join != nil {
+		t.joinSegments(w)
 	}
 	if t.lateN > 0 {
 		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.LateStream, Meta: t.plan.LateVersion(), Count: t.lateN, Payload: t.late})
