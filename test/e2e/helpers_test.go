@@ -62,6 +62,12 @@ GROUP BY window_start, window_end;
 -- A view over a view: it must hold per_window's rows exactly once too.
 CREATE MATERIALIZED VIEW window_copy AS
 SELECT window_end, n, s FROM per_window;
+
+-- An interval join: each pair of one user's clicks at most 1 min apart,
+-- exactly once through the kills (its buffers are restored, not replayed).
+CREATE MATERIALIZED VIEW pairs AS
+SELECT a.seq AS first, b.seq AS second FROM clicks a JOIN clicks b
+  ON a.user_id = b.user_id AND b.ts > a.ts AND b.ts <= a.ts + INTERVAL '1' MINUTE;
 `
 
 type proc struct {
@@ -323,7 +329,8 @@ func (n *testNode) checkViews(o oracle, what string) {
 	for {
 		st := showViews(n.t, n.addr)
 		if st["per_user"].rowsIn == int64(o.accepted) && st["per_window"].rowsIn == int64(o.accepted) && st["per_window"].watermark == wantWm &&
-			st["window_copy"].watermark == wantWm && fmt.Sprint(st["window_copy"].rowsIn) == fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM per_window")[0]) {
+			st["window_copy"].watermark == wantWm && fmt.Sprint(st["window_copy"].rowsIn) == fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM per_window")[0]) &&
+			st["pairs"].rowsIn == 2*int64(o.accepted) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -345,6 +352,15 @@ func (n *testNode) checkViews(o oracle, what string) {
 	got = fmt.Sprint(query(n.t, n.addr, "SELECT count(*), sum(n), sum(s) FROM window_copy"))
 	if want := fmt.Sprint(query(n.t, n.addr, "SELECT count(*), sum(n), sum(s) FROM per_window")); got != want {
 		n.t.Fatalf("%s: window_copy count, sum(n), sum(s) = %s, per_window's %s", what, got, want)
+	}
+	got = fmt.Sprint(query(n.t, n.addr, "SELECT count(*), sum(first), sum(second) FROM pairs"))
+	want := fmt.Sprint(query(n.t, n.addr, `SELECT count(*), sum(a.seq), sum(b.seq) FROM clicks a JOIN clicks b
+		ON a.user_id = b.user_id AND b.ts > a.ts AND b.ts <= a.ts + INTERVAL 1 MINUTE`))
+	if got != want || want == "[0 <nil> <nil>]" {
+		n.t.Fatalf("%s: pairs count, sum(first), sum(second) = %s, the same join over the table %s", what, got, want)
+	}
+	if got := fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM pairs__late")); got != "[0]" {
+		n.t.Fatalf("%s: pairs__late holds %s records; the input has no late records", what, got)
 	}
 	if got := fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM per_window__late")); got != "[0]" {
 		n.t.Fatalf("%s: per_window__late holds %s records; the input has no late records", what, got)
