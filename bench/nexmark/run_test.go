@@ -75,6 +75,8 @@ var batchSQL = map[string]string{
 	  SELECT a.*, b.auction, b.bidder, b.price, b.dateTime AS bid_dateTime, b.extra AS bid_extra,
 	    row_number() OVER (PARTITION BY a.id ORDER BY b.price DESC, b.dateTime, b.rowid) AS rn
 	  FROM auction a JOIN bid b ON a.id = b.auction AND b.dateTime BETWEEN a.dateTime AND a.expires) WHERE rn = 1`,
+	"q20": `SELECT b.auction, b.bidder, b.price, b.channel, b.url, epoch_ms(b.dateTime), b.extra, a.itemName, a.description, a.initialBid, a.reserve,
+	    epoch_ms(a.dateTime), epoch_ms(a.expires), a.seller, a.category, a.extra FROM bid b JOIN auction a ON b.auction = a.id WHERE a.category = 10`,
 	"q13": `SELECT b.auction, b.bidder, b.price, epoch_ms(b.dateTime), s.value FROM bid b JOIN side_input s ON b.auction % 10000 = s.key`,
 	// Ties rank by input position: insertion order, DuckDB's rowid here.
 	"q18": `SELECT auction, bidder, price, channel, url, epoch_ms(dateTime), extra FROM (

@@ -16,8 +16,7 @@ import (
 // joinRow is a row a join buffers, waiting for matches from the other side.
 type joinRow struct {
 	side    int    // 0: left, 1: right
-	vals    Row    // the side's columns (aliasing enc)
-	enc     []byte // the row encoded in the side's current columns
+	enc     []byte // the row encoded in the side's current columns (decoded when it matches)
 	ver     uint32 // the side's schema version enc is in
 	ts      int64
 	span    Span   // a window join: the row's window
@@ -38,6 +37,7 @@ type joinState struct {
 	keyVal  []schema.Value
 	spans   []Span
 	pruned  Row // a row to buffer, its unread columns NULL
+	scratch Row // a buffered row decoded
 	// Buffered rows are stored a commit at a time: pending are the rows
 	// buffered since the last commit, segs the stored segments that still
 	// hold rows, by the time the last of them leaves; markers the rows
@@ -176,7 +176,10 @@ func (t *Task) joinRecord(side, p int, off int64, ts int64, tsNull bool) error {
 			if c.gone {
 				continue
 			}
-			copy(row[oseg:], c.jr.vals)
+			ocols := t.inputs[other].Columns
+			if _, err := schema.DecodeRow(ocols, c.jr.enc, row[oseg:oseg+len(ocols)]); err != nil {
+				return fmt.Errorf("%w: a buffered join row of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
+			}
 			if j.On != nil && !True(j.On.Eval(row)) {
 				continue
 			}
@@ -266,17 +269,13 @@ func (t *Task) bufferRow(side, p int, off int64, row Row, ts int64, span Span, i
 		seg = t.join.pruned
 	}
 	enc := schema.EncodeRow(in.Columns, nil, seg)
-	vals, err := schema.DecodeRow(in.Columns, enc, make(Row, 0, len(in.Columns)))
-	if err != nil {
-		panic(err) // it encoded just now
-	}
 	key := make([]byte, 0, 1+2*binary.MaxVarintLen64+8)
 	key = append(key, byte(side))
 	key = binary.AppendUvarint(key, uint64(p))
 	key = binary.AppendUvarint(key, uint64(off))
 	key = binary.BigEndian.AppendUint64(key, uint64(span.Start)^(1<<63))
 	g := &group{key: string(key), due: due, hidx: -1,
-		jr: &joinRow{side: side, vals: vals, enc: enc, ver: in.Version, ts: ts, span: span, ikey: ikey, matched: matched}}
+		jr: &joinRow{side: side, enc: enc, ver: in.Version, ts: ts, span: span, ikey: ikey, matched: matched}}
 	t.addJoinRow(g)
 	t.join.pending = append(t.join.pending, g)
 }
@@ -339,7 +338,12 @@ func (t *Task) evict(wm int64) {
 			if t.plan.Window.Kind != NoWindow {
 				sp = &jr.span
 			}
-			t.pad(jr.vals, jr.ts, sp)
+			vals, err := schema.DecodeRow(t.inputs[0].Columns, jr.enc, st.scratch)
+			if err != nil {
+				panic("BUG: a buffered join row does not decode: " + err.Error())
+			}
+			st.scratch = vals
+			t.pad(vals, jr.ts, sp)
 		}
 	}
 }
@@ -517,17 +521,14 @@ func (t *Task) loadJoinRow(key string, v []byte) (*group, error) {
 		return nil, err
 	}
 	in := &t.inputs[jr.side]
-	jr.vals = make(Row, len(in.Columns))
-	if err := m.decode(v, jr.vals); err != nil {
+	vals := make(Row, len(in.Columns))
+	if err := m.decode(v, vals); err != nil {
 		return nil, err
 	}
 	// The row is kept in the current columns from now on.
 	jr.enc, jr.ver = v, in.Version
 	if m.idx != nil {
-		jr.enc = schema.EncodeRow(in.Columns, nil, jr.vals)
-		if jr.vals, err = schema.DecodeRow(in.Columns, jr.enc, jr.vals[:0]); err != nil {
-			return nil, err
-		}
+		jr.enc = schema.EncodeRow(in.Columns, nil, vals)
 	}
 	return g, nil
 }
