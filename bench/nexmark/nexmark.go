@@ -26,6 +26,7 @@ import (
 	"time"
 
 	gen "github.com/weirhq/weir/internal/connect/nexmark"
+	"github.com/weirhq/weir/internal/lake"
 	wlog "github.com/weirhq/weir/internal/log"
 	"github.com/weirhq/weir/internal/log/pebblelog"
 	"github.com/weirhq/weir/internal/schema"
@@ -147,6 +148,9 @@ type Result struct {
 	Wall    time.Duration // first event generated to the last result committed
 	CPU     time.Duration // user + system time of the process over the run
 	OutRows int64         // rows written to the view's output (upserts included)
+	// LakeRows and LakeFiles: what a lake sink committed (q10).
+	LakeRows  int64
+	LakeFiles int
 }
 
 // EventsPerSecond is the throughput over the wall time.
@@ -259,6 +263,23 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			errs <- err
 		}()
 	}
+	last := views[len(views)-1]
+	var lw *lake.Writer
+	lakeDone := make(chan error, 1)
+	if lakeQueries[opts.Query] {
+		// The sink is a lake table of the result, partitioned by event hour.
+		if lw, err = openLake(ctx, l, dir, last); err != nil {
+			cancel()
+			return Result{}, err
+		}
+		lctx, lcancel := context.WithCancel(context.Background())
+		defer lcancel()
+		go func() { lakeDone <- lw.Run(lctx) }()
+		defer func() {
+			lcancel()
+			<-lakeDone
+		}()
+	}
 	var first error
 	for range len(tasks) + 1 {
 		if err := <-errs; err != nil && first == nil {
@@ -269,14 +290,47 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if first != nil {
 		return Result{}, first
 	}
-	last := views[len(views)-1]
+	if lw != nil {
+		// Done when the lake has committed every row of the result.
+		end, err := l.End(plan.OutputStream(last.Name), 0)
+		if err != nil {
+			return Result{}, err
+		}
+		for st := lw.State(); st.Offsets[0] < end; st = lw.State() {
+			select {
+			case err := <-lakeDone:
+				return Result{}, fmt.Errorf("%s: lake sink: %v", opts.Query, err)
+			case <-lw.Changed():
+			}
+		}
+	}
 	res := Result{Query: opts.Query, Events: opts.Events, Wall: time.Since(start), CPU: cpuTime() - cpu0, OutRows: tasks[len(tasks)-1].Stats().Counts.Out}
+	if lw != nil {
+		st := lw.State()
+		res.LakeRows, res.LakeFiles = st.Rows, len(st.Files)
+	}
 	if opts.CSV != nil {
 		if err := writeCSV(opts.CSV, l, plan.OutputStream(last.Name), last.Plan); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// lakeQueries write their result to a lake table (Iceberg, Parquet files
+// by event day and hour) instead of leaving it in the log.
+var lakeQueries = map[string]bool{"q10": true}
+
+// openLake opens the lake table of view v's output, partitioned by its
+// first timestamp column.
+func openLake(ctx context.Context, l wlog.Log, dir string, v *plan.View) (*lake.Writer, error) {
+	cols := v.Plan.OutputColumns()
+	ev := slices.IndexFunc(cols, func(c schema.Column) bool { return c.Type == schema.Timestamp })
+	if ev < 0 {
+		return nil, fmt.Errorf("view %s has no timestamp column to partition its lake table by", v.Name)
+	}
+	return lake.Open(ctx, lake.Options{Warehouse: filepath.Join(dir, "lake"), Table: v.Name, Stream: plan.OutputStream(v.Name), Partitions: 1,
+		Schema: schema.FromColumns(cols), SchemaVer: 1, EventCol: ev, MaxRows: 1_000_000, MaxBytes: 128 << 20, Interval: time.Second, Log: l})
 }
 
 // generate appends events [0, n) to the three streams, 8192 events per

@@ -77,6 +77,7 @@ var batchSQL = map[string]string{
 	  FROM auction a JOIN bid b ON a.id = b.auction AND b.dateTime BETWEEN a.dateTime AND a.expires) WHERE rn = 1`,
 	"q20": `SELECT b.auction, b.bidder, b.price, b.channel, b.url, epoch_ms(b.dateTime), b.extra, a.itemName, a.description, a.initialBid, a.reserve,
 	    epoch_ms(a.dateTime), epoch_ms(a.expires), a.seller, a.category, a.extra FROM bid b JOIN auction a ON b.auction = a.id WHERE a.category = 10`,
+	"q10": `SELECT auction, bidder, price, epoch_ms(dateTime), extra, strftime(dateTime, '%Y-%m-%d'), strftime(dateTime, '%H:%M') FROM bid`,
 	"q13": `SELECT b.auction, b.bidder, b.price, epoch_ms(b.dateTime), s.value FROM bid b JOIN side_input s ON b.auction % 10000 = s.key`,
 	// Ties rank by input position: insertion order, DuckDB's rowid here.
 	"q18": `SELECT auction, bidder, price, channel, url, epoch_ms(dateTime), extra FROM (
@@ -109,8 +110,12 @@ func TestQueriesMatchBatchSQL(t *testing.T) {
 				rate = dense
 			}
 			var out bytes.Buffer
-			if _, err := Run(context.Background(), Options{Query: q, Events: events, Seed: 5, Rate: rate, Dir: t.TempDir(), CSV: &out}); err != nil {
+			res, err := Run(context.Background(), Options{Query: q, Events: events, Seed: 5, Rate: rate, Dir: t.TempDir(), CSV: &out})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if lakeQueries[q] && (res.LakeRows != res.OutRows || res.LakeFiles == 0) {
+				t.Fatalf("the lake sink committed %d rows in %d files; the view wrote %d", res.LakeRows, res.LakeFiles, res.OutRows)
 			}
 			got, err := csv.NewReader(&out).ReadAll()
 			if err != nil {

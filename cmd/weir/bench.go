@@ -134,8 +134,12 @@ in bench/nexmark/queries/ (` + strings.Join(benchnexmark.Queries(), ", ") + `).`
 					return err
 				}
 				rows = append(rows, res)
-				fmt.Printf("%-4s %10d events in %6.2f s: %9.0f events/s, %9.0f events per CPU second, %d output rows, peak RSS %d MB\n",
-					q, res.Events, res.Wall.Seconds(), res.EventsPerSecond(), res.EventsPerCPUSecond(), res.OutRows, peakRSSMB())
+				lake := ""
+				if res.LakeFiles > 0 {
+					lake = fmt.Sprintf(" (%d rows in %d lake files)", res.LakeRows, res.LakeFiles)
+				}
+				fmt.Printf("%-4s %10d events in %6.2f s: %9.0f events/s, %9.0f events per CPU second, %d output rows%s, peak RSS %d MB\n",
+					q, res.Events, res.Wall.Seconds(), res.EventsPerSecond(), res.EventsPerCPUSecond(), res.OutRows, lake, peakRSSMB())
 			}
 			if results != "" {
 				return writeNexmarkResults(results, rows, events, seed)
