@@ -78,6 +78,9 @@ var batchSQL = map[string]string{
 	"q20": `SELECT b.auction, b.bidder, b.price, b.channel, b.url, epoch_ms(b.dateTime), b.extra, a.itemName, a.description, a.initialBid, a.reserve,
 	    epoch_ms(a.dateTime), epoch_ms(a.expires), a.seller, a.category, a.extra FROM bid b JOIN auction a ON b.auction = a.id WHERE a.category = 10`,
 	"q10": `SELECT auction, bidder, price, epoch_ms(dateTime), extra, strftime(dateTime, '%Y-%m-%d'), strftime(dateTime, '%H:%M') FROM bid`,
+	"q4": `SELECT category, avg(final) FROM (
+	  SELECT a.id, a.category, max(b.price) AS final FROM auction a JOIN bid b ON a.id = b.auction AND b.dateTime BETWEEN a.dateTime AND a.expires
+	  GROUP BY a.id, a.category) GROUP BY category`,
 	"q13": `SELECT b.auction, b.bidder, b.price, epoch_ms(b.dateTime), s.value FROM bid b JOIN side_input s ON b.auction % 10000 = s.key`,
 	// Ties rank by input position: insertion order, DuckDB's rowid here.
 	"q18": `SELECT auction, bidder, price, channel, url, epoch_ms(dateTime), extra FROM (

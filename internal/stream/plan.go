@@ -49,6 +49,10 @@ type Input struct {
 	// not from its rows' times (a view writes a window's rows when the
 	// window closes, in no order of time within one close).
 	Upstream func() int64
+	// Changelog: the input is an upsert view's output; its last two
+	// columns are the row key and the deletion flag (see changelog.go).
+	// It has no event-time column (EventCol -1).
+	Changelog bool
 }
 
 // Plan is a compiled view: everything a task evaluates.
@@ -72,7 +76,10 @@ type Plan struct {
 	Join        *Join           // nil: one input
 	Union       *Union          // nil: not a UNION ALL
 	TopN        *TopN           // nil: not a Top-N (see TopN)
-	Lookup      *Lookup         // nil: no reference table joined (see Lookup)
+	// RowCount is the index in Aggs of the count(*) that counts a group's
+	// rows, for a changelog input (a group with none left is deleted).
+	RowCount int
+	Lookup   *Lookup // nil: no reference table joined (see Lookup)
 
 	AllowedLateness int64 // µs: windows fire when the watermark passes end + this
 	Late            LatePolicy

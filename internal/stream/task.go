@@ -149,6 +149,11 @@ type Task struct {
 	topRow          Row
 	topBuf          []byte
 	topRows         int // rows kept by all groups (a continuous Top-N's table size)
+	// A changelog input: each key's current row, and the row being
+	// taken back out of its group.
+	upRows     map[string]*group
+	prevRow    Row
+	retracting bool
 
 	// The inputs' partitions in one numbering: partition vp is partition
 	// vpPart[vp] of input vpIn[vp] (the left input's first).
@@ -194,6 +199,9 @@ type group struct {
 	// jr is set when the group is a row buffered by a join, not aggregate
 	// state; due is then when it leaves the buffer.
 	jr *joinRow
+	// ur is set when the group is a key's current row of a changelog
+	// input (encoded in the input's columns), not aggregate state.
+	ur []byte
 }
 
 // position is what a task commits besides its state entries.
@@ -342,8 +350,11 @@ func (t *Task) joinStateKey() string { return t.opts.StatePrefix + "j/" }
 // entryKey is the stored key of a group's state as of a checkpoint epoch.
 func (t *Task) entryKey(g *group, epoch uint64) []byte {
 	prefix := t.stateKey()
-	if g.jr != nil {
+	switch {
+	case g.jr != nil:
 		prefix = t.joinStateKey()
+	case g.ur != nil:
+		prefix = t.upStateKey()
 	}
 	return appendEntryKey(nil, prefix, g.key, epoch)
 }
@@ -371,6 +382,7 @@ func (t *Task) restore() error {
 	}
 	t.wm = math.MinInt64
 	t.groups = map[string]*group{}
+	t.upRows = map[string]*group{}
 	if t.plan.Join != nil {
 		t.join.reset()
 	}
@@ -459,6 +471,13 @@ func (t *Task) restore() error {
 	joined, err := scan(t.joinStateKey())
 	if err != nil {
 		return err
+	}
+	ups, err := scan(t.upStateKey())
+	if err != nil {
+		return err
+	}
+	for gk, e := range ups {
+		t.upRows[gk] = &group{key: gk, hidx: -1, ur: e.value, storedEpoch: e.epoch}
 	}
 	if len(garbage) > 0 {
 		if _, err := t.opts.Log.Append(context.Background(), &wlog.Write{Deletes: garbage}); err != nil {
@@ -824,6 +843,10 @@ func (t *Task) process(p int, off int64, m *rowMapper, rec []byte) error {
 	if !t.replaying {
 		t.counts.In++
 	}
+	if in.Changelog {
+		t.changelogRecord()
+		return nil
+	}
 	// Every record moves event time, whether or not the view keeps it.
 	ev := seg[in.EventCol]
 	ts := ev.Int
@@ -886,7 +909,11 @@ func (t *Task) apply(row Row, ts int64, tsNull bool, span *Span) {
 	switch plan.Window.Kind {
 	case NoWindow:
 		g := t.lookup(Span{}, false)
-		t.add(g, ts)
+		if t.retracting {
+			t.retractFrom(g, ts)
+		} else {
+			t.add(g, ts)
+		}
 		return
 	case Session:
 		if g := t.session(ts); g != nil {
@@ -1233,7 +1260,14 @@ func (t *Task) emitGroup(g *group) {
 	// Emitting changes only flags (changed, emitted) that a restart
 	// recomputes (checkReplay), so it does not make g's state dirty.
 	g.changed = false
-	keep := plan.Having == nil || True(plan.Having.Eval(t.aggRow))
+	empty := t.emptied(g)
+	keep := !empty && (plan.Having == nil || True(plan.Having.Eval(t.aggRow)))
+	if empty {
+		// Its last changelog row left: the group is no more.
+		g.gone = true
+		delete(t.groups, g.key)
+		t.forget(g)
+	}
 	if !plan.Upsert() {
 		if keep {
 			t.writeOut(t.aggRow, "", false)
@@ -1550,6 +1584,9 @@ func (t *Task) observe(stateBytes int) {
 func (t *Task) encodeGroup(g *group) []byte {
 	if g.jr != nil {
 		return t.encodeJoinRow(g)
+	}
+	if g.ur != nil {
+		return slices.Clone(g.ur)
 	}
 	var flags byte
 	if g.fired {

@@ -35,6 +35,11 @@ type node struct {
 	streams map[string]plan.Source
 }
 
+// testChangelogLimit is the views' ChangelogLimit in newNode (0: the
+// default); a test sets it small to make continuous aggregates rewrite
+// their changelogs often.
+var testChangelogLimit int
+
 func newNode(t *testing.T, dir string, partitions int, disorder time.Duration) *node {
 	t.Helper()
 	return newNodeWith(t, dir, partitions, disorder, nil)
@@ -66,7 +71,7 @@ func newNodeWith(t *testing.T, dir string, partitions int, disorder time.Duratio
 	n.views = New(Options{Log: l, Meta: l, Tables: e,
 		Streams:        func(name string) (plan.Source, bool) { s, ok := n.streams[name]; return s, ok },
 		IsStream:       func(name string) bool { return name == "events" },
-		CommitInterval: 5 * time.Millisecond, IdleTimeout: 40 * time.Millisecond,
+		CommitInterval: 5 * time.Millisecond, IdleTimeout: 40 * time.Millisecond, ChangelogLimit: testChangelogLimit,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel

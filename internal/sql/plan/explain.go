@@ -82,6 +82,9 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 			}
 			add("  late join input (behind the watermark): %s", late)
 		}
+	} else if in.Changelog {
+		add("  source: the changelog of view %s (its rows by key: upserts and deletions)", b.src.Changelog)
+		add("  state: each key's current row of %s, so that a change takes the old row back out of its group", b.src.Changelog)
 	} else if v, ok := strings.CutPrefix(in.Stream, OutputStreamPrefix); ok && in.Upstream != nil {
 		add("  source: view %s, event time %s", v, b.src.EventTime)
 		add("  watermark: view %s's, as of its last commit (its rows still to come are later)", v)

@@ -64,6 +64,11 @@ func (b *binder) fromJoin(x *parse.Join, lookup Lookup) error {
 			return errAt(f.FromPos(), "a join in a view reads streams, views, or windows of them; a subquery or WITH query as a join side is not supported yet: make it a view of its own and join that")
 		}
 	}
+	for _, src := range j.side {
+		if src.Changelog != "" {
+			return errAt(x.Pos, "a join reads views that append rows; view %q updates its rows (join the stream it reads instead)", src.Changelog)
+		}
+	}
 	for t, src := range j.side {
 		if src.Table != nil {
 			return b.bindLookup(x, j, t)

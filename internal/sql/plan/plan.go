@@ -18,6 +18,9 @@ type Source struct {
 	// Table, when set, makes the name a reference table (Input.Columns
 	// are its columns, Input.Stream its name): views join it by key.
 	Table stream.LookupTable
+	// Changelog names the upsert view whose changelog this is
+	// (Input.Changelog): only a continuous aggregate may read it.
+	Changelog string
 	// Err, when set, says why the name (a view) cannot be read.
 	Err error
 }
@@ -186,6 +189,11 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 			return nil, err
 		}
 	}
+	if b.src.Changelog != "" && b.join == nil {
+		if err := b.changelogPlan(p, q, top != nil); err != nil {
+			return nil, err
+		}
+	}
 	if err := b.streamingClauses(p); err != nil {
 		return nil, err
 	}
@@ -199,6 +207,28 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	b.timeColumn(v, q)
 	v.Explain = explain(b, p, q)
 	return v, nil
+}
+
+// changelogPlan checks a view over an upsert view's changelog: a
+// continuous aggregate of aggregates that can take a row back; it adds
+// the count of each group's rows (a group with none left is deleted).
+func (b *binder) changelogPlan(p *stream.Plan, q *parse.Select, topN bool) error {
+	name := b.src.Changelog
+	switch {
+	case topN:
+		return errAt(q.Pos, "a Top-N over view %q, which updates its rows, is not supported yet: rank the rows of the stream it reads", name)
+	case !p.Aggregating:
+		return errAt(q.Pos, "view %q updates its rows: a view reading it must aggregate them (GROUP BY, count, sum, avg); to see its rows, query %q", name, name)
+	}
+	for i, a := range p.Aggs {
+		if !stream.Retractable(a.Kind) {
+			return errAt(q.Pos, "view %q updates its rows, so a view over it takes each changed row back out of its group; %s cannot take a value back: use count, sum or avg (or aggregate the stream %q reads)",
+				name, b.aggText[i], name)
+		}
+	}
+	p.Aggs = append(p.Aggs, stream.AggSpec{Kind: stream.AggCount, Type: schema.Int64})
+	p.RowCount = len(p.Aggs) - 1
+	return nil
 }
 
 // distinct rewrites SELECT DISTINCT as a GROUP BY of the select list
@@ -304,6 +334,9 @@ func (b *binder) from(f parse.From, lookup Lookup) error {
 		}
 		if src.Table != nil {
 			return errAt(x.Pos, "a window over the reference table %q: tables have no event time; window the stream and join the table", x.Table)
+		}
+		if src.Changelog != "" {
+			return errAt(x.Pos, "a window over view %q, which updates its rows: windows need rows that are appended in event time; aggregate it without a window (GROUP BY), or window the stream it reads", x.Table)
 		}
 		b.src, b.tvf = src, x
 		b.names = []string{x.Table, x.Alias}

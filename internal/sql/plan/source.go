@@ -66,14 +66,26 @@ func (b *binder) selectedSlot(it parse.SelectItem) (int, bool) {
 // AsSource is the view's output as the input of other views: its
 // columns, one partition, and the output column that carries event time
 // (see View.TimeCol). upstreamWm returns the view's committed watermark
-// (stream.Stats.WatermarkMicros). It fails, saying why, for views whose
-// output cannot feed a streaming input: upserting views (continuous
-// aggregates, EMIT EVERY, LATE DATA UPDATE rewrite rows they wrote) and
-// views without an event-time column.
+// (stream.Stats.WatermarkMicros). An upserting view (a continuous
+// aggregate, EMIT EVERY, LATE DATA UPDATE, a continuous Top-N) is a
+// changelog source, which only continuous aggregates can read. It fails,
+// saying why, for append views without an event-time column.
 func (v *View) AsSource(upstreamWm func() int64) (Source, error) {
 	p := v.Plan
 	if p.Upsert() {
-		return Source{}, fmt.Errorf("view %q updates its rows (it is a continuous aggregate, or uses EMIT EVERY or LATE DATA UPDATE); other views can read only views that append rows, such as windowed aggregates", v.Name)
+		// A changelog: the reader aggregates it, taking back each key's
+		// previous row (see stream.Input.Changelog).
+		cols := p.OutputColumns()
+		sch := schema.FromColumns(cols)
+		in := stream.Input{Stream: OutputStream(v.Name), Partitions: 1, Columns: cols, Version: 1, EventCol: -1, Changelog: true,
+			SchemaFor: func(ver uint32) (*schema.Schema, error) {
+				if ver != 1 {
+					return nil, fmt.Errorf("view %q output has no schema version %d", v.Name, ver)
+				}
+				return sch, nil
+			},
+			Upstream: upstreamWm}
+		return Source{Input: in, Changelog: v.Name}, nil
 	}
 	if v.TimeCol < 0 {
 		hint := "select window_end (or window_start) as it is"

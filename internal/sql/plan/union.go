@@ -48,6 +48,9 @@ func compileUnion(cv *parse.CreateView, q *parse.Select, lookup Lookup) (*View, 
 		if err := b.from(br.From, lookup); err != nil {
 			return nil, err
 		}
+		if b.src.Changelog != "" {
+			return nil, errAt(br.Pos, "UNION ALL reads views that append rows; view %q updates its rows", b.src.Changelog)
+		}
 		binders[s] = b
 		in := &inputScope{b: b}
 		shift := func(e stream.Expr) stream.Expr {
