@@ -683,6 +683,11 @@ func (n *Node) retainViewOutputs() {
 	// Continuous aggregates rewrite their rows now and then: older rows
 	// are superseded.
 	for stream, floor := range n.views.OutputFloors() {
+		if vf, ok := n.views.Floor(stream, 0); ok {
+			// Views reading the changelog need every row past their
+			// checkpoint: a deletion below the floor is not rewritten.
+			floor = min(floor, vf)
+		}
 		if _, err := n.log.Retain(stream, 0, floor, wlog.Retention{MaxAgeMillis: 1}); err != nil {
 			n.cfg.Logger.Warn("view changelog retention failed", "stream", stream, "err", err)
 		}
