@@ -172,9 +172,10 @@ func writeNexmarkResults(path string, rows []benchnexmark.Result, events int64, 
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Nexmark results\n\nWritten by `weir bench nexmark run --query all --events %d --seed %d --results %s`\n", events, seed, path)
-	fmt.Fprintf(&b, "on %s (%s, %d CPUs), %s. One task per view, parallelism 1 (q5 and q7 are chains of views whose\n", host, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "on %s (%s, %d CPUs), %s. One task per view, parallelism 1 (q4, q5 and q7 are chains of views whose\n", host, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
 	b.WriteString("tasks run at once); the generator runs in the same process and appends every event (people and\n")
-	b.WriteString("auctions too) to the embedded log; the last view's output stream in the log is the sink. Events per\n")
+	b.WriteString("auctions too) to the embedded log; the last view's output stream in the log is the sink (q10: a lake\n")
+	b.WriteString("table, and the run ends when it has committed every row). Events per\n")
 	b.WriteString("CPU second is the per-core figure (getrusage, the whole process). Feldera's column is its published\n")
 	b.WriteString("per-core figure (../shared/brief/NEXMARK.md; another machine): an order of magnitude, not a race.\n\n")
 	b.WriteString("| query | events | wall s | events/s | events per CPU s | Feldera per core | output rows |\n|---|---|---|---|---|---|---|\n")
