@@ -194,7 +194,7 @@ type group struct {
 	storedEpoch uint64
 	// Session windows only.
 	sessKey string // the encoded key values: sessions of one key merge
-	hidx    int    // position in Task.sessQ (a join row: in joinState.q)
+	hidx    int    // position in Task.sessQ
 	due     int64  // when the watermark acts on it next: fire, or (fired, LATE DATA UPDATE) drop
 	// jr is set when the group is a row buffered by a join, not aggregate
 	// state; due is then when it leaves the buffer.
