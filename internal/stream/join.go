@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 
 	wlog "github.com/weirhq/weir/internal/log"
@@ -425,18 +426,23 @@ func (t *Task) joinSegments(w *wlog.Write) {
 	}
 	clear(st.markers)
 	st.markers = st.markers[:0]
-	var v []byte
+	size := 0
+	for _, g := range st.pending {
+		if !g.gone {
+			size += 2*binary.MaxVarintLen64 + len(g.key) + joinRowSize(g)
+		}
+	}
+	v := make([]byte, 0, size)
 	n, due := 0, int64(math.MinInt64)
 	for _, g := range st.pending {
 		if g.gone {
 			continue
 		}
 		g.jr.written = true
-		e := t.encodeJoinRow(g)
 		v = binary.AppendUvarint(v, uint64(len(g.key)))
 		v = append(v, g.key...)
-		v = binary.AppendUvarint(v, uint64(len(e)))
-		v = append(v, e...)
+		v = binary.AppendUvarint(v, uint64(joinRowLen(g)))
+		v = appendJoinRow(v, g)
 		n++
 		due = max(due, g.due)
 	}
@@ -525,8 +531,25 @@ func (t *Task) restoreSegments() error {
 
 // encodeJoinRow is a buffered row's state value.
 func (t *Task) encodeJoinRow(g *group) []byte {
+	return appendJoinRow(make([]byte, 0, joinRowSize(g)), g)
+}
+
+// joinRowLen is the exact size of a buffered row's state value.
+func joinRowLen(g *group) int {
 	jr := g.jr
-	v := make([]byte, 0, 32+len(jr.ikey)+len(jr.enc))
+	return 1 + uvarintLen(uint64(jr.ver)) + varintLen(jr.ts) + varintLen(g.due) + varintLen(jr.span.Start) + varintLen(jr.span.End) +
+		uvarintLen(uint64(len(jr.ikey))) + len(jr.ikey) + len(jr.enc)
+}
+
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+func varintLen(x int64) int   { return uvarintLen(uint64(x<<1) ^ uint64(x>>63)) }
+
+// joinRowSize bounds the size of a buffered row's state value.
+func joinRowSize(g *group) int { return 1 + 6*binary.MaxVarintLen64 + len(g.jr.ikey) + len(g.jr.enc) }
+
+// appendJoinRow appends a buffered row's state value to v.
+func appendJoinRow(v []byte, g *group) []byte {
+	jr := g.jr
 	var flags byte
 	if jr.matched {
 		flags = 1

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -93,6 +94,19 @@ func TestTopAccKeepsFirstN(t *testing.T) {
 		want := appendOrderKey(nil, schema.Int64, schema.Value{Int: int64(all[i])}, false)
 		if !bytes.Equal(r.b[:r.k], want) || string(r.b[r.k:]) != "payload" {
 			t.Fatalf("rank %d: %x, want %x", i+1, r.b, want)
+		}
+	}
+}
+
+// TestVarintLen: the sizes joinRowLen counts with are AppendUvarint's and
+// AppendVarint's.
+func TestVarintLen(t *testing.T) {
+	for _, x := range []int64{0, 1, -1, 63, 64, -64, -65, 127, 128, 1 << 20, -(1 << 40), math.MaxInt64, math.MinInt64} {
+		if got, want := varintLen(x), len(binary.AppendVarint(nil, x)); got != want {
+			t.Errorf("varintLen(%d) = %d, want %d", x, got, want)
+		}
+		if got, want := uvarintLen(uint64(x)), len(binary.AppendUvarint(nil, uint64(x))); got != want {
+			t.Errorf("uvarintLen(%d) = %d, want %d", uint64(x), got, want)
 		}
 	}
 }
