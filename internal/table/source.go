@@ -228,36 +228,44 @@ type pgSource struct {
 
 func (p *pgSource) changed() bool { return true }
 
-func (p *pgSource) connect(ctx context.Context) (*pgx.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+// run runs q and hands its rows to fn.
+func (p *pgSource) run(ctx context.Context, q string, fn func(pgx.Rows) error) error {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, p.dsn)
+	conn, err := pgx.Connect(cctx, p.dsn)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to PostgreSQL: %w (check the dsn and that the server is up)", err)
+		return fmt.Errorf("cannot connect to PostgreSQL: %w (check the dsn and that the server is up)", err)
 	}
-	return conn, nil
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("query %q: %w", p.query, err)
+	}
+	defer rows.Close()
+	if err := fn(rows); err != nil {
+		return fmt.Errorf("query %q: %w", p.query, err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("query %q: %w", p.query, err)
+	}
+	return nil
 }
 
 func (p *pgSource) columns(ctx context.Context) ([]schema.Column, error) {
-	conn, err := p.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, p.query)
-	if err != nil {
-		return nil, fmt.Errorf("query %q: %w", p.query, err)
-	}
-	defer rows.Close()
-	for _, fd := range rows.FieldDescriptions() {
-		typ, ok := pgTypes[fd.DataTypeOID]
-		if !ok {
-			return nil, fmt.Errorf("query %q: column %q has a PostgreSQL type Weir does not read (OID %d); cast it in the query, e.g. %s::text",
-				p.query, fd.Name, fd.DataTypeOID, fd.Name)
+	// The columns without the rows: the query as a subquery, no row of it.
+	q := "SELECT * FROM (" + strings.TrimRight(strings.TrimSpace(p.query), ";") + ") AS weir_columns LIMIT 0"
+	err := p.run(ctx, q, func(rows pgx.Rows) error {
+		for _, fd := range rows.FieldDescriptions() {
+			typ, ok := pgTypes[fd.DataTypeOID]
+			if !ok {
+				return fmt.Errorf("column %q has a PostgreSQL type Weir does not read (OID %d); cast it in the query, e.g. %s::text",
+					fd.Name, fd.DataTypeOID, fd.Name)
+			}
+			p.cols = append(p.cols, schema.Column{Name: fd.Name, Type: typ, Nullable: true})
 		}
-		p.cols = append(p.cols, schema.Column{Name: fd.Name, Type: typ, Nullable: true})
-	}
-	return p.cols, nil
+		return nil
+	})
+	return p.cols, err
 }
 
 // pgTypes maps the PostgreSQL types a table reads to Weir's.
@@ -270,37 +278,27 @@ var pgTypes = map[uint32]schema.Type{
 }
 
 func (p *pgSource) load(ctx context.Context) ([][]schema.Value, error) {
-	conn, err := p.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, p.query)
-	if err != nil {
-		return nil, fmt.Errorf("query %q: %w", p.query, err)
-	}
-	defer rows.Close()
-	if fds := rows.FieldDescriptions(); len(fds) != len(p.cols) {
-		return nil, fmt.Errorf("query %q: it now returns %d columns, it had %d when the node started; restart the node to take the new columns", p.query, len(fds), len(p.cols))
-	}
 	var out [][]schema.Value
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			return nil, fmt.Errorf("query %q: %w", p.query, err)
+	err := p.run(ctx, p.query, func(rows pgx.Rows) error {
+		if fds := rows.FieldDescriptions(); len(fds) != len(p.cols) {
+			return fmt.Errorf("it now returns %d columns, it had %d when the node started; restart the node to take the new columns", len(fds), len(p.cols))
 		}
-		row := make([]schema.Value, len(vals))
-		for i, v := range vals {
-			if row[i], err = convert(p.cols[i], v); err != nil {
-				return nil, fmt.Errorf("query %q: row %d: %w", p.query, len(out)+1, err)
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				return err
 			}
+			row := make([]schema.Value, len(vals))
+			for i, v := range vals {
+				if row[i], err = convert(p.cols[i], v); err != nil {
+					return fmt.Errorf("row %d: %w", len(out)+1, err)
+				}
+			}
+			out = append(out, row)
 		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query %q: %w", p.query, err)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // convert turns a database value (pgx's or DuckDB's Go types) into the
