@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"slices"
-
 	"github.com/weirhq/weir/internal/schema"
 )
 
@@ -86,7 +84,8 @@ func (t *Task) changelogRecord() {
 			panic("BUG: a kept changelog row does not decode: " + err.Error())
 		}
 		t.prevRow = vals
-		saved := slices.Clone(t.row[:n])
+		t.savedRow = append(t.savedRow[:0], t.row[:n]...)
+		saved := t.savedRow
 		copy(t.row, vals)
 		if t.plan.Filter == nil || True(t.plan.Filter.Eval(t.row)) {
 			t.retracting = true

@@ -153,6 +153,7 @@ type Task struct {
 	// taken back out of its group.
 	upRows     map[string]*group
 	prevRow    Row
+	savedRow   Row
 	retracting bool
 
 	// The inputs' partitions in one numbering: partition vp is partition
