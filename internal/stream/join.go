@@ -43,7 +43,7 @@ type joinState struct {
 	// buffered since the last commit, segs the stored segments that still
 	// hold rows, by the time the last of them leaves; markers the rows
 	// that became matched after their segment was written.
-	pending []*group
+	pending [2][]*group // per side
 	segs    segHeap
 	segSeq  uint64
 	markers []*group
@@ -130,7 +130,7 @@ func (j *joinState) init(p *Join, rowLen int) {
 func (j *joinState) reset() {
 	j.index = [2]map[string][]*group{{}, {}}
 	j.q, j.rows = nil, 0
-	j.pending, j.segs, j.segSeq, j.markers = nil, nil, 0, nil
+	j.pending, j.segs, j.segSeq, j.markers = [2][]*group{}, nil, 0, nil
 }
 
 // end is the end offset of partition p.
@@ -149,7 +149,7 @@ func (t *Task) inputNames() string {
 // LateVersion is the schema version of the view's late records: the
 // input's, or 1 for a join's (its rows have both sides' columns).
 func (p *Plan) LateVersion() uint32 {
-	if p.Join != nil {
+	if p.Join != nil || p.Lookup != nil {
 		return 1
 	}
 	return p.Input.Version
@@ -259,6 +259,8 @@ func (t *Task) joinRecord(side, p int, off int64, ts int64, tsNull bool) error {
 		if until != nil && !windowed {
 			if u := until.Eval(row); !u.Null {
 				due = min(due, u.Int)
+			} else {
+				due = math.MinInt64 // no bound: the ON condition matches nothing
 			}
 		}
 		if due < t.wm {
@@ -329,7 +331,7 @@ func (t *Task) bufferRow(side, p int, off int64, row Row, ts int64, span Span, i
 	g := &group{key: string(key), due: due, hidx: -1,
 		jr: &joinRow{side: side, enc: enc, ver: in.Version, ts: ts, span: span, ikey: ikey, matched: matched}}
 	t.addJoinRow(g)
-	t.join.pending = append(t.join.pending, g)
+	t.join.pending[side] = append(t.join.pending[side], g)
 }
 
 func (t *Task) addJoinRow(g *group) {
@@ -426,15 +428,28 @@ func (t *Task) joinSegments(w *wlog.Write) {
 	}
 	clear(st.markers)
 	st.markers = st.markers[:0]
+	// One segment per side: the sides' rows often live for very different
+	// times (an auction until it expires, a bid only until the watermark
+	// passes it), and a segment lives as long as its longest-lived row.
+	for side := range st.pending {
+		t.writeSegment(w, side)
+	}
+}
+
+// writeSegment adds the rows of side buffered since the last commit to
+// w as one segment entry.
+func (t *Task) writeSegment(w *wlog.Write, side int) {
+	st := &t.join
+	pending := st.pending[side]
 	size := 0
-	for _, g := range st.pending {
+	for _, g := range pending {
 		if !g.gone {
 			size += 2*binary.MaxVarintLen64 + len(g.key) + joinRowSize(g)
 		}
 	}
 	v := make([]byte, 0, size)
 	n, due := 0, int64(math.MinInt64)
-	for _, g := range st.pending {
+	for _, g := range pending {
 		if g.gone {
 			continue
 		}
@@ -446,8 +461,8 @@ func (t *Task) joinSegments(w *wlog.Write) {
 		n++
 		due = max(due, g.due)
 	}
-	clear(st.pending)
-	st.pending = st.pending[:0]
+	clear(pending)
+	st.pending[side] = pending[:0]
 	if n == 0 {
 		return
 	}

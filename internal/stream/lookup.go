@@ -59,6 +59,9 @@ rows:
 				continue rows
 			}
 			vals[i] = row[c]
+			if types[i] == schema.Float64 && vals[i].Float == 0 {
+				vals[i].Float = 0 // -0 = 0
+			}
 		}
 		buf = schema.EncodeRow(keyCols, buf[:0], vals)
 		idx[string(buf)] = append(idx[string(buf)], int32(r))

@@ -712,6 +712,11 @@ func (t *Task) round() (bool, error) {
 		if t.replaying {
 			limit = t.replayUntil[p]
 		}
+		if t.plan.Lookup != nil {
+			// Records appended after the round's table snapshot wait for
+			// the next round (and its snapshot).
+			limit = min(limit, end)
+		}
 		if t.offsets[p] >= min(end, limit) {
 			continue
 		}
@@ -1452,12 +1457,14 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 		// replaying before writing a position.
 		return nil
 	}
-	if t.plan.Window.Kind == Session || t.plan.Join != nil {
+	if t.plan.Window.Kind == Session || t.plan.Join != nil || t.plan.Input.Changelog {
 		// A session's end moves: a stale stored end could not tell whether
 		// the session fired before a crash, so sessions checkpoint
 		// completely at every commit. A join's matches depend on the
 		// watermark at each record, which a replay could not reproduce: its
-		// state is checkpointed at every commit too (only what changed).
+		// state is checkpointed at every commit too (only what changed). A
+		// changelog reader deletes the entries of keys and groups that
+		// went away: a replay from an older checkpoint would need them.
 		mode = checkpointFull
 	}
 	// A changelog rewrite first: it emits every group, so the loop below

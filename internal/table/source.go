@@ -228,16 +228,20 @@ type pgSource struct {
 
 func (p *pgSource) changed() bool { return true }
 
+// pgTimeout bounds one load from PostgreSQL, connection included.
+const pgTimeout = 2 * time.Minute
+
 // run runs q and hands its rows to fn.
 func (p *pgSource) run(ctx context.Context, q string, fn func(pgx.Rows) error) error {
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// A load that hangs must not stop the refreshes for good.
+	cctx, cancel := context.WithTimeout(ctx, pgTimeout)
 	defer cancel()
 	conn, err := pgx.Connect(cctx, p.dsn)
 	if err != nil {
 		return fmt.Errorf("cannot connect to PostgreSQL: %w (check the dsn and that the server is up)", err)
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, q)
+	rows, err := conn.Query(cctx, q)
 	if err != nil {
 		return fmt.Errorf("query %q: %w", p.query, err)
 	}
@@ -386,7 +390,7 @@ var duckTypes = map[string]schema.Type{
 }
 
 func (l *lakeSource) columns(ctx context.Context) ([]schema.Column, error) {
-	cols, types, _, err := l.run(ctx, l.query+" LIMIT 0")
+	cols, types, _, err := l.run(ctx, "SELECT * FROM ("+strings.TrimRight(strings.TrimSpace(l.query), ";")+") AS weir_columns LIMIT 0")
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", l.query, err)
 	}

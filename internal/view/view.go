@@ -349,7 +349,7 @@ func (m *Manager) start(d definition, v *plan.View) error {
 	if p.Window.Kind != stream.NoWindow || p.Join != nil {
 		late := serve.Table{Name: d.Name + "__late", Stream: LateStream(d.Name), Partitions: 1,
 			Schema: schema.FromColumns(p.LateColumns()), SchemaVer: p.LateVersion()}
-		if p.Join == nil {
+		if p.Join == nil && p.Lookup == nil {
 			late.SchemaFor = p.Input.SchemaFor
 		}
 		if err := m.opts.Tables.AddTable(late); err != nil {

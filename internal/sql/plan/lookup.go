@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"math"
 	"strings"
 
+	"github.com/weirhq/weir/internal/schema"
 	"github.com/weirhq/weir/internal/sql/parse"
 	"github.com/weirhq/weir/internal/stream"
 )
@@ -84,7 +86,10 @@ func (b *binder) planLookup(p *stream.Plan, where parse.Expr) (parse.Expr, error
 						return nil, errAt(x.Pos, "%s is %s and %s is %s: a lookup key compares equal types; CAST one of them",
 							parse.FormatExpr(l), typeName(k.Type), parse.FormatExpr(r), typeName(typ))
 					}
-					k = castExpr(k, typ)
+					k = lookupCast(k, typ)
+				}
+				if k.Type == schema.Float64 {
+					k = plusZero(k)
 				}
 				lk.Key = append(lk.Key, k)
 				lk.TableCols = append(lk.TableCols, slot-nl)
@@ -129,6 +134,33 @@ func (b *binder) planLookup(p *stream.Plan, where parse.Expr) (parse.Expr, error
 		}
 	}
 	return and(rest), nil
+}
+
+// lookupCast converts a lookup key to the table column's numeric type
+// without changing what it equals: a float that is not a whole number
+// (or out of range) equals no integer, so it looks nothing up.
+func lookupCast(k stream.Expr, typ schema.Type) stream.Expr {
+	if k.Type != schema.Float64 || typ != schema.Int64 {
+		return castExpr(k, typ)
+	}
+	return stream.Expr{Type: schema.Int64, Eval: func(row stream.Row) schema.Value {
+		v := k.Eval(row)
+		if v.Null || v.Float != math.Trunc(v.Float) || v.Float < -(1<<63) || v.Float >= 1<<63 {
+			return schema.Value{Null: true}
+		}
+		return schema.Value{Int: int64(v.Float)}
+	}}
+}
+
+// plusZero makes -0 a key equal to 0 (the index does the same).
+func plusZero(k stream.Expr) stream.Expr {
+	return stream.Expr{Type: k.Type, Eval: func(row stream.Row) schema.Value {
+		v := k.Eval(row)
+		if !v.Null && v.Float == 0 {
+			v.Float = 0
+		}
+		return v
+	}}
 }
 
 // explainLookup describes a join with a reference table.

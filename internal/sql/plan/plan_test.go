@@ -1696,6 +1696,8 @@ func TestErrors(t *testing.T) {
 		"FROM TABLE(SESSION(TABLE clicks PARTITION BY user_id, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) s WHERE rn <= 2")
 	f(`line 2, column 109: a Top-N keeps at most 10000 rows per group; got 20000`,
 		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY ts) AS rn FROM clicks) s WHERE rn <= 20000")
+	f(`line 2, column 92: the row-number bound keeps no row: ROW_NUMBER() starts at 1`,
+		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY ts) AS rn FROM clicks) s WHERE rn < 1 AND rn <= 5")
 	f(`line 2, column 64: one ROW_NUMBER() per query: rank by one ordering`,
 		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY ts) AS a, ROW_NUMBER() OVER (ORDER BY url) AS b FROM clicks) s WHERE a <= 2")
 	f(`line 2, column 1: a view needs FROM: name a stream, or a window over one, e.g. FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE))`,
@@ -2259,5 +2261,28 @@ func TestJoinUntilBound(t *testing.T) {
 	// LEFT JOIN: the column bound is when an auction is known to have no bid.
 	if _, err := compileWith(`CREATE MATERIALIZED VIEW w AS SELECT a.id, b.url FROM auctions a LEFT JOIN clicks b ON a.id = b.user_id AND b.ts <= a.expires`, auctions); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLookupKeyCast: a float key looks an integer column up only when it
+// is a whole number, and -0 equals 0.
+func TestLookupKeyCast(t *testing.T) {
+	k := lookupCast(slotExpr(0, schema.Float64), schema.Int64)
+	for _, c := range []struct {
+		in   float64
+		want string
+	}{{2, "2"}, {2.4, "NULL"}, {-3, "-3"}, {1e300, "NULL"}} {
+		v := k.Eval(stream.Row{{Float: c.in}})
+		got := fmt.Sprint(v.Int)
+		if v.Null {
+			got = "NULL"
+		}
+		if got != c.want {
+			t.Errorf("%v looks up %s, want %s", c.in, got, c.want)
+		}
+	}
+	z := plusZero(slotExpr(0, schema.Float64)).Eval(stream.Row{{Float: math.Copysign(0, -1)}})
+	if math.Signbit(z.Float) {
+		t.Error("-0 was not made 0")
 	}
 }

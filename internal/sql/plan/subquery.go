@@ -188,13 +188,14 @@ func flatten(q *parse.Select) (*parse.Select, *topNClause, error) {
 	if where == nil {
 		return nil, nil, errAt(q.Pos, "%s", need)
 	}
+	bounded := false
 	for _, c := range conjuncts(where, nil) {
 		n, ok := rankBound(c)
 		if !ok {
 			return nil, nil, errAt(c.ExprPos(), "only a bound on the row number may follow a Top-N subquery, as in %s <= 10; put other conditions in the subquery's WHERE", top.name)
 		}
-		if top.n == 0 || n < top.n {
-			top.n = n
+		if !bounded || n < top.n {
+			top.n, bounded = n, true
 		}
 	}
 	switch {
