@@ -202,11 +202,18 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		if !ok {
 			return Result{}, fmt.Errorf("%s: %s: not a CREATE MATERIALIZED VIEW", opts.Query, st.StmtPos())
 		}
-		v, err := plan.Compile(cv, lookup)
+		// A view's steps with state of their own run as views of their own.
+		steps, err := plan.Expand(cv)
 		if err != nil {
 			return Result{}, fmt.Errorf("%s: %w", opts.Query, err)
 		}
-		views = append(views, v)
+		for _, step := range steps {
+			v, err := plan.Compile(step, lookup)
+			if err != nil {
+				return Result{}, fmt.Errorf("%s: %w", opts.Query, err)
+			}
+			views = append(views, v)
+		}
 	}
 	if len(views) == 0 {
 		return Result{}, fmt.Errorf("%s: no CREATE MATERIALIZED VIEW", opts.Query)

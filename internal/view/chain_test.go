@@ -192,3 +192,42 @@ func TestFileViewsOverViews(t *testing.T) {
 		t.Fatalf("got %v, want the cycle named", err)
 	}
 }
+
+// TestFileViewSteps: a file view whose WITH query aggregates runs it as a
+// step of its own; the same SQL after a restart reuses the step, changed
+// SQL rebuilds it, and a view gone from the files takes its step along.
+func TestFileViewSteps(t *testing.T) {
+	file := func(sql string) FileView {
+		st, err := parse.Parse(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return FileView{Stmt: st.(*parse.CreateView), File: "views/peaks.sql"}
+	}
+	peaks := func(agg string) FileView {
+		return file(`CREATE MATERIALIZED VIEW peaks AS WITH s AS (SELECT window_end AS t, ` + agg + ` AS n
+			FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end)
+			SELECT window_start, max(n) AS most FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(t), INTERVAL '10' SECOND)) GROUP BY window_start, window_end`)
+	}
+	dir := t.TempDir()
+	n := newNodeWith(t, dir, 2, time.Second, []FileView{peaks("count(*)")})
+	if n.views.Plan("peaks__s") == nil || n.views.Plan("peaks") == nil {
+		t.Fatal("the view and its step should run")
+	}
+	n.close()
+	n = newNodeWith(t, dir, 2, time.Second, []FileView{peaks("count(*)")})
+	if n.views.Rebuilt("peaks__s") || n.views.Rebuilt("peaks") {
+		t.Fatal("unchanged SQL was rebuilt")
+	}
+	n.close()
+	n = newNodeWith(t, dir, 2, time.Second, []FileView{peaks("sum(status)")})
+	if !n.views.Rebuilt("peaks__s") || !n.views.Rebuilt("peaks") {
+		t.Fatalf("the step changed: it and its view are rebuilt (step %v, view %v)", n.views.Rebuilt("peaks__s"), n.views.Rebuilt("peaks"))
+	}
+	n.close()
+	n = newNodeWith(t, dir, 2, time.Second, nil)
+	defer n.close()
+	if n.views.Plan("peaks__s") != nil || n.views.Plan("peaks") != nil {
+		t.Fatal("the view left views/: its step should be gone too")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
@@ -139,9 +140,10 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 	// Every view to run: the files', then stored DDL views; each then
 	// starts after the views it reads.
 	type pending struct {
-		stmt *parse.CreateView
-		file string     // a file view's file
-		def  definition // a stored DDL view's definition
+		stmt   *parse.CreateView
+		file   string     // a file view's file
+		def    definition // a stored DDL view's definition
+		parent string     // a step of this view (plan.Expand)
 	}
 	var todo []pending
 	inFiles := map[string]bool{}
@@ -155,8 +157,8 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(stored)) {
 		d := stored[name]
-		if inFiles[name] {
-			continue
+		if inFiles[name] || stepOf(d.Origin) != "" {
+			continue // steps come again from their view's statement
 		}
 		if d.Origin != "ddl" {
 			m.opts.Logger.Info("view no longer defined in views/; dropping it", "view", name, "file", d.Origin)
@@ -180,6 +182,27 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 		}
 		todo = append(todo, pending{stmt: cv, def: d})
 	}
+	// A view with steps of its own (plan.Expand) runs them first, as
+	// views of their own.
+	var expanded []pending
+	for _, pv := range todo {
+		stmts, err := plan.Expand(pv.stmt)
+		if err != nil {
+			expanded = append(expanded, pv) // Compile says what is wrong
+			continue
+		}
+		for _, st := range stmts[:len(stmts)-1] {
+			d, ok := stored[st.Name]
+			if !ok {
+				d = definition{Name: st.Name, SQL: st.Text, Origin: stepOrigin(pv.stmt.Name), Created: time.Now().UTC()}
+			}
+			expanded = append(expanded, pending{stmt: st, file: pv.file, def: d, parent: pv.stmt.Name})
+		}
+		pv.stmt = stmts[len(stmts)-1]
+		expanded = append(expanded, pv)
+	}
+	todo = expanded
+	started := map[string]bool{}
 	order, err := dependencyOrder(len(todo), func(i int) string { return todo[i].stmt.Name },
 		func(i int) []string { return plan.FromNames(todo[i].stmt.Query) })
 	if err != nil {
@@ -203,14 +226,18 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 			continue
 		}
 		d := pv.def
-		if pv.file != "" {
-			d = definition{Name: name, SQL: pv.stmt.Text, Origin: pv.file, Created: time.Now().UTC()}
+		if pv.file != "" || pv.parent != "" {
+			origin := pv.file
+			if pv.parent != "" {
+				origin = stepOrigin(pv.parent)
+			}
+			d = definition{Name: name, SQL: pv.stmt.Text, Origin: origin, Created: time.Now().UTC()}
 			switch old, ok := stored[name]; {
 			case ok && old.SQL == d.SQL:
 				d = old
-				d.Origin = pv.file
+				d.Origin = origin
 			case ok:
-				m.opts.Logger.Warn("view definition changed; rebuilding it from the retained log", "view", name, "file", pv.file)
+				m.opts.Logger.Warn("view definition changed; rebuilding it from the retained log", "view", name, "origin", origin)
 				if err := m.purge(name); err != nil {
 					return err
 				}
@@ -229,8 +256,31 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 		if err := m.start(d, v); err != nil {
 			return err
 		}
+		started[name] = true
+	}
+	// Steps whose view is gone, or no longer has them.
+	for name, d := range stored {
+		if _, broken := m.broken[name]; stepOf(d.Origin) != "" && !started[name] && !broken {
+			m.opts.Logger.Info("a view's step is no longer needed; dropping it", "view", name, "of", stepOf(d.Origin))
+			if err := m.purge(name); err != nil {
+				return err
+			}
+			if err := m.opts.Meta.Delete(defKey(name)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// stepOrigin is the origin of a step of view parent (see plan.Expand);
+// stepOf reads it back ("" for other origins).
+func stepOrigin(parent string) string { return "step of " + parent }
+func stepOf(origin string) string {
+	if s, ok := strings.CutPrefix(origin, "step of "); ok {
+		return s
+	}
+	return ""
 }
 
 // dependencyOrder orders n views so that each comes after the views it
@@ -272,13 +322,18 @@ func dependencyOrder(n int, name func(int) string, reads func(int) []string) ([]
 }
 
 func (m *Manager) compile(cv *parse.CreateView) (*plan.View, error) {
+	return m.compileWith(cv, m.lookup)
+}
+
+// compileWith is compile with another lookup.
+func (m *Manager) compileWith(cv *parse.CreateView, lookup plan.Lookup) (*plan.View, error) {
 	if !nameRE.MatchString(cv.Name) || strings.HasSuffix(cv.Name, "__late") {
 		return nil, &parse.Error{Pos: cv.Pos, Msg: fmt.Sprintf("view name %q must be lower-case letters, digits and _ (not ending in __late), starting with a letter", cv.Name)}
 	}
 	if m.opts.IsStream != nil && m.opts.IsStream(cv.Name) {
 		return nil, &parse.Error{Pos: cv.Pos, Msg: fmt.Sprintf("%q is a stream already; name the view differently", cv.Name)}
 	}
-	return plan.Compile(cv, m.lookup)
+	return plan.Compile(cv, lookup)
 }
 
 // lookup finds a FROM name: a stream, or a running view to read as one.
@@ -659,7 +714,34 @@ func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
 	if (exists || isBroken) && cv.IfNotExists {
 		return ok(fmt.Sprintf("view %s exists already; nothing changed", cv.Name)), nil
 	}
-	v, err := m.compile(cv)
+	stmts, err := plan.Expand(cv)
+	if err != nil {
+		return nil, bad(err)
+	}
+	steps := stmts[:len(stmts)-1]
+	cv = stmts[len(stmts)-1]
+	// Plan every step and the view before anything changes: a step is
+	// looked up as the view it will be.
+	planned := map[string]*plan.View{}
+	lookup := func(name string) (plan.Source, bool) {
+		if v, ok := planned[name]; ok {
+			src, err := v.AsSource(func() int64 { return math.MinInt64 })
+			src.Err = err
+			return src, true
+		}
+		return m.lookup(name)
+	}
+	for _, st := range steps {
+		if r, taken := m.running(st.Name); taken && stepOf(r.def.Origin) != cv.Name {
+			return nil, bad(fmt.Errorf("%s: view %q, a step of %q, has the name of another view; rename the WITH query", st.Pos, st.Name, cv.Name))
+		}
+		sv, err := m.compileWith(st, lookup)
+		if err != nil {
+			return nil, bad(err)
+		}
+		planned[st.Name] = sv
+	}
+	v, err := m.compileWith(cv, lookup)
 	if err != nil {
 		return nil, bad(err)
 	}
@@ -675,6 +757,9 @@ func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
 		if err := m.remove(old); err != nil {
 			return nil, err
 		}
+		if err := m.removeSteps(cv.Name); err != nil {
+			return nil, err
+		}
 	case isBroken:
 		if err := m.forget(broken.def.Name); err != nil {
 			return nil, err
@@ -685,11 +770,75 @@ func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
 			return nil, err
 		}
 	}
+	for _, st := range steps {
+		if err := m.purge(st.Name); err != nil {
+			return nil, err
+		}
+		sv, err := m.compile(st)
+		if err == nil {
+			err = m.start(definition{Name: st.Name, SQL: st.Text, Origin: stepOrigin(cv.Name), Created: time.Now().UTC()}, sv)
+		}
+		if err != nil {
+			return nil, errors.Join(err, m.removeSteps(cv.Name))
+		}
+	}
+	if len(steps) > 0 {
+		// Again, over the running steps.
+		if v, err = m.compile(cv); err != nil {
+			return nil, errors.Join(bad(err), m.removeSteps(cv.Name))
+		}
+	}
 	d := definition{Name: cv.Name, SQL: cv.Text, Origin: "ddl", Created: time.Now().UTC()}
 	if err := m.start(d, v); err != nil {
 		return nil, err
 	}
-	return ok(fmt.Sprintf("created materialized view %s", cv.Name)), nil
+	msg := fmt.Sprintf("created materialized view %s", cv.Name)
+	if len(steps) > 0 {
+		var names []string
+		for _, st := range steps {
+			names = append(names, st.Name)
+		}
+		msg += fmt.Sprintf(" (with its steps %s)", strings.Join(names, ", "))
+	}
+	return ok(msg), nil
+}
+
+// running returns the running view of that name.
+func (m *Manager) running(name string) (*running, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.views[name]
+	return r, ok
+}
+
+// removeSteps removes the steps of view parent (see plan.Expand), each
+// after the steps that read it.
+func (m *Manager) removeSteps(parent string) error {
+	for {
+		m.mu.Lock()
+		var steps []*running
+		for _, r := range m.views {
+			if stepOf(r.def.Origin) == parent {
+				steps = append(steps, r)
+			}
+		}
+		m.mu.Unlock()
+		if len(steps) == 0 {
+			return nil
+		}
+		removed := false
+		for _, r := range steps {
+			if len(m.readers(r.def.Name)) == 0 {
+				if err := m.remove(r); err != nil {
+					return err
+				}
+				removed = true
+			}
+		}
+		if !removed {
+			return fmt.Errorf("BUG: the steps of view %q read each other in a cycle", parent)
+		}
+	}
 }
 
 // remove stops a view and deletes its tables, outputs, state and definition.
@@ -742,6 +891,8 @@ func (m *Manager) drop(s *parse.DropView) (*serve.Result, error) {
 		return ok(fmt.Sprintf("view %s does not exist; nothing changed", s.Name)), nil
 	case !exists:
 		return nil, bad(fmt.Errorf("%s: view %q does not exist (SHOW VIEWS lists them)", s.Pos, s.Name))
+	case stepOf(r.def.Origin) != "":
+		return nil, bad(fmt.Errorf("view %q is a step of view %q (a WITH query or subquery of it); drop %q", s.Name, stepOf(r.def.Origin), stepOf(r.def.Origin)))
 	case r.def.Origin != "ddl":
 		return nil, bad(fmt.Errorf("view %q is defined in %s: remove it from that file and restart", s.Name, r.def.Origin))
 	}
@@ -749,6 +900,9 @@ func (m *Manager) drop(s *parse.DropView) (*serve.Result, error) {
 		return nil, bad(fmt.Errorf("view %q is read by %s; drop %s first", s.Name, quoteList(rs), pronoun(rs)))
 	}
 	if err := m.remove(r); err != nil {
+		return nil, err
+	}
+	if err := m.removeSteps(s.Name); err != nil {
 		return nil, err
 	}
 	return ok(fmt.Sprintf("dropped materialized view %s", s.Name)), nil

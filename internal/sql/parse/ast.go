@@ -53,6 +53,7 @@ type CTE struct {
 	Pos   Pos
 	Name  string
 	Query *Select
+	Text  string // the query's source text
 }
 
 // SelectItem is one entry of the select list: an expression with an
@@ -107,6 +108,7 @@ type Subquery struct {
 	Pos   Pos
 	Query *Select
 	Alias string
+	Text  string // the query's source text, without the parentheses
 }
 
 // Join is `left [INNER|LEFT|RIGHT|FULL] JOIN right ON cond`.

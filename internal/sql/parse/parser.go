@@ -608,10 +608,11 @@ func (p *parser) parseWith() (*Select, *Error) {
 		if err != nil {
 			return nil, err
 		}
+		text := p.text(q.Pos)
 		if _, err := p.expectOp(")", fmt.Sprintf("')' to close WITH %s AS ( opened at %s", name, open.pos)); err != nil {
 			return nil, err
 		}
-		ctes = append(ctes, CTE{Pos: t.pos, Name: name, Query: q})
+		ctes = append(ctes, CTE{Pos: t.pos, Name: name, Query: q, Text: text})
 		if !p.acceptOp(",") {
 			break
 		}
@@ -882,10 +883,11 @@ func (p *parser) parseFromItem() (From, *Error) {
 		if err != nil {
 			return nil, err
 		}
+		text := p.text(q.Pos)
 		if _, err := p.expectOp(")", fmt.Sprintf("')' to close the subquery opened at %s", open.pos)); err != nil {
 			return nil, err
 		}
-		sq := &Subquery{Pos: open.pos, Query: q}
+		sq := &Subquery{Pos: open.pos, Query: q, Text: text}
 		if sq.Alias, err = p.parseOptAlias(); err != nil {
 			return nil, err
 		}

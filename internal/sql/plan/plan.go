@@ -141,7 +141,9 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 		out = gs
 	}
 	names := map[string]bool{}
+	b.starTime = -1
 	for i, it := range q.Items {
+		b.itemOut = append(b.itemOut, len(p.Output))
 		if it.Star {
 			if aggregating {
 				return nil, errAt(it.Pos, "SELECT * is not allowed in a grouped query; list the GROUP BY columns and aggregates")
@@ -163,6 +165,12 @@ func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
 				return nil, errAt(it.Pos, "unknown table %q in %s.*: the view reads %q", t, t, b.names[0])
 			}
 			for j, c := range b.columns() {
+				if b.src.Changelog != "" && (c.Name == stream.RowKeyColumn || c.Name == stream.DeletedColumn) {
+					continue // a changelog's own columns are not its rows'
+				}
+				if j == b.src.EventCol && b.starTime < 0 {
+					b.starTime = len(p.Output)
+				}
 				if err := addOutput(p, names, c.Name, slotExpr(j, c.Type), it.Pos); err != nil {
 					return nil, err
 				}
@@ -300,17 +308,19 @@ func columnName(it parse.SelectItem, i int) string {
 
 // binder holds what FROM established.
 type binder struct {
-	cv      *parse.CreateView
-	src     Source
-	names   []string // names the input may be qualified with
-	window  stream.Window
-	tvf     *parse.WindowTVF
-	keyText []string // GROUP BY keys as written, for EXPLAIN
-	aggText []string
-	join    *joinBind       // FROM a JOIN b
-	rowCols []schema.Column // the row's columns before the window bounds
-	topText string          // a Top-N's ORDER BY, for EXPLAIN
-	used    map[int]bool    // a join's row slots the view reads
+	cv       *parse.CreateView
+	src      Source
+	names    []string // names the input may be qualified with
+	window   stream.Window
+	tvf      *parse.WindowTVF
+	keyText  []string // GROUP BY keys as written, for EXPLAIN
+	aggText  []string
+	join     *joinBind       // FROM a JOIN b
+	rowCols  []schema.Column // the row's columns before the window bounds
+	topText  string          // a Top-N's ORDER BY, for EXPLAIN
+	itemOut  []int           // the output column of each select item (its first, for a star)
+	starTime int             // the output column a star put the event time in, or -1
+	used     map[int]bool    // a join's row slots the view reads
 }
 
 func (b *binder) from(f parse.From, lookup Lookup) error {

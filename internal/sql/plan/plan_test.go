@@ -2286,3 +2286,33 @@ func TestLookupKeyCast(t *testing.T) {
 		t.Error("-0 was not made 0")
 	}
 }
+
+// TestExpand: WITH queries and subqueries with state of their own (and
+// any that is a join side) become steps named after the view; others stay.
+func TestExpand(t *testing.T) {
+	f := func(sql string, want ...string) {
+		t.Helper()
+		st, err := parse.Parse(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts, err := Expand(st.(*parse.CreateView))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range stmts {
+			got = append(got, s.Name+": "+strings.Join(FromNames(s.Query), ","))
+		}
+		if strings.Join(got, "; ") != strings.Join(want, "; ") {
+			t.Errorf("%s\n got  %s\n want %s", sql, strings.Join(got, "; "), strings.Join(want, "; "))
+		}
+	}
+	f(`CREATE MATERIALIZED VIEW v AS WITH a AS (SELECT url FROM clicks WHERE status = 200) SELECT url FROM a`, "v: clicks")
+	f(`CREATE MATERIALIZED VIEW v AS WITH a AS (SELECT url, count(*) AS n FROM clicks GROUP BY url), b AS (SELECT url FROM a WHERE n > 1)
+		SELECT count(*) AS c FROM b`, "v__a: clicks", "v: v__a")
+	f(`CREATE MATERIALIZED VIEW v AS WITH s AS (SELECT * FROM clicks WHERE status = 500)
+		SELECT k.url FROM clicks k JOIN s ON k.user_id = s.user_id AND s.ts BETWEEN k.ts AND k.ts + INTERVAL '1' SECOND`, "v__s: clicks", "v: clicks,v__s")
+	f(`CREATE MATERIALIZED VIEW v AS SELECT sum(n) AS total FROM (SELECT url, count(*) AS n FROM clicks GROUP BY url) q
+		JOIN (SELECT url, max(amount) AS m FROM clicks GROUP BY url) r ON q.url = r.url`, "v__sub1: clicks", "v__sub2: clicks", "v: v__sub1,v__sub2")
+}

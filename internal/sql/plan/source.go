@@ -46,8 +46,11 @@ func (b *binder) timeColumn(v *View, q *parse.Select) {
 			kind = timePassThrough
 		}
 		if kind != timeNone && (best == timeNone || kind < best) {
-			best, v.TimeCol = kind, i
+			best, v.TimeCol = kind, b.itemOut[i]
 		}
+	}
+	if best == timeNone && !p.Aggregating && b.starTime >= 0 {
+		best, v.TimeCol = timePassThrough, b.starTime // SELECT * keeps it as it is
 	}
 	v.timeKind = best
 }
