@@ -103,6 +103,15 @@ func checkTopN(t *testing.T, seed uint64) {
 		}
 	}
 
+	// EXPLAIN shows a view's steps first.
+	var plan []string
+	for _, r := range n.exec(t, `EXPLAIN CREATE MATERIALIZED VIEW y AS SELECT count(*) AS c FROM (SELECT user_id, count(*) AS n FROM events GROUP BY user_id) q`).Rows {
+		plan = append(plan, r[0].(string))
+	}
+	if text := strings.Join(plan, "\n"); !strings.HasPrefix(text, "view y__sub1: upserts by key") || !strings.Contains(text, "source: the changelog of view y__sub1") {
+		t.Fatalf("EXPLAIN of a view with a step:\n%s", text)
+	}
+
 	ev := newRandomEvents(rng, 2+rng.IntN(10), 120, disorder)
 	events := 800 + rng.IntN(800)
 	half := events / 2

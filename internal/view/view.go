@@ -652,12 +652,16 @@ func (m *Manager) Exec(ctx context.Context, stmt parse.Statement) (*serve.Result
 		if !ok {
 			break
 		}
-		v, err := m.compile(cv)
+		_, _, stepViews, v, err := m.plan(cv)
 		if err != nil {
 			return nil, bad(err)
 		}
 		res := &serve.Result{Columns: []string{"plan"}, Types: []string{"VARCHAR"}, Rows: [][]any{}}
-		for _, l := range v.Explain {
+		var lines []string
+		for _, sv := range stepViews {
+			lines = append(lines, sv.Explain...) // the steps first, as they run
+		}
+		for _, l := range append(lines, v.Explain...) {
 			res.Rows = append(res.Rows, []any{l})
 		}
 		return res, nil
@@ -714,34 +718,7 @@ func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
 	if (exists || isBroken) && cv.IfNotExists {
 		return ok(fmt.Sprintf("view %s exists already; nothing changed", cv.Name)), nil
 	}
-	stmts, err := plan.Expand(cv)
-	if err != nil {
-		return nil, bad(err)
-	}
-	steps := stmts[:len(stmts)-1]
-	cv = stmts[len(stmts)-1]
-	// Plan every step and the view before anything changes: a step is
-	// looked up as the view it will be.
-	planned := map[string]*plan.View{}
-	lookup := func(name string) (plan.Source, bool) {
-		if v, ok := planned[name]; ok {
-			src, err := v.AsSource(func() int64 { return math.MinInt64 })
-			src.Err = err
-			return src, true
-		}
-		return m.lookup(name)
-	}
-	for _, st := range steps {
-		if r, taken := m.running(st.Name); taken && stepOf(r.def.Origin) != cv.Name {
-			return nil, bad(fmt.Errorf("%s: view %q, a step of %q, has the name of another view; rename the WITH query", st.Pos, st.Name, cv.Name))
-		}
-		sv, err := m.compileWith(st, lookup)
-		if err != nil {
-			return nil, bad(err)
-		}
-		planned[st.Name] = sv
-	}
-	v, err := m.compileWith(cv, lookup)
+	steps, cv, _, v, err := m.plan(cv)
 	if err != nil {
 		return nil, bad(err)
 	}
@@ -801,6 +778,44 @@ func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
 		msg += fmt.Sprintf(" (with its steps %s)", strings.Join(names, ", "))
 	}
 	return ok(msg), nil
+}
+
+// plan plans a view and its steps (plan.Expand) without starting any:
+// each step is looked up as the view it will be. It returns the steps,
+// the view's statement over them, and their plans.
+func (m *Manager) plan(cv *parse.CreateView) ([]*parse.CreateView, *parse.CreateView, []*plan.View, *plan.View, error) {
+	stmts, err := plan.Expand(cv)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	steps := stmts[:len(stmts)-1]
+	cv = stmts[len(stmts)-1]
+	planned := map[string]*plan.View{}
+	lookup := func(name string) (plan.Source, bool) {
+		if v, ok := planned[name]; ok {
+			src, err := v.AsSource(func() int64 { return math.MinInt64 })
+			src.Err = err
+			return src, true
+		}
+		return m.lookup(name)
+	}
+	var views []*plan.View
+	for _, st := range steps {
+		if r, taken := m.running(st.Name); taken && stepOf(r.def.Origin) != cv.Name {
+			return nil, nil, nil, nil, fmt.Errorf("%s: view %q, a step of %q, has the name of another view; rename the WITH query", st.Pos, st.Name, cv.Name)
+		}
+		sv, err := m.compileWith(st, lookup)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		planned[st.Name] = sv
+		views = append(views, sv)
+	}
+	v, err := m.compileWith(cv, lookup)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return steps, cv, views, v, nil
 }
 
 // running returns the running view of that name.
