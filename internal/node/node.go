@@ -134,6 +134,9 @@ func (n *Node) Run(ctx context.Context, st serve.Statement) (*serve.Result, erro
 	if len(st.Args) > 0 {
 		return nil, fmt.Errorf("%w: view statements take no parameters; write the values into the SQL", serve.ErrBadQuery)
 	}
+	if _, ok := vst.(*parse.ShowTables); ok {
+		return n.showTables(), nil
+	}
 	res, err := n.views.Exec(ctx, vst)
 	if errors.Is(err, view.ErrBadStatement) {
 		err = fmt.Errorf("%w: %s", serve.ErrBadQuery, strings.TrimPrefix(err.Error(), view.ErrBadStatement.Error()+": "))
@@ -147,16 +150,46 @@ func (n *Node) Describe(ctx context.Context, q string) (*serve.Description, erro
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := vst.(*parse.ShowTables); ok {
+		return &serve.Description{Columns: tableColumns, Types: tableTypes}, nil
+	}
 	if isView {
 		return view.Describe(vst), nil
 	}
 	return n.engine.Describe(ctx, q)
 }
 
+var (
+	tableColumns = []string{"name", "kind", "rows", "version", "loaded_at", "last_error"}
+	tableTypes   = []string{"VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "TIMESTAMP", "VARCHAR"}
+)
+
+// showTables answers SHOW TABLES: every table a query can read (streams,
+// views and their late records), and the reference tables views join,
+// with their versions.
+func (n *Node) showTables() *serve.Result {
+	res := &serve.Result{Columns: tableColumns, Types: tableTypes, Rows: [][]any{}}
+	for _, s := range n.cfg.Pipeline.Streams {
+		res.Rows = append(res.Rows, []any{s.Name, "stream", nil, nil, nil, nil})
+	}
+	for _, v := range n.views.Status() {
+		res.Rows = append(res.Rows, []any{v.Name, "view", nil, nil, nil, nil})
+	}
+	for _, t := range n.Tables() {
+		var errText any
+		if t.LastError != "" {
+			errText = t.LastError
+		}
+		res.Rows = append(res.Rows, []any{t.Name, "reference table (" + string(t.Kind) + ", for joins)", int64(t.Rows), int64(t.Version),
+			t.LoadedAt.UTC().Format(time.RFC3339Nano), errText})
+	}
+	return res
+}
+
 // viewStatement parses q when it is a statement the view catalog runs.
 func viewStatement(q string) (parse.Statement, bool, error) {
 	st, err := parse.Parse(q)
-	if err == nil && view.Handles(st) {
+	if _, tables := st.(*parse.ShowTables); err == nil && (view.Handles(st) || tables) {
 		return st, true, nil
 	}
 	if err != nil && isViewDDL(q) {
@@ -179,7 +212,7 @@ func isViewDDL(q string) bool {
 	case "CREATE", "DROP":
 		return true
 	case "SHOW":
-		return len(f) > 1 && (f[1] == "VIEWS" || f[1] == "MATERIALIZED")
+		return len(f) > 1 && (f[1] == "VIEWS" || f[1] == "MATERIALIZED" || f[1] == "TABLES")
 	}
 	return false
 }

@@ -110,6 +110,20 @@ func TestReferenceTables(t *testing.T) {
 	if v, _ := version(); v != 2 {
 		t.Fatalf("a bad file replaced the table: version %d", v)
 	}
+	res, err := n.Query(context.Background(), "SHOW TABLES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, r := range res.Rows {
+		rows = append(rows, fmt.Sprint(r[0], " ", r[1], " ", r[2], " ", r[3], " ", r[5] != nil))
+	}
+	if got, want := strings.Join(rows, "; "), "events stream <nil> <nil> false; tagged view <nil> <nil> false; tiers reference table (file, for joins) 10 2 true"; got != want {
+		t.Fatalf("SHOW TABLES:\n got  %s\n want %s", got, want)
+	}
+	if d, err := n.Describe(context.Background(), "SHOW TABLES"); err != nil || len(d.Columns) != len(res.Columns) {
+		t.Fatalf("SHOW TABLES described as %+v (%v)", d, err)
+	}
 	if code, _, b := post(t, n, events(200, 100)); code != 200 {
 		t.Fatalf("ingest: %d %s", code, b)
 	}

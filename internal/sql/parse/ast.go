@@ -163,6 +163,12 @@ type ShowViews struct {
 	Pos Pos
 }
 
+// ShowTables is SHOW TABLES: the node's tables (streams, views and
+// reference tables).
+type ShowTables struct {
+	Pos Pos
+}
+
 // Explain is EXPLAIN followed by a SELECT or a CREATE MATERIALIZED VIEW.
 type Explain struct {
 	Pos  Pos
@@ -173,6 +179,7 @@ func (s *Select) StmtPos() Pos     { return s.Pos }
 func (s *CreateView) StmtPos() Pos { return s.Pos }
 func (s *DropView) StmtPos() Pos   { return s.Pos }
 func (s *ShowViews) StmtPos() Pos  { return s.Pos }
+func (s *ShowTables) StmtPos() Pos { return s.Pos }
 func (s *Explain) StmtPos() Pos    { return s.Pos }
 
 func (f *TableRef) FromPos() Pos  { return f.Pos }

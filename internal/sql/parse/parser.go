@@ -529,9 +529,12 @@ func (p *parser) parseDrop() (*DropView, *Error) {
 	return dv, nil
 }
 
-func (p *parser) parseShow() (*ShowViews, *Error) {
+func (p *parser) parseShow() (Statement, *Error) {
 	show := p.next()
-	what := "VIEWS or MATERIALIZED VIEWS after SHOW"
+	what := "VIEWS, MATERIALIZED VIEWS or TABLES after SHOW"
+	if p.acceptWord("tables") {
+		return &ShowTables{Pos: show.pos}, nil
+	}
 	if p.acceptWord("materialized") {
 		what = "VIEWS after MATERIALIZED"
 	}

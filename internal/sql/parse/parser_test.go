@@ -51,6 +51,8 @@ func dump(s Statement) string {
 		return "DROP MATERIALIZED VIEW " + s.Name
 	case *ShowViews:
 		return "SHOW VIEWS"
+	case *ShowTables:
+		return "SHOW TABLES"
 	case *Explain:
 		return "EXPLAIN " + dump(s.Stmt)
 	}
@@ -342,6 +344,7 @@ func TestParseStatements(t *testing.T) {
 	f("DROP MATERIALIZED VIEW if", "DROP MATERIALIZED VIEW if")
 	f("SHOW VIEWS", "SHOW VIEWS")
 	f("show materialized views;", "SHOW VIEWS")
+	f("SHOW TABLES", "SHOW TABLES")
 	f("EXPLAIN SELECT a FROM t", "EXPLAIN SELECT a FROM t")
 	f("EXPLAIN CREATE MATERIALIZED VIEW v AS SELECT a FROM t EMIT EVERY INTERVAL '2' SECOND",
 		"EXPLAIN CREATE MATERIALIZED VIEW v AS SELECT a FROM t EMIT EVERY 2000000us")
@@ -507,7 +510,7 @@ func TestErrors(t *testing.T) {
 	f("CREATE MATERIALIZED VIEW v AS", "line 1, column 30: unexpected end of input: expected SELECT or WITH after AS")
 	f("DROP VIEW v", "line 1, column 6: DROP VIEW is not supported: use DROP MATERIALIZED VIEW")
 	f("DROP TABLE t", "line 1, column 6: expected MATERIALIZED VIEW after DROP, found \"TABLE\"")
-	f("SHOW TABLES", "line 1, column 6: expected VIEWS or MATERIALIZED VIEWS after SHOW, found \"TABLES\"")
+	f("SHOW COLUMNS", "line 1, column 6: expected VIEWS, MATERIALIZED VIEWS or TABLES after SHOW, found \"COLUMNS\"")
 	f("EXPLAIN DROP MATERIALIZED VIEW v", "line 1, column 9: expected SELECT or CREATE MATERIALIZED VIEW after EXPLAIN, found \"DROP\"")
 	f("WITH x AS (SELECT 1), x AS (SELECT 2) SELECT * FROM x", "line 1, column 23: \"x\" is defined twice in this WITH")
 	f("WITH x (a) AS (SELECT 1) SELECT * FROM x", "line 1, column 8: column lists after a WITH name are not supported: name the columns with AS inside the SELECT")
@@ -657,6 +660,8 @@ func walk(n any, fn func(label string, p Pos)) {
 		fn("DropView", n.Pos)
 	case *ShowViews:
 		fn("ShowViews", n.Pos)
+	case *ShowTables:
+		fn("ShowTables", n.Pos)
 	case *Explain:
 		fn("Explain", n.Pos)
 		walk(n.Stmt, fn)
