@@ -37,8 +37,9 @@ type AggSpec struct {
 	Type schema.Type // the result type
 	// Quantile is approx_percentile's q, in [0, 1].
 	Quantile float64
-	// N is how many rows AggTopN keeps.
-	N int
+	// N is how many rows AggTopN keeps, and Rank how it numbers them.
+	N    int
+	Rank RankKind
 }
 
 // Acc is the running state of one aggregate for one group.
@@ -81,7 +82,7 @@ func (s *AggSpec) NewAcc() Acc {
 	case AggApproxQuantile:
 		return newQuantile(s.Arg.Type, s.Quantile)
 	case AggTopN:
-		return &topAcc{n: s.N}
+		return &topAcc{n: s.N, rank: s.Rank}
 	}
 	panic(fmt.Sprintf("BUG: aggregate kind %d", s.Kind))
 }

@@ -557,7 +557,7 @@ func (t *Task) checkReplay() {
 		g.changed = t.plan.EmitEvery > 0 && !g.fired
 		if t.plan.TopN != nil {
 			a := g.accs[0].(*topAcc)
-			a.dirty = len(a.rows)
+			a.dirty, a.emitted = len(a.rows), len(a.rows)
 		}
 		if g.changed {
 			g.earlyGen = t.earlyGen + 1

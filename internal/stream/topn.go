@@ -30,7 +30,23 @@ type TopN struct {
 	Order []Expr
 	Desc  []bool
 	Keep  []int // the input row slots stored with each kept row
+	// Rank is how rows are numbered: ROW_NUMBER() (each its own),
+	// RANK() (ties share a number, gaps after them) or DENSE_RANK() (ties
+	// share, no gaps). With ties a group may keep more than N rows.
+	Rank RankKind
 }
+
+// RankKind is a Top-N's numbering.
+type RankKind uint8
+
+const (
+	RowNumber RankKind = iota
+	Rank
+	DenseRank
+)
+
+// posLen is the size of the input position at the end of a sort key.
+const posLen = 12
 
 // topEntry encodes row (read at position p, off) as a ranked entry: the
 // order key, the position, then the kept columns. It returns the entry
@@ -99,10 +115,55 @@ type ranked struct {
 // topAcc is the state of one Top-N group: up to n rows, in rank order.
 type topAcc struct {
 	n    int
+	rank RankKind
 	rows []ranked
-	// dirty is the first rank that changed since the group's rows were
-	// last emitted (an upsert view rewrites ranks from there).
-	dirty int
+	// dirty is the first row that changed since the group's rows were
+	// last emitted (an upsert view rewrites rows from there); emitted is
+	// how many rows the output holds (RANK may keep fewer rows later:
+	// the rest are deleted).
+	dirty, emitted int
+}
+
+// tie reports whether rows i and j have equal ORDER BY values.
+func (a *topAcc) tie(i, j int) bool {
+	ri, rj := a.rows[i], a.rows[j]
+	return bytes.Equal(ri.b[:ri.k-posLen], rj.b[:rj.k-posLen])
+}
+
+// kept is how many of the rows the numbering keeps.
+func (a *topAcc) kept() int {
+	switch a.rank {
+	case Rank: // the first n, and those tied with the n-th
+		k := min(a.n, len(a.rows))
+		for k < len(a.rows) && a.tie(k, k-1) {
+			k++
+		}
+		return k
+	case DenseRank: // the rows of the first n distinct values
+		distinct := 0
+		for i := range a.rows {
+			if i == 0 || !a.tie(i, i-1) {
+				if distinct++; distinct > a.n {
+					return i
+				}
+			}
+		}
+		return len(a.rows)
+	}
+	return min(a.n, len(a.rows))
+}
+
+// number is row i's rank number, given row i-1's.
+func (a *topAcc) number(i int, prev int64) int64 {
+	switch {
+	case a.rank == RowNumber || i == 0:
+		return int64(i + 1)
+	case a.tie(i, i-1):
+		return prev
+	case a.rank == Rank:
+		return int64(i + 1)
+	}
+	return prev + 1
 }
 
 // offer ranks the entry e (sort key e[:k]) in the group and reports
@@ -110,16 +171,28 @@ type topAcc struct {
 func (a *topAcc) offer(e []byte, k int) bool {
 	key := e[:k]
 	i, _ := slices.BinarySearchFunc(a.rows, key, func(r ranked, key []byte) int { return bytes.Compare(r.b[:r.k], key) })
-	if i >= a.n {
+	if a.rank == RowNumber {
+		if i >= a.n {
+			return false
+		}
+		var buf []byte
+		if len(a.rows) == a.n {
+			// The last row leaves: its buffer takes the new one.
+			buf = a.rows[a.n-1].b[:0]
+			a.rows = a.rows[:a.n-1]
+		}
+		a.rows = slices.Insert(a.rows, i, ranked{b: append(buf, e...), k: k})
+		a.dirty = min(a.dirty, i)
+		return true
+	}
+	a.rows = slices.Insert(a.rows, i, ranked{b: slices.Clone(e), k: k})
+	cut := a.kept()
+	if i >= cut {
+		a.rows = slices.Delete(a.rows, i, i+1)
 		return false
 	}
-	var buf []byte
-	if len(a.rows) == a.n {
-		// The last row leaves: its buffer takes the new one.
-		buf = a.rows[a.n-1].b[:0]
-		a.rows = a.rows[:a.n-1]
-	}
-	a.rows = slices.Insert(a.rows, i, ranked{b: append(buf, e...), k: k})
+	clear(a.rows[cut:])
+	a.rows = a.rows[:cut]
 	a.dirty = min(a.dirty, i)
 	return true
 }
@@ -155,8 +228,8 @@ func (a *topAcc) AppendState(dst []byte) []byte {
 
 func (a *topAcc) LoadState(src []byte) ([]byte, error) {
 	n, w := binary.Uvarint(src)
-	if w <= 0 || n > uint64(a.n) {
-		return nil, errBadState
+	if w <= 0 || n > uint64(len(src)) || (a.rank == RowNumber && n > uint64(a.n)) {
+		return nil, errBadState // (RANK keeps ties: more than n rows)
 	}
 	src = src[w:]
 	a.rows = make([]ranked, 0, n)
@@ -176,8 +249,17 @@ func (a *topAcc) LoadState(src []byte) ([]byte, error) {
 	}
 	// Unknown what the output shows: an upsert view rewrites every rank
 	// at the group's next change (the same rows again, where unchanged).
-	a.dirty = 0
+	a.dirty, a.emitted = 0, len(a.rows)
 	return src, nil
+}
+
+// topKey is the output row key of row r of a Top-N group (upsert views).
+func (t *Task) topKey(g *group, r int) string {
+	if !t.plan.Upsert() {
+		return ""
+	}
+	t.keyBuf = binary.AppendUvarint(append(t.keyBuf[:0], g.key...), uint64(r+1))
+	return string(t.keyBuf)
 }
 
 // emitTop writes the rows of a Top-N group: every rank when the window
@@ -194,7 +276,12 @@ func (t *Task) emitTop(g *group, all bool) {
 		row[n-2] = schema.Value{Int: g.span.Start}
 		row[n-1] = schema.Value{Int: g.span.End}
 	}
-	for r := from; r < len(a.rows); r++ {
+	var num int64
+	for r := 0; r < len(a.rows); r++ {
+		num = a.number(r, num)
+		if r < from {
+			continue
+		}
 		vals, err := schema.DecodeRow(t.topCols, a.rows[r].b[a.rows[r].k:], t.topVals)
 		if err != nil {
 			panic("BUG: Top-N row does not decode: " + err.Error())
@@ -202,14 +289,15 @@ func (t *Task) emitTop(g *group, all bool) {
 		for i, s := range t.plan.TopN.Keep {
 			row[s] = vals[i]
 		}
-		row[n] = schema.Value{Int: int64(r + 1)}
-		key := ""
-		if t.plan.Upsert() {
-			t.keyBuf = binary.AppendUvarint(append(t.keyBuf[:0], g.key...), uint64(r+1))
-			key = string(t.keyBuf)
-		}
-		t.writeOut(row, key, false)
+		row[n] = schema.Value{Int: num}
+		t.writeOut(row, t.topKey(g, r), false)
 	}
-	a.dirty = len(a.rows)
+	if t.plan.Upsert() {
+		// Rows a better one pushed out (ties no longer within N).
+		for r := len(a.rows); r < a.emitted; r++ {
+			t.writeOut(row, t.topKey(g, r), true)
+		}
+	}
+	a.dirty, a.emitted = len(a.rows), len(a.rows)
 	g.changed = false
 }

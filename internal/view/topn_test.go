@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirhq/weir/internal/gate"
 	"github.com/weirhq/weir/internal/sql/parse"
 )
 
@@ -34,6 +35,16 @@ func checkTopN(t *testing.T, seed uint64) {
 		SELECT user_id, rn, seq, status FROM (
 		  SELECT user_id, seq, status, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY status DESC, seq) AS rn FROM events
 		) b WHERE rn <= %d`, k),
+		// Ties share a rank and are all kept.
+		`CREATE MATERIALIZED VIEW ranked AS
+		SELECT user_id, rk, seq, status FROM (
+		  SELECT user_id, seq, status, RANK() OVER (PARTITION BY user_id ORDER BY status % 7 DESC) AS rk FROM events
+		) r WHERE rk <= 3`,
+		`CREATE MATERIALIZED VIEW dense AS
+		SELECT window_end AS t, cls, seq, rk FROM (
+		  SELECT *, status % 4 AS cls, DENSE_RANK() OVER (PARTITION BY window_start, window_end ORDER BY status % 4) AS rk
+		  FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '2' SECOND))
+		) w WHERE rk <= 2`,
 		`CREATE MATERIALIZED VIEW latest AS
 		SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY ts DESC, seq DESC) AS r FROM events) x WHERE r = 1`,
 		`CREATE MATERIALIZED VIEW firsts AS
@@ -82,8 +93,8 @@ func checkTopN(t *testing.T, seed uint64) {
 			`only a bound on the row number may follow a Top-N subquery`},
 		{`CREATE MATERIALIZED VIEW x AS SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY ts) AS rn FROM events) r`,
 			`write WHERE rn <= N around the subquery`},
-		{`CREATE MATERIALIZED VIEW x AS SELECT * FROM (SELECT *, RANK() OVER (PARTITION BY user_id ORDER BY ts) AS rn FROM events) r WHERE rn <= 2`,
-			`RANK() is not supported yet`},
+		{`CREATE MATERIALIZED VIEW x AS SELECT * FROM (SELECT *, NTILE(4) OVER (PARTITION BY user_id ORDER BY ts) AS rn FROM events) r WHERE rn <= 2`,
+			`window function ntile() OVER (...) is not supported in views; ROW_NUMBER(), RANK() and DENSE_RANK() are, for Top-N`},
 		{`CREATE MATERIALIZED VIEW x AS SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id) AS rn FROM events) r WHERE rn <= 2`,
 			`needs ORDER BY`},
 		{`CREATE MATERIALIZED VIEW x AS SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY ts) AS rn FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' SECOND))) r WHERE rn <= 2`,
@@ -128,7 +139,7 @@ func checkTopN(t *testing.T, seed uint64) {
 	wantWm := time.UnixMilli(wm).UTC().Format(time.RFC3339Nano)
 	deadline := time.Now().Add(30 * time.Second)
 	all := func() int64 { return int64(total) }
-	for _, v := range []string{"best", "latest", "firsts", "classes", "class_windows", "error_users", "kinds", "recent", "cte_winners__m", "sub_totals__sub1"} {
+	for _, v := range []string{"best", "ranked", "dense", "latest", "firsts", "classes", "class_windows", "error_users", "kinds", "recent", "cte_winners__m", "sub_totals__sub1"} {
 		n.caughtUp(t, v, all, wantWm, deadline)
 	}
 	n.caughtUp(t, "first_counts", func() int64 { return count("SELECT count(*) FROM firsts") }, wantWm, deadline)
@@ -139,6 +150,12 @@ func checkTopN(t *testing.T, seed uint64) {
 	compare := func(name, view, oracle string) { t.Helper(); n.matches(t, name, view, oracle, setup) }
 	compare("Top-N", `SELECT user_id, rn, seq, status FROM best`, fmt.Sprintf(`SELECT * FROM (
 		SELECT user_id, row_number() OVER (PARTITION BY user_id ORDER BY status DESC, seq) AS rn, seq, status FROM events) WHERE rn <= %d`, k))
+	compare("RANK", `SELECT user_id, rk, seq, status FROM ranked`, `SELECT * FROM (
+		SELECT user_id, rank() OVER (PARTITION BY user_id ORDER BY status % 7 DESC) AS rk, seq, status FROM events) WHERE rk <= 3`)
+	compare("windowed DENSE_RANK", `SELECT epoch_ms(t), cls, seq, rk FROM dense`, fmt.Sprintf(`SELECT * FROM (
+		SELECT epoch_ms(ts) // 2000 * 2000 + 2000 AS t, status %% 4 AS cls, seq,
+		  dense_rank() OVER (PARTITION BY epoch_ms(ts) // 2000 ORDER BY status %% 4) AS rk
+		FROM events) WHERE rk <= 2 AND t <= %d`, wm))
 	compare("deduplication", `SELECT epoch_ms(ts), seq, user_id, status, r FROM latest`, `SELECT epoch_ms(ts), seq, user_id, status, 1 FROM (
 		SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY ts DESC, seq DESC) AS r FROM events) WHERE r = 1`)
 	firsts := fmt.Sprintf(`SELECT * FROM (
@@ -174,4 +191,51 @@ func checkTopN(t *testing.T, seed uint64) {
 			t.Fatal("the step outlived its view")
 		}
 	}
+}
+
+// TestRankKeepsTies: RANK and DENSE_RANK over records that arrive over
+// many commits: ties at the bound are all kept, and rows a better one
+// pushes out are deleted from the table.
+func TestRankKeepsTies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(71, 3))
+	n := newNode(t, t.TempDir(), 2, time.Second)
+	defer n.close()
+	n.exec(t, `CREATE MATERIALIZED VIEW ranked AS SELECT user_id, rk, seq FROM (
+		SELECT user_id, seq, RANK() OVER (PARTITION BY user_id ORDER BY status % 5 DESC) AS rk FROM events) r WHERE rk <= 2`)
+	n.exec(t, `CREATE MATERIALIZED VIEW dense AS SELECT user_id, rk, seq FROM (
+		SELECT user_id, seq, DENSE_RANK() OVER (PARTITION BY user_id ORDER BY status % 5 DESC) AS rk FROM events) r WHERE rk <= 2`)
+	ev := newRandomEvents(rng, 3, 50, time.Second)
+	for i := 0; i < 400; i += 10 {
+		ev.ingest(t, n, i, i+10)
+		time.Sleep(8 * time.Millisecond) // a commit between the batches
+	}
+	wm := n.exec(t, "SELECT epoch_ms(max(ts)) FROM events").Rows[0][0].(int64) - 1000
+	wantWm := time.UnixMilli(wm).UTC().Format(time.RFC3339Nano)
+	deadline := time.Now().Add(30 * time.Second)
+	for _, v := range []string{"ranked", "dense"} {
+		n.caughtUp(t, v, func() int64 { return int64(ev.total) }, wantWm, deadline)
+	}
+	n.matches(t, "RANK", `SELECT user_id, rk, seq FROM ranked`, `SELECT * FROM (
+		SELECT user_id, rank() OVER (PARTITION BY user_id ORDER BY status % 5 DESC) AS rk, seq FROM events) WHERE rk <= 2`, "")
+	n.matches(t, "DENSE_RANK", `SELECT user_id, rk, seq FROM dense`, `SELECT * FROM (
+		SELECT user_id, dense_rank() OVER (PARTITION BY user_id ORDER BY status % 5 DESC) AS rk, seq FROM events) WHERE rk <= 2`, "")
+
+	// One key, over commits: three tied rows, then two better ones push
+	// them past rank 2; the table must lose them.
+	base := time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC).UnixMilli()
+	for i, status := range []int{203, 208, 213, 204, 209} {
+		body := fmt.Sprintf(`{"ts":%d,"seq":%d,"user_id":"solo","status":%d}`+"\n", base+int64(i), 1000+i, status)
+		if res, err := n.gate.Ingest(context.Background(), gate.Request{Stream: "events", Format: gate.NDJSON, Body: []byte(body)}); err != nil || res.Accepted != 1 {
+			t.Fatalf("%v %+v", err, res)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for n.showView(t, "ranked")["rows_in"] != int64(ev.total+i+1) {
+			if time.Now().After(deadline) {
+				t.Fatal("ranked did not read the record")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond) // committed before the next
+	}
+	n.matches(t, "RANK after rows were pushed out", `SELECT rk, seq FROM ranked WHERE user_id = 'solo'`, `SELECT 1, 1003 UNION ALL SELECT 1, 1004`, "")
 }

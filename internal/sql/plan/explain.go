@@ -123,7 +123,14 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 			if p.TopN.N == 1 {
 				first = "the first row"
 			}
-			add("  top-n: %s by %s per %s (ties: the row read first)", first, b.topText, key)
+			ties := "ties: the row read first"
+			switch p.TopN.Rank {
+			case stream.Rank:
+				first, ties = fmt.Sprintf("the rows ranked %d or better by RANK()", p.TopN.N), "ties share a rank, all kept"
+			case stream.DenseRank:
+				first, ties = fmt.Sprintf("the rows of the first %d distinct values by DENSE_RANK()", p.TopN.N), "ties share a rank, all kept"
+			}
+			add("  top-n: %s by %s per %s (%s)", first, b.topText, key, ties)
 			what = "key, holding its first rows"
 		} else {
 			add("  aggregate: group by %s; aggregates %s", key, strings.Join(b.aggText, ", "))

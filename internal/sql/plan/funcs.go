@@ -57,7 +57,7 @@ func compileCall(c *parse.Call, sc scope) (stream.Expr, error) {
 		return stream.Expr{}, errAt(c.Pos, "%s: %s", c.Name, msg)
 	}
 	if c.Over != nil {
-		return stream.Expr{}, errAt(c.Pos, "window function %s() OVER (...) is not supported in views; ROW_NUMBER() is, for Top-N", c.Name)
+		return stream.Expr{}, errAt(c.Pos, "window function %s() OVER (...) is not supported in views; ROW_NUMBER(), RANK() and DENSE_RANK() are, for Top-N", c.Name)
 	}
 	if isAggregate(c) {
 		return stream.Expr{}, errAt(c.Pos, "aggregate %s() is not allowed here: aggregates go in the SELECT list or HAVING of a grouped query", c.Name)

@@ -1571,7 +1571,7 @@ func TestErrors(t *testing.T) {
 		"SELECT count(url, ts) AS n", "FROM clicks")
 	f(`line 2, column 8: upper is not an aggregate: DISTINCT and * are not allowed in its arguments`,
 		"SELECT upper(DISTINCT url) AS u", "FROM clicks")
-	f(`line 2, column 8: window function sum() OVER (...) is not supported in views; ROW_NUMBER() is, for Top-N`,
+	f(`line 2, column 8: window function sum() OVER (...) is not supported in views; ROW_NUMBER(), RANK() and DENSE_RANK() are, for Top-N`,
 		"SELECT sum(amount) OVER (PARTITION BY url) AS s", "FROM clicks")
 	f(`line 2, column 8: row_number: ROW_NUMBER() ranks rows for a Top-N: rank in a subquery and keep the first N around it, as in SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x DESC) AS rn FROM s) t WHERE rn <= 10`,
 		"SELECT row_number() OVER (ORDER BY ts) AS r", "FROM clicks")
@@ -1698,7 +1698,7 @@ func TestErrors(t *testing.T) {
 		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY ts) AS rn FROM clicks) s WHERE rn <= 20000")
 	f(`line 2, column 92: the row-number bound keeps no row: ROW_NUMBER() starts at 1`,
 		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY ts) AS rn FROM clicks) s WHERE rn < 1 AND rn <= 5")
-	f(`line 2, column 64: one ROW_NUMBER() per query: rank by one ordering`,
+	f(`line 2, column 64: one ROW_NUMBER(), RANK() or DENSE_RANK() per query: rank by one ordering`,
 		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY ts) AS a, ROW_NUMBER() OVER (ORDER BY url) AS b FROM clicks) s WHERE a <= 2")
 	f(`line 2, column 1: a view needs FROM: name a stream, or a window over one, e.g. FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE))`,
 		"SELECT 1 AS x")

@@ -69,7 +69,7 @@ func flatten(q *parse.Select) (*parse.Select, *topNClause, error) {
 			continue
 		}
 		if top != nil {
-			return nil, nil, errAt(c.Pos, "one ROW_NUMBER() per query: rank by one ordering")
+			return nil, nil, errAt(c.Pos, "one ROW_NUMBER(), RANK() or DENSE_RANK() per query: rank by one ordering")
 		}
 		if err := checkRowNumber(c); err != nil {
 			return nil, nil, err
@@ -200,7 +200,7 @@ func flatten(q *parse.Select) (*parse.Select, *topNClause, error) {
 	}
 	switch {
 	case top.n < 1:
-		return nil, nil, errAt(where.ExprPos(), "the row-number bound keeps no row: ROW_NUMBER() starts at 1")
+		return nil, nil, errAt(where.ExprPos(), "the row-number bound keeps no row: %s() starts at 1", strings.ToUpper(top.call.Name))
 	case top.n > maxTopN:
 		return nil, nil, errAt(where.ExprPos(), "a Top-N keeps at most %d rows per group; got %d", maxTopN, top.n)
 	}
@@ -213,15 +213,14 @@ const maxTopN = 10_000
 
 // checkRowNumber checks that c is ROW_NUMBER() OVER (... ORDER BY ...).
 func checkRowNumber(c *parse.Call) error {
+	fn := strings.ToUpper(c.Name)
 	switch {
-	case c.Name == "rank" || c.Name == "dense_rank":
-		return errAt(c.Pos, "%s() is not supported yet; ROW_NUMBER() is (ties take the row read first)", strings.ToUpper(c.Name))
-	case c.Name != "row_number":
-		return errAt(c.Pos, "window function %s() OVER (...) is not supported in views; ROW_NUMBER() is, for Top-N", c.Name)
+	case c.Name != "row_number" && c.Name != "rank" && c.Name != "dense_rank":
+		return errAt(c.Pos, "window function %s() OVER (...) is not supported in views; ROW_NUMBER(), RANK() and DENSE_RANK() are, for Top-N", c.Name)
 	case len(c.Args) > 0 || c.Star || c.Distinct:
-		return errAt(c.Pos, "ROW_NUMBER() takes no arguments")
+		return errAt(c.Pos, "%s() takes no arguments", fn)
 	case len(c.Over.OrderBy) == 0:
-		return errAt(c.Pos, "ROW_NUMBER() OVER (...) needs ORDER BY: it says which rows come first")
+		return errAt(c.Pos, "%s() OVER (...) needs ORDER BY: it says which rows come first", fn)
 	}
 	for _, e := range c.Over.PartitionBy {
 		if hasAggregate(e) {

@@ -40,6 +40,12 @@ func (b *binder) topN(top *topNClause, in *inputScope, p *stream.Plan) (*topScop
 		return nil, errAt(top.call.Pos, "a Top-N over %s windows must PARTITION BY window_start, window_end (and its keys): it ranks the rows of each window", b.window.Kind)
 	}
 	tn := &stream.TopN{N: top.n}
+	switch top.call.Name {
+	case "rank":
+		tn.Rank = stream.Rank
+	case "dense_rank":
+		tn.Rank = stream.DenseRank
+	}
 	var order []string
 	for _, o := range over.OrderBy {
 		e, err := compile(o.Expr, in)
@@ -59,7 +65,7 @@ func (b *binder) topN(top *topNClause, in *inputScope, p *stream.Plan) (*topScop
 	}
 	p.TopN = tn
 	p.Aggregating = true
-	p.Aggs = []stream.AggSpec{{Kind: stream.AggTopN, N: top.n, Type: schema.Int64}}
+	p.Aggs = []stream.AggSpec{{Kind: stream.AggTopN, N: top.n, Rank: tn.Rank, Type: schema.Int64}}
 	b.topText = strings.Join(order, ", ")
 	return &topScope{b: b, in: in, rank: len(b.columns()), used: map[int]bool{}}, nil
 }
