@@ -164,9 +164,8 @@ var (
 	tableTypes   = []string{"VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "TIMESTAMP", "VARCHAR"}
 )
 
-// showTables answers SHOW TABLES: every table a query can read (streams,
-// views and their late records), and the reference tables views join,
-// with their versions.
+// showTables answers SHOW TABLES: the streams and views a query can read,
+// and the reference tables views join, with their versions.
 func (n *Node) showTables() *serve.Result {
 	res := &serve.Result{Columns: tableColumns, Types: tableTypes, Rows: [][]any{}}
 	for _, s := range n.cfg.Pipeline.Streams {
@@ -176,12 +175,15 @@ func (n *Node) showTables() *serve.Result {
 		res.Rows = append(res.Rows, []any{v.Name, "view", nil, nil, nil, nil})
 	}
 	for _, t := range n.Tables() {
-		var errText any
+		var errText, loaded any
 		if t.LastError != "" {
 			errText = t.LastError
 		}
+		if !t.LoadedAt.IsZero() {
+			loaded = t.LoadedAt.UTC().Format(time.RFC3339Nano)
+		}
 		res.Rows = append(res.Rows, []any{t.Name, "reference table (" + string(t.Kind) + ", for joins)", int64(t.Rows), int64(t.Version),
-			t.LoadedAt.UTC().Format(time.RFC3339Nano), errText})
+			loaded, errText})
 	}
 	return res
 }
@@ -212,7 +214,7 @@ func isViewDDL(q string) bool {
 	case "CREATE", "DROP":
 		return true
 	case "SHOW":
-		return len(f) > 1 && (f[1] == "VIEWS" || f[1] == "MATERIALIZED" || f[1] == "TABLES")
+		return len(f) > 1 && (f[1] == "VIEWS" || f[1] == "MATERIALIZED") || len(f) == 2 && f[1] == "TABLES"
 	}
 	return false
 }

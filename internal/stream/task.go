@@ -556,8 +556,13 @@ func (t *Task) checkReplay() {
 		g.emitted = upsert
 		g.changed = t.plan.EmitEvery > 0 && !g.fired
 		if t.plan.TopN != nil {
+			// What the output shows; an open window that early firing
+			// re-emits writes all its rows again.
 			a := g.accs[0].(*topAcc)
 			a.dirty, a.emitted = len(a.rows), len(a.rows)
+			if g.changed {
+				a.dirty = 0
+			}
 		}
 		if g.changed {
 			g.earlyGen = t.earlyGen + 1

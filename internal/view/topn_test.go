@@ -88,6 +88,8 @@ func checkTopN(t *testing.T, seed uint64) {
 	for _, c := range [][2]string{
 		{`CREATE MATERIALIZED VIEW x AS SELECT * FROM (SELECT user_id, count(*) AS n FROM events GROUP BY user_id) c`,
 			`view "x__sub1" updates its rows: a view reading it must aggregate them`},
+		{`CREATE MATERIALIZED VIEW x AS SELECT count(*) AS c FROM TABLE(TUMBLE(TABLE cte_winners__m, DESCRIPTOR(t), INTERVAL '10' SECOND)) GROUP BY window_start, window_end`,
+			`view "cte_winners__m" is a step of view "cte_winners"; read "cte_winners", or write the step as a view of its own`},
 		{`DROP MATERIALIZED VIEW cte_winners__m`, `view "cte_winners__m" is a step of view "cte_winners" (a WITH query or subquery of it); drop "cte_winners"`},
 		{`CREATE MATERIALIZED VIEW x AS SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY ts) AS rn FROM events) r WHERE rn <= 2 AND status > 300`,
 			`only a bound on the row number may follow a Top-N subquery`},

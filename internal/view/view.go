@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -202,6 +203,14 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 		expanded = append(expanded, pv)
 	}
 	todo = expanded
+	seen := map[string]string{}
+	for _, pv := range todo {
+		name, of := pv.stmt.Name, pv.parent
+		if other, dup := seen[name]; dup {
+			return fmt.Errorf("view %q is defined twice: %s and %s; rename one (a WITH query's step is named <view>__<name>)", name, other, describeOrigin(pv.file, of))
+		}
+		seen[name] = describeOrigin(pv.file, of)
+	}
 	started := map[string]bool{}
 	order, err := dependencyOrder(len(todo), func(i int) string { return todo[i].stmt.Name },
 		func(i int) []string { return plan.FromNames(todo[i].stmt.Query) })
@@ -271,6 +280,17 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 		}
 	}
 	return nil
+}
+
+// describeOrigin names where a view comes from, for messages.
+func describeOrigin(file, parent string) string {
+	switch {
+	case parent != "":
+		return "a step of view " + strconv.Quote(parent)
+	case file != "":
+		return file
+	}
+	return "a CREATE statement"
 }
 
 // stepOrigin is the origin of a step of view parent (see plan.Expand);
@@ -741,6 +761,9 @@ func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
 		if err := m.forget(broken.def.Name); err != nil {
 			return nil, err
 		}
+		if err := m.removeSteps(cv.Name); err != nil {
+			return nil, err
+		}
 	default:
 		// Nothing may be left of an earlier view of this name, but make sure.
 		if err := m.purge(cv.Name); err != nil {
@@ -767,7 +790,7 @@ func (m *Manager) create(cv *parse.CreateView) (*serve.Result, error) {
 	}
 	d := definition{Name: cv.Name, SQL: cv.Text, Origin: "ddl", Created: time.Now().UTC()}
 	if err := m.start(d, v); err != nil {
-		return nil, err
+		return nil, errors.Join(err, m.removeSteps(cv.Name))
 	}
 	msg := fmt.Sprintf("created materialized view %s", cv.Name)
 	if len(steps) > 0 {
@@ -800,8 +823,19 @@ func (m *Manager) plan(cv *parse.CreateView) ([]*parse.CreateView, *parse.Create
 		return m.lookup(name)
 	}
 	var views []*plan.View
+	for _, st := range append(slices.Clone(steps), cv) {
+		// A view reads its own steps only.
+		for _, name := range plan.FromNames(st.Query) {
+			if r, ok := m.running(name); ok && stepOf(r.def.Origin) != "" && stepOf(r.def.Origin) != cv.Name {
+				return nil, nil, nil, nil, fmt.Errorf("view %q is a step of view %q; read %q, or write the step as a view of its own", name, stepOf(r.def.Origin), stepOf(r.def.Origin))
+			}
+		}
+	}
 	for _, st := range steps {
-		if r, taken := m.running(st.Name); taken && stepOf(r.def.Origin) != cv.Name {
+		m.mu.Lock()
+		b, broken := m.broken[st.Name]
+		m.mu.Unlock()
+		if r, taken := m.running(st.Name); (taken && stepOf(r.def.Origin) != cv.Name) || (broken && stepOf(b.def.Origin) != cv.Name) {
 			return nil, nil, nil, nil, fmt.Errorf("%s: view %q, a step of %q, has the name of another view; rename the WITH query", st.Pos, st.Name, cv.Name)
 		}
 		sv, err := m.compileWith(st, lookup)
@@ -829,6 +863,19 @@ func (m *Manager) running(name string) (*running, bool) {
 // removeSteps removes the steps of view parent (see plan.Expand), each
 // after the steps that read it.
 func (m *Manager) removeSteps(parent string) error {
+	m.mu.Lock()
+	var brokenSteps []string
+	for name, b := range m.broken {
+		if stepOf(b.def.Origin) == parent {
+			brokenSteps = append(brokenSteps, name)
+		}
+	}
+	m.mu.Unlock()
+	for _, name := range brokenSteps {
+		if err := m.forget(name); err != nil {
+			return err
+		}
+	}
 	for {
 		m.mu.Lock()
 		var steps []*running
@@ -897,6 +944,9 @@ func (m *Manager) drop(s *parse.DropView) (*serve.Result, error) {
 	m.mu.Unlock()
 	if isBroken {
 		if err := m.forget(s.Name); err != nil {
+			return nil, err
+		}
+		if err := m.removeSteps(s.Name); err != nil {
 			return nil, err
 		}
 		return ok(fmt.Sprintf("dropped materialized view %s (it was not running)", s.Name)), nil

@@ -17,8 +17,8 @@ import (
 // they are (Compile merges them). It returns the steps in the order they
 // must start, then the view; a view without such steps is returned alone.
 func Expand(cv *parse.CreateView) ([]*parse.CreateView, error) {
-	e := &expander{parent: cv.Name}
-	q, err := e.query(cv.Query, map[string]string{})
+	e := &expander{parent: cv.Name, text: cv.Text, taken: map[string]bool{}}
+	q, err := e.query(cv.Query, map[string]string{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -34,9 +34,23 @@ func Expand(cv *parse.CreateView) ([]*parse.CreateView, error) {
 const HiddenPrefix = "__"
 
 type expander struct {
-	parent string
-	steps  []*parse.CreateView
-	subs   int
+	parent, text string
+	steps        []*parse.CreateView
+	subs         int
+	taken        map[string]bool
+}
+
+// step records a step. Its text names the whole statement it comes
+// from: a step is the same step only if that is unchanged (what it reads
+// of the statement's other WITH queries may have changed otherwise).
+func (e *expander) step(pos parse.Pos, name, text string, q *parse.Select) error {
+	if e.taken[name] {
+		return errAt(pos, "two steps of view %q would be named %q; rename the WITH query", e.parent, name)
+	}
+	e.taken[name] = true
+	e.steps = append(e.steps, &parse.CreateView{Pos: pos, Name: name, Query: q,
+		Text: fmt.Sprintf("CREATE MATERIALIZED VIEW %s AS %s\n-- a step of: %s", name, text, e.text)})
+	return nil
 }
 
 // ownState reports whether q needs a view of its own to be read.
@@ -55,14 +69,16 @@ func ownState(q *parse.Select) bool {
 // query rewrites q: its WITH queries and FROM subqueries with state of
 // their own become steps; names maps the WITH names hoisted so far to
 // their views.
-func (e *expander) query(q *parse.Select, names map[string]string) (*parse.Select, error) {
+// scope are the WITH queries without state visible to q (a step's query
+// takes them along, as it leaves the statement).
+func (e *expander) query(q *parse.Select, names map[string]string, scope []parse.CTE) (*parse.Select, error) {
 	out := *q
 	joined := joinSides(q)
 	names = maps.Clone(names)
-	var kept []parse.CTE
+	kept := slices.Clone(scope)
 	for _, c := range q.With {
 		if !ownState(c.Query) && !joined[c.Name] {
-			cq, err := e.query(c.Query, names)
+			cq, err := e.query(c.Query, names, kept)
 			if err != nil {
 				return nil, err
 			}
@@ -73,22 +89,23 @@ func (e *expander) query(q *parse.Select, names map[string]string) (*parse.Selec
 		name := e.parent + HiddenPrefix + c.Name
 		cq := *c.Query
 		cq.With = slices.Clone(kept) // the stateless WITH queries before it
-		step, err := e.query(&cq, names)
+		step, err := e.query(&cq, names, nil)
 		if err != nil {
 			return nil, err
 		}
-		e.steps = append(e.steps, &parse.CreateView{Pos: c.Pos, Name: name, Query: step,
-			Text: fmt.Sprintf("CREATE MATERIALIZED VIEW %s AS %s", name, c.Text)})
+		if err := e.step(c.Pos, name, c.Text, step); err != nil {
+			return nil, err
+		}
 		names[c.Name] = name
 	}
 	out.With = kept
-	from, err := e.from(q.From, names, false)
+	from, err := e.from(q.From, names, false, kept)
 	if err != nil {
 		return nil, err
 	}
 	out.From = from
 	if q.UnionAll != nil {
-		if out.UnionAll, err = e.query(q.UnionAll, names); err != nil {
+		if out.UnionAll, err = e.query(q.UnionAll, names, kept); err != nil {
 			return nil, err
 		}
 	}
@@ -97,7 +114,7 @@ func (e *expander) query(q *parse.Select, names map[string]string) (*parse.Selec
 
 // from rewrites a FROM item: names of hoisted WITH queries become their
 // views; subqueries with state (or any, as a join side) become steps.
-func (e *expander) from(f parse.From, names map[string]string, joinSide bool) (parse.From, error) {
+func (e *expander) from(f parse.From, names map[string]string, joinSide bool, scope []parse.CTE) (parse.From, error) {
 	switch x := f.(type) {
 	case *parse.TableRef:
 		if v, ok := names[x.Name]; ok {
@@ -120,16 +137,16 @@ func (e *expander) from(f parse.From, names map[string]string, joinSide bool) (p
 	case *parse.Join:
 		c := *x
 		var err error
-		if c.Left, err = e.from(x.Left, names, true); err != nil {
+		if c.Left, err = e.from(x.Left, names, true, scope); err != nil {
 			return nil, err
 		}
-		if c.Right, err = e.from(x.Right, names, true); err != nil {
+		if c.Right, err = e.from(x.Right, names, true, scope); err != nil {
 			return nil, err
 		}
 		return &c, nil
 	case *parse.Subquery:
 		if !ownState(x.Query) && !joinSide {
-			q, err := e.query(x.Query, names)
+			q, err := e.query(x.Query, names, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -139,12 +156,15 @@ func (e *expander) from(f parse.From, names map[string]string, joinSide bool) (p
 		}
 		e.subs++
 		name := fmt.Sprintf("%s%ssub%d", e.parent, HiddenPrefix, e.subs)
-		q, err := e.query(x.Query, names)
+		sq := *x.Query
+		sq.With = append(slices.Clone(scope), sq.With...) // what it may read of the statement's WITH
+		q, err := e.query(&sq, names, nil)
 		if err != nil {
 			return nil, err
 		}
-		e.steps = append(e.steps, &parse.CreateView{Pos: x.Pos, Name: name, Query: q,
-			Text: fmt.Sprintf("CREATE MATERIALIZED VIEW %s AS %s", name, x.Text)})
+		if err := e.step(x.Pos, name, x.Text, q); err != nil {
+			return nil, err
+		}
 		return &parse.TableRef{Pos: x.Pos, Name: name, Alias: x.Alias}, nil
 	}
 	return f, nil

@@ -2315,4 +2315,12 @@ func TestExpand(t *testing.T) {
 		SELECT k.url FROM clicks k JOIN s ON k.user_id = s.user_id AND s.ts BETWEEN k.ts AND k.ts + INTERVAL '1' SECOND`, "v__s: clicks", "v: clicks,v__s")
 	f(`CREATE MATERIALIZED VIEW v AS SELECT sum(n) AS total FROM (SELECT url, count(*) AS n FROM clicks GROUP BY url) q
 		JOIN (SELECT url, max(amount) AS m FROM clicks GROUP BY url) r ON q.url = r.url`, "v__sub1: clicks", "v__sub2: clicks", "v: v__sub1,v__sub2")
+	// A subquery step reads the statement's WITH queries without state.
+	f(`CREATE MATERIALIZED VIEW v AS WITH ok AS (SELECT * FROM clicks WHERE status = 200)
+		SELECT count(*) AS c FROM (SELECT url, count(*) AS n FROM ok GROUP BY url) q`, "v__sub1: clicks", "v: v__sub1")
+	st, _ := parse.Parse(`CREATE MATERIALIZED VIEW v AS WITH sub1 AS (SELECT url, count(*) AS n FROM clicks GROUP BY url)
+		SELECT count(*) AS c FROM (SELECT n, count(*) AS k FROM sub1 GROUP BY n) q`)
+	if _, err := Expand(st.(*parse.CreateView)); err == nil || !strings.Contains(err.Error(), `two steps of view "v" would be named "v__sub1"; rename the WITH query`) {
+		t.Errorf("a WITH query named like a subquery step: got %v", err)
+	}
 }
