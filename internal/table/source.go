@@ -11,7 +11,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -145,6 +144,7 @@ func readCSV(path string, data []byte, sc *schema.Schema) ([][]schema.Value, err
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	cols := make([]int, len(header))
+	keys := make([][]byte, len(header))
 	seen := map[int]bool{}
 	for i, h := range header {
 		c := sc.ColumnIndex(strings.TrimSpace(h))
@@ -155,7 +155,7 @@ func readCSV(path string, data []byte, sc *schema.Schema) ([][]schema.Value, err
 			return nil, fmt.Errorf("%s:1: column %q appears twice in the header", path, h)
 		}
 		seen[c] = true
-		cols[i] = c
+		cols[i], keys[i] = c, schema.JSONKey(sc.Columns[c].Name)
 	}
 	for i, c := range sc.Columns {
 		if c.Required && !seen[i] {
@@ -177,47 +177,14 @@ func readCSV(path string, data []byte, sc *schema.Schema) ([][]schema.Value, err
 		if len(rec) != len(header) {
 			return nil, fmt.Errorf("%s:%d: %d fields, the header has %d", path, line, len(rec), len(header))
 		}
-		obj = append(obj[:0], '{')
-		for i, cell := range rec {
-			if i > 0 {
-				obj = append(obj, ',')
-			}
-			c := &sc.Columns[cols[i]]
-			obj = strconv.AppendQuote(obj, c.Name)
-			obj = append(obj, ':')
-			obj = appendJSONCell(obj, c.Type, cell)
-		}
-		obj = append(obj, '}')
+		// The same JSON the inbox makes of a CSV row: the same rules.
+		obj = schema.AppendCSVObject(obj[:0], sc, cols, keys, rec)
 		row, err := decodeRow(dec, sc, buf[:0], obj)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 		rows = append(rows, row)
 	}
-}
-
-// appendJSONCell writes a CSV cell as the JSON value the decoder expects:
-// numbers and booleans bare when they read as such (else quoted, so the
-// decoder names the type error), timestamps as epoch ms or strings.
-func appendJSONCell(dst []byte, typ schema.Type, cell string) []byte {
-	if cell == "" {
-		return append(dst, "null"...)
-	}
-	switch typ {
-	case schema.Int64, schema.Float64:
-		if _, err := strconv.ParseFloat(cell, 64); err == nil && !strings.ContainsAny(cell, "xXpP_") {
-			return append(dst, cell...)
-		}
-	case schema.Bool:
-		if cell == "true" || cell == "false" {
-			return append(dst, cell...)
-		}
-	case schema.Timestamp:
-		if _, err := strconv.ParseInt(cell, 10, 64); err == nil {
-			return append(dst, cell...)
-		}
-	}
-	return strconv.AppendQuote(dst, cell)
 }
 
 // pgSource runs a query on PostgreSQL.

@@ -77,6 +77,9 @@ func TestFileTables(t *testing.T) {
 		"DE|Germany|NULL|0.5|NULL|1577934245000000\nNL|Netherlands|NULL|0.001|NULL|1577934245000000")
 	ok("c.ndjson", "{\"code\":\"JP\",\"name\":\"Japan\",\"pop\":125}\n\n{\"code\":\"IN\",\"name\":\"India\",\"eu\":null}\n",
 		"JP|Japan|125|NULL|NULL|NULL\nIN|India|NULL|NULL|NULL|NULL")
+	// The inbox's CSV rules: booleans in any case, a space for the T, cells trimmed.
+	ok("d.csv", "code,name,eu,since,pop\nGB,Britain,TRUE,2020-01-02 03:04:05Z, 7 \n",
+		"GB|Britain|7|NULL|1|1577934245000000")
 	ok("empty.csv", "code,name\n", "")
 
 	bad := func(name, content, want string) {

@@ -98,7 +98,7 @@ func (r *csvReader) readHeader() *problem {
 		r.cols = make([]int, len(r.sc.Columns))
 		r.keys = make([][]byte, len(r.sc.Columns))
 		for i, c := range r.sc.Columns {
-			r.cols[i], r.keys[i] = i, jsonKey(c.Name)
+			r.cols[i], r.keys[i] = i, schema.JSONKey(c.Name)
 			r.names = append(r.names, c.Name)
 		}
 		r.dataStart, r.dataLine = r.start, 1
@@ -127,7 +127,7 @@ func (r *csvReader) readHeader() *problem {
 		if c < 0 && !r.sc.AdditionalProperties {
 			unknown = append(unknown, strconv.Quote(h))
 		}
-		r.cols[i], r.keys[i] = c, jsonKey(h)
+		r.cols[i], r.keys[i] = c, schema.JSONKey(h)
 		r.names = append(r.names, h)
 	}
 	want := r.sc.Names()
@@ -259,87 +259,7 @@ func (r *csvReader) batch(n int) (batch, error) {
 
 // appendRow appends a row as a JSON object of its columns.
 func (r *csvReader) appendRow(dst []byte, fields []string) []byte {
-	dst = append(dst, '{')
-	first := true
-	for i, v := range fields {
-		c := r.cols[i]
-		typ, required := schema.String, false
-		if c >= 0 {
-			typ, required = r.sc.Columns[c].Type, r.sc.Columns[c].Required
-		}
-		if typ != schema.String {
-			v = strings.TrimSpace(v)
-		}
-		if v == "" && (typ != schema.String || !required) {
-			continue // absent: null where the schema allows it
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(dst, r.keys[i]...)
-		dst = appendCell(dst, typ, v)
-	}
-	return append(dst, '}')
-}
-
-// appendCell writes a CSV cell as the JSON value the column's decoder
-// reads: numbers and booleans bare when they are ones (else as a string,
-// which the decoder rejects with the field's name), timestamps as epoch
-// milliseconds or RFC 3339 (a space between date and time is allowed).
-func appendCell(dst []byte, typ schema.Type, v string) []byte {
-	switch typ {
-	case schema.Int64, schema.Float64:
-		if schema.IsJSONNumber(v) {
-			return append(dst, v...)
-		}
-	case schema.Bool:
-		switch strings.ToLower(v) {
-		case "true":
-			return append(dst, "true"...)
-		case "false":
-			return append(dst, "false"...)
-		}
-	case schema.Timestamp:
-		if schema.IsJSONNumber(v) && !strings.ContainsAny(v, ".eE") {
-			return append(dst, v...)
-		}
-		if len(v) > 10 && v[10] == ' ' {
-			v = v[:10] + "T" + v[11:]
-		}
-	}
-	return appendString(dst, v)
-}
-
-func jsonKey(name string) []byte { return append(appendString(nil, name), ':') }
-
-// appendString appends s as a JSON string. Invalid UTF-8 is copied as it
-// is: the decoder rejects it with a reason.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return schema.AppendCSVObject(dst, r.sc, r.cols, r.keys, fields)
 }
 
 // recorder keeps the bytes read through it, from absolute offset base, so

@@ -119,7 +119,7 @@ func (r *parquetReader) open() (p *problem) {
 // cannot.
 func mapColumn(c *parquet.Column, col schema.Column) (pqColumn, error) {
 	t := c.Type()
-	pc := pqColumn{key: jsonKey(col.Name), kind: t.Kind(), typ: col.Type}
+	pc := pqColumn{key: schema.JSONKey(col.Name), kind: t.Kind(), typ: col.Type}
 	var lt format.LogicalTypeValue
 	if l := t.LogicalType(); l != nil {
 		lt = l.Value
@@ -349,7 +349,7 @@ func (c *pqColumn) appendValue(dst []byte, v parquet.Value) []byte {
 	case parquet.Double:
 		return appendFloat(dst, v.Double(), 64)
 	default:
-		return appendString(dst, string(v.ByteArray()))
+		return schema.AppendJSONStringRaw(dst, string(v.ByteArray()))
 	}
 }
 
@@ -358,7 +358,7 @@ func (c *pqColumn) appendValue(dst []byte, v parquet.Value) []byte {
 func appendFloat(dst []byte, f float64, bits int) []byte {
 	s := strconv.FormatFloat(f, 'g', -1, bits)
 	if strings.ContainsAny(s, "NI") {
-		return appendString(dst, s)
+		return schema.AppendJSONStringRaw(dst, s)
 	}
 	return append(dst, s...)
 }
