@@ -485,15 +485,8 @@ func (l *loader) stream(name string, key, spec *yaml.Node) {
 		}
 		return
 	}
-	file := filepath.Join(l.dir, s.SchemaFile)
-	src, err := os.ReadFile(file)
-	if err != nil {
-		l.errf(schemaNode, "%s.schema: cannot read %s: %v", path, s.SchemaFile, unwrapPathErr(err))
-		return
-	}
-	sc, err := schema.Compile(src)
-	if err != nil {
-		l.errs = append(l.errs, &Error{Pos: Pos{File: s.SchemaFile}, Msg: err.Error()})
+	sc := l.schemaFile(schemaNode, path, s.SchemaFile)
+	if sc == nil {
 		return
 	}
 	s.Schema = sc
@@ -565,17 +558,9 @@ func (l *loader) table(name string, key, spec *yaml.Node) {
 		if _, err := os.Stat(filepath.Join(l.dir, t.File)); err != nil {
 			l.errf(fileNode, "%s.file: cannot read %s: %v", path, t.File, unwrapPathErr(err))
 		}
-		src, err := os.ReadFile(filepath.Join(l.dir, t.SchemaFile))
-		if err != nil {
-			l.errf(schemaNode, "%s.schema: cannot read %s: %v", path, t.SchemaFile, unwrapPathErr(err))
+		if t.Schema = l.schemaFile(schemaNode, path, t.SchemaFile); t.Schema == nil {
 			return
 		}
-		sc, err := schema.Compile(src)
-		if err != nil {
-			l.errs = append(l.errs, &Error{Pos: Pos{File: t.SchemaFile}, Msg: err.Error()})
-			return
-		}
-		t.Schema = sc
 	case "postgres":
 		if t.Query == "" {
 			l.errf(spec, "%s: a postgres table needs query: the SELECT that gives its rows, e.g. query: SELECT id, name FROM customers", path)
@@ -596,6 +581,22 @@ func (l *loader) table(name string, key, spec *yaml.Node) {
 		}
 	}
 	l.p.Tables = append(l.p.Tables, t)
+}
+
+// schemaFile reads and compiles the JSON Schema file of path's schema:
+// key (at node), or reports why it cannot and returns nil.
+func (l *loader) schemaFile(node *yaml.Node, path, file string) *schema.Schema {
+	src, err := os.ReadFile(filepath.Join(l.dir, file))
+	if err != nil {
+		l.errf(node, "%s.schema: cannot read %s: %v", path, file, unwrapPathErr(err))
+		return nil
+	}
+	sc, err := schema.Compile(src)
+	if err != nil {
+		l.errs = append(l.errs, &Error{Pos: Pos{File: file}, Msg: err.Error()})
+		return nil
+	}
+	return sc
 }
 
 func unwrapPathErr(err error) error {

@@ -398,7 +398,7 @@ func Start(cfg Config) (*Node, error) {
 		Streams: func(name string) (plan.Source, bool) { s, ok := sources[name]; return s, ok },
 		IsStream: func(name string) bool {
 			_, ok := tables[name]
-			return ok || slices.ContainsFunc(n.tables, func(t *table.Table) bool { return t.Name() == name })
+			return ok || sources[name].Table != nil // a stream's SQL table, or a reference table
 		},
 		Metrics: n.metrics.Stream, Logger: cfg.Logger, ChangelogLimit: cfg.ViewChangelogLimit,
 	})

@@ -61,15 +61,18 @@ func TestReferenceTables(t *testing.T) {
 		}
 		return fmt.Sprint(res.Rows)
 	}
+	// until waits up to 10 s for ok, then fails saying what it waited for.
+	until := func(ok func() bool, what func() string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what())
+			}
+		}
+	}
 	wait := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for tiers() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("tagged: %s, want %s", tiers(), want)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		until(func() bool { return tiers() == want }, func() string { return fmt.Sprintf("tagged: %s, want %s", tiers(), want) })
 	}
 	// 100 events of users u0..u49: u0..u9 are gold, twice each.
 	if code, _, b := post(t, n, events(0, 100)); code != 200 {
@@ -86,13 +89,8 @@ func TestReferenceTables(t *testing.T) {
 		}
 		return int64(st[0].Version), st[0].LastError
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for v, _ := version(); v != 2; v, _ = version() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the changed file was not loaded: %+v", n.Status().Tables)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	tables := func() string { return fmt.Sprintf("%+v", n.Status().Tables) }
+	until(func() bool { v, _ := version(); return v == 2 }, func() string { return "the changed file was not loaded: " + tables() })
 	if code, _, b := post(t, n, events(100, 100)); code != 200 {
 		t.Fatalf("ingest: %d %s", code, b)
 	}
@@ -101,12 +99,7 @@ func TestReferenceTables(t *testing.T) {
 	// A tier the schema does not allow: the file is refused whole.
 	time.Sleep(10 * time.Millisecond)
 	csv("bronze")
-	for _, e := version(); !strings.Contains(e, `field "tier"`); _, e = version() {
-		if time.Now().After(deadline.Add(5 * time.Second)) {
-			t.Fatalf("a bad file should be reported: %+v", n.Status().Tables)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	until(func() bool { _, e := version(); return strings.Contains(e, `field "tier"`) }, func() string { return "a bad file should be reported: " + tables() })
 	if v, _ := version(); v != 2 {
 		t.Fatalf("a bad file replaced the table: version %d", v)
 	}

@@ -168,8 +168,6 @@ func (t *Task) joinRecord(side, p int, off int64, ts int64, tsNull bool) error {
 	if filter != nil && !True(filter.Eval(row)) {
 		return nil
 	}
-	// A Top-N over the join ranks ties by the record that made the pair.
-	t.posPart, t.posOff = int64(p), off
 	windowed := t.plan.Window.Kind != NoWindow
 	// Partners leave the other side's buffer: a record behind the
 	// watermark may have missed one.

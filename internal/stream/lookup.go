@@ -124,13 +124,12 @@ func (t *Task) refreshLookup() {
 
 // lookupRecord joins the decoded record in t.row with the table and
 // applies the plan to each joined row.
-func (t *Task) lookupRecord(p int, off, ts int64, tsNull bool) {
+func (t *Task) lookupRecord(ts int64, tsNull bool) {
 	lk := t.plan.Lookup
 	if lk.Filter != nil && !True(lk.Filter.Eval(t.row)) {
 		return
 	}
 	ls := &t.table
-	t.posPart, t.posOff = int64(p), off
 	nin := len(t.plan.Input.Columns)
 	ncol := len(lk.Table.Columns())
 	matched := false

@@ -854,6 +854,9 @@ func (t *Task) process(p int, off int64, m *rowMapper, rec []byte) error {
 	if !t.replaying {
 		t.counts.In++
 	}
+	// A Top-N ranks ties by the record's position (for a join: the record
+	// that completed the pair).
+	t.posPart, t.posOff = int64(p), off
 	if in.Changelog {
 		t.changelogRecord()
 		return nil
@@ -876,13 +879,12 @@ func (t *Task) process(p int, off int64, m *rowMapper, rec []byte) error {
 		return nil
 	}
 	if t.plan.Lookup != nil {
-		t.lookupRecord(p, off, ts, ev.Null)
+		t.lookupRecord(ts, ev.Null)
 		return nil
 	}
 	if t.plan.Filter != nil && !True(t.plan.Filter.Eval(t.row)) {
 		return nil
 	}
-	t.posPart, t.posOff = int64(p), off
 	t.apply(t.row, ts, ev.Null, nil)
 	return nil
 }

@@ -101,11 +101,11 @@ func Open(ctx context.Context, sp Spec, opts Options) (*Table, error) {
 		t.source = &pgSource{dsn: sp.DSN, query: sp.Query}
 	case Lake:
 		if opts.Query == nil {
-			return nil, fmt.Errorf("table %q: BUG: no query engine for a lake table", sp.Name)
+			panic(fmt.Sprintf("BUG: table %q: no query engine for a lake table", sp.Name))
 		}
 		t.source = &lakeSource{query: sp.Query, run: opts.Query}
 	default:
-		return nil, fmt.Errorf("table %q: unknown kind %q", sp.Name, sp.Kind)
+		panic(fmt.Sprintf("BUG: table %q: unknown kind %q (config checks the kinds)", sp.Name, sp.Kind))
 	}
 	cols, err := t.source.columns(ctx)
 	if err != nil {

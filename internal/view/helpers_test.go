@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weirhq/weir/internal/gate"
+	"github.com/weirhq/weir/internal/sql/parse"
 )
 
 // randomEvents makes events of the test stream whose times advance by up
@@ -60,6 +61,21 @@ func (n *node) caughtUp(t *testing.T, view string, in func() int64, wantWm strin
 			t.Fatalf("view %s did not catch up: %v (want rows_in %d, watermark %s)", view, st, in(), wantWm)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// refuses fails unless each statement (SQL, then what its error must
+// say) is refused with that error.
+func (n *node) refuses(t *testing.T, cases [][2]string) {
+	t.Helper()
+	for _, c := range cases {
+		st, err := parse.Parse(c[0])
+		if err != nil {
+			t.Fatalf("%s: %v", c[0], err)
+		}
+		if _, err := n.views.Exec(context.Background(), st); err == nil || !strings.Contains(err.Error(), c[1]) {
+			t.Fatalf("%s: got %v, want an error saying %q", c[0], err, c[1])
+		}
 	}
 }
 
