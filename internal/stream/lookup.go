@@ -104,6 +104,7 @@ type lookupState struct {
 	types   []schema.Type
 	vals    []schema.Value
 	buf     []byte
+	ncol    int // the table's columns
 }
 
 // refreshLookup takes the table's current snapshot (once per round).
@@ -116,6 +117,7 @@ func (t *Task) refreshLookup() {
 			ls.types = append(ls.types, k.Type)
 		}
 		ls.vals = make([]schema.Value, len(lk.Key))
+		ls.ncol = len(lk.Table.Columns())
 	}
 	if s := lk.Table.Current(); s != ls.snap {
 		ls.snap, ls.index = s, s.Index(lk.TableCols, ls.types)
@@ -130,8 +132,7 @@ func (t *Task) lookupRecord(ts int64, tsNull bool) {
 		return
 	}
 	ls := &t.table
-	nin := len(t.plan.Input.Columns)
-	ncol := len(lk.Table.Columns())
+	nin, ncol := len(t.plan.Input.Columns), ls.ncol
 	matched := false
 	var rows []int32
 	for i := range lk.Key {
