@@ -52,3 +52,9 @@ func (t *Task) Finish(ctx context.Context) error {
 	t.fire()
 	return t.commit(ctx)
 }
+
+// Prepare creates the job's repartition stream, as Run does first.
+func (j *Job) Prepare() error { return j.prepare() }
+
+// Stages are the job's tasks: the first stage's, then the merge tasks.
+func (j *Job) Stages() (first, merges []*Task) { return j.first, j.merges }

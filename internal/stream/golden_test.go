@@ -116,9 +116,137 @@ func newEnv(t *testing.T, c goldenCase) *env {
 }
 
 func (e *env) task(readBytes int) *stream.Task {
-	task := stream.NewTask(e.plan, stream.Options{Log: e.log, Meta: e.log, OutputStream: "out", LateStream: "late",
-		StatePrefix: "vstate/v/", ReadBytes: readBytes, IdleTimeout: time.Hour, CheckpointChunk: 3, ChangelogLimit: 20})
-	return task
+	return stream.NewTask(e.plan, e.options(readBytes))
+}
+
+func (e *env) options(readBytes int) stream.Options {
+	return stream.Options{Log: e.log, Meta: e.log, OutputStream: "out", LateStream: "late",
+		StatePrefix: "vstate/v/", ReadBytes: readBytes, IdleTimeout: time.Hour, CheckpointChunk: 3, ChangelogLimit: 20}
+}
+
+// parallelism is what the parallel modes run a view at.
+const parallelism = 2
+
+// job returns the parallel view's tasks, restored.
+func (e *env) job(t *testing.T, readBytes int) (*stream.Job, []*stream.Task) {
+	t.Helper()
+	p := *e.plan
+	p.Parallelism = parallelism
+	j := stream.NewJob(&p, e.options(readBytes))
+	if err := j.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	first, merges := j.Stages()
+	tasks := append(first, merges...)
+	for _, task := range tasks {
+		if err := task.Restore(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return j, tasks
+}
+
+// runParallel runs the view as a parallel job.
+//
+//	parallel: the job's own goroutines (Job.RunBounded), committing often
+//	parallel-crashes: its tasks stepped in turn, committing and
+//	  checkpointing as in the crashes mode; every 5 rounds every task is
+//	  thrown away and the job restored (the first stage's uncommitted
+//	  partial aggregates are lost and read again)
+func runParallel(t *testing.T, e *env, mode string) string {
+	t.Helper()
+	ctx := context.Background()
+	var st stream.Stats
+	if mode == "parallel" {
+		o := e.options(256)
+		o.CommitInterval = time.Millisecond
+		p := *e.plan
+		p.Parallelism = parallelism
+		j := stream.NewJob(&p, o)
+		ends := make([]int64, p.Input.Partitions)
+		for i := range ends {
+			end, err := e.log.End("clicks", i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ends[i] = end
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := j.RunBounded(ctx, ends); err != nil {
+			t.Fatal(err)
+		}
+		st = j.Stats()
+	} else {
+		j, tasks := e.job(t, 64)
+		step := func(task *stream.Task, round int) bool {
+			progressed, err := task.Step()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.plan.EmitEvery > 0 {
+				task.EmitEarly()
+			}
+			switch {
+			case round%6 == 0:
+				err = task.Commit(ctx)
+			case round%3 == 0, round%2 == 0:
+				err = task.CommitOnly(ctx)
+			case round%4 == 0:
+				err = task.CheckpointChunk(ctx)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return progressed
+		}
+		first, _ := j.Stages()
+		for round, quiet := 1, 0; quiet < 3; round++ {
+			progressed := false
+			for _, task := range tasks {
+				progressed = step(task, round) || progressed
+			}
+			if progressed {
+				quiet = 0
+			} else {
+				quiet++
+			}
+			if round%5 == 0 && quiet == 0 {
+				j, tasks = e.job(t, 64)
+				first, _ = j.Stages()
+				for _, task := range tasks {
+					if task.Replaying() {
+						replays++
+					}
+				}
+			}
+		}
+		// The end of the input: the first stage's last markers say so,
+		// then the merge tasks read them and fire everything.
+		for _, task := range first {
+			if err := task.Finish(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, task := range tasks[len(first):] {
+			for {
+				progressed, err := task.Step()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !progressed {
+					break
+				}
+			}
+		}
+		for _, task := range tasks[len(first):] {
+			if err := task.Finish(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st = j.Stats()
+	}
+	return render(t, e, st)
 }
 
 // runMode processes the whole input one way and returns the view's output.
@@ -187,7 +315,12 @@ func runMode(t *testing.T, e *env, mode string) string {
 	if err := task.Finish(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st := task.Stats()
+	return render(t, e, task.Stats())
+}
+
+// render prints the view's table, its late records and its counts.
+func render(t *testing.T, e *env, st stream.Stats) string {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString(renderTable(t, e.log, "out", e.plan.OutputColumns(), e.plan.Upsert()))
 	late := renderTable(t, e.log, "late", e.plan.LateColumns(), false)
@@ -316,8 +449,14 @@ func TestGoldenSQL(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			outFile := strings.TrimSuffix(f, ".sql") + ".out"
 			results := map[string]string{}
-			for _, mode := range []string{"straight", "checkpoints", "crashes"} {
+			modes := []string{"straight", "checkpoints", "crashes"}
+			for _, mode := range modes {
 				results[mode] = runMode(t, newEnv(t, c), mode)
+			}
+			if e := newEnv(t, c); stream.ParallelError(e.plan) == nil {
+				modes = append(modes, "parallel", "parallel-crashes")
+				results["parallel"] = runParallel(t, e, "parallel")
+				results["parallel-crashes"] = runParallel(t, newEnv(t, c), "parallel-crashes")
 			}
 			if *update {
 				if err := os.WriteFile(outFile, []byte(results["straight"]), 0o644); err != nil {
@@ -328,7 +467,7 @@ func TestGoldenSQL(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (run with -update to create it)", err)
 			}
-			for _, mode := range []string{"straight", "checkpoints", "crashes"} {
+			for _, mode := range modes {
 				if got := results[mode]; got != string(want) {
 					t.Errorf("%s run differs from %s:\n%s", mode, outFile, diff(string(want), got))
 				}

@@ -135,8 +135,20 @@ func (j *joinState) reset() {
 
 // end is the end offset of partition p.
 func (t *Task) end(p int) (int64, error) {
-	return t.opts.Log.End(t.inputs[t.vpIn[p]].Stream, t.vpPart[p])
+	return t.opts.Log.End(t.source(p), t.vpPart[p])
 }
+
+// source is the log stream partition p (in the task's numbering) is read
+// from: its input's, or a merge task's repartition stream.
+func (t *Task) source(p int) string {
+	if t.merging() {
+		return t.opts.Stage.Repart
+	}
+	return t.inputs[t.vpIn[p]].Stream
+}
+
+// merging reports whether the task is a parallel view's merge task.
+func (t *Task) merging() bool { return t.opts.Stage.Kind == StageMerge }
 
 // inputNames names the task's input streams, for messages.
 func (t *Task) inputNames() string {

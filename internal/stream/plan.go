@@ -85,6 +85,9 @@ type Plan struct {
 	Late            LatePolicy
 	LateFor         int64         // µs, LateUpdate: how long fired windows stay updatable
 	EmitEvery       time.Duration // early firing of open windows; 0: none
+	// Parallelism is how many tasks run the view (see parallel.go); 0 or
+	// 1: one. Plans ParallelError refuses run on one task.
+	Parallelism int
 }
 
 // Upsert reports whether the view's output is a changelog of upserts and

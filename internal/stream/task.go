@@ -67,6 +67,8 @@ type Options struct {
 	Now         func() time.Time
 	Metrics     *Metrics
 	Logger      *slog.Logger
+	// Stage places the task in a parallel view; zero: the view's only task.
+	Stage Stage
 }
 
 // Task keeps one view up to date. It is not safe for concurrent use; Run
@@ -166,6 +168,20 @@ type Task struct {
 	table  lookupState
 	// readsView: an input is another view's output (Input.Upstream).
 	readsView bool
+
+	// Parallel views (parallel.go). A partial task: this commit's partial
+	// groups, the repartition records per partition, and whether every
+	// partition was idle at its last marker. A merge task: the last
+	// marker of each partial task.
+	partials  map[string]*group
+	rep       [][]byte
+	repN      []int
+	markIdle  bool
+	marks     []int64
+	markIdles []bool
+	// judgeWm, when past wm, is the watermark apply judges lateness by: a
+	// raw record's from its partial task.
+	judgeWm int64
 }
 
 // Counts are a task's running totals, committed with its offsets.
@@ -221,6 +237,11 @@ type position struct {
 	// rows written since.
 	OutFloor      int64 `json:"out_floor,omitempty"`
 	SinceSnapshot int64 `json:"since_snapshot,omitempty"`
+	// A partial task: every partition was idle at this commit's marker. A
+	// merge task: the partial tasks' last markers.
+	Idle     bool    `json:"idle,omitempty"`
+	Marks    []int64 `json:"marks,omitempty"`
+	MarkIdle []bool  `json:"mark_idle,omitempty"`
 }
 
 // stateFormat is the position's Format this code writes and reads.
@@ -283,14 +304,24 @@ func NewTask(plan *Plan, opts Options) *Task {
 		opts.Logger = slog.Default()
 	}
 	t := &Task{plan: plan, opts: opts, mappers: [2]map[uint32]*rowMapper{{}, {}},
-		fireQueued: map[int64]bool{}, cleanQueued: map[int64]bool{}}
+		fireQueued: map[int64]bool{}, cleanQueued: map[int64]bool{}, judgeWm: math.MinInt64}
 	t.inputs = plan.Inputs()
 	for i, in := range t.inputs {
 		t.readsView = t.readsView || in.Upstream != nil
-		for p := range in.Partitions {
+		for _, p := range stageParts(opts.Stage, in.Partitions) {
 			t.vpIn = append(t.vpIn, i)
 			t.vpPart = append(t.vpPart, p)
 		}
+	}
+	switch st := opts.Stage; st.Kind {
+	case StagePartial:
+		t.partials = map[string]*group{}
+		t.rep = make([][]byte, st.Count)
+		t.repN = make([]int, st.Count)
+	case StageMerge:
+		// One input partition: the repartition stream's st.Index.
+		t.vpIn, t.vpPart = []int{0}, []int{st.Index}
+		t.readsView = true // markers move the watermark with no input record
 	}
 	t.seg[1] = len(plan.Input.Columns)
 	for _, k := range plan.Keys {
@@ -340,6 +371,9 @@ type Stats struct {
 	// WatermarkMicros is Watermark in µs, math.MinInt64 before the first,
 	// math.MaxInt64 once a bounded run ended: every window has fired.
 	WatermarkMicros int64
+	// Idle: every input partition was idle at the last commit (so the
+	// watermark need not hold back another task's; see Job.Stats).
+	Idle bool
 }
 
 func (t *Task) posKey() []byte   { return []byte(t.opts.StatePrefix + "pos") }
@@ -400,7 +434,7 @@ func (t *Task) restore() error {
 	for p := range t.idle {
 		// An empty partition has nothing to hold the watermark back for
 		// (a view's output always may: its upstream's watermark rules).
-		if t.upstream(p) {
+		if t.upstream(p) || t.merging() {
 			continue
 		}
 		if end, err := t.end(p); err == nil && end == 0 {
@@ -425,6 +459,7 @@ func (t *Task) restore() error {
 		}
 		t.offsets, t.maxTs, t.wm, t.counts, t.epoch = pos.Offsets, pos.MaxTs, pos.Wm, pos.Counts, pos.Epoch
 		t.outFloor, t.sinceSnapshot = pos.OutFloor, pos.SinceSnapshot
+		t.markIdle, t.marks, t.markIdles = pos.Idle, pos.Marks, pos.MarkIdle
 		if len(pos.Checkpoint) == parts {
 			t.replayUntil = t.offsets
 			t.offsets = append([]int64(nil), pos.Checkpoint...)
@@ -432,6 +467,15 @@ func (t *Task) restore() error {
 	}
 	t.checkpoint = append([]int64(nil), t.offsets...)
 	t.committedWm = t.wm
+	if st := t.opts.Stage; st.Kind == StageMerge && len(t.marks) != st.Tasks {
+		t.marks, t.markIdles = make([]int64, st.Tasks), make([]bool, st.Tasks)
+		for i := range t.marks {
+			t.marks[i] = math.MinInt64
+		}
+	}
+	if t.opts.Stage.Kind == StagePartial {
+		t.uncommitted = true // the first commit tells stage 2 where this task stands
+	}
 	t.lastCkpt = now
 	// Each group's live entry is its latest of an epoch up to the last
 	// complete checkpoint; older ones are obsolete, later ones are what an
@@ -590,7 +634,7 @@ func (t *Task) run(ctx context.Context, ends []int64) error {
 	}
 	lastCommit := t.opts.Now()
 	for {
-		notify := t.opts.Log.Notify(t.inputs[0].Stream)
+		notify := t.opts.Log.Notify(t.source(0))
 		var notifyRight <-chan struct{} // nil: never ready
 		if len(t.inputs) > 1 {
 			notifyRight = t.opts.Log.Notify(t.inputs[1].Stream)
@@ -665,6 +709,11 @@ func (t *Task) run(ctx context.Context, ends []int64) error {
 // bounded run ended (its watermark is past everything) and every row it
 // wrote was read: ends says nothing about those.
 func (t *Task) reached(ends []int64) bool {
+	if t.merging() {
+		// Every partial task wrote its last marker, and it was read.
+		end, err := t.end(0)
+		return err == nil && t.offsets[0] >= end && !slices.ContainsFunc(t.marks, func(m int64) bool { return m != math.MaxInt64 })
+	}
 	for p, end := range ends {
 		if t.upstream(p) {
 			if t.maxTs[p] != math.MaxInt64 {
@@ -699,7 +748,7 @@ func (t *Task) round() (bool, error) {
 		// A partition with new records holds the watermark back again
 		// before any record of this round moves it: otherwise the first
 		// partition read could close windows the others still feed.
-		if end > t.offsets[p] && t.idle[p] && !t.upstream(p) {
+		if end > t.offsets[p] && t.idle[p] && !t.upstream(p) && !t.merging() {
 			t.idle[p] = false
 			t.lastActive[p] = t.opts.Now()
 		}
@@ -711,7 +760,6 @@ func (t *Task) round() (bool, error) {
 		t.refreshLookup()
 	}
 	for p := range t.vpIn {
-		in := &t.inputs[t.vpIn[p]]
 		end := ends[p]
 		limit := int64(math.MaxInt64)
 		if t.replaying {
@@ -725,15 +773,17 @@ func (t *Task) round() (bool, error) {
 		if t.offsets[p] >= min(end, limit) {
 			continue
 		}
-		batches, err := t.opts.Log.Read(in.Stream, t.vpPart[p], t.offsets[p], t.opts.ReadBytes)
+		batches, err := t.opts.Log.Read(t.source(p), t.vpPart[p], t.offsets[p], t.opts.ReadBytes)
 		if err != nil {
 			return false, err
 		}
 		for bi := range batches {
 			b := &batches[bi]
-			m, err := t.mapper(t.vpIn[p], b.Meta)
-			if err != nil {
-				return false, err
+			var m *rowMapper
+			if !t.merging() {
+				if m, err = t.mapper(t.vpIn[p], b.Meta); err != nil {
+					return false, err
+				}
 			}
 			from := t.offsets[p]
 			var perr error
@@ -744,8 +794,13 @@ func (t *Task) round() (bool, error) {
 				if off >= limit {
 					return false // replay stops at the committed position
 				}
-				if perr = t.process(p, off, m, rec); perr != nil {
-					perr = fmt.Errorf("view %q: %s/%d@%d: %w", t.plan.Name, in.Stream, t.vpPart[p], off, perr)
+				if t.merging() {
+					perr = t.mergeRecord(rec)
+				} else {
+					perr = t.process(p, off, m, rec)
+				}
+				if perr != nil {
+					perr = fmt.Errorf("view %q: %s/%d@%d: %w", t.plan.Name, t.source(p), t.vpPart[p], off, perr)
 					return false
 				}
 				t.offsets[p] = off + 1
@@ -797,7 +852,7 @@ func (t *Task) round() (bool, error) {
 func (t *Task) advanceIdle(now time.Time) {
 	changed := false
 	for p := range t.idle {
-		if t.idle[p] || t.upstream(p) || now.Sub(t.lastActive[p]) < t.opts.IdleTimeout {
+		if t.idle[p] || t.upstream(p) || t.merging() || now.Sub(t.lastActive[p]) < t.opts.IdleTimeout {
 			continue
 		}
 		end, err := t.end(p)
@@ -807,6 +862,9 @@ func (t *Task) advanceIdle(now time.Time) {
 		}
 	}
 	if changed {
+		if t.opts.Stage.Kind == StagePartial {
+			t.uncommitted = true // stage 2 learns of the idleness from a marker
+		}
 		t.updateWatermark()
 	}
 }
@@ -818,22 +876,27 @@ func (t *Task) updateWatermark() {
 	if t.replaying {
 		return // pinned at the committed watermark until the replay ends
 	}
-	active, all := int64(math.MaxInt64), int64(math.MinInt64)
-	anyActive := false
-	for p, m := range t.maxTs {
-		w := int64(math.MinInt64)
-		if m != math.MinInt64 {
-			w = m - t.inputs[t.vpIn[p]].Disorder
+	var next int64
+	if t.merging() {
+		next = t.markWatermark()
+	} else {
+		active, all := int64(math.MaxInt64), int64(math.MinInt64)
+		anyActive := false
+		for p, m := range t.maxTs {
+			w := int64(math.MinInt64)
+			if m != math.MinInt64 {
+				w = m - t.inputs[t.vpIn[p]].Disorder
+			}
+			all = max(all, w)
+			if !t.idle[p] {
+				anyActive = true
+				active = min(active, w)
+			}
 		}
-		all = max(all, w)
-		if !t.idle[p] {
-			anyActive = true
-			active = min(active, w)
+		next = all
+		if anyActive {
+			next = active
 		}
-	}
-	next := all
-	if anyActive {
-		next = active
 	}
 	if next > t.wm {
 		t.evict(next)
@@ -894,6 +957,10 @@ func (t *Task) process(p int, off int64, m *rowMapper, rec []byte) error {
 // assigned it); otherwise the plan's window assigns them.
 func (t *Task) apply(row Row, ts int64, tsNull bool, span *Span) {
 	plan := t.plan
+	if t.opts.Stage.Kind == StagePartial && plan.Aggregating {
+		t.partialApply(row, ts, tsNull)
+		return
+	}
 	switch {
 	case tsNull && plan.Window.Kind != NoWindow:
 		// No window can hold a record without event time: keep it as late.
@@ -942,10 +1009,11 @@ func (t *Task) apply(row Row, ts int64, tsNull bool, span *Span) {
 	} else {
 		t.spans = plan.Window.Assign(t.spans[:0], ts)
 	}
+	wm := max(t.wm, t.judgeWm)
 	for _, s := range t.spans {
-		if s.End+plan.AllowedLateness <= t.wm {
+		if s.End+plan.AllowedLateness <= wm {
 			// The window has fired: only LATE DATA UPDATE still takes it.
-			if plan.Late != LateUpdate || s.End+plan.AllowedLateness+plan.LateFor <= t.wm {
+			if plan.Late != LateUpdate || s.End+plan.AllowedLateness+plan.LateFor <= wm {
 				late = true
 				continue
 			}
@@ -1464,6 +1532,9 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 		// replaying before writing a position.
 		return nil
 	}
+	if t.opts.Stage.Kind == StagePartial {
+		return t.commitPartial(ctx)
+	}
 	if t.plan.Window.Kind == Session || t.plan.Join != nil || t.plan.Input.Changelog {
 		// A session's end moves: a stale stored end could not tell whether
 		// the session fired before a crash, so sessions checkpoint
@@ -1530,7 +1601,8 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 		epoch, checkpoint = live.epoch, live.offsets
 	}
 	pos, err := json.Marshal(position{Offsets: t.offsets, MaxTs: t.maxTs, Wm: t.wm, Counts: t.counts,
-		Checkpoint: checkpoint, Epoch: epoch, Format: stateFormat, OutFloor: t.outFloor, SinceSnapshot: t.sinceSnapshot})
+		Checkpoint: checkpoint, Epoch: epoch, Format: stateFormat, OutFloor: t.outFloor, SinceSnapshot: t.sinceSnapshot,
+		Marks: t.marks, MarkIdle: t.markIdles})
 	if err != nil {
 		return err
 	}
@@ -1545,6 +1617,7 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 		t.obsoleteDone = append(t.obsoleteDone, t.obsolete...)
 		t.obsolete = nil
 		t.job = nil
+		t.trimRepart()
 	}
 	t.out, t.outN = t.out[:0], 0
 	t.late, t.lateN = t.late[:0], 0
@@ -1558,7 +1631,10 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 // publish makes the committed progress visible to Stats.
 func (t *Task) publish() {
 	st := Stats{Groups: len(t.groups) + t.join.rows, Counts: t.counts, Offsets: slices.Clone(t.offsets), Checkpoint: slices.Clone(t.checkpoint), Live: t.live, OutFloor: t.outFloor,
-		WatermarkMicros: t.committedWm}
+		WatermarkMicros: t.committedWm, Idle: !slices.Contains(t.idle, false)}
+	if t.merging() {
+		st.Idle = len(t.markIdles) > 0 && !slices.Contains(t.markIdles, false)
+	}
 	if t.replayUntil != nil {
 		st.Offsets = slices.Clone(t.replayUntil) // what is committed
 	}
@@ -1581,6 +1657,9 @@ func (t *Task) observe(stateBytes int) {
 	m.Late.WithLabelValues(v, "side_output").Add(float64(c.LateKept - r.LateKept))
 	m.Late.WithLabelValues(v, "updated").Add(float64(c.LateUpdated - r.LateUpdated))
 	t.reported = c
+	if t.opts.Stage.Kind != StageWhole {
+		return // the job sets the view's gauges
+	}
 	m.StateGroups.WithLabelValues(v).Set(float64(len(t.groups) + t.join.rows))
 	m.StateBytes.WithLabelValues(v).Add(float64(stateBytes))
 	if t.wm != math.MinInt64 {
