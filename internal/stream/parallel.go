@@ -87,7 +87,7 @@ type Stage struct {
 const (
 	repPartial byte = iota + 1 // uvarint key length, group state key, group state (encodeGroup)
 	repRaw                     // varint watermark it was judged at, the plan's row (RowColumns, schema.EncodeRow)
-	repMark                    // uvarint task, varint watermark, idle byte
+	repMark                    // uvarint task, varint watermark, idle byte, uvarint n, n uvarint input offsets
 )
 
 // RepartStream is the repartition stream of a parallel view.
@@ -470,6 +470,10 @@ func (t *Task) commitPartial(ctx context.Context) error {
 	mark := binary.AppendUvarint([]byte{repMark}, uint64(t.opts.Stage.Index))
 	mark = binary.AppendVarint(mark, t.wm)
 	mark = append(mark, byte(b2i(idle)))
+	mark = binary.AppendUvarint(mark, uint64(len(t.offsets)))
+	for _, off := range t.offsets {
+		mark = binary.AppendUvarint(mark, uint64(off))
+	}
 	w := &wlog.Write{}
 	for j := range t.rep {
 		t.addRepart(j, mark)
@@ -507,10 +511,26 @@ func (t *Task) mergeRecord(rec []byte) error {
 			return errors.New("bad repartition marker")
 		}
 		wm, m := binary.Varint(rec[1+n:])
-		if m <= 0 || len(rec) != 1+n+m+1 {
+		rest := rec[1+n:]
+		if m <= 0 || len(rest) < m+1 {
 			return errors.New("bad repartition marker")
 		}
-		t.marks[task], t.markIdles[task] = wm, rec[1+n+m] == 1
+		idle := rest[m] == 1
+		rest = rest[m+1:]
+		count, k := binary.Uvarint(rest)
+		if k <= 0 || count > uint64(len(rest)) {
+			return errors.New("bad repartition marker")
+		}
+		rest = rest[k:]
+		offs := t.markOffs[task][:0]
+		for range count {
+			off, k := binary.Uvarint(rest)
+			if k <= 0 {
+				return errors.New("bad repartition marker")
+			}
+			offs, rest = append(offs, int64(off)), rest[k:]
+		}
+		t.marks[task], t.markIdles[task], t.markOffs[task] = wm, idle, offs
 		t.updateWatermark()
 		return nil
 	case repRaw:
@@ -581,7 +601,7 @@ func (t *Task) markWatermark() int64 {
 	active, all, anyActive := int64(math.MaxInt64), int64(math.MinInt64), false
 	for i, m := range t.marks {
 		all = max(all, m)
-		if !t.markIdles[i] {
+		if !t.markIdles[i] || t.woken(i) {
 			anyActive = true
 			active = min(active, m)
 		}
@@ -590,6 +610,24 @@ func (t *Task) markWatermark() int64 {
 		return active
 	}
 	return all
+}
+
+// woken reports whether partial task i, idle at its last marker, has
+// input past the offsets it had then. Until its next marker it holds the
+// watermark back: one task waking must not find the window its records
+// belong to fired because another task read the same write first (one
+// task would see both partitions' records in the same round).
+func (t *Task) woken(i int) bool {
+	parts := stageParts(Stage{Kind: StagePartial, Index: i, Tasks: t.opts.Stage.Tasks}, t.plan.Input.Partitions)
+	for vp, p := range parts {
+		if vp >= len(t.markOffs[i]) {
+			return true
+		}
+		if end, err := t.opts.Log.End(t.plan.Input.Stream, p); err != nil || end > t.markOffs[i][vp] {
+			return true
+		}
+	}
+	return false
 }
 
 // trimRepart deletes a merge task's repartition records below its

@@ -179,6 +179,7 @@ type Task struct {
 	markIdle  bool
 	marks     []int64
 	markIdles []bool
+	markOffs  [][]int64 // each partial task's input offsets at its last marker
 	// judgeWm, when past wm, is the watermark apply judges lateness by: a
 	// raw record's from its partial task.
 	judgeWm int64
@@ -239,9 +240,10 @@ type position struct {
 	SinceSnapshot int64 `json:"since_snapshot,omitempty"`
 	// A partial task: every partition was idle at this commit's marker. A
 	// merge task: the partial tasks' last markers.
-	Idle     bool    `json:"idle,omitempty"`
-	Marks    []int64 `json:"marks,omitempty"`
-	MarkIdle []bool  `json:"mark_idle,omitempty"`
+	Idle     bool      `json:"idle,omitempty"`
+	Marks    []int64   `json:"marks,omitempty"`
+	MarkIdle []bool    `json:"mark_idle,omitempty"`
+	MarkOffs [][]int64 `json:"mark_offsets,omitempty"`
 }
 
 // stateFormat is the position's Format this code writes and reads.
@@ -459,7 +461,7 @@ func (t *Task) restore() error {
 		}
 		t.offsets, t.maxTs, t.wm, t.counts, t.epoch = pos.Offsets, pos.MaxTs, pos.Wm, pos.Counts, pos.Epoch
 		t.outFloor, t.sinceSnapshot = pos.OutFloor, pos.SinceSnapshot
-		t.markIdle, t.marks, t.markIdles = pos.Idle, pos.Marks, pos.MarkIdle
+		t.markIdle, t.marks, t.markIdles, t.markOffs = pos.Idle, pos.Marks, pos.MarkIdle, pos.MarkOffs
 		if len(pos.Checkpoint) == parts {
 			t.replayUntil = t.offsets
 			t.offsets = append([]int64(nil), pos.Checkpoint...)
@@ -468,7 +470,7 @@ func (t *Task) restore() error {
 	t.checkpoint = append([]int64(nil), t.offsets...)
 	t.committedWm = t.wm
 	if st := t.opts.Stage; st.Kind == StageMerge && len(t.marks) != st.Tasks {
-		t.marks, t.markIdles = make([]int64, st.Tasks), make([]bool, st.Tasks)
+		t.marks, t.markIdles, t.markOffs = make([]int64, st.Tasks), make([]bool, st.Tasks), make([][]int64, st.Tasks)
 		for i := range t.marks {
 			t.marks[i] = math.MinInt64
 		}
@@ -862,8 +864,10 @@ func (t *Task) advanceIdle(now time.Time) {
 		}
 	}
 	if changed {
-		if t.opts.Stage.Kind == StagePartial {
-			t.uncommitted = true // stage 2 learns of the idleness from a marker
+		if t.opts.Stage.Kind != StageWhole {
+			// Stage 2 (or the job's watermark) learns of the idleness
+			// from the commit.
+			t.uncommitted = true
 		}
 		t.updateWatermark()
 	}
@@ -1602,7 +1606,7 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 	}
 	pos, err := json.Marshal(position{Offsets: t.offsets, MaxTs: t.maxTs, Wm: t.wm, Counts: t.counts,
 		Checkpoint: checkpoint, Epoch: epoch, Format: stateFormat, OutFloor: t.outFloor, SinceSnapshot: t.sinceSnapshot,
-		Marks: t.marks, MarkIdle: t.markIdles})
+		Marks: t.marks, MarkIdle: t.markIdles, MarkOffs: t.markOffs})
 	if err != nil {
 		return err
 	}

@@ -83,9 +83,9 @@ type running struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu   sync.Mutex // guards task (replaced on restart) and err
-	task *stream.Task
-	err  error // the last failure, for SHOW VIEWS
+	mu   sync.Mutex    // guards task (replaced on restart) and err
+	task stream.Runner // one task, or a parallel view's job
+	err  error         // the last failure, for SHOW VIEWS
 }
 
 // definition is what the metadata store keeps of a view.
@@ -433,7 +433,7 @@ func (m *Manager) start(d definition, v *plan.View) error {
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
 	r := &running{def: d, view: v, cancel: cancel, done: make(chan struct{})}
-	r.task = stream.NewTask(p, r.taskOpts(m))
+	r.task = stream.NewRunner(p, r.taskOpts(m))
 	m.mu.Lock()
 	m.views[d.Name] = r
 	m.mu.Unlock()
@@ -465,7 +465,7 @@ func (m *Manager) run(ctx context.Context, r *running) {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 		r.mu.Lock()
-		r.task = stream.NewTask(r.view.Plan, r.taskOpts(m))
+		r.task = stream.NewRunner(r.view.Plan, r.taskOpts(m))
 		r.mu.Unlock()
 	}
 }
@@ -542,7 +542,7 @@ func (r *running) stop() {
 
 // purge deletes a view's outputs and state (not its definition).
 func (m *Manager) purge(name string) error {
-	for _, s := range []string{OutputStream(name), LateStream(name)} {
+	for _, s := range []string{OutputStream(name), LateStream(name), stream.RepartStream(OutputStream(name))} {
 		if err := m.opts.Log.DropStream(s); err != nil {
 			return err
 		}

@@ -125,6 +125,8 @@ type Join struct {
 //	ALLOWED LATENESS INTERVAL '10' SECOND
 //	EMIT EVERY INTERVAL '1' SECOND
 //	LATE DATA DROP | LATE DATA SIDE OUTPUT | LATE DATA UPDATE [FOR INTERVAL '1' HOUR]
+//	STATE TTL INTERVAL '1' HOUR
+//	PARALLELISM 2
 type CreateView struct {
 	Pos         Pos
 	Name        string
@@ -137,6 +139,7 @@ type CreateView struct {
 	AllowedLateness *Interval // nil: not given
 	EmitEvery       *Interval // nil: not given
 	StateTTL        *Interval // STATE TTL, for regular joins; nil: not given
+	Parallelism     int       // PARALLELISM n: tasks running the view; 0: not given
 	Late            LatePolicy
 	LateFor         *Interval // LATE DATA UPDATE FOR ...; nil: not given
 }

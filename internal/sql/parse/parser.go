@@ -3,6 +3,7 @@ package parse
 import (
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -431,11 +432,13 @@ func (p *parser) parseStreamingClauses(cv *CreateView) *Error {
 			clause = "LATE DATA"
 		case isWord(t, "state") && isWord(p.peekAt(1), "ttl"):
 			clause = "STATE TTL"
+		case isWord(t, "parallelism"):
+			clause = "PARALLELISM"
 		default:
 			if len(seen) > 0 && t.kind == tokWord {
 				switch t.val {
 				case "from", "where", "group", "having", "order", "limit", "join", "inner", "left", "right", "full", "cross":
-					return p.errAt(t, fmt.Sprintf("%s must come before the streaming clauses (ALLOWED LATENESS, EMIT EVERY, LATE DATA, STATE TTL), which end the view", strings.ToUpper(t.val)))
+					return p.errAt(t, fmt.Sprintf("%s must come before the streaming clauses (ALLOWED LATENESS, EMIT EVERY, LATE DATA, STATE TTL, PARALLELISM), which end the view", strings.ToUpper(t.val)))
 				}
 			}
 			return nil
@@ -460,11 +463,27 @@ func (p *parser) parseStreamingClauses(cv *CreateView) *Error {
 		case "STATE TTL":
 			p.next()
 			cv.StateTTL, err = p.parseClauseInterval(clause)
+		case "PARALLELISM":
+			err = p.parseParallelism(cv)
 		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// MaxParallelism bounds PARALLELISM n.
+const MaxParallelism = 64
+
+// parseParallelism parses the n of PARALLELISM n.
+func (p *parser) parseParallelism(cv *CreateView) *Error {
+	t := p.next()
+	n, err := strconv.Atoi(t.val)
+	if t.kind != tokNumber || err != nil || n < 1 || n > MaxParallelism {
+		return p.errAt(t, fmt.Sprintf("PARALLELISM takes a whole number of tasks from 1 to %d, as in PARALLELISM 2", MaxParallelism))
+	}
+	cv.Parallelism = n
+	return nil
 }
 
 func (p *parser) parseLateData(cv *CreateView) *Error {
@@ -742,7 +761,7 @@ func (p *parser) parseOptAlias() (string, *Error) {
 		p.next()
 		return t.val, nil
 	}
-	if t := p.peek(); isName(t) && !(t.val == "state" && isWord(p.peekAt(1), "ttl")) {
+	if t := p.peek(); isName(t) && !(t.val == "state" && isWord(p.peekAt(1), "ttl")) && !(t.val == "parallelism" && p.peekAt(1).kind == tokNumber) {
 		p.next()
 		return t.val, nil
 	}

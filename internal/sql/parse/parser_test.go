@@ -43,6 +43,9 @@ func dump(s Statement) string {
 		if s.LateFor != nil {
 			b.WriteString(" FOR " + us(s.LateFor))
 		}
+		if s.Parallelism > 0 {
+			fmt.Fprintf(&b, " PARALLELISM %d", s.Parallelism)
+		}
 		return b.String()
 	case *DropView:
 		if s.IfExists {
@@ -319,6 +322,8 @@ func TestParseStatements(t *testing.T) {
 		"CREATE MATERIALIZED VIEW v AS SELECT window_start, count(*) FROM TUMBLE(TABLE s, DESCRIPTOR(ts), 60000000us) GROUP BY window_start ALLOWED LATENESS 5000000us")
 	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t ORDER BY a LIMIT 5 EMIT EVERY INTERVAL '1' SECOND",
 		"CREATE MATERIALIZED VIEW v AS SELECT a FROM t ORDER BY a LIMIT 5 EMIT EVERY 1000000us")
+	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t PARALLELISM 4 LATE DATA DROP",
+		"CREATE MATERIALIZED VIEW v AS SELECT a FROM t LATE DATA DROP PARALLELISM 4")
 	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t x LATE DATA DROP",
 		"CREATE MATERIALIZED VIEW v AS SELECT a FROM t AS x LATE DATA DROP")
 	// ALLOWED, EMIT and LATE end the query: they are never implicit aliases.
@@ -493,7 +498,13 @@ func TestErrors(t *testing.T) {
 	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t LATE DATA KEEP",
 		"line 1, column 57: expected DROP, SIDE OUTPUT or UPDATE after LATE DATA, found \"KEEP\"")
 	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t EMIT EVERY INTERVAL '1' SECOND WHERE a > 1",
-		"line 1, column 78: WHERE must come before the streaming clauses (ALLOWED LATENESS, EMIT EVERY, LATE DATA, STATE TTL), which end the view")
+		"line 1, column 78: WHERE must come before the streaming clauses (ALLOWED LATENESS, EMIT EVERY, LATE DATA, STATE TTL, PARALLELISM), which end the view")
+	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t PARALLELISM 0",
+		"line 1, column 59: PARALLELISM takes a whole number of tasks from 1 to 64, as in PARALLELISM 2")
+	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t WHERE a > 1 PARALLELISM two",
+		"line 1, column 71: PARALLELISM takes a whole number of tasks from 1 to 64, as in PARALLELISM 2")
+	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t PARALLELISM 2 PARALLELISM 3",
+		"line 1, column 61: PARALLELISM is given twice (first at line 1, column 47)")
 	f("CREATE MATERIALIZED VIEW v AS SELECT a FROM t LATE DATA UPDATE FOR 5",
 		"line 1, column 68: expected an interval literal (for example INTERVAL '10' SECOND) after LATE DATA UPDATE FOR, found \"5\"")
 	f("SELECT a FROM t EMIT EVERY INTERVAL '1' SECOND",

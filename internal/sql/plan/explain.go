@@ -89,8 +89,12 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		add("  source: view %s, event time %s", v, b.src.EventTime)
 		add("  watermark: view %s's, as of its last commit (its rows still to come are later)", v)
 	} else {
-		add("  source: stream %s, %d partitions, event time %s, max disorder %s; one task reads every partition",
-			in.Stream, in.Partitions, b.src.EventTime, dur(in.Disorder))
+		readers := "one task reads every partition"
+		if n := b.cv.Parallelism; n > 1 {
+			readers = fmt.Sprintf("%d tasks read a share of the partitions each", min(n, in.Partitions))
+		}
+		add("  source: stream %s, %d partitions, event time %s, max disorder %s; %s",
+			in.Stream, in.Partitions, b.src.EventTime, dur(in.Disorder), readers)
 		add("  watermark: min over active partitions of (max event time - %s); partitions idle for the idle timeout do not hold it back", dur(in.Disorder))
 	}
 	if q.Where != nil && b.join == nil {
@@ -143,7 +147,11 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		if p.TopN != nil && p.Upsert() {
 			add("  output rows keyed by group and row number: a row that enters at rank r rewrites ranks r to %d", p.TopN.N)
 		}
-		add("  repartition: none (the task sees every partition)")
+		if n := b.cv.Parallelism; n > 1 {
+			add("  repartition: %d partial tasks each pre-aggregate a share of the %d input partitions, then %s__repart (%d partitions, by a hash of the group key) feeds %d merge tasks", min(n, p.Input.Partitions), p.Input.Partitions, p.Name, n, n)
+		} else {
+			add("  repartition: none (the task sees every partition)")
+		}
 		if q.Having != nil {
 			add("  having: %s", parse.FormatExpr(q.Having))
 		}
@@ -162,6 +170,9 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		case stream.LateUpdate:
 			add("  late data: updates the emitted row for %s after it fires, then kept in %s__late", dur(p.LateFor), p.Name)
 		}
+	}
+	if n := b.cv.Parallelism; n > 1 && !p.Aggregating {
+		add("  tasks: %d, each over a share of the %d input partitions", min(n, p.Input.Partitions), p.Input.Partitions)
 	}
 	add("  output: %s", outputText(p.Output))
 	return lines

@@ -59,6 +59,18 @@ const DefaultLateFor = time.Hour
 
 // Compile plans a view over the streams lookup knows.
 func Compile(cv *parse.CreateView, lookup Lookup) (*View, error) {
+	v, err := compileView(cv, lookup)
+	if err != nil || cv.Parallelism == 0 {
+		return v, err
+	}
+	if why := stream.ParallelError(v.Plan); why != nil && cv.Parallelism > 1 {
+		return nil, errAt(cv.Pos, "PARALLELISM %d cannot run %v on more than one task yet; drop the clause (the view then runs on one task)", cv.Parallelism, why)
+	}
+	v.Plan.Parallelism = cv.Parallelism
+	return v, nil
+}
+
+func compileView(cv *parse.CreateView, lookup Lookup) (*View, error) {
 	q, err := inlineWith(cv.Query)
 	if err != nil {
 		return nil, err
