@@ -139,6 +139,12 @@ type Options struct {
 	Dir string
 	// CSV, when set, receives the result rows with a header, sorted.
 	CSV io.Writer
+	// Parallelism: the person, auction and bid streams get this many
+	// partitions, each filled by a generator of its own (events in blocks
+	// of 8192, block b to partition b mod Parallelism), and every view
+	// the runtime can run in parallel runs with this many tasks (see
+	// stream.ParallelError). 0 or 1: one of each.
+	Parallelism int
 }
 
 // Result is what a run measured.
@@ -175,12 +181,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	parts := max(opts.Parallelism, 1)
 	var views []*plan.View
-	var tasks []*stream.Task
+	var tasks []stream.Runner
 	lookup := func(name string) (plan.Source, bool) {
 		if s, ok := schemas[name]; ok {
 			ev := s.ColumnIndex("dateTime")
-			return plan.Source{EventTime: "dateTime", Input: stream.Input{Stream: name, Partitions: 1, Columns: s.Columns,
+			return plan.Source{EventTime: "dateTime", Input: stream.Input{Stream: name, Partitions: parts, Columns: s.Columns,
 				Version: 1, EventCol: ev, Disorder: Disorder.Microseconds()}}, true
 		}
 		if name == SideInputTable {
@@ -212,6 +219,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			if err != nil {
 				return Result{}, fmt.Errorf("%s: %w", opts.Query, err)
 			}
+			if stream.ParallelError(v.Plan) == nil {
+				v.Plan.Parallelism = parts
+			}
 			views = append(views, v)
 		}
 	}
@@ -231,11 +241,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	defer l.Close()
 	for _, name := range []string{"person", "auction", "bid"} {
-		if err := l.EnsureStream(name, 1); err != nil {
+		if err := l.EnsureStream(name, parts); err != nil {
 			return Result{}, err
 		}
 	}
-	ends := make([][]int64, len(views)) // records each input of a view gets (one partition each)
+	ends := make([][]int64, len(views)) // records each input partition of a view gets
 	for i, v := range views {
 		for _, s := range []string{plan.OutputStream(v.Name), plan.LateStream(v.Name)} {
 			if err := l.EnsureStream(s, 1); err != nil {
@@ -243,15 +253,17 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			}
 		}
 		for _, in := range v.Plan.Inputs() {
-			want := int64(0) // a view's output: it ends when that view's run does
-			for k := gen.KindPerson; k <= gen.KindBid; k++ {
-				if k.String() == in.Stream {
-					want = gen.Count(k, opts.Events)
+			for p := range in.Partitions {
+				want := int64(0) // a view's output: it ends when that view's run does
+				for k := gen.KindPerson; k <= gen.KindBid; k++ {
+					if k.String() == in.Stream {
+						want = blockCount(k, opts.Events, p, parts)
+					}
 				}
+				ends[i] = append(ends[i], want)
 			}
-			ends[i] = append(ends[i], want)
 		}
-		tasks = append(tasks, stream.NewTask(v.Plan, stream.Options{Log: l, Meta: l,
+		tasks = append(tasks, stream.NewRunner(v.Plan, stream.Options{Log: l, Meta: l,
 			OutputStream: plan.OutputStream(v.Name), LateStream: plan.LateStream(v.Name), StatePrefix: "vstate/" + v.Name + "/"}))
 	}
 
@@ -259,8 +271,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, len(tasks)+1)
-	go func() { errs <- generate(ctx, l, schemas, gen.Config{Seed: opts.Seed, Rate: opts.Rate}, opts.Events) }()
+	errs := make(chan error, len(tasks)+parts)
+	for p := range parts {
+		go func() { errs <- generate(ctx, l, schemas, gen.Config{Seed: opts.Seed, Rate: opts.Rate}, opts.Events, p, parts) }()
+	}
 	for i, task := range tasks {
 		go func() {
 			err := task.RunBounded(ctx, ends[i])
@@ -288,7 +302,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}()
 	}
 	var first error
-	for range len(tasks) + 1 {
+	for range len(tasks) + parts {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 			cancel()
@@ -342,7 +356,23 @@ func openLake(ctx context.Context, l wlog.Log, dir string, v *plan.View) (*lake.
 
 // generate appends events [0, n) to the three streams, 8192 events per
 // log write.
-func generate(ctx context.Context, l wlog.Log, schemas map[string]*schema.Schema, cfg gen.Config, n int64) error {
+// genBlock is how many consecutive events one generator writes to its
+// partition before the next block goes to the next partition.
+const genBlock = 8192
+
+// blockCount is how many events of kind k among the first n fall in the
+// blocks of partition part of parts.
+func blockCount(k gen.Kind, n int64, part, parts int) int64 {
+	var c int64
+	for b := int64(part) * genBlock; b < n; b += int64(parts) * genBlock {
+		c += gen.Count(k, min(b+genBlock, n)) - gen.Count(k, b)
+	}
+	return c
+}
+
+// generate appends events 0..n-1 of the blocks of partition part (of
+// parts) to that partition of their kind's stream.
+func generate(ctx context.Context, l wlog.Log, schemas map[string]*schema.Schema, cfg gen.Config, n int64, part, parts int) error {
 	g := gen.New(cfg)
 	var e gen.Event
 	var payload [3][]byte
@@ -365,7 +395,7 @@ func generate(ctx context.Context, l wlog.Log, schemas map[string]*schema.Schema
 		w := &wlog.Write{}
 		for k := range payload {
 			if count[k] > 0 {
-				w.Chunks = append(w.Chunks, wlog.Chunk{Stream: gen.Kind(k).String(), Meta: 1, Count: count[k], Payload: payload[k]})
+				w.Chunks = append(w.Chunks, wlog.Chunk{Stream: gen.Kind(k).String(), Partition: part, Meta: 1, Count: count[k], Payload: payload[k]})
 			}
 		}
 		if len(w.Chunks) == 0 {
@@ -383,7 +413,16 @@ func generate(ctx context.Context, l wlog.Log, schemas map[string]*schema.Schema
 	str := func(s string) schema.Value { return schema.Value{Bytes: []byte(s)} }
 	num := func(x int64) schema.Value { return schema.Value{Int: x} }
 	ms := func(x int64) schema.Value { return schema.Value{Int: x * 1000} }
-	for i := int64(0); i < n; i++ {
+	for i := int64(part) * genBlock; i < n; i++ {
+		if i%genBlock == 0 && i > int64(part)*genBlock {
+			// The end of a block: flush it, skip the other partitions'.
+			if err := flush(); err != nil {
+				return err
+			}
+			if i += int64(parts-1) * genBlock; i >= n {
+				break
+			}
+		}
 		g.Event(i, &e)
 		switch e.Kind {
 		case gen.KindPerson:
@@ -402,11 +441,6 @@ func generate(ctx context.Context, l wlog.Log, schemas map[string]*schema.Schema
 		row = schema.EncodeRow(cols[e.Kind], row[:0], ordered[e.Kind])
 		payload[e.Kind] = wlog.AppendRecord(payload[e.Kind], row)
 		count[e.Kind]++
-		if (i+1)%8192 == 0 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
 	}
 	return flush()
 }

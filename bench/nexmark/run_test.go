@@ -95,7 +95,9 @@ var batchSQL = map[string]string{
 
 // TestQueriesMatchBatchSQL runs every query over generated events, with
 // the event time spread over three days (so daily windows close), and
-// compares its table with DuckDB's answer over the same events.
+// compares its table with DuckDB's answer over the same events; at
+// parallelism 1 and 2 (two partitions per stream, two generators, and
+// parallel tasks for the views that can have them).
 func TestQueriesMatchBatchSQL(t *testing.T) {
 	const events = 30_000
 	// Three days of event time (daily windows close), and for the queries
@@ -103,40 +105,42 @@ func TestQueriesMatchBatchSQL(t *testing.T) {
 	sparse, dense := float64(events)/(3*86400), 100.0
 	dbs := map[float64]*sql.DB{sparse: loadEvents(t, events, sparse), dense: loadEvents(t, events, dense)}
 	for _, q := range Queries() {
-		t.Run(q, func(t *testing.T) {
-			oracle, ok := batchSQL[q]
-			if !ok {
-				t.Fatalf("no batch SQL for %s: add it to batchSQL", q)
-			}
-			rate := sparse
-			if denseQueries[q] {
-				rate = dense
-			}
-			var out bytes.Buffer
-			res, err := Run(context.Background(), Options{Query: q, Events: events, Seed: 5, Rate: rate, Dir: t.TempDir(), CSV: &out})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if lakeQueries[q] && (res.LakeRows != res.OutRows || res.LakeFiles == 0) {
-				t.Fatalf("the lake sink committed %d rows in %d files; the view wrote %d", res.LakeRows, res.LakeFiles, res.OutRows)
-			}
-			got, err := csv.NewReader(&out).ReadAll()
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := query(t, dbs[rate], oracle)
-			if len(got)-1 != len(want) {
-				t.Fatalf("%d rows, DuckDB has %d", len(got)-1, len(want))
-			}
-			for i := range want {
-				if !slices.Equal(got[i+1], want[i]) {
-					t.Fatalf("row %d:\n got  %v\n want %v", i, got[i+1], want[i])
+		for _, par := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/p%d", q, par), func(t *testing.T) {
+				oracle, ok := batchSQL[q]
+				if !ok {
+					t.Fatalf("no batch SQL for %s: add it to batchSQL", q)
 				}
-			}
-			if len(want) == 0 {
-				t.Fatal("the query has no rows: the test compares nothing")
-			}
-		})
+				rate := sparse
+				if denseQueries[q] {
+					rate = dense
+				}
+				var out bytes.Buffer
+				res, err := Run(context.Background(), Options{Query: q, Events: events, Seed: 5, Rate: rate, Dir: t.TempDir(), CSV: &out, Parallelism: par})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if lakeQueries[q] && (res.LakeRows != res.OutRows || res.LakeFiles == 0) {
+					t.Fatalf("the lake sink committed %d rows in %d files; the view wrote %d", res.LakeRows, res.LakeFiles, res.OutRows)
+				}
+				got, err := csv.NewReader(&out).ReadAll()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := query(t, dbs[rate], oracle)
+				if len(got)-1 != len(want) {
+					t.Fatalf("%d rows, DuckDB has %d", len(got)-1, len(want))
+				}
+				for i := range want {
+					if !slices.Equal(got[i+1], want[i]) {
+						t.Fatalf("row %d:\n got  %v\n want %v", i, got[i+1], want[i])
+					}
+				}
+				if len(want) == 0 {
+					t.Fatal("the query has no rows: the test compares nothing")
+				}
+			})
+		}
 	}
 }
 

@@ -79,6 +79,7 @@ func nexmarkRunCmd() *cobra.Command {
 	var query, output, results, cpuProfile string
 	var events int64
 	var seed uint64
+	var parallelism int
 	c := &cobra.Command{
 		Use:   "run",
 		Short: "Run Nexmark queries over generated events and report their speed",
@@ -86,12 +87,21 @@ func nexmarkRunCmd() *cobra.Command {
 bids to an embedded log while the query's view reads them; the view's output
 is the sink. Prints events/s over the wall time, events per CPU second (the
 per-core figure), the output rows and the peak RSS. The SQL of each query is
-in bench/nexmark/queries/ (` + strings.Join(benchnexmark.Queries(), ", ") + `).`,
+in bench/nexmark/queries/ (` + strings.Join(benchnexmark.Queries(), ", ") + `).
+
+--parallelism N gives each stream N partitions filled by N generators, and
+runs every view that can run on several tasks (all but joins, Top-N and
+SESSION windows) with N: partial tasks over shares of the partitions, a
+repartition stream, N merge tasks.`,
 		Example: `  weir bench nexmark run --query q2 --events 10000000
   weir bench nexmark run --query q11 --events 100000 --output q11.csv
+  weir bench nexmark run --query q5 --events 10000000 --parallelism 2
   weir bench nexmark run --query all --events 10000000 --results bench/nexmark/RESULTS.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if parallelism < 1 || parallelism > 64 {
+				return fmt.Errorf("--parallelism must be from 1 to 64, got %d", parallelism)
+			}
 			queries := strings.Split(query, ",")
 			if query == "all" {
 				queries = benchnexmark.Queries()
@@ -115,7 +125,7 @@ in bench/nexmark/queries/ (` + strings.Join(benchnexmark.Queries(), ", ") + `).`
 			}
 			var rows []benchnexmark.Result
 			for _, q := range queries {
-				opts := benchnexmark.Options{Query: q, Events: events, Seed: seed}
+				opts := benchnexmark.Options{Query: q, Events: events, Seed: seed, Parallelism: parallelism}
 				var f *os.File
 				if output != "" {
 					var err error
@@ -142,7 +152,7 @@ in bench/nexmark/queries/ (` + strings.Join(benchnexmark.Queries(), ", ") + `).`
 					q, res.Events, res.Wall.Seconds(), res.EventsPerSecond(), res.EventsPerCPUSecond(), res.OutRows, lake, peakRSSMB())
 			}
 			if results != "" {
-				return writeNexmarkResults(results, rows, events, seed)
+				return writeNexmarkResults(results, rows, events, seed, parallelism)
 			}
 			return nil
 		},
@@ -152,6 +162,7 @@ in bench/nexmark/queries/ (` + strings.Join(benchnexmark.Queries(), ", ") + `).`
 	c.Flags().Uint64Var(&seed, "seed", 1, "seed of the event stream")
 	c.Flags().StringVar(&output, "output", "", "write the query's result rows to this CSV file (header, sorted rows)")
 	c.Flags().StringVar(&results, "results", "", "write a Markdown table of the figures to this file")
+	c.Flags().IntVar(&parallelism, "parallelism", 1, "partitions per stream, generators, and tasks per view (see above)")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (one query; read it with go tool pprof)")
 	return c
 }
@@ -168,11 +179,15 @@ func peakRSSMB() int64 {
 // feldera are Feldera's published events/s per core (NEXMARK.md).
 var feldera = map[string]int{"q0": 436_000, "q1": 412_000, "q2": 422_000, "q3": 413_000, "q4": 265_000, "q5": 412_000, "q7": 196_000, "q8": 415_000, "q9": 57_000}
 
-func writeNexmarkResults(path string, rows []benchnexmark.Result, events int64, seed uint64) error {
+func writeNexmarkResults(path string, rows []benchnexmark.Result, events int64, seed uint64, parallelism int) error {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "# Nexmark results\n\nWritten by `weir bench nexmark run --query all --events %d --seed %d --results %s`\n", events, seed, path)
-	fmt.Fprintf(&b, "on %s (%s, %d CPUs), %s. One task per view, parallelism 1 (q4, q5 and q7 are chains of views whose\n", host, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "# Nexmark results\n\nWritten by `weir bench nexmark run --query all --events %d --seed %d --parallelism %d --results %s`\n", events, seed, parallelism, path)
+	tasks := "One task per view, parallelism 1"
+	if parallelism > 1 {
+		tasks = fmt.Sprintf("Parallelism %d: %d partitions per stream and %d generators; views other than joins, Top-N and SESSION run %d partial and %d merge tasks", parallelism, parallelism, parallelism, parallelism, parallelism)
+	}
+	fmt.Fprintf(&b, "on %s (%s, %d CPUs), %s. %s (q4, q5 and q7 are chains of views whose\n", host, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), tasks)
 	b.WriteString("tasks run at once); the generator runs in the same process and appends every event (people and\n")
 	b.WriteString("auctions too) to the embedded log; the last view's output stream in the log is the sink (q10: a lake\n")
 	b.WriteString("table, and the run ends when it has committed every row). Events per\n")

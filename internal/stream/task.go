@@ -180,6 +180,9 @@ type Task struct {
 	marks     []int64
 	markIdles []bool
 	markOffs  [][]int64 // each partial task's input offsets at its last marker
+	// bound is a bounded run's end offsets: a partition short of its end
+	// is never idle (its records are on the way).
+	bound []int64
 	// judgeWm, when past wm, is the watermark apply judges lateness by: a
 	// raw record's from its partial task.
 	judgeWm int64
@@ -439,7 +442,7 @@ func (t *Task) restore() error {
 		if t.upstream(p) || t.merging() {
 			continue
 		}
-		if end, err := t.end(p); err == nil && end == 0 {
+		if end, err := t.end(p); err == nil && end == 0 && !t.awaited(p) {
 			t.idle[p] = true
 		}
 	}
@@ -631,6 +634,7 @@ func (t *Task) RunBounded(ctx context.Context, ends []int64) error { return t.ru
 
 // run is Run, and RunBounded when ends is set.
 func (t *Task) run(ctx context.Context, ends []int64) error {
+	t.bound = ends
 	if err := t.restore(); err != nil {
 		return err
 	}
@@ -666,7 +670,11 @@ func (t *Task) run(ctx context.Context, ends []int64) error {
 			chunked = true
 		}
 		pending := t.uncommitted || len(t.changed) > 0 || t.outN > 0 || t.lateN > 0
-		if pending && (now.Sub(lastCommit) >= t.opts.CommitInterval || !progressed || len(t.out)+len(t.late) > 8<<20) {
+		// A task caught up commits at once (fresh rows), except a partial
+		// task whose last commit is recent: its commits are another task's
+		// input, and fewer of them aggregate more.
+		eager := !progressed && (t.opts.Stage.Kind != StagePartial || now.Sub(lastCommit) >= t.opts.CommitInterval/4)
+		if pending && (now.Sub(lastCommit) >= t.opts.CommitInterval || eager || len(t.out)+len(t.late) > 8<<20) {
 			if err := t.commit(ctx); err != nil {
 				return err
 			}
@@ -849,12 +857,17 @@ func (t *Task) round() (bool, error) {
 	return progressed, nil
 }
 
+// awaited reports whether a bounded run's partition p has records to come.
+func (t *Task) awaited(p int) bool {
+	return t.bound != nil && p < len(t.bound) && t.offsets != nil && t.offsets[p] < t.bound[p]
+}
+
 // advanceIdle marks partitions idle that have been caught up and quiet
 // for the idle timeout, which may advance the watermark.
 func (t *Task) advanceIdle(now time.Time) {
 	changed := false
 	for p := range t.idle {
-		if t.idle[p] || t.upstream(p) || t.merging() || now.Sub(t.lastActive[p]) < t.opts.IdleTimeout {
+		if t.idle[p] || t.upstream(p) || t.merging() || t.awaited(p) || now.Sub(t.lastActive[p]) < t.opts.IdleTimeout {
 			continue
 		}
 		end, err := t.end(p)

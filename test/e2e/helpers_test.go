@@ -59,6 +59,16 @@ SELECT window_start, window_end, count(*) AS n, sum(seq) AS s, sum(status) AS st
 FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
 GROUP BY window_start, window_end;
 
+-- The same two on parallel tasks (partial tasks, a repartition stream,
+-- merge tasks): each task commits on its own, and the kills land between.
+CREATE MATERIALIZED VIEW per_user_par AS
+SELECT user_id, count(*) AS n, sum(seq) AS s FROM clicks GROUP BY user_id PARALLELISM 2;
+
+CREATE MATERIALIZED VIEW per_window_par AS
+SELECT window_start, window_end, count(*) AS n, sum(seq) AS s, sum(status) AS st
+FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end PARALLELISM 3;
+
 -- A view over a view: it must hold per_window's rows exactly once too.
 CREATE MATERIALIZED VIEW window_copy AS
 SELECT window_end, n, s FROM per_window;
@@ -330,7 +340,8 @@ func (n *testNode) checkViews(o oracle, what string) {
 		st := showViews(n.t, n.addr)
 		if st["per_user"].rowsIn == int64(o.accepted) && st["per_window"].rowsIn == int64(o.accepted) && st["per_window"].watermark == wantWm &&
 			st["window_copy"].watermark == wantWm && fmt.Sprint(st["window_copy"].rowsIn) == fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM per_window")[0]) &&
-			st["pairs"].rowsIn == 2*int64(o.accepted) {
+			st["pairs"].rowsIn == 2*int64(o.accepted) &&
+			st["per_user_par"].rowsIn == int64(o.accepted) && st["per_window_par"].rowsIn == int64(o.accepted) && st["per_window_par"].watermark == wantWm {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -349,6 +360,14 @@ func (n *testNode) checkViews(o oracle, what string) {
 			FROM per_window v) WHERE n <> c`)
 		n.t.Fatalf("%s: per_window sum(n), sum(s), sum(st), one row per window = %s, oracle %s; windows whose count differs from the table's (start:view/table): %v", what, got, want, diff)
 	}
+	got = fmt.Sprint(query(n.t, n.addr, "SELECT count(*), sum(n), sum(s) FROM per_user_par"))
+	if want := fmt.Sprint([]any{o.users, o.accepted, o.sumSeq}); got != want {
+		n.t.Fatalf("%s: per_user_par count, sum(n), sum(s) = %s, oracle %s", what, got, want)
+	}
+	got = fmt.Sprint(query(n.t, n.addr, "SELECT sum(n), sum(s), sum(st), count(*) = count(DISTINCT window_start) FROM per_window_par"))
+	if want := fmt.Sprint([]any{o.closedN, o.closedSeq, o.closedSt, true}); got != want {
+		n.t.Fatalf("%s: per_window_par sum(n), sum(s), sum(st), one row per window = %s, oracle %s", what, got, want)
+	}
 	got = fmt.Sprint(query(n.t, n.addr, "SELECT count(*), sum(n), sum(s) FROM window_copy"))
 	if want := fmt.Sprint(query(n.t, n.addr, "SELECT count(*), sum(n), sum(s) FROM per_window")); got != want {
 		n.t.Fatalf("%s: window_copy count, sum(n), sum(s) = %s, per_window's %s", what, got, want)
@@ -362,8 +381,10 @@ func (n *testNode) checkViews(o oracle, what string) {
 	if got := fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM pairs__late")); got != "[0]" {
 		n.t.Fatalf("%s: pairs__late holds %s records; the input has no late records", what, got)
 	}
-	if got := fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM per_window__late")); got != "[0]" {
-		n.t.Fatalf("%s: per_window__late holds %s records; the input has no late records", what, got)
+	for _, late := range []string{"per_window__late", "per_window_par__late"} {
+		if got := fmt.Sprint(query(n.t, n.addr, "SELECT count(*) FROM "+late)); got != "[0]" {
+			n.t.Fatalf("%s: %s holds %s records; the input has no late records", what, late, got)
+		}
 	}
 }
 
