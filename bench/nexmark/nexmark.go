@@ -273,7 +273,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	defer cancel()
 	errs := make(chan error, len(tasks)+parts)
 	for p := range parts {
-		go func() { errs <- generate(ctx, l, schemas, gen.Config{Seed: opts.Seed, Rate: opts.Rate}, opts.Events, p, parts) }()
+		go func() {
+			errs <- generate(ctx, l, schemas, gen.Config{Seed: opts.Seed, Rate: opts.Rate}, opts.Events, p, parts)
+		}()
 	}
 	for i, task := range tasks {
 		go func() {
