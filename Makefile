@@ -126,10 +126,12 @@ bench-query:
 	$(GO) run ./bench/query -rows $(QUERY_ROWS)
 
 # Every Nexmark query there is SQL for, over NEXMARK_EVENTS events, into
-# bench/nexmark/RESULTS.md.
+# bench/nexmark/RESULTS.md (NEXMARK_PARALLELISM=2: RESULTS-p2.md).
 NEXMARK_EVENTS ?= 10000000
+NEXMARK_PARALLELISM ?= 1
+NEXMARK_RESULTS = bench/nexmark/RESULTS$(if $(filter-out 1,$(NEXMARK_PARALLELISM)),-p$(NEXMARK_PARALLELISM)).md
 bench-nexmark: build
-	./$(BIN) bench nexmark run --query all --events $(NEXMARK_EVENTS) --results bench/nexmark/RESULTS.md
+	./$(BIN) bench nexmark run --query all --events $(NEXMARK_EVENTS) --parallelism $(NEXMARK_PARALLELISM) --results $(NEXMARK_RESULTS)
 
 clean:
 	rm -rf bin weir-data weir-demo-data internal/ui/assets/vendor

@@ -12,7 +12,9 @@
 // in the view, whatever crashes happen. A plan may read two inputs and
 // join them (join.go); a group may keep its first N rows instead of
 // aggregates (Top-N, topn.go); an input may be another view's output,
-// whose watermark is that view's (Input.Upstream).
+// whose watermark is that view's (Input.Upstream). A view with
+// Plan.Parallelism > 1 runs as a Job: partial tasks over shares of the
+// partitions, a repartition stream, merge tasks (parallel.go).
 //
 // The runtime knows nothing of SQL: package sql/plan compiles SQL into a
 // Plan of closures. This package must not import the gate, the lake, the
