@@ -320,13 +320,13 @@ func (a *byTimeAcc) Add(v schema.Value, ts int64) {
 }
 
 // Merge keeps the earlier (first) or later (last) value; on equal times,
-// a's, as if a's rows came first.
+// as if a's rows came first: a's for first, b's for last.
 func (a *byTimeAcc) Merge(o Acc) {
 	b := o.(*byTimeAcc)
 	if !b.has {
 		return
 	}
-	if !a.has || (a.last && b.ts > a.ts) || (!a.last && b.ts < a.ts) {
+	if !a.has || (a.last && b.ts >= a.ts) || (!a.last && b.ts < a.ts) {
 		a.has, a.ts = true, b.ts
 		if a.typ == schema.String {
 			a.v = schema.Value{Null: b.v.Null, Bytes: append(a.v.Bytes[:0], b.v.Bytes...)}

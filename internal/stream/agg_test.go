@@ -92,6 +92,24 @@ func TestAccMerge(t *testing.T) {
 			t.Fatalf("kind %d: merged %v, all at once %v", s.Kind, left.Result(), all.Result())
 		}
 	}
+	// Equal times: merging the rows read later into those read first
+	// breaks ties as adding them in order does.
+	for _, s := range []AggSpec{{Kind: AggFirst, Arg: intArg(), Type: schema.Int64}, {Kind: AggLast, Arg: intArg(), Type: schema.Int64}} {
+		all, left, right := s.NewAcc(), s.NewAcc(), s.NewAcc()
+		for i := range 10 {
+			v := schema.Value{Int: int64(i)}
+			all.Add(v, 7)
+			if i < 5 {
+				left.Add(v, 7)
+			} else {
+				right.Add(v, 7)
+			}
+		}
+		left.Merge(right)
+		if got, want := left.Result().Int, all.Result().Int; got != want {
+			t.Fatalf("kind %d with equal times: merged %d, all at once %d", s.Kind, got, want)
+		}
+	}
 }
 
 // TestSketchAccuracy holds the sketches to their stated error.

@@ -58,3 +58,6 @@ func (j *Job) Prepare() error { return j.prepare() }
 
 // Stages are the job's tasks: the first stage's, then the merge tasks.
 func (j *Job) Stages() (first, merges []*Task) { return j.first, j.merges }
+
+// AdvanceIdle marks partitions idle as Run does between rounds.
+func (t *Task) AdvanceIdle() { t.advanceIdle(t.opts.Now()) }

@@ -81,7 +81,19 @@ type Stage struct {
 	Tasks int
 	// Repart is the repartition stream, Count partitions.
 	Repart string
+	// Base is the view's state prefix: a partial task reads the other
+	// partial tasks' positions under it (see Task.wakeFloor).
+	Base string
+	// Held, for a partial task, reports whether stage 2 is too far behind
+	// for it to read more input (the repartition stream's backlog is past
+	// maxRepartBacklog): the input's backlog then grows instead, and the
+	// gate's backpressure applies.
+	Held func() bool
 }
+
+// maxRepartBacklog is how many repartition records the merge tasks may
+// have still to read before the partial tasks wait.
+const maxRepartBacklog = 200_000
 
 // Records of the repartition stream: a kind byte, then
 const (
@@ -151,8 +163,9 @@ func NewJob(plan *Plan, opts Options) *Job {
 	for i := range first {
 		o := opts
 		o.StatePrefix = fmt.Sprintf("%sp%d/", opts.StatePrefix, i)
-		o.Stage = Stage{Kind: kind, Index: i, Count: first, Repart: repart}
+		o.Stage = Stage{Kind: kind, Index: i, Count: first, Repart: repart, Base: opts.StatePrefix}
 		if kind == StagePartial {
+			o.Stage.Held = j.held
 			o.Stage.Count = n // partitions of the repartition stream
 			o.Stage.Tasks = first
 		}
@@ -199,6 +212,22 @@ func (j *Job) RunBounded(ctx context.Context, ends []int64) error {
 		}
 		return t.RunBounded(ctx, own)
 	})
+}
+
+// held reports whether the merge tasks have more than maxRepartBacklog
+// repartition records to read.
+func (j *Job) held() bool {
+	backlog := int64(0)
+	for i, t := range j.merges {
+		end, err := j.opts.Log.End(RepartStream(j.opts.OutputStream), i)
+		if err != nil {
+			return false
+		}
+		if offs := t.Stats().Offsets; len(offs) == 1 {
+			backlog += end - offs[0]
+		}
+	}
+	return backlog > maxRepartBacklog
 }
 
 // prepare creates the repartition stream.
@@ -311,7 +340,11 @@ func (j *Job) Stats() Stats {
 		st.Groups += s.Groups
 		floor = min(floor, s.OutFloor)
 		all = max(all, s.WatermarkMicros)
-		if !s.Idle {
+		// Every merge task computes the one global watermark, some later
+		// than others: the job is at the slowest's, idle or not. A split
+		// task counts as idle only while its partitions have nothing new
+		// (another may have read records of the same write already).
+		if len(j.merges) > 0 || !s.Idle || j.unread(t, s) {
 			anyActive = true
 			active = min(active, s.WatermarkMicros)
 		}
@@ -322,10 +355,28 @@ func (j *Job) Stats() Stats {
 		st.WatermarkMicros = active
 	}
 	st.Idle = !anyActive
+	if len(j.merges) > 0 {
+		st.Idle = true
+		for _, t := range j.merges {
+			st.Idle = st.Idle && t.Stats().Idle
+		}
+	}
 	if st.WatermarkMicros != math.MinInt64 && st.WatermarkMicros != math.MaxInt64 {
 		st.Watermark = time.UnixMicro(st.WatermarkMicros).UTC()
 	}
 	return st
+}
+
+// unread reports whether a first-stage task has input past its committed
+// offsets s.Offsets.
+func (j *Job) unread(t *Task, s Stats) bool {
+	for vp, p := range t.vpPart {
+		end, err := j.opts.Log.End(j.plan.Input.Stream, p)
+		if err != nil || vp >= len(s.Offsets) || end > s.Offsets[vp] {
+			return true
+		}
+	}
+	return false
 }
 
 // add sums o's output and late counts into c (and its input count, with in).
@@ -395,8 +446,9 @@ func (t *Task) partialApply(row Row, ts int64, tsNull bool) {
 		t.sendRaw(row)
 		return
 	}
+	judge := max(t.wm, t.wakeWm)
 	for _, s := range t.spans {
-		if s.End+plan.AllowedLateness <= t.wm {
+		if s.End+plan.AllowedLateness <= judge {
 			t.sendRaw(row)
 			return
 		}
@@ -467,6 +519,15 @@ func (t *Task) commitPartial(ctx context.Context) error {
 	}
 	clear(t.partials)
 	idle := !slices.Contains(t.idle, false)
+	if t.markIdle && !idle {
+		// Waking: while this task was idle, stage 2's watermark may have
+		// passed its own. From here on, windows before that stay raw.
+		f, err := t.wakeFloor()
+		if err != nil {
+			return err
+		}
+		t.wakeWm = max(t.wakeWm, f)
+	}
 	mark := binary.AppendUvarint([]byte{repMark}, uint64(t.opts.Stage.Index))
 	mark = binary.AppendVarint(mark, t.wm)
 	mark = append(mark, byte(b2i(idle)))
@@ -479,7 +540,7 @@ func (t *Task) commitPartial(ctx context.Context) error {
 		t.addRepart(j, mark)
 		w.Chunks = append(w.Chunks, wlog.Chunk{Stream: t.opts.Stage.Repart, Partition: j, Meta: 1, Count: t.repN[j], Payload: t.rep[j]})
 	}
-	pos, err := json.Marshal(position{Offsets: t.offsets, MaxTs: t.maxTs, Wm: t.wm, Counts: t.counts, Format: stateFormat, Idle: idle})
+	pos, err := json.Marshal(position{Offsets: t.offsets, MaxTs: t.maxTs, Wm: t.wm, Counts: t.counts, Format: stateFormat, Idle: idle, WakeWm: &t.wakeWm})
 	if err != nil {
 		return err
 	}
@@ -497,6 +558,30 @@ func (t *Task) commitPartial(ctx context.Context) error {
 	t.publish()
 	t.observe(0)
 	return nil
+}
+
+// wakeFloor bounds stage 2's watermark: it is never past the greatest
+// watermark any partial task has committed (its markers carry no more).
+// Read as the task wakes, it holds for good: stage 2 cannot pass this
+// task's idle marker while the task has unread input (woken), and then
+// reads its markers again.
+func (t *Task) wakeFloor() (int64, error) {
+	f := t.committedWm
+	for k := range t.opts.Stage.tasks() {
+		v, ok, err := t.opts.Meta.Get(fmt.Appendf(nil, "%sp%d/pos", t.opts.Stage.Base, k))
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			continue
+		}
+		var pos position
+		if err := json.Unmarshal(v, &pos); err != nil {
+			return 0, fmt.Errorf("%w: position of view %q: %v", wlog.ErrCorrupt, t.plan.Name, err)
+		}
+		f = max(f, pos.Wm)
+	}
+	return f, nil
 }
 
 // mergeRecord processes one record of a merge task's repartition partition.
@@ -569,10 +654,13 @@ func (t *Task) mergePartial(p *group) error {
 	windowed := plan.Window.Kind != NoWindow
 	fired := windowed && p.span.End+plan.AllowedLateness <= t.wm
 	switch {
-	case fired && !t.replaying:
+	case fired && t.closedAt(p) && !t.replaying:
 		// A partial task sends nothing stage 2 could find late (see
-		// parallel.go).
-		return fmt.Errorf("BUG: partial aggregate for the window ending %s, which the watermark passed", time.UnixMicro(p.span.End).UTC())
+		// parallel.go); if one ever did, failing would stop the view for
+		// good (the record is committed): count it and say so.
+		t.counts.LateDropped++
+		t.opts.Logger.Error("BUG: a partial aggregate for a closed window was dropped", "view", t.plan.Name, "window_end", time.UnixMicro(p.span.End).UTC())
+		return nil
 	case fired && t.closedAt(p):
 		// Replayed input of a window whose state is gone since: its rows
 		// were committed.

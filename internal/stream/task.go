@@ -180,6 +180,7 @@ type Task struct {
 	marks     []int64
 	markIdles []bool
 	markOffs  [][]int64 // each partial task's input offsets at its last marker
+	wakeWm    int64     // a partial task: see wakeFloor
 	// bound is a bounded run's end offsets: a partition short of its end
 	// is never idle (its records are on the way).
 	bound []int64
@@ -247,6 +248,9 @@ type position struct {
 	Marks    []int64   `json:"marks,omitempty"`
 	MarkIdle []bool    `json:"mark_idle,omitempty"`
 	MarkOffs [][]int64 `json:"mark_offsets,omitempty"`
+	// A partial task: the watermark stage 2 may have reached while it was
+	// idle (see wakeFloor).
+	WakeWm *int64 `json:"wake_wm,omitempty"`
 }
 
 // stateFormat is the position's Format this code writes and reads.
@@ -309,7 +313,7 @@ func NewTask(plan *Plan, opts Options) *Task {
 		opts.Logger = slog.Default()
 	}
 	t := &Task{plan: plan, opts: opts, mappers: [2]map[uint32]*rowMapper{{}, {}},
-		fireQueued: map[int64]bool{}, cleanQueued: map[int64]bool{}, judgeWm: math.MinInt64}
+		fireQueued: map[int64]bool{}, cleanQueued: map[int64]bool{}, judgeWm: math.MinInt64, wakeWm: math.MinInt64}
 	t.inputs = plan.Inputs()
 	for i, in := range t.inputs {
 		t.readsView = t.readsView || in.Upstream != nil
@@ -465,6 +469,9 @@ func (t *Task) restore() error {
 		t.offsets, t.maxTs, t.wm, t.counts, t.epoch = pos.Offsets, pos.MaxTs, pos.Wm, pos.Counts, pos.Epoch
 		t.outFloor, t.sinceSnapshot = pos.OutFloor, pos.SinceSnapshot
 		t.markIdle, t.marks, t.markIdles, t.markOffs = pos.Idle, pos.Marks, pos.MarkIdle, pos.MarkOffs
+		if pos.WakeWm != nil {
+			t.wakeWm = *pos.WakeWm
+		}
 		if len(pos.Checkpoint) == parts {
 			t.replayUntil = t.offsets
 			t.offsets = append([]int64(nil), pos.Checkpoint...)
@@ -703,6 +710,9 @@ func (t *Task) run(ctx context.Context, ends []int64) error {
 			// us: look again every commit interval.
 			wait = min(wait, t.opts.CommitInterval)
 		}
+		if t.uncommitted && t.opts.Stage.Kind == StagePartial {
+			wait = min(wait, t.opts.CommitInterval/4) // the commit it put off
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -744,6 +754,9 @@ func (t *Task) upstream(p int) bool { return t.inputs[t.vpIn[p]].Upstream != nil
 // round reads one slice of every partition and processes it.
 func (t *Task) round() (bool, error) {
 	progressed := false
+	if h := t.opts.Stage.Held; h != nil && h() {
+		return false, nil // stage 2 is behind: the input waits
+	}
 	ends := t.ends[:0]
 	for p := range t.vpIn {
 		if up := t.inputs[t.vpIn[p]].Upstream; up != nil {
@@ -1582,6 +1595,16 @@ func (t *Task) commitCheckpoint(ctx context.Context, mode int) error {
 				t.emitGroup(g)
 			}
 		}
+	}
+	if t.merging() && t.counts.Out == int64(t.outN) && t.plan.Upsert() && t.plan.Window.Kind == NoWindow {
+		// A merge task that had written no row has none below the
+		// output's end: its floor must not hold back the trimming of the
+		// others' rows (the view's floor is the least of its tasks').
+		end, err := t.opts.Log.End(t.opts.OutputStream, 0)
+		if err != nil {
+			return err
+		}
+		t.outFloor = end
 	}
 	w := &wlog.Write{}
 	if t.outN > 0 {

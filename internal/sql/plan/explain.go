@@ -10,6 +10,17 @@ import (
 	"github.com/weirhq/weir/internal/stream"
 )
 
+// tasks is "1 partial task", "2 partial tasks" and so on.
+func tasks(n int, kind string) string {
+	if kind != "" {
+		kind += " "
+	}
+	if n == 1 {
+		return "1 " + kind + "task"
+	}
+	return fmt.Sprintf("%d %stasks", n, kind)
+}
+
 func dur(us int64) string { return (time.Duration(us) * time.Microsecond).String() }
 
 // explain describes the operator graph of a view, one stage per line.
@@ -91,7 +102,7 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 	} else {
 		readers := "one task reads every partition"
 		if n := b.cv.Parallelism; n > 1 {
-			readers = fmt.Sprintf("%d tasks read a share of the partitions each", min(n, in.Partitions))
+			readers = tasks(min(n, in.Partitions), "") + " read a share of the partitions each"
 		}
 		add("  source: stream %s, %d partitions, event time %s, max disorder %s; %s",
 			in.Stream, in.Partitions, b.src.EventTime, dur(in.Disorder), readers)
@@ -148,7 +159,7 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 			add("  output rows keyed by group and row number: a row that enters at rank r rewrites ranks r to %d", p.TopN.N)
 		}
 		if n := b.cv.Parallelism; n > 1 {
-			add("  repartition: %d partial tasks each pre-aggregate a share of the %d input partitions, then %s__repart (%d partitions, by a hash of the group key) feeds %d merge tasks", min(n, p.Input.Partitions), p.Input.Partitions, p.Name, n, n)
+			add("  repartition: %s each pre-aggregate a share of the %d input partitions, then %s__repart (%d partitions, by a hash of the group key) feeds %d merge tasks", tasks(min(n, p.Input.Partitions), "partial"), p.Input.Partitions, p.Name, n, n)
 		} else {
 			add("  repartition: none (the task sees every partition)")
 		}
@@ -172,7 +183,7 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		}
 	}
 	if n := b.cv.Parallelism; n > 1 && !p.Aggregating {
-		add("  tasks: %d, each over a share of the %d input partitions", min(n, p.Input.Partitions), p.Input.Partitions)
+		add("  tasks: %s, each over a share of the %d input partitions", tasks(min(n, p.Input.Partitions), "split"), p.Input.Partitions)
 	}
 	add("  output: %s", outputText(p.Output))
 	return lines
