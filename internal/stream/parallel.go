@@ -467,12 +467,7 @@ func (t *Task) partialAdd(g *group, ts int64) {
 // partialGroup finds or creates this commit's partial group of the
 // current key values in span.
 func (t *Task) partialGroup(s Span, windowed bool) *group {
-	t.keyBuf = t.keyBuf[:0]
-	if windowed {
-		t.keyBuf = binary.BigEndian.AppendUint64(t.keyBuf, uint64(s.Start)^(1<<63))
-		t.keyBuf = binary.BigEndian.AppendUint64(t.keyBuf, uint64(s.End)^(1<<63))
-	}
-	t.keyBuf = schema.EncodeRow(t.keyCols, t.keyBuf, t.keyVals)
+	t.groupKey(s, windowed)
 	if g, ok := t.partials[string(t.keyBuf)]; ok {
 		return g
 	}

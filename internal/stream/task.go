@@ -1111,14 +1111,20 @@ func (t *Task) handleLate(row Row) {
 	t.lateN++
 }
 
-// lookup finds or creates the group of the current key values in span.
-func (t *Task) lookup(s Span, windowed bool) *group {
+// groupKey sets t.keyBuf to the state key of the current key values in
+// span: [start, end] when windowed, then the encoded values.
+func (t *Task) groupKey(s Span, windowed bool) {
 	t.keyBuf = t.keyBuf[:0]
 	if windowed {
 		t.keyBuf = binary.BigEndian.AppendUint64(t.keyBuf, uint64(s.Start)^(1<<63))
 		t.keyBuf = binary.BigEndian.AppendUint64(t.keyBuf, uint64(s.End)^(1<<63))
 	}
 	t.keyBuf = schema.EncodeRow(t.keyCols, t.keyBuf, t.keyVals)
+}
+
+// lookup finds or creates the group of the current key values in span.
+func (t *Task) lookup(s Span, windowed bool) *group {
+	t.groupKey(s, windowed)
 	if g, ok := t.groups[string(t.keyBuf)]; ok {
 		return g
 	}
