@@ -216,18 +216,21 @@ func (j *Job) RunBounded(ctx context.Context, ends []int64) error {
 
 // held reports whether the merge tasks have more than maxRepartBacklog
 // repartition records to read.
-func (j *Job) held() bool {
+func (j *Job) held() bool { return j.backlog() > maxRepartBacklog }
+
+// backlog is how many repartition records the merge tasks have to read.
+func (j *Job) backlog() int64 {
 	backlog := int64(0)
 	for i, t := range j.merges {
 		end, err := j.opts.Log.End(RepartStream(j.opts.OutputStream), i)
 		if err != nil {
-			return false
+			return 0
 		}
 		if offs := t.Stats().Offsets; len(offs) == 1 {
 			backlog += end - offs[0]
 		}
 	}
-	return backlog > maxRepartBacklog
+	return backlog
 }
 
 // prepare creates the repartition stream.
@@ -350,6 +353,7 @@ func (j *Job) Stats() Stats {
 		}
 	}
 	st.OutFloor = floor
+	st.Backlog = j.backlog()
 	st.WatermarkMicros = all
 	if anyActive {
 		st.WatermarkMicros = active

@@ -383,6 +383,9 @@ type Stats struct {
 	// Idle: every input partition was idle at the last commit (so the
 	// watermark need not hold back another task's; see Job.Stats).
 	Idle bool
+	// Backlog: records a parallel view's later stage has still to read
+	// (its repartition stream), on top of the input's lag.
+	Backlog int64
 }
 
 func (t *Task) posKey() []byte   { return []byte(t.opts.StatePrefix + "pos") }

@@ -90,6 +90,16 @@ func checkParallel(t *testing.T, seed uint64) {
 	n.caughtUp(t, "class_totals", func() int64 { return n.showView(t, "per_class")["rows_out"].(int64) },
 		time.UnixMilli(wm-2000).UTC().Format(time.RFC3339Nano), deadline)
 
+	// Lag counts input and repartition records still to read: none, once
+	// the tasks have read the last markers.
+	for _, v := range []string{"per_class", "hopping", "skewed", "errors"} {
+		for lag := n.showView(t, v)["lag"]; lag != int64(0); lag = n.showView(t, v)["lag"] {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s caught up, yet SHOW VIEWS says lag %v", v, lag)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	setup := fmt.Sprintf("partitions %d, disorder %s, parallelism %d", partitions, disorder, tasks)
 	compare := func(name, view, oracle string) { t.Helper(); n.matches(t, name, view, oracle, setup) }
 	compare("re-keyed TUMBLE", `SELECT epoch_ms(ws), cls, n, total, users, lo FROM per_class`, fmt.Sprintf(`

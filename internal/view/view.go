@@ -1013,7 +1013,7 @@ func (m *Manager) Status() []Status {
 		if p.Upsert() {
 			mode = "upsert"
 		}
-		lag := int64(0)
+		lag := st.Backlog // a parallel view's repartition records still to read
 		var inputs []string
 		at := 0
 		for _, in := range p.Inputs() {
