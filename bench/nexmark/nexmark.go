@@ -356,8 +356,6 @@ func openLake(ctx context.Context, l wlog.Log, dir string, v *plan.View) (*lake.
 		Schema: schema.FromColumns(cols), SchemaVer: 1, EventCol: ev, MaxRows: 1_000_000, MaxBytes: 128 << 20, Interval: time.Second, Log: l})
 }
 
-// generate appends events [0, n) to the three streams, 8192 events per
-// log write.
 // genBlock is how many consecutive events one generator writes to its
 // partition before the next block goes to the next partition.
 const genBlock = 8192

@@ -15,6 +15,7 @@ import (
 
 	benchnexmark "github.com/weirhq/weir/bench/nexmark"
 	"github.com/weirhq/weir/internal/connect/nexmark"
+	"github.com/weirhq/weir/internal/sql/parse"
 )
 
 func benchCmd() *cobra.Command {
@@ -99,8 +100,8 @@ repartition stream, N merge tasks.`,
   weir bench nexmark run --query all --events 10000000 --results bench/nexmark/RESULTS.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if parallelism < 1 || parallelism > 64 {
-				return fmt.Errorf("--parallelism must be from 1 to 64, got %d", parallelism)
+			if parallelism < 1 || parallelism > parse.MaxParallelism {
+				return fmt.Errorf("--parallelism must be from 1 to %d, got %d", parse.MaxParallelism, parallelism)
 			}
 			queries := strings.Split(query, ",")
 			if query == "all" {

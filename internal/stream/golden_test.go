@@ -190,10 +190,10 @@ func runParallel(t *testing.T, e *env, mode string) string {
 			switch {
 			case round%6 == 0:
 				err = task.Commit(ctx)
-			case round%3 == 0, round%2 == 0:
-				err = task.CommitOnly(ctx)
 			case round%4 == 0:
 				err = task.CheckpointChunk(ctx)
+			case round%3 == 0, round%2 == 0:
+				err = task.CommitOnly(ctx)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -229,17 +229,7 @@ func runParallel(t *testing.T, e *env, mode string) string {
 			}
 		}
 		for _, task := range tasks[len(first):] {
-			for {
-				progressed, err := task.Step()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !progressed {
-					break
-				}
-			}
-		}
-		for _, task := range tasks[len(first):] {
+			drain(t, task)
 			if err := task.Finish(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -36,3 +36,17 @@ func planStmt(tb testing.TB, cv *parse.CreateView, sc *schema.Schema, partitions
 	}
 	return v.Plan
 }
+
+// drain steps the task until a round reads nothing.
+func drain(tb testing.TB, task *stream.Task) {
+	tb.Helper()
+	for {
+		progressed, err := task.Step()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if !progressed {
+			return
+		}
+	}
+}

@@ -73,11 +73,10 @@ const (
 type Stage struct {
 	Kind  StageKind
 	Index int // this task's number: among the first stage's, or the merge tasks'
-	// Count is the number of repartition partitions (= merge tasks), or for
-	// split tasks the number of them.
+	// Count is the number of repartition partitions (= merge tasks); 0
+	// without a second stage.
 	Count int
-	// Tasks is the number of first-stage (partial) tasks, when there is a
-	// second stage.
+	// Tasks is the number of first-stage (partial or split) tasks.
 	Tasks int
 	// Repart is the repartition stream, Count partitions.
 	Repart string
@@ -163,11 +162,9 @@ func NewJob(plan *Plan, opts Options) *Job {
 	for i := range first {
 		o := opts
 		o.StatePrefix = fmt.Sprintf("%sp%d/", opts.StatePrefix, i)
-		o.Stage = Stage{Kind: kind, Index: i, Count: first, Repart: repart, Base: opts.StatePrefix}
+		o.Stage = Stage{Kind: kind, Index: i, Tasks: first}
 		if kind == StagePartial {
-			o.Stage.Held = j.held
-			o.Stage.Count = n // partitions of the repartition stream
-			o.Stage.Tasks = first
+			o.Stage.Count, o.Stage.Repart, o.Stage.Base, o.Stage.Held = n, repart, opts.StatePrefix, j.held
 		}
 		j.first = append(j.first, NewTask(plan, o))
 	}
@@ -297,7 +294,7 @@ func (j *Job) observe() {
 	if st.WatermarkMicros != math.MinInt64 {
 		m.Watermark.WithLabelValues(v).Set(float64(st.WatermarkMicros) / 1e6)
 	}
-	lag := int64(0)
+	lag := st.Backlog
 	for p, off := range st.Offsets {
 		if end, err := j.opts.Log.End(j.plan.Input.Stream, p); err == nil {
 			lag += end - off
@@ -325,46 +322,36 @@ func (j *Job) Stats() Stats {
 		st.Counts.In += s.Counts.In
 		st.Live = st.Live && s.Live
 		if len(j.merges) == 0 {
-			st.Counts.add(s.Counts, false)
+			st.Counts.addOutput(s.Counts)
 		}
 	}
 	last := j.first
 	if len(j.merges) > 0 {
 		last = j.merges
 	}
-	active, all, anyActive := int64(math.MaxInt64), int64(math.MinInt64), false
-	floor := int64(math.MaxInt64)
+	r := newWatermarkRule()
+	st.OutFloor, st.Idle = math.MaxInt64, true
 	for _, t := range last {
 		s := t.Stats()
 		if len(j.merges) > 0 {
-			st.Counts.add(s.Counts, false)
+			st.Counts.addOutput(s.Counts)
 			st.Live = st.Live && s.Live
 		}
 		st.Groups += s.Groups
-		floor = min(floor, s.OutFloor)
-		all = max(all, s.WatermarkMicros)
+		st.OutFloor = min(st.OutFloor, s.OutFloor)
+		st.Idle = st.Idle && s.Idle
 		// Every merge task computes the one global watermark, some later
 		// than others: the job is at the slowest's, idle or not. A split
 		// task counts as idle only while its partitions have nothing new
 		// (another may have read records of the same write already).
-		if len(j.merges) > 0 || !s.Idle || j.unread(t, s) {
-			anyActive = true
-			active = min(active, s.WatermarkMicros)
+		idle := s.Idle && !j.unread(t, s)
+		r.add(s.WatermarkMicros, len(j.merges) > 0 || !idle)
+		if len(j.merges) == 0 {
+			st.Idle = st.Idle && idle
 		}
 	}
-	st.OutFloor = floor
+	st.WatermarkMicros = r.watermark()
 	st.Backlog = j.backlog()
-	st.WatermarkMicros = all
-	if anyActive {
-		st.WatermarkMicros = active
-	}
-	st.Idle = !anyActive
-	if len(j.merges) > 0 {
-		st.Idle = true
-		for _, t := range j.merges {
-			st.Idle = st.Idle && t.Stats().Idle
-		}
-	}
 	if st.WatermarkMicros != math.MinInt64 && st.WatermarkMicros != math.MaxInt64 {
 		st.Watermark = time.UnixMicro(st.WatermarkMicros).UTC()
 	}
@@ -383,11 +370,8 @@ func (j *Job) unread(t *Task, s Stats) bool {
 	return false
 }
 
-// add sums o's output and late counts into c (and its input count, with in).
-func (c *Counts) add(o Counts, in bool) {
-	if in {
-		c.In += o.In
-	}
+// addOutput sums o's output and late counts into c.
+func (c *Counts) addOutput(o Counts) {
 	c.Out += o.Out
 	c.LateDropped += o.LateDropped
 	c.LateKept += o.LateKept
@@ -399,26 +383,17 @@ func (c *Counts) add(o Counts, in bool) {
 func stageParts(s Stage, partitions int) []int {
 	var out []int
 	for p := range partitions {
-		if (s.Kind != StagePartial && s.Kind != StageSplit) || p%s.tasks() == s.Index {
+		if (s.Kind != StagePartial && s.Kind != StageSplit) || p%s.Tasks == s.Index {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// tasks is the number of first-stage tasks.
-func (s Stage) tasks() int {
-	if s.Tasks > 0 {
-		return s.Tasks
-	}
-	return s.Count
-}
-
-// repartOf is the repartition partition of an encoded group key (without
-// its window: a record's windows all go to one partition).
-func (t *Task) repartOf(key []byte) int {
-	return int(xxhash.Sum64(key) % uint64(t.opts.Stage.Count))
-}
+// repartOf is the repartition partition of a group key's hash (of its
+// encoded values, without the window: a record's windows all go to one
+// partition).
+func (t *Task) repartOf(hash uint64) int { return int(hash % uint64(t.opts.Stage.Count)) }
 
 // partialApply is apply for a partial task: fold the row into this
 // commit's partial aggregates, or pass it on whole when stage 2 might
@@ -484,7 +459,7 @@ func (t *Task) partialGroup(s Span, windowed bool) *group {
 // with the watermark it was judged late at.
 func (t *Task) sendRaw(row Row) {
 	t.keyBuf = schema.EncodeRow(t.keyCols, t.keyBuf[:0], t.keyVals)
-	j := t.repartOf(t.keyBuf)
+	j := t.repartOf(xxhash.Sum64(t.keyBuf))
 	cols := t.plan.RowColumns()
 	t.recBuf = binary.AppendVarint(append(t.recBuf[:0], repRaw), t.wm)
 	t.recBuf = schema.EncodeRow(cols, t.recBuf, row[:len(cols)])
@@ -505,16 +480,16 @@ func (t *Task) commitPartial(ctx context.Context) error {
 	}
 	windowed := t.plan.Window.Kind != NoWindow
 	for key, g := range t.partials {
-		k := []byte(key)
+		values := key
 		if windowed {
-			k = k[16:]
+			values = key[16:]
 		}
 		rec := append(t.recBuf[:0], repPartial)
 		rec = binary.AppendUvarint(rec, uint64(len(key)))
 		rec = append(rec, key...)
-		rec = append(rec, t.encodeGroup(g)...)
+		rec = t.appendGroupState(rec, g)
 		t.recBuf = rec
-		t.addRepart(t.repartOf(k), rec)
+		t.addRepart(t.repartOf(xxhash.Sum64String(values)), rec)
 	}
 	clear(t.partials)
 	idle := !slices.Contains(t.idle, false)
@@ -566,7 +541,7 @@ func (t *Task) commitPartial(ctx context.Context) error {
 // reads its markers again.
 func (t *Task) wakeFloor() (int64, error) {
 	f := t.committedWm
-	for k := range t.opts.Stage.tasks() {
+	for k := range t.opts.Stage.Tasks {
 		v, ok, err := t.opts.Meta.Get(fmt.Appendf(nil, "%sp%d/pos", t.opts.Stage.Base, k))
 		if err != nil {
 			return 0, err
@@ -586,31 +561,31 @@ func (t *Task) wakeFloor() (int64, error) {
 // mergeRecord processes one record of a merge task's repartition partition.
 func (t *Task) mergeRecord(rec []byte) error {
 	if len(rec) == 0 {
-		return errors.New("empty repartition record")
+		return badRepart("empty record")
 	}
 	switch rec[0] {
 	case repMark:
 		task, n := binary.Uvarint(rec[1:])
 		if n <= 0 || task >= uint64(len(t.marks)) {
-			return errors.New("bad repartition marker")
+			return badRepart("marker")
 		}
 		wm, m := binary.Varint(rec[1+n:])
 		rest := rec[1+n:]
 		if m <= 0 || len(rest) < m+1 {
-			return errors.New("bad repartition marker")
+			return badRepart("marker")
 		}
 		idle := rest[m] == 1
 		rest = rest[m+1:]
 		count, k := binary.Uvarint(rest)
 		if k <= 0 || count > uint64(len(rest)) {
-			return errors.New("bad repartition marker")
+			return badRepart("marker")
 		}
 		rest = rest[k:]
 		offs := t.markOffs[task][:0]
 		for range count {
 			off, k := binary.Uvarint(rest)
 			if k <= 0 {
-				return errors.New("bad repartition marker")
+				return badRepart("marker")
 			}
 			offs, rest = append(offs, int64(off)), rest[k:]
 		}
@@ -620,7 +595,7 @@ func (t *Task) mergeRecord(rec []byte) error {
 	case repRaw:
 		wm, n := binary.Varint(rec[1:])
 		if n <= 0 {
-			return errors.New("bad raw repartition record")
+			return badRepart("raw record")
 		}
 		cols := t.plan.RowColumns()
 		if _, err := schema.DecodeRow(cols, rec[1+n:], t.row[:0]); err != nil {
@@ -635,20 +610,40 @@ func (t *Task) mergeRecord(rec []byte) error {
 	case repPartial:
 		n, k := binary.Uvarint(rec[1:])
 		if k <= 0 || uint64(len(rec)-1-k) < n {
-			return errors.New("bad partial aggregate")
+			return badRepart("partial aggregate")
 		}
-		key := string(rec[1+k : 1+k+int(n)])
-		p, err := t.loadGroup(key, rec[1+k+int(n):])
+		key, state := rec[1+k:1+k+int(n)], rec[1+k+int(n):]
+		return t.mergePartial(key, state)
+	}
+	return badRepart(fmt.Sprintf("record of unknown kind %d", rec[0]))
+}
+
+// badRepart is the error for a repartition record that cannot be read.
+func badRepart(what string) error {
+	return fmt.Errorf("%w: a %s in the repartition stream cannot be read; drop and re-create the view (a file view: change its SQL) to rebuild it", wlog.ErrCorrupt, what)
+}
+
+// mergePartial folds a partial aggregate (its group's state key and
+// value) into its group. Only a new group is decoded whole; an existing
+// one takes the accumulators.
+func (t *Task) mergePartial(key, state []byte) error {
+	if g, ok := t.groups[string(key)]; ok && len(state) > 0 {
+		// A group in state is open, or fired and kept for late updates.
+		accs, err := t.loadAccs(state[1:]) // after the flags byte
 		if err != nil {
 			return err
 		}
-		return t.mergePartial(p)
+		for i := range g.accs {
+			g.accs[i].Merge(accs[i])
+		}
+		g.changed = true
+		t.markDirty(g)
+		return nil
 	}
-	return fmt.Errorf("unknown repartition record kind %d", rec[0])
-}
-
-// mergePartial folds a partial aggregate into its group.
-func (t *Task) mergePartial(p *group) error {
+	p, err := t.loadGroup(string(key), state)
+	if err != nil {
+		return err
+	}
 	plan := t.plan
 	windowed := plan.Window.Kind != NoWindow
 	fired := windowed && p.span.End+plan.AllowedLateness <= t.wm
@@ -665,38 +660,23 @@ func (t *Task) mergePartial(p *group) error {
 		// were committed.
 		return nil
 	}
-	g, ok := t.groups[p.key]
-	if !ok {
-		// A replay can meet a window that fired since, kept for late
-		// updates: as lookup does, the group starts fired.
-		g = p
-		g.fired = fired
-		t.addGroup(g)
-	} else {
-		for i := range g.accs {
-			g.accs[i].Merge(p.accs[i])
-		}
-	}
-	g.changed = true
-	t.markDirty(g)
+	// A replay can meet a window that fired since, kept for late
+	// updates: as lookup does, the group starts fired.
+	p.fired = fired
+	t.addGroup(p)
+	p.changed = true
+	t.markDirty(p)
 	return nil
 }
 
 // markWatermark is a merge task's watermark from the partial tasks'
 // markers: the least of those not idle, or the greatest when all are.
 func (t *Task) markWatermark() int64 {
-	active, all, anyActive := int64(math.MaxInt64), int64(math.MinInt64), false
+	r := newWatermarkRule()
 	for i, m := range t.marks {
-		all = max(all, m)
-		if !t.markIdles[i] || t.woken(i) {
-			anyActive = true
-			active = min(active, m)
-		}
+		r.add(m, !t.markIdles[i] || t.woken(i))
 	}
-	if anyActive {
-		return active
-	}
-	return all
+	return r.watermark()
 }
 
 // woken reports whether partial task i, idle at its last marker, has

@@ -77,15 +77,7 @@ func TestParallelWakeAfterIdle(t *testing.T) {
 	cycle := func() {
 		t.Helper()
 		for _, task := range tasks {
-			for {
-				progressed, err := task.Step()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !progressed {
-					break
-				}
-			}
+			drain(t, task)
 			task.AdvanceIdle()
 			if err := task.CommitOnly(ctx); err != nil {
 				t.Fatal(err)
@@ -94,7 +86,29 @@ func TestParallelWakeAfterIdle(t *testing.T) {
 	}
 	put(0, 100) // partition 0 (task 0) far ahead
 	put(1, 50)  // partition 1 (task 1) behind
+	// The partial tasks commit first: what they wrote is the merge tasks'
+	// backlog, until they read it.
+	for _, task := range first {
+		drain(t, task)
+		if err := task.CommitOnly(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	written := int64(0)
+	for i := range merges {
+		end, err := l.End(stream.RepartStream("out"), i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written += end
+	}
+	if b := j.Stats().Backlog; b != written || b == 0 {
+		t.Fatalf("backlog %d, want the %d repartition records written", b, written)
+	}
 	cycle()
+	if b := j.Stats().Backlog; b != 0 {
+		t.Fatalf("backlog %d after the merge tasks read everything", b)
+	}
 	now = now.Add(2 * time.Second) // both idle: stage 2 goes to the greater watermark, 99 s
 	cycle()
 	cycle()
@@ -115,15 +129,7 @@ func TestParallelWakeAfterIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range merges {
-		for {
-			progressed, err := m.Step()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !progressed {
-				break
-			}
-		}
+		drain(t, m)
 		if err := m.Finish(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -330,7 +330,6 @@ func NewTask(plan *Plan, opts Options) *Task {
 	case StageMerge:
 		// One input partition: the repartition stream's st.Index.
 		t.vpIn, t.vpPart = []int{0}, []int{st.Index}
-		t.readsView = true // markers move the watermark with no input record
 	}
 	t.seg[1] = len(plan.Input.Columns)
 	for _, k := range plan.Keys {
@@ -902,6 +901,33 @@ func (t *Task) advanceIdle(now time.Time) {
 	}
 }
 
+// watermarkRule is the watermark over several inputs (partitions, or a
+// parallel view's tasks): the least watermark of those that are active,
+// or, when every one is idle, the greatest.
+type watermarkRule struct {
+	active, all int64
+	anyActive   bool
+}
+
+func newWatermarkRule() watermarkRule {
+	return watermarkRule{active: math.MaxInt64, all: math.MinInt64}
+}
+
+func (r *watermarkRule) add(wm int64, active bool) {
+	r.all = max(r.all, wm)
+	if active {
+		r.anyActive = true
+		r.active = min(r.active, wm)
+	}
+}
+
+func (r *watermarkRule) watermark() int64 {
+	if r.anyActive {
+		return r.active
+	}
+	return r.all
+}
+
 // updateWatermark recomputes the watermark: the minimum over active
 // partitions of (max event time − disorder); when every partition is idle,
 // the maximum. It never goes back, and fires the windows it passes.
@@ -913,23 +939,15 @@ func (t *Task) updateWatermark() {
 	if t.merging() {
 		next = t.markWatermark()
 	} else {
-		active, all := int64(math.MaxInt64), int64(math.MinInt64)
-		anyActive := false
+		r := newWatermarkRule()
 		for p, m := range t.maxTs {
 			w := int64(math.MinInt64)
 			if m != math.MinInt64 {
 				w = m - t.inputs[t.vpIn[p]].Disorder
 			}
-			all = max(all, w)
-			if !t.idle[p] {
-				anyActive = true
-				active = min(active, w)
-			}
+			r.add(w, !t.idle[p])
 		}
-		next = all
-		if anyActive {
-			next = active
-		}
+		next = r.watermark()
 	}
 	if next > t.wm {
 		t.evict(next)
@@ -1706,11 +1724,11 @@ func (t *Task) observe(stateBytes int) {
 	m.Late.WithLabelValues(v, "side_output").Add(float64(c.LateKept - r.LateKept))
 	m.Late.WithLabelValues(v, "updated").Add(float64(c.LateUpdated - r.LateUpdated))
 	t.reported = c
+	m.StateBytes.WithLabelValues(v).Add(float64(stateBytes))
 	if t.opts.Stage.Kind != StageWhole {
 		return // the job sets the view's gauges
 	}
 	m.StateGroups.WithLabelValues(v).Set(float64(len(t.groups) + t.join.rows))
-	m.StateBytes.WithLabelValues(v).Add(float64(stateBytes))
 	if t.wm != math.MinInt64 {
 		m.Watermark.WithLabelValues(v).Set(float64(t.wm) / 1e6)
 	}
@@ -1731,6 +1749,11 @@ func (t *Task) encodeGroup(g *group) []byte {
 	if g.ur != nil {
 		return slices.Clone(g.ur)
 	}
+	return t.appendGroupState(nil, g)
+}
+
+// appendGroupState appends an aggregate group's state value to v.
+func (t *Task) appendGroupState(v []byte, g *group) []byte {
 	var flags byte
 	if g.fired {
 		flags |= 1
@@ -1741,7 +1764,7 @@ func (t *Task) encodeGroup(g *group) []byte {
 	if g.changed {
 		flags |= 4
 	}
-	v := []byte{flags}
+	v = append(v, flags)
 	if t.plan.Window.Kind == Session {
 		v = binary.AppendVarint(v, g.span.End)
 	}
@@ -1777,17 +1800,26 @@ func (t *Task) loadGroup(key string, v []byte) (*group, error) {
 			return nil, err
 		}
 	}
-	g.accs = make([]Acc, len(t.plan.Aggs))
+	if g.accs, err = t.loadAccs(v); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// loadAccs decodes the accumulators that end a group's state value.
+func (t *Task) loadAccs(v []byte) ([]Acc, error) {
+	accs := make([]Acc, len(t.plan.Aggs))
 	for i := range t.plan.Aggs {
-		g.accs[i] = t.plan.Aggs[i].NewAcc()
-		if v, err = g.accs[i].LoadState(v); err != nil {
+		accs[i] = t.plan.Aggs[i].NewAcc()
+		var err error
+		if v, err = accs[i].LoadState(v); err != nil {
 			return nil, err
 		}
 	}
 	if len(v) != 0 {
 		return nil, errBadState
 	}
-	return g, nil
+	return accs, nil
 }
 
 // rowMapper decodes records of one schema version into the layout of the
