@@ -132,18 +132,7 @@ func (e *env) job(t *testing.T, readBytes int) (*stream.Job, []*stream.Task) {
 	t.Helper()
 	p := *e.plan
 	p.Parallelism = parallelism
-	j := stream.NewJob(&p, e.options(readBytes))
-	if err := j.Prepare(); err != nil {
-		t.Fatal(err)
-	}
-	first, merges := j.Stages()
-	tasks := append(first, merges...)
-	for _, task := range tasks {
-		if err := task.Restore(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return j, tasks
+	return restoredJob(t, &p, e.options(readBytes))
 }
 
 // runParallel runs the view as a parallel job.

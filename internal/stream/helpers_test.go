@@ -1,6 +1,7 @@
 package stream_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -49,4 +50,22 @@ func drain(tb testing.TB, task *stream.Task) {
 			return
 		}
 	}
+}
+
+// restoredJob makes the parallel job of p, its repartition stream, and
+// restores its tasks (the first stage's, then the merge tasks).
+func restoredJob(tb testing.TB, p *stream.Plan, o stream.Options) (*stream.Job, []*stream.Task) {
+	tb.Helper()
+	j := stream.NewJob(p, o)
+	if err := j.Prepare(); err != nil {
+		tb.Fatal(err)
+	}
+	first, merges := j.Stages()
+	tasks := append(slices.Clone(first), merges...)
+	for _, task := range tasks {
+		if err := task.Restore(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return j, tasks
 }

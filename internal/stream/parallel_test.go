@@ -59,18 +59,9 @@ func TestParallelWakeAfterIdle(t *testing.T) {
 		GROUP BY window_start, window_end`, sc, 2, time.Second)
 	p.Parallelism = 2
 	now := base
-	j := stream.NewJob(p, stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late", StatePrefix: "vstate/v/",
+	j, tasks := restoredJob(t, p, stream.Options{Log: l, Meta: l, OutputStream: "out", LateStream: "late", StatePrefix: "vstate/v/",
 		IdleTimeout: time.Second, Now: func() time.Time { return now }})
-	if err := j.Prepare(); err != nil {
-		t.Fatal(err)
-	}
 	first, merges := j.Stages()
-	tasks := append(first, merges...)
-	for _, task := range tasks {
-		if err := task.Restore(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx := context.Background()
 	// Every task reads what there is, goes idle if it has been quiet, and
 	// commits; the merge tasks then read what the partial tasks wrote.
