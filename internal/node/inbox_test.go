@@ -7,11 +7,16 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/weirhq/weir/internal/config"
+	"github.com/weirhq/weir/internal/s3test"
 )
 
 // copyTree copies a directory.
@@ -55,23 +60,78 @@ func names(t *testing.T, dir string) []string {
 // files dropped into inbox/, the sound rows queryable, the bad rows and the
 // broken files quarantined with reasons, the files sorted into done/ and
 // rejected/.
+//
+// It runs twice: with the inbox directory of the example, and with the
+// inbox under a prefix of a bucket in a real MinIO (the example's source
+// given a url instead of a dir).
 func TestLegacyCSVExample(t *testing.T) {
+	t.Run("dir", func(t *testing.T) {
+		testLegacyCSV(t, func(pipe string) (func(), func(folder string) []string) {
+			inbox := filepath.Join(pipe, "inbox")
+			return func() { copyTree(t, filepath.Join(pipe, "samples"), inbox) },
+				func(folder string) []string { return names(t, filepath.Join(inbox, folder)) }
+		})
+	})
+	t.Run("s3", func(t *testing.T) {
+		srv := s3test.Start(t)
+		srv.Bucket("legacy")
+		testLegacyCSV(t, func(pipe string) (func(), func(folder string) []string) {
+			conf := filepath.Join(pipe, "weir.yaml")
+			b, err := os.ReadFile(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y := regexp.MustCompile(`(?m)^    dir: inbox.*$`).ReplaceAllString(string(b), "    url: s3://legacy/feeds/orders/\n    endpoint: "+srv.Endpoint)
+			if y == string(b) {
+				t.Fatal("the example's source has no dir line to replace")
+			}
+			os.WriteFile(conf, []byte(y), 0o644)
+			drop := func() {
+				files, _ := filepath.Glob(filepath.Join(pipe, "samples", "*"))
+				for _, f := range files {
+					if _, err := srv.Client.FPutObject(context.Background(), "legacy", "feeds/orders/"+filepath.Base(f), f, minio.PutObjectOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			list := func(folder string) []string {
+				prefix := "feeds/orders/"
+				if folder != "" {
+					prefix += folder + "/"
+				}
+				var out []string
+				for o := range srv.Client.ListObjects(context.Background(), "legacy", minio.ListObjectsOptions{Prefix: prefix}) {
+					if name := strings.TrimPrefix(o.Key, prefix); o.Err == nil && !strings.HasSuffix(name, "/") {
+						out = append(out, name)
+					}
+				}
+				return out
+			}
+			return drop, list
+		})
+	})
+}
+
+// testLegacyCSV runs the example with its inbox set up by box, which
+// returns how to drop the sample files and how to list a folder ("",
+// "done", "rejected").
+func testLegacyCSV(t *testing.T, box func(pipe string) (drop func(), list func(folder string) []string)) {
 	dir := t.TempDir()
 	pipe := filepath.Join(dir, "legacy-csv")
 	copyTree(t, filepath.Join("..", "..", "examples", "legacy-csv"), pipe)
+	drop, list := box(pipe)
 	p, err := config.Load(pipe)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := startWith(t, Config{Pipeline: p, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	inbox := filepath.Join(pipe, "inbox")
-	copyTree(t, filepath.Join(pipe, "samples"), inbox)
+	drop()
 
 	deadline := time.Now().Add(30 * time.Second)
-	for len(names(t, inbox)) > 0 {
+	for len(list("")) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("files still in the inbox: %v", names(t, inbox))
+			t.Fatalf("files still in the inbox: %v", list(""))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -109,8 +169,8 @@ func TestLegacyCSVExample(t *testing.T) {
 			t.Errorf("quarantine %s: rule %q, want %q", o, rules[o], r)
 		}
 	}
-	done := names(t, filepath.Join(inbox, "done"))
-	rejected := names(t, filepath.Join(inbox, "rejected"))
+	done := list("done")
+	rejected := list("rejected")
 	if !slices.Equal(done, []string{"orders-2026-12-01.csv", "orders-2026-12-03.csv", "orders-2026-12-03.csv.sha256"}) {
 		t.Errorf("done/ holds %v", done)
 	}

@@ -68,6 +68,14 @@ is not ingested again: it moves to ` + "`done/`" + ` and counts as ` + "`duplica
 files move to ` + "`done/`" + `. A file that cannot be read (a transient error) is retried
 with exponential backoff and jitter, up to a minute apart.
 
+**Object stores** (` + "`url: s3://BUCKET/PREFIX/`" + `): the same, with objects under the
+prefix (not under deeper prefixes) as the files. An object appears whole
+when its upload completes, so any name counts as final, unless it is a
+temporary name as above. Each file is copied to a local temporary file to be
+read, then moved by a server-side copy and a delete to ` + "`PREFIX/done/`" + ` or
+` + "`PREFIX/rejected/`" + `, where the notes and reports go too. The keys need
+` + "`s3:ListBucket`, `s3:GetObject`, `s3:PutObject` and `s3:DeleteObject`" + ` on the prefix.
+
 JSON files (` + "`.json`" + `) hold one object or an array of objects; ` + "`.ndjson`" + ` and ` + "`.jsonl`" + `
 one object per line.
 
@@ -94,6 +102,14 @@ before the first row is ingested. Nulls are absent values. A quarantined row's
 origin is its row number.`,
 	Fields: []spec.Field{
 		{Name: "dir", Kind: spec.String, Default: "inbox", Doc: "the directory watched, relative to the pipeline directory; `done/` and `rejected/` are made inside it"},
+		{Name: "url", Kind: spec.String, Doc: "watch an object-store prefix instead of a directory: `s3://BUCKET/PREFIX/` in an S3-compatible store (AWS S3, MinIO, …); `done/` and `rejected/` are prefixes under it"},
+		{Name: "endpoint", Kind: spec.String, Default: "https://s3.amazonaws.com", Doc: "with `url`: the store's address, `https://HOST[:PORT]` (or `http://` to a loopback address, or anywhere with `insecure: true`)"},
+		{Name: "region", Kind: spec.String, Doc: "with `url`: the bucket's region (empty: asked of the store)"},
+		{Name: "access_key_env", Kind: spec.String, Default: "AWS_ACCESS_KEY_ID", Doc: "with `url`: the environment variable holding the access key; when it and `secret_key_env` are unset, `~/.aws/credentials` or the instance's role is used"},
+		{Name: "secret_key_env", Kind: spec.String, Default: "AWS_SECRET_ACCESS_KEY", Doc: "with `url`: the environment variable holding the secret key (`$AWS_SESSION_TOKEN` is sent too when set)"},
+		{Name: "path_style", Kind: spec.Bool, Default: "false", Doc: "with `url`: address the bucket as `ENDPOINT/BUCKET` rather than `BUCKET.ENDPOINT` (some stores need it; MinIO works either way)"},
+		{Name: "insecure", Kind: spec.Bool, Default: "false", Doc: "with `url`: allow a plain-http endpoint on another host"},
+		{Name: "spool_dir", Kind: spec.String, Doc: "with `url`: where the local copy of the file being read is kept, relative to the pipeline directory (empty: the system's temporary directory); it needs room for the largest file"},
 		{Name: "pattern", Kind: spec.String, Default: "*", Doc: "a glob: only files whose names match are taken, e.g. `orders-*.csv`"},
 		{Name: "format", Kind: spec.Enum, Enum: []string{"auto", "csv", "ndjson", "json", "parquet"}, Default: "auto",
 			Doc: "how files are encoded; `auto` goes by the extension: `.csv`, `.tsv`, `.ndjson`, `.jsonl`, `.json`, `.parquet`"},
@@ -125,7 +141,8 @@ func init() { connect.RegisterSource(Spec, New) }
 // Source watches one directory.
 type Source struct {
 	env          connect.Env
-	dir          string
+	store        store
+	where        string // the directory or s3:// URL, for logs
 	pattern      string
 	format       string
 	stable       bool
@@ -171,11 +188,29 @@ func New(v spec.Values, env connect.Env) (connect.Source, error) {
 	if s.env.Logger == nil {
 		s.env.Logger = slog.Default()
 	}
-	s.dir = v.String("dir")
-	if !filepath.IsAbs(s.dir) {
-		s.dir = filepath.Join(env.Dir, s.dir)
+	if u := v.String("url"); u != "" {
+		if d := v.String("dir"); d != "inbox" {
+			return nil, fmt.Errorf("source %s: set dir (a directory) or url (an object-store prefix), not both", env.Name)
+		}
+		spool := v.String("spool_dir")
+		if spool != "" && !filepath.IsAbs(spool) {
+			spool = filepath.Join(env.Dir, spool)
+		}
+		st, err := newS3Store(s3Config{url: u, endpoint: v.String("endpoint"), region: v.String("region"),
+			accessKeyEnv: v.String("access_key_env"), secretEnv: v.String("secret_key_env"), spool: spool,
+			pathStyle: v.Bool("path_style"), allowInsecure: v.Bool("insecure")})
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %v", env.Name, err)
+		}
+		s.store, s.where = st, st.where("", "")
+	} else {
+		dir := v.String("dir")
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(env.Dir, dir)
+		}
+		s.store, s.where = dirStore{dir}, dir
 	}
-	s.env.Logger = s.env.Logger.With("source", env.Name, "dir", s.dir)
+	s.env.Logger = s.env.Logger.With("source", env.Name, "inbox", s.where)
 	if _, err := filepath.Match(s.pattern, "x"); err != nil {
 		return nil, fmt.Errorf("source %s: pattern %q is not a valid glob: %v (e.g. \"*.csv\")", env.Name, s.pattern, err)
 	}
@@ -199,10 +234,21 @@ func New(v spec.Values, env connect.Env) (connect.Source, error) {
 // Run watches the directory until ctx ends.
 func (s *Source) Run(ctx context.Context) error {
 	defer s.pending.Wait()
-	for _, d := range []string{s.dir, filepath.Join(s.dir, "done"), filepath.Join(s.dir, "rejected")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("source %s: cannot make the directory %s: %w", s.env.Name, d, err)
+	// An inbox that cannot be used yet (a store that is down, a bucket
+	// not made yet, a directory without permission) is retried: the
+	// source comes up when it can.
+	for backoff := time.Duration(0); ; {
+		err := s.store.prepare(ctx)
+		if err == nil {
+			break
 		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		backoff = connect.Backoff(backoff, time.Second, time.Minute)
+		s.retried()
+		s.env.Logger.Warn("inbox source cannot use its inbox; retrying", "err", err, "retry_in", backoff)
+		connect.Sleep(ctx, backoff)
 	}
 	s.env.Logger.Info("inbox source watching")
 	t := time.NewTicker(s.poll)
@@ -234,10 +280,10 @@ func ignored(name string) bool {
 // scan lists the directory once and processes every file that is ready,
 // oldest first.
 func (s *Source) scan(ctx context.Context) {
-	entries, err := os.ReadDir(s.dir)
+	entries, err := s.store.list(ctx)
 	if err != nil {
 		s.retried()
-		s.env.Logger.Warn("inbox source cannot list its directory; retrying", "err", err)
+		s.env.Logger.Warn("inbox source cannot list its inbox; retrying", "err", err)
 		return
 	}
 	now := time.Now()
@@ -248,25 +294,21 @@ func (s *Source) scan(ctx context.Context) {
 	var todo []ready
 	present := map[string]bool{}
 	for _, e := range entries {
-		name := e.Name()
-		if !e.Type().IsRegular() || ignored(name) {
+		name := e.name
+		if ignored(name) {
 			continue
 		}
 		if ok, _ := filepath.Match(s.pattern, name); !ok {
 			continue
 		}
-		info, err := e.Info()
-		if err != nil {
-			continue // gone since the listing
-		}
 		present[name] = true
 		c := s.seen[name]
-		if c == nil || c.size != info.Size() || !c.mtime.Equal(info.ModTime()) {
+		if c == nil || c.size != e.size || !c.mtime.Equal(e.mtime) {
 			if c == nil {
 				c = &candidate{first: now}
 				s.seen[name] = c
 			}
-			c.size, c.mtime, c.since = info.Size(), info.ModTime(), now
+			c.size, c.mtime, c.since = e.size, e.mtime, now
 		}
 		if s.stable && now.Sub(c.since) < s.stableFor {
 			continue
@@ -352,25 +394,21 @@ func (s *Source) put(hash string, p position) wlog.Put {
 // take processes one ready file. An error is transient: the file stays and
 // is retried.
 func (s *Source) take(ctx context.Context, name string, c *candidate) error {
-	path := filepath.Join(s.dir, name)
-	f, err := os.Open(path)
+	f, info, release, err := s.store.fetch(ctx, "", name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // moved away
 	}
 	if err != nil {
 		return err
 	}
+	defer release()
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("cannot read %s: %w", path, err)
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, info.size)); err != nil {
+		return fmt.Errorf("cannot read %s: %w", s.store.where("", name), err)
 	}
 	hash := hex.EncodeToString(h.Sum(nil))
-	me := position{File: name, Size: info.Size(), MTime: info.ModTime().UnixNano()}
+	me := position{File: name, Size: info.size, MTime: info.mtime.UnixNano()}
 
 	v, found, err := s.env.Meta.Get(s.key(hash))
 	if err != nil {
@@ -385,16 +423,16 @@ func (s *Source) take(ctx context.Context, name string, c *candidate) error {
 		switch {
 		case stored.State == "done" && sameFile: // taken; the move did not happen before a crash
 			if cur, ok, err := s.current(); s.snapshot && err == nil && ok && cur.SHA256 == hash {
-				s.report(cur, path)
+				s.report(ctx, cur, f, name)
 			}
-			return s.move(name, "done", hash)
+			return s.move(ctx, name, "done", hash)
 		case stored.State == "done":
 			s.env.Logger.Warn("inbox source: this content was ingested before; not ingesting it again",
 				"file", name, "ingested_as", stored.File, "ingested_at", stored.At, "sha256", hash)
 			s.finished("duplicate")
-			return s.move(name, "done", hash)
+			return s.move(ctx, name, "done", hash)
 		case stored.State == "rejected" && sameFile:
-			return s.move(name, "rejected", hash)
+			return s.move(ctx, name, "rejected", hash)
 		}
 	}
 
@@ -406,7 +444,7 @@ func (s *Source) take(ctx context.Context, name string, c *candidate) error {
 		me.State, me.Next, me.Line, me.Rows, me.Start = stored.State, stored.Next, stored.Line, stored.Rows, stored.Start
 	} else {
 		// A new file (or a rejected one delivered again): check it whole.
-		sum, present, err := s.sidecar(name)
+		sum, present, err := s.sidecar(ctx, name)
 		switch {
 		case err != nil:
 			return reject("checksum", err.Error())
@@ -419,7 +457,7 @@ func (s *Source) take(ctx context.Context, name string, c *candidate) error {
 			return reject("checksum", fmt.Sprintf("no %s.sha256 arrived within %s of the file (checksum: required): deliver the sidecar first, then the file", name, s.sidecarWait))
 		}
 	}
-	r, err := s.reader(f, name, info.Size())
+	r, err := s.reader(f, name, info.size)
 	if err != nil {
 		return reject("format", err.Error())
 	}
@@ -436,16 +474,16 @@ func (s *Source) take(ctx context.Context, name string, c *candidate) error {
 			return err
 		}
 	}
-	if err := s.ingest(ctx, r, hash, me); err != nil {
+	if err := s.ingest(ctx, r, hash, me, f); err != nil {
 		return err
 	}
 	s.finished("accepted")
-	return s.move(name, "done", hash)
+	return s.move(ctx, name, "done", hash)
 }
 
 // sidecar reads NAME.sha256 if it is there.
-func (s *Source) sidecar(name string) (sum string, present bool, err error) {
-	b, err := os.ReadFile(filepath.Join(s.dir, name+".sha256"))
+func (s *Source) sidecar(ctx context.Context, name string) (sum string, present bool, err error) {
+	b, err := s.store.read(ctx, "", name+".sha256")
 	if errors.Is(err, os.ErrNotExist) {
 		return "", false, nil
 	}
@@ -464,7 +502,7 @@ func (s *Source) sidecar(name string) (sum string, present bool, err error) {
 
 // ingest sends the file's rows from its position on, a batch at a time,
 // each with the position after it; the last one marks the file done.
-func (s *Source) ingest(ctx context.Context, r fileReader, hash string, pos position) error {
+func (s *Source) ingest(ctx context.Context, r fileReader, hash string, pos position, f *os.File) error {
 	if err := r.seek(pos.Next, pos.Line); err != nil {
 		return err
 	}
@@ -490,7 +528,7 @@ func (s *Source) ingest(ctx context.Context, r fileReader, hash string, pos posi
 		if b.last {
 			s.env.Logger.Info("inbox source ingested a file", "file", pos.File, "rows", pos.Rows, "accepted", acc, "quarantined", quar, "sha256", hash)
 			if s.snapshot {
-				return s.publish(ctx, hash, pos)
+				return s.publish(ctx, hash, pos, f)
 			}
 			return nil
 		}
@@ -512,7 +550,10 @@ func (s *Source) reject(ctx context.Context, f *os.File, name, hash string, me p
 		return fmt.Errorf("cannot read %s: %w", name, err)
 	}
 	me.State = "rejected"
-	moved := s.target(name, "rejected", hash)
+	moved, err := s.target(ctx, name, "rejected", hash)
+	if err != nil {
+		return err
+	}
 	full := fmt.Sprintf("file %s rejected: %s; moved to rejected/%s", name, reason, moved)
 	serving := ""
 	if s.snapshot {
@@ -532,26 +573,29 @@ func (s *Source) reject(ctx context.Context, f *os.File, name, hash string, me p
 	s.env.Logger.Warn("inbox source rejected a file", "file", name, "rule", rule, "reason", reason, "sha256", hash, "serving", serving)
 	s.finished("rejected")
 	note := fmt.Sprintf("%s\nrule: %s\nsha256: %s\nrejected at: %s\nsource: %s, stream: %s\n", full, rule, hash, time.Now().UTC().Format(time.RFC3339), s.env.Name, s.env.Stream)
-	if err := s.move(name, "rejected", hash); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(s.dir, "rejected", moved+".reason"), []byte(note), 0o644); err != nil {
+	// The note and the alert go first: the file leaving the inbox is the
+	// last step (a retry after a crash only moves it).
+	if err := s.store.write(ctx, "rejected", moved+".reason", []byte(note)); err != nil {
 		s.env.Logger.Warn("inbox source cannot write the rejection note", "file", name, "err", err)
 	}
 	s.alert(map[string]any{"source": s.env.Name, "stream": s.env.Stream, "file": name, "rule": rule, "reason": reason,
-		"sha256": hash, "moved_to": filepath.Join(s.dir, "rejected", moved), "serving_snapshot": serving, "at": time.Now().UTC().Format(time.RFC3339)})
-	return nil
+		"sha256": hash, "moved_to": s.store.where("rejected", moved), "serving_snapshot": serving, "at": time.Now().UTC().Format(time.RFC3339)})
+	return s.move(ctx, name, "rejected", hash)
 }
 
 // target picks the name a file gets in done/ or rejected/: its own, or,
 // when an earlier file has it, the name plus a prefix of its hash (and a
 // counter). It depends only on what is there, so after a crash the same
 // file gets the same name.
-func (s *Source) target(name, to, hash string) string {
+func (s *Source) target(ctx context.Context, name, to, hash string) (string, error) {
 	cand := name
 	for i := 0; ; i++ {
-		if _, err := os.Lstat(filepath.Join(s.dir, to, cand)); errors.Is(err, os.ErrNotExist) {
-			return cand
+		there, err := s.store.exists(ctx, to, cand)
+		if err != nil {
+			return "", err
+		}
+		if !there || s.store.same(ctx, name, to, cand) {
+			return cand, nil
 		}
 		cand = name + "." + hash[:12]
 		if i > 0 {
@@ -560,18 +604,20 @@ func (s *Source) target(name, to, hash string) string {
 	}
 }
 
-// move moves a file (and its sidecar) into done/ or rejected/, keeping an
-// earlier file of the same name there.
-func (s *Source) move(name, to, hash string) error {
-	dst := filepath.Join(s.dir, to, s.target(name, to, hash))
-	if err := os.Rename(filepath.Join(s.dir, name), dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+// move moves a file (and its sidecar, first) into done/ or rejected/,
+// keeping an earlier file of the same name there.
+func (s *Source) move(ctx context.Context, name, to, hash string) error {
+	dst, err := s.target(ctx, name, to, hash)
+	if err != nil {
 		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)
 	}
-	side := filepath.Join(s.dir, name+".sha256")
-	if _, err := os.Stat(side); err == nil {
-		if err := os.Rename(side, dst+".sha256"); err != nil {
-			s.env.Logger.Warn("inbox source cannot move a sidecar", "file", side, "err", err)
+	if there, _ := s.store.exists(ctx, "", name+".sha256"); there {
+		if err := s.store.move(ctx, name+".sha256", to, dst+".sha256"); err != nil {
+			s.env.Logger.Warn("inbox source cannot move a sidecar", "file", s.store.where("", name+".sha256"), "err", err)
 		}
+	}
+	if err := s.store.move(ctx, name, to, dst); err != nil {
+		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)
 	}
 	return nil
 }

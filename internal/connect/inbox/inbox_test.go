@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,12 +20,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/minio/minio-go/v7"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/weirhq/weir/internal/connect"
 	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/gate"
 	"github.com/weirhq/weir/internal/log/pebblelog"
+	"github.com/weirhq/weir/internal/s3test"
 	"github.com/weirhq/weir/internal/schema"
 )
 
@@ -33,7 +36,8 @@ const ordersSchema = `{"type":"object","required":["order_id","customer_id","amo
  "amount":{"type":"number","minimum":0},"currency":{"type":["string","null"],"enum":["EUR","USD","GBP",null]},
  "ordered_at":{"type":["string","integer"],"format":"date-time"}}}`
 
-// rig is a real gate over a real Pebble log, and an inbox directory.
+// rig is a real gate over a real Pebble log, and an inbox: a directory,
+// or a bucket in a real MinIO.
 type rig struct {
 	t       testing.TB
 	dir     string // the pipeline directory; the inbox is dir/inbox
@@ -41,6 +45,50 @@ type rig struct {
 	g       *gate.Gate
 	sc      *schema.Schema
 	metrics *connect.Metrics
+	s3      *s3test.Server // nil: the inbox is dir/inbox
+	bucket  string
+}
+
+// eachStore runs a test with the inbox in a directory, then in a bucket
+// of a real S3-compatible server.
+func eachStore(t *testing.T, test func(t *testing.T, mk func(testing.TB) *rig)) {
+	t.Run("dir", func(t *testing.T) { test(t, newRig) })
+	t.Run("s3", func(t *testing.T) {
+		srv := s3test.Start(t)
+		n := 0
+		test(t, func(tb testing.TB) *rig {
+			r := newRig(tb)
+			n++
+			r.s3, r.bucket = srv, fmt.Sprintf("inbox-%d", n)
+			srv.Bucket(r.bucket)
+			return r
+		})
+	})
+}
+
+// values is the spec's defaults with the rig's inbox and some settings
+// changed.
+func (r *rig) values(over map[string]any) spec.Values {
+	v := values(r.t, over)
+	if r.s3 != nil {
+		v["url"] = "s3://" + r.bucket + "/in/"
+		v["endpoint"] = r.s3.Endpoint
+	}
+	return v
+}
+
+// put writes a file into the inbox as it is (no temporary name).
+func (r *rig) put(name, content string) {
+	r.t.Helper()
+	if r.s3 != nil {
+		if _, err := r.s3.Client.PutObject(context.Background(), r.bucket, "in/"+name, strings.NewReader(content), int64(len(content)), minio.PutObjectOptions{}); err != nil {
+			r.t.Fatal(err)
+		}
+		return
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "inbox", name), []byte(content), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 func newRig(t testing.TB) *rig {
@@ -98,6 +146,10 @@ func values(t testing.TB, over map[string]any) spec.Values {
 // a rename.
 func (r *rig) write(name, content string) {
 	r.t.Helper()
+	if r.s3 != nil { // an upload appears whole when it completes
+		r.put(name, content)
+		return
+	}
 	tmp := filepath.Join(r.dir, "inbox", "."+name+".tmp")
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
 		r.t.Fatal(err)
@@ -109,8 +161,16 @@ func (r *rig) write(name, content string) {
 
 // pending lists the files still waiting in the inbox.
 func (r *rig) pending() []string {
-	entries, _ := os.ReadDir(filepath.Join(r.dir, "inbox"))
 	var out []string
+	if r.s3 != nil {
+		for o := range r.s3.Client.ListObjects(context.Background(), r.bucket, minio.ListObjectsOptions{Prefix: "in/"}) {
+			if name := strings.TrimPrefix(o.Key, "in/"); o.Err == nil && !strings.Contains(name, "/") && !ignored(name) {
+				out = append(out, name)
+			}
+		}
+		return out
+	}
+	entries, _ := os.ReadDir(filepath.Join(r.dir, "inbox"))
 	for _, e := range entries {
 		if e.Type().IsRegular() && !ignored(e.Name()) {
 			out = append(out, e.Name())
@@ -129,7 +189,7 @@ func (r *rig) run(over map[string]any, ing connect.Ingester, cancel context.Canc
 	if ctx == nil {
 		ctx, cancel = context.WithCancel(context.Background())
 	}
-	src, err := New(values(r.t, over), r.env(ing))
+	src, err := New(r.values(over), r.env(ing))
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -200,6 +260,10 @@ func (r *rig) quarantine() []gate.QuarantineRecord {
 }
 
 func (r *rig) exists(rel string) bool {
+	if r.s3 != nil {
+		_, err := r.s3.Client.StatObject(context.Background(), r.bucket, "in/"+rel, minio.StatObjectOptions{})
+		return err == nil
+	}
 	_, err := os.Stat(filepath.Join(r.dir, "inbox", rel))
 	return err == nil
 }
@@ -209,7 +273,9 @@ const header = "order_id,customer_id,amount,currency,ordered_at\n"
 // A sound CSV file: valid CSV in all its forms is accepted; bad values and
 // rows with the wrong number of fields are quarantined with file, line and
 // the row as written; the file moves to done/.
-func TestCSVRows(t *testing.T) {
+func TestCSVRows(t *testing.T) { eachStore(t, testCSVRows) }
+
+func testCSVRows(t *testing.T, newRig func(testing.TB) *rig) {
 	r := newRig(t)
 	body := "\xef\xbb\xbf" + strings.ReplaceAll(header, "\n", "\r\n") +
 		"o1,c1,12.50,EUR,2026-12-01T10:00:00Z\r\n" +
@@ -262,7 +328,9 @@ func TestCSVRows(t *testing.T) {
 
 // Structural problems reject the whole file: nothing of it is ingested, it
 // moves to rejected/ with a note, and one quarantine record says why.
-func TestRejectedFiles(t *testing.T) {
+func TestRejectedFiles(t *testing.T) { eachStore(t, testRejectedFiles) }
+
+func testRejectedFiles(t *testing.T, newRig func(testing.TB) *rig) {
 	row := "o1,c1,1,EUR,2026-12-01T10:00:00Z\n"
 	lenient := false // final_newline: false
 	f := func(name, body string, sidecar, rule, reason string) {
@@ -276,7 +344,7 @@ func TestRejectedFiles(t *testing.T) {
 		}))
 		defer srv.Close()
 		if sidecar != "" {
-			os.WriteFile(filepath.Join(r.dir, "inbox", name+".sha256"), []byte(sidecar), 0o644)
+			r.put(name+".sha256", sidecar)
 		}
 		r.write(name, body)
 		if err := r.run(map[string]any{"webhook": srv.URL + "/alert", "sidecar_wait": 50 * time.Millisecond, "final_newline": !lenient,
@@ -333,11 +401,13 @@ func TestRejectedFiles(t *testing.T) {
 
 // Checksums that match, NDJSON and JSON files, and a file delivered again
 // under another name, which is not ingested twice.
-func TestChecksumFormatsAndRedelivery(t *testing.T) {
+func TestChecksumFormatsAndRedelivery(t *testing.T) { eachStore(t, testChecksumFormatsAndRedelivery) }
+
+func testChecksumFormatsAndRedelivery(t *testing.T, newRig func(testing.TB) *rig) {
 	r := newRig(t)
 	csv := header + "o1,c1,1,EUR,2026-12-01T10:00:00Z\no2,c2,2,EUR,2026-12-01T10:00:01Z\n"
 	sum := sha256.Sum256([]byte(csv))
-	os.WriteFile(filepath.Join(r.dir, "inbox", "a.csv.sha256"), []byte(hex.EncodeToString(sum[:])+"  a.csv\n"), 0o644)
+	r.put("a.csv.sha256", hex.EncodeToString(sum[:])+"  a.csv\n")
 	r.write("a.csv", csv)
 	r.write("b.ndjson", "\xef\xbb\xbf"+`{"order_id":"o3","customer_id":"c","amount":1,"ordered_at":1795000000000}`+"\r\n\n"+
 		`{"order_id":"o4","customer_id":"c","amount":"x","ordered_at":1795000000000}`+"\n"+
@@ -394,7 +464,9 @@ func (c *crashAfter) Ingest(ctx context.Context, req gate.Request) (gate.Result,
 // A crash after any batch of a file — the last one included, before the
 // file moved — resumes where the durable position says: every row exactly
 // once.
-func TestCrashResumesMidFile(t *testing.T) {
+func TestCrashResumesMidFile(t *testing.T) { eachStore(t, testCrashResumesMidFile) }
+
+func testCrashResumesMidFile(t *testing.T, newRig func(testing.TB) *rig) {
 	const rows = 1000
 	var b strings.Builder
 	b.WriteString(header)
@@ -440,12 +512,14 @@ func TestCrashResumesMidFile(t *testing.T) {
 }
 
 // With ready: stable, a file still growing is not taken.
-func TestStableSize(t *testing.T) {
+func TestStableSize(t *testing.T) { eachStore(t, testStableSize) }
+
+func testStableSize(t *testing.T, newRig func(testing.TB) *rig) {
 	r := newRig(t)
-	path := filepath.Join(r.dir, "inbox", "grow.csv")
-	os.WriteFile(path, []byte(header+"o1,c1,1,EUR,2026-12-01T10:00:00Z\n"), 0o644)
+	body := header + "o1,c1,1,EUR,2026-12-01T10:00:00Z\n"
+	r.put("grow.csv", body)
 	ctx, cancel := context.WithCancel(context.Background())
-	src, err := New(values(t, map[string]any{"ready": "stable", "stable_for": 300 * time.Millisecond}),
+	src, err := New(r.values(map[string]any{"ready": "stable", "stable_for": 1500 * time.Millisecond}),
 		connect.Env{Name: "drop", Stream: "orders", Gate: r.g, Meta: r.l, Dir: r.dir, Schema: r.sc})
 	if err != nil {
 		t.Fatal(err)
@@ -454,10 +528,9 @@ func TestStableSize(t *testing.T) {
 	wg.Add(1)
 	go func() { defer wg.Done(); src.Run(ctx) }()
 	for i := 2; i <= 5; i++ { // keep writing, faster than stable_for
-		time.Sleep(100 * time.Millisecond)
-		fh, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-		fmt.Fprintf(fh, "o%d,c,1,EUR,2026-12-01T10:00:00Z\n", i)
-		fh.Close()
+		time.Sleep(300 * time.Millisecond)
+		body += fmt.Sprintf("o%d,c,1,EUR,2026-12-01T10:00:00Z\n", i)
+		r.put("grow.csv", body)
 		if len(r.orderIDs()) != 0 {
 			t.Fatal("a growing file was taken")
 		}
@@ -500,7 +573,9 @@ func BenchmarkCSVFile(b *testing.B) {
 // A snapshot becomes current only when all of it is durable; a crash
 // between its last batch and its publication publishes it on restart with
 // the range of exactly its rows.
-func TestSnapshotPublishedAfterCrash(t *testing.T) {
+func TestSnapshotPublishedAfterCrash(t *testing.T) { eachStore(t, testSnapshotPublishedAfterCrash) }
+
+func testSnapshotPublishedAfterCrash(t *testing.T, newRig func(testing.TB) *rig) {
 	for _, crashAt := range []int64{1, 3, 4} { // 250 rows in batches of 100: 3 row batches, then the publication
 		t.Run(strconv.FormatInt(crashAt, 10), func(t *testing.T) {
 			r := newRig(t)
@@ -517,7 +592,7 @@ func TestSnapshotPublishedAfterCrash(t *testing.T) {
 			if crash.calls.Load() != crashAt {
 				t.Fatalf("%d ingests before the crash, want %d", crash.calls.Load(), crashAt)
 			}
-			src, _ := New(values(t, over), r.env(r.g))
+			src, _ := New(r.values(over), r.env(r.g))
 			if _, ok, _ := src.(*Source).current(); ok && crashAt < 4 {
 				t.Fatal("a snapshot was published before all its rows were durable")
 			}
@@ -537,4 +612,143 @@ func TestSnapshotPublishedAfterCrash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// halfMove is an S3 inbox whose moves stop after the copy, as a crash
+// between the copy and the delete would.
+type halfMove struct {
+	*s3Store
+	cancel context.CancelFunc
+}
+
+func (h halfMove) move(ctx context.Context, name, folder, dst string) error {
+	if strings.HasSuffix(name, ".sha256") {
+		return h.s3Store.move(ctx, name, folder, dst)
+	}
+	if _, err := h.copy(ctx, name, folder, dst); err != nil {
+		return err
+	}
+	h.cancel()
+	return context.Canceled
+}
+
+// A crash in the middle of an S3 move (copied to done/, not yet deleted)
+// finishes the move on restart: one copy in done/ under the file's name,
+// its rows once.
+func TestS3MoveCutShort(t *testing.T) {
+	srv := s3test.Start(t)
+	for _, ready := range []string{"rename", "stable"} {
+		t.Run(ready, func(t *testing.T) {
+			r := newRig(t)
+			r.s3, r.bucket = srv, "cut-"+ready
+			srv.Bucket(r.bucket)
+			csv := header + "o1,c1,1,EUR,2026-12-01T10:00:00Z\no2,c2,2,EUR,2026-12-01T10:00:01Z\n"
+			sum := sha256.Sum256([]byte(csv))
+			r.put("a.csv.sha256", hex.EncodeToString(sum[:])+"  a.csv\n")
+			r.put("a.csv", csv)
+			over := map[string]any{"ready": ready, "stable_for": 50 * time.Millisecond}
+			ctx, cancel := context.WithCancel(context.Background())
+			src, err := New(r.values(over), r.env(r.g))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src.(*Source).store = halfMove{src.(*Source).store.(*s3Store), cancel}
+			src.Run(ctx)
+			if !r.exists("done/a.csv") || !r.exists("a.csv") {
+				t.Fatalf("the cut move did not leave the file in both places (pending %v)", r.pending())
+			}
+			if err := r.run(over, nil, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			var done []string
+			for o := range srv.Client.ListObjects(context.Background(), r.bucket, minio.ListObjectsOptions{Prefix: "in/done/"}) {
+				done = append(done, strings.TrimPrefix(o.Key, "in/done/"))
+			}
+			if !slices.Equal(done, []string{"a.csv", "a.csv.sha256"}) {
+				t.Errorf("done/ holds %v, want a.csv and its sidecar", done)
+			}
+			if ids := r.orderIDs(); len(ids) != 2 || ids["o1"] != 1 || ids["o2"] != 1 {
+				t.Errorf("log %v, want o1 and o2 once", ids)
+			}
+		})
+	}
+}
+
+// Object-store settings that cannot work are refused with the fix.
+func TestS3SettingsRefused(t *testing.T) {
+	r := newRig(t)
+	f := func(over map[string]any, env map[string]string, want string) {
+		t.Helper()
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		_, err := New(values(t, over), r.env(r.g))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: error %v, want %q", over, err, want)
+		}
+	}
+	f(map[string]any{"url": "s3:/bucket"}, nil, "url must look like s3://BUCKET/PREFIX/")
+	f(map[string]any{"url": "gs://bucket/x"}, nil, "url must look like s3://BUCKET/PREFIX/")
+	f(map[string]any{"url": "s3://b/x", "dir": "drops"}, nil, "set dir (a directory) or url (an object-store prefix), not both")
+	f(map[string]any{"url": "s3://b/x", "endpoint": "minio:9000"}, nil, "endpoint must be http://HOST:PORT or https://HOST")
+	f(map[string]any{"url": "s3://b/x", "endpoint": "http://minio.internal:9000"}, nil, "plain http to another host")
+	f(map[string]any{"url": "s3://b/x"}, map[string]string{"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": ""}, "only one of $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY is set")
+}
+
+// A bucket that is not there yet is named in a log line, and retried: the
+// source starts once it is made.
+func TestS3MissingBucket(t *testing.T) {
+	srv := s3test.Start(t)
+	r := newRig(t)
+	r.s3, r.bucket = srv, "later"
+	var logs syncBuffer
+	env := r.env(r.g)
+	env.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	src, err := New(r.values(nil), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "bucket later does not exist: create it, or fix url") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line names the missing bucket: %s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv.Bucket("later")
+	r.write("a.csv", header+"o1,c1,1,EUR,2026-12-01T10:00:00Z\n")
+	for len(r.pending()) > 0 {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatal("the file was not taken after the bucket was made")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ids := r.orderIDs(); ids["o1"] != 1 {
+		t.Fatalf("log %v, want o1", ids)
+	}
+}
+
+// syncBuffer is a log destination tests can read while it is written.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

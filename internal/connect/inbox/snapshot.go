@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -34,7 +33,7 @@ func (s *Source) current() (connect.Snapshot, bool, error) {
 // publish makes a fully ingested file the current snapshot: its position
 // done and the snapshot record (the log range of its rows) in one write,
 // after every batch of it is durable. Then it writes the diff report.
-func (s *Source) publish(ctx context.Context, hash string, pos position) error {
+func (s *Source) publish(ctx context.Context, hash string, pos position, f *os.File) error {
 	prev, hadPrev, err := s.current()
 	if err != nil {
 		return err
@@ -43,7 +42,11 @@ func (s *Source) publish(ctx context.Context, hash string, pos position) error {
 	if err != nil {
 		return err
 	}
-	snap := connect.Snapshot{File: s.target(pos.File, "done", hash), SHA256: hash, Rows: pos.Rows, Start: pos.Start, End: end,
+	done, err := s.target(ctx, pos.File, "done", hash)
+	if err != nil {
+		return err
+	}
+	snap := connect.Snapshot{File: done, SHA256: hash, Rows: pos.Rows, Start: pos.Start, End: end,
 		At: time.Now().UTC().Format(time.RFC3339)}
 	if hadPrev {
 		snap.Previous = prev.File
@@ -55,29 +58,25 @@ func (s *Source) publish(ctx context.Context, hash string, pos position) error {
 	if _, err := s.send(ctx, req); err != nil {
 		return err
 	}
-	s.report(snap, filepath.Join(s.dir, pos.File))
+	s.report(ctx, snap, f, pos.File)
 	return nil
 }
 
-// report writes done/NAME.diff.json for a published snapshot whose file
-// is at path, unless it is there already.
-func (s *Source) report(snap connect.Snapshot, path string) {
-	out := filepath.Join(s.dir, "done", snap.File+".diff.json")
-	if _, err := os.Stat(out); err == nil {
+// report writes done/NAME.diff.json for a published snapshot (its content
+// in f, named name in the inbox), unless it is there already.
+func (s *Source) report(ctx context.Context, snap connect.Snapshot, f *os.File, name string) {
+	out := snap.File + ".diff.json"
+	if there, err := s.store.exists(ctx, "done", out); err != nil || there {
 		return
 	}
-	prevPath := ""
-	if snap.Previous != "" {
-		prevPath = filepath.Join(s.dir, "done", snap.Previous)
-	}
-	r, err := s.diff(prevPath, path)
+	r, err := s.diff(ctx, snap.Previous, f, name)
 	if err != nil {
 		s.env.Logger.Warn("inbox source cannot diff the snapshot against the previous one", "file", snap.File, "previous", snap.Previous, "err", err)
 		return
 	}
 	r.File, r.Previous, r.SHA256, r.At = snap.File, snap.Previous, snap.SHA256, snap.At
 	b, _ := json.MarshalIndent(r, "", "  ")
-	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+	if err := s.store.write(ctx, "done", out, append(b, '\n')); err != nil {
 		s.env.Logger.Warn("inbox source cannot write the diff report", "file", snap.File, "err", err)
 	}
 	s.env.Logger.Info("inbox source published a snapshot", "file", snap.File, "previous", snap.Previous, "rows", r.Rows,
@@ -121,21 +120,28 @@ type keyedRow struct {
 	key  string
 }
 
-// diff compares the snapshot in path with the one in prevPath ("" for
+// diff compares the snapshot in f with the previous one, done/prev ("" for
 // none).
-func (s *Source) diff(prevPath, path string) (*diffReport, error) {
-	cur, err := s.load(path)
+func (s *Source) diff(ctx context.Context, prev string, f *os.File, name string) (*diffReport, error) {
+	cur, err := s.load(f, name)
 	if err != nil {
 		return nil, err
 	}
 	r := &diffReport{Rows: cur.valid, DuplicateKeys: cur.dups}
-	var prev *keyed
-	if prevPath != "" {
-		if prev, err = s.load(prevPath); err != nil {
+	var old *keyed
+	if prev != "" {
+		pf, _, release, err := s.store.fetch(ctx, "done", prev)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the previous snapshot: %w", err)
+		}
+		old, err = s.load(pf, prev)
+		pf.Close()
+		release()
+		if err != nil {
 			return nil, fmt.Errorf("cannot read the previous snapshot: %w", err)
 		}
 	} else {
-		prev = &keyed{rows: map[uint64]keyedRow{}, columns: cur.columns}
+		old = &keyed{rows: map[uint64]keyedRow{}, columns: cur.columns}
 	}
 	example := func(list *[]string, key string) {
 		if len(*list) < maxExamples {
@@ -143,7 +149,7 @@ func (s *Source) diff(prevPath, path string) (*diffReport, error) {
 		}
 	}
 	for k, row := range cur.rows {
-		old, ok := prev.rows[k]
+		old, ok := old.rows[k]
 		switch {
 		case !ok:
 			r.Added++
@@ -155,7 +161,7 @@ func (s *Source) diff(prevPath, path string) (*diffReport, error) {
 			r.Unchanged++
 		}
 	}
-	for k, row := range prev.rows {
+	for k, row := range old.rows {
 		if _, ok := cur.rows[k]; !ok {
 			r.Removed++
 			example(&r.Examples.Removed, row.key)
@@ -165,11 +171,11 @@ func (s *Source) diff(prevPath, path string) (*diffReport, error) {
 		slices.Sort(l)
 	}
 	for _, c := range cur.columns {
-		if !slices.Contains(prev.columns, c) {
+		if !slices.Contains(old.columns, c) {
 			r.ColumnsAdded = append(r.ColumnsAdded, c)
 		}
 	}
-	for _, c := range prev.columns {
+	for _, c := range old.columns {
 		if !slices.Contains(cur.columns, c) {
 			r.ColumnsRemoved = append(r.ColumnsRemoved, c)
 		}
@@ -179,17 +185,12 @@ func (s *Source) diff(prevPath, path string) (*diffReport, error) {
 
 // load reads a snapshot file's valid rows by key. Rows the schema rejects
 // (quarantined when ingested) are left out.
-func (s *Source) load(path string) (*keyed, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+func (s *Source) load(f *os.File, name string) (*keyed, error) {
 	info, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	rd, err := s.reader(f, filepath.Base(path), info.Size())
+	rd, err := s.reader(f, name, info.Size())
 	if err != nil {
 		return nil, err
 	}

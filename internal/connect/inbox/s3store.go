@@ -1,0 +1,235 @@
+package inbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// s3Store is an inbox under a prefix of an S3-compatible bucket. Its
+// folders are PREFIX, PREFIX/done/ and PREFIX/rejected/. Objects are
+// copied to a local temporary file to be read (the readers seek, and
+// check a file whole before ingesting it); a move is a server-side copy
+// then a delete.
+type s3Store struct {
+	client *minio.Client
+	bucket string
+	prefix string // "" or ending in "/"
+	spool  string // the directory of the local copies; "" for the system's
+}
+
+// S3 settings, from the source's fields.
+type s3Config struct {
+	url, endpoint, region    string
+	accessKeyEnv, secretEnv  string
+	spool                    string
+	pathStyle, allowInsecure bool
+}
+
+// newS3Store parses s3://BUCKET/PREFIX and connects (lazily: the first
+// request goes out in prepare).
+func newS3Store(c s3Config) (*s3Store, error) {
+	u, err := url.Parse(c.url)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return nil, fmt.Errorf("url must look like s3://BUCKET/PREFIX/, got %q", c.url)
+	}
+	prefix := strings.TrimPrefix(u.Path, "/")
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	ep, err := url.Parse(c.endpoint)
+	if err != nil || (ep.Scheme != "http" && ep.Scheme != "https") || ep.Host == "" || (ep.Path != "" && ep.Path != "/") {
+		return nil, fmt.Errorf("endpoint must be http://HOST:PORT or https://HOST, with no path, got %q", c.endpoint)
+	}
+	if ep.Scheme == "http" && !c.allowInsecure && !isLoopback(ep.Hostname()) {
+		return nil, fmt.Errorf("endpoint %s is plain http to another host: the keys and the files would cross the network unencrypted; use https, or set insecure: true", c.endpoint)
+	}
+	var creds *credentials.Credentials
+	if id, secret := os.Getenv(c.accessKeyEnv), os.Getenv(c.secretEnv); id != "" || secret != "" {
+		if id == "" || secret == "" {
+			return nil, fmt.Errorf("only one of $%s and $%s is set: set both (the access key and its secret), or neither to use the instance's role", c.accessKeyEnv, c.secretEnv)
+		}
+		creds = credentials.NewStaticV4(id, secret, os.Getenv("AWS_SESSION_TOKEN"))
+	} else {
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.FileAWSCredentials{}, &credentials.IAM{}})
+	}
+	lookup := minio.BucketLookupAuto
+	if c.pathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	cl, err := minio.New(ep.Host, &minio.Options{Creds: creds, Secure: ep.Scheme == "https", Region: c.region, BucketLookup: lookup})
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s: %v", c.endpoint, err)
+	}
+	return &s3Store{client: cl, bucket: u.Host, prefix: prefix, spool: c.spool}, nil
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
+}
+
+func (s *s3Store) key(folder, name string) string {
+	if folder == "" {
+		return s.prefix + name
+	}
+	return s.prefix + folder + "/" + name
+}
+
+func (s *s3Store) where(folder, name string) string {
+	return "s3://" + s.bucket + "/" + s.key(folder, name)
+}
+
+// notFound maps a missing object to os.ErrNotExist.
+func notFound(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch minio.ToErrorResponse(err).Code {
+	case "NoSuchKey", "NotFound":
+		return fmt.Errorf("%w: %v", os.ErrNotExist, err)
+	}
+	return err
+}
+
+func (s *s3Store) prepare(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("cannot reach bucket %s: %w (check endpoint, region and the keys)", s.bucket, err)
+	}
+	if !ok {
+		return fmt.Errorf("bucket %s does not exist: create it, or fix url", s.bucket)
+	}
+	return nil
+}
+
+func (s *s3Store) list(ctx context.Context) ([]object, error) {
+	var out []object
+	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix}) {
+		if o.Err != nil {
+			return nil, o.Err
+		}
+		name := strings.TrimPrefix(o.Key, s.prefix)
+		if name == "" || strings.Contains(name, "/") { // a folder (done/, rejected/, others)
+			continue
+		}
+		out = append(out, object{name: name, size: o.Size, mtime: o.LastModified})
+	}
+	return out, nil
+}
+
+func (s *s3Store) fetch(ctx context.Context, folder, name string) (*os.File, object, func(), error) {
+	o, err := s.client.GetObject(ctx, s.bucket, s.key(folder, name), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, object{}, nil, notFound(err)
+	}
+	defer o.Close()
+	info, err := o.Stat()
+	if err != nil {
+		return nil, object{}, nil, notFound(err)
+	}
+	f, err := os.CreateTemp(s.spool, "weir-inbox-*")
+	if err != nil {
+		return nil, object{}, nil, fmt.Errorf("cannot make a local copy of %s: %w", s.where(folder, name), err)
+	}
+	release := func() { os.Remove(f.Name()) }
+	if _, err := io.Copy(f, o); err != nil {
+		f.Close()
+		release()
+		return nil, object{}, nil, fmt.Errorf("cannot copy %s here: %w", s.where(folder, name), notFound(err))
+	}
+	return f, object{name: name, size: info.Size, mtime: info.LastModified}, release, nil
+}
+
+func (s *s3Store) read(ctx context.Context, folder, name string) ([]byte, error) {
+	o, err := s.client.GetObject(ctx, s.bucket, s.key(folder, name), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, notFound(err)
+	}
+	defer o.Close()
+	b, err := io.ReadAll(o)
+	return b, notFound(err)
+}
+
+func (s *s3Store) exists(ctx context.Context, folder, name string) (bool, error) {
+	_, err := s.client.StatObject(ctx, s.bucket, s.key(folder, name), minio.StatObjectOptions{})
+	if err = notFound(err); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// move copies the object (only if it is still the one stat saw) and
+// deletes the original. A crash between the two leaves both; the copy
+// carries the original's ETag, so the next attempt sees it was made
+// (same) and only deletes.
+func (s *s3Store) move(ctx context.Context, name, folder, dst string) error {
+	src, err := s.copy(ctx, name, folder, dst)
+	if err != nil || src == nil {
+		return err
+	}
+	return s.client.RemoveObject(ctx, s.bucket, src.Key, minio.RemoveObjectOptions{})
+}
+
+// copy is move's first half: it returns the original (nil when it is
+// gone) once folder/dst holds a copy of it.
+func (s *s3Store) copy(ctx context.Context, name, folder, dst string) (*minio.ObjectInfo, error) {
+	src, err := s.client.StatObject(ctx, s.bucket, s.key("", name), minio.StatObjectOptions{})
+	if err = notFound(err); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if !s.copied(ctx, src, folder, dst) {
+		_, err = s.client.ComposeObject(ctx,
+			minio.CopyDestOptions{Bucket: s.bucket, Object: s.key(folder, dst),
+				UserMetadata: map[string]string{copiedFrom: src.ETag}, ReplaceMetadata: true},
+			minio.CopySrcOptions{Bucket: s.bucket, Object: src.Key, MatchETag: src.ETag})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &src, nil
+}
+
+// copiedFrom is the user metadata a moved object carries: the ETag of the
+// object it was copied from.
+const copiedFrom = "Weir-Copied-From"
+
+// copied reports whether folder/dst is already a copy of src.
+func (s *s3Store) copied(ctx context.Context, src minio.ObjectInfo, folder, dst string) bool {
+	d, err := s.client.StatObject(ctx, s.bucket, s.key(folder, dst), minio.StatObjectOptions{})
+	if err != nil {
+		return false
+	}
+	for k, v := range d.UserMetadata {
+		if strings.EqualFold(k, copiedFrom) && v == src.ETag && d.Size == src.Size {
+			return true
+		}
+	}
+	return false
+}
+
+// same is copied for a name in the inbox: used to pick the name a file
+// keeps in done/ when a crash left a copy there before.
+func (s *s3Store) same(ctx context.Context, name, folder, dst string) bool {
+	src, err := s.client.StatObject(ctx, s.bucket, s.key("", name), minio.StatObjectOptions{})
+	return err == nil && s.copied(ctx, src, folder, dst)
+}
+
+func (s *s3Store) write(ctx context.Context, folder, name string, b []byte) error {
+	ct := "text/plain; charset=utf-8"
+	if strings.HasSuffix(name, ".json") {
+		ct = "application/json"
+	}
+	_, err := s.client.PutObject(ctx, s.bucket, s.key(folder, name), bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{ContentType: ct})
+	return err
+}
