@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/avrowire"
 	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/gate"
 	wlog "github.com/weirhq/weir/internal/log"
@@ -28,9 +29,19 @@ import (
 var Spec = &spec.Spec{
 	Type:    "kafka",
 	Summary: "Reads a Kafka topic (any Kafka-compatible cluster) into a stream, exactly once.",
-	Doc: `Each record's value is one event, JSON, validated against the stream's schema like
+	Doc: `Each record's value is one event, validated against the stream's schema like
 an HTTP event; a value that fails goes to the quarantine with the reason, its
-original bytes and its origin (topic, partition and offset). The source reads every partition of the topic,
+original bytes and its origin (topic, partition and offset). Values are JSON,
+or with ` + "`format: avro`" + ` Avro in the Confluent wire format (a zero byte, the
+writer schema's id in ` + "`schema_registry`" + `, the binary record), as Confluent's
+serializers and most Kafka tools write it. Each schema id is fetched from the
+registry once; the record's fields become the event's properties, by name:
+unions take the branch's value, enums their symbol, timestamp and date
+logical types RFC 3339 text, decimals JSON numbers, bytes and fixed base64
+text. A value that is not in the wire format, names a schema id the registry
+does not have, or does not decode goes to the quarantine (rule ` + "`format`" + ` or
+` + "`schema`" + `); a registry that cannot be reached is retried and holds the
+partition back. The source reads every partition of the topic,
 including partitions added later (checked every 30 s).
 
 The offsets read so far are stored in Weir's own log, in the same atomic batch
@@ -49,7 +60,8 @@ source waits instead of dropping.`,
 	Fields: []spec.Field{
 		{Name: "brokers", Kind: spec.Strings, Required: true, Doc: "seed brokers, `host:port` (a list, or comma-separated)"},
 		{Name: "topic", Kind: spec.String, Required: true, Doc: "the topic to read"},
-		{Name: "format", Kind: spec.Enum, Enum: []string{"json"}, Default: "json", Doc: "how record values are encoded"},
+		{Name: "format", Kind: spec.Enum, Enum: []string{"json", "avro"}, Default: "json", Doc: "how record values are encoded: JSON, or Avro in the Confluent wire format"},
+		{Name: "schema_registry", Kind: spec.String, Doc: "with `format: avro`: the schema registry's base URL (Confluent's REST API), like `http://registry:8081`"},
 		{Name: "start", Kind: spec.Enum, Enum: []string{"earliest", "latest", "timestamp"}, Default: "earliest",
 			Doc: "where to start reading a partition with no stored offset: its first record, its end, or the first record at or after `start_time`"},
 		{Name: "start_time", Kind: spec.String, Doc: "with `start: timestamp`: an RFC 3339 time like `2026-12-01T00:00:00Z`"},
@@ -76,7 +88,8 @@ type Source struct {
 	start    kgo.Offset
 	maxBatch int
 	clientID string
-	group    string // "" for none
+	group    string            // "" for none
+	avro     *avrowire.Decoder // format: avro
 
 	durable   map[int32]int64 // next offsets durable in Weir
 	lostTo    map[int32]int64 // losses already reported, up to this offset
@@ -98,6 +111,16 @@ func New(v spec.Values, env connect.Env) (connect.Source, error) {
 		s.env.Logger = slog.Default()
 	}
 	s.env.Logger = s.env.Logger.With("source", env.Name, "topic", s.topic)
+	if v.String("format") == "avro" {
+		if v.String("schema_registry") == "" {
+			return nil, fmt.Errorf("source %s: format: avro needs schema_registry, the registry's URL (like http://registry:8081)", env.Name)
+		}
+		d, err := avrowire.NewDecoder(v.String("schema_registry"), nil)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %v", env.Name, err)
+		}
+		s.avro = d
+	}
 	switch v.String("start") {
 	case "earliest":
 		s.start = kgo.NewOffset().AtStart()
@@ -271,14 +294,21 @@ func (s *Source) checkLost(ctx context.Context, adm *kadm.Client, stored map[int
 // the gate is overloaded or the stream backlogged: the batch is held, not
 // dropped, and Kafka waits.
 func (s *Source) ingest(ctx context.Context, recs []*kgo.Record) error {
+	origin := func(r *kgo.Record) string {
+		return fmt.Sprintf("topic %s partition %d offset %d", r.Topic, r.Partition, r.Offset)
+	}
 	req := gate.Request{Stream: s.env.Stream, Format: gate.Records, Source: "kafka", Records: make([][]byte, len(recs)),
-		Origin: func(i int) string {
-			return fmt.Sprintf("topic %s partition %d offset %d", recs[i].Topic, recs[i].Partition, recs[i].Offset)
-		}}
+		Origin: func(i int) string { return origin(recs[i]) }}
 	next := map[int32]int64{}
 	for i, r := range recs {
 		req.Records[i] = r.Value
 		next[r.Partition] = r.Offset + 1
+	}
+	if s.avro != nil {
+		var err error
+		if req, err = s.decode(ctx, recs, req, origin); err != nil {
+			return nil // ctx ended while the registry was away: read again after the restart
+		}
 	}
 	for p, off := range next {
 		req.Puts = append(req.Puts, wlog.Put{Key: s.key(p), Value: []byte(strconv.FormatInt(off, 10))})
@@ -294,6 +324,37 @@ func (s *Source) ingest(ctx context.Context, recs []*kgo.Record) error {
 		s.durable[p] = off
 	}
 	return nil
+}
+
+// decode turns the Avro values of a batch into JSON records; those that do
+// not decode become the request's rejects. While the registry cannot be
+// reached it retries, holding the batch; it fails only when ctx ends.
+func (s *Source) decode(ctx context.Context, recs []*kgo.Record, req gate.Request, origin func(*kgo.Record) string) (gate.Request, error) {
+	var buf []byte
+	kept := make([]int, 0, len(recs)) // index in recs of each record kept
+	req.Records = req.Records[:0]
+	var backoff time.Duration
+	for i := 0; i < len(recs); {
+		start := len(buf)
+		var err error
+		buf, err = s.avro.Append(ctx, buf, recs[i].Value)
+		var bad *avrowire.RecordError
+		switch {
+		case err == nil:
+			req.Records = append(req.Records, buf[start:len(buf):len(buf)])
+			kept = append(kept, i)
+		case errors.As(err, &bad):
+			req.Rejects = append(req.Rejects, gate.Reject{Reason: "Avro value " + bad.Reason, Rule: bad.Rule, Raw: recs[i].Value, Origin: origin(recs[i])})
+		default:
+			if backoff = s.wait(ctx, backoff, "cannot read an Avro schema from the registry; retrying", err); ctx.Err() != nil {
+				return req, ctx.Err()
+			}
+			continue
+		}
+		i++
+	}
+	req.Origin = func(j int) string { return origin(recs[kept[j]]) }
+	return req, nil
 }
 
 // report commits the durable offsets to the consumer group, at most once

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/avrowire"
 	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/schema"
 )
@@ -30,6 +31,17 @@ the event as JSON (the stream's columns, timestamps in RFC 3339 UTC), its key
 the ` + "`key`" + ` columns (the stream's key by default; one column as its text, several
 as a JSON array), headers ` + "`weir-stream`" + ` and ` + "`weir-offset`" + ` (` + "`<partition>/<offset>`" + ` in
 Weir's log).
+
+With ` + "`format: avro`" + ` the value is Avro in the Confluent wire format instead, which
+Confluent's deserializers, ksqlDB, Kafka Connect and most tools read. Its schema
+is derived from the stream's: a record named ` + "`record_name`" + ` with one field per
+column (string, long, double, boolean; timestamps long with logical type
+timestamp-micros; a column that may be null or absent a union with null first,
+default null). It is registered under ` + "`subject`" + ` when the sink starts writing a
+stream schema version, so a schema change of the stream registers a new
+version, which the subject's compatibility level must allow (adding an
+optional column is always allowed; the sink stops with the registry's message
+if it is not). A registry that cannot be reached is retried.
 
 Exactly once (` + "`delivery: exactly_once`" + `, the default): records go out in Kafka
 transactions of up to ` + "`max_batch`" + ` records, and each transaction also writes the
@@ -58,6 +70,10 @@ stream's backlog (429 past ` + "`max_backlog`" + `) counts what the sink has not
 		{Name: "max_batch", Kind: spec.Int, Default: "10000", Min: 1, Max: 1_000_000, Doc: "records per transaction at most"},
 		{Name: "linger", Kind: spec.Duration, Default: "100ms", Doc: "how long to wait for more records before a transaction with fewer than max_batch"},
 		{Name: "client_id", Kind: spec.String, Default: "weir", Doc: "the client id brokers see"},
+		{Name: "format", Kind: spec.Enum, Enum: []string{"json", "avro"}, Default: "json", Doc: "how record values are encoded: JSON, or Avro in the Confluent wire format"},
+		{Name: "schema_registry", Kind: spec.String, Doc: "with `format: avro`: the schema registry's base URL (Confluent's REST API), like `http://registry:8081`"},
+		{Name: "subject", Kind: spec.String, Doc: "with `format: avro`: the registry subject the schemas are registered under; default `<topic>-value` (Confluent's topic name strategy)"},
+		{Name: "record_name", Kind: spec.String, Doc: "with `format: avro`: the Avro record's name; default the stream's name"},
 	},
 	Example: `sinks:
   orders_to_kafka:
@@ -81,6 +97,7 @@ type Sink struct {
 	maxBatch  int
 	linger    time.Duration
 	clientID  string
+	avro      *avrowire.Registry // format: avro
 	mu        sync.Mutex
 	committed []int64
 	// fenced: the last session ended with the producer fenced (an epoch
@@ -109,6 +126,26 @@ func NewSink(v spec.Values, env connect.SinkEnv) (connect.Sink, error) {
 	s.env.Logger = s.env.Logger.With("sink", env.Name, "topic", s.topic)
 	if s.txnID == "" {
 		s.txnID = "weir-" + env.Name
+	}
+	if v.String("format") == "avro" {
+		if v.String("schema_registry") == "" {
+			return nil, fmt.Errorf("sink %s: format: avro needs schema_registry, the registry's URL (like http://registry:8081)", env.Name)
+		}
+		subject, name := v.String("subject"), v.String("record_name")
+		if subject == "" {
+			subject = s.topic + "-value"
+		}
+		if name == "" {
+			name = env.Stream
+		}
+		if _, err := avrowire.SchemaFor(name, env.Schema); err != nil {
+			return nil, fmt.Errorf("sink %s: %v", env.Name, err)
+		}
+		reg, err := avrowire.NewRegistry(v.String("schema_registry"), subject, name, nil)
+		if err != nil {
+			return nil, fmt.Errorf("sink %s: %v", env.Name, err)
+		}
+		s.avro = reg
 	}
 	if cols := v.Strings("key"); len(cols) > 0 {
 		s.key = nil
@@ -200,11 +237,18 @@ func (s *Sink) session(ctx context.Context) error {
 	next := slices.Clone(pos)
 	b := outBatch{fill: connect.Batch{Max: s.maxBatch, Linger: s.linger}}
 	for {
-		if err := s.read(next, b.fill.Room(), func(r *kgo.Record) { s.produce(ctx, cl, &b, r) }); err != nil {
+		encErr, err := s.read(ctx, next, b.fill.Room(), func(r *kgo.Record) { s.produce(ctx, cl, &b, r) })
+		if err != nil || encErr != nil {
 			if b.open {
 				abort(cl)
 			}
-			return fmt.Errorf("%w: cannot read stream %q: %v", connect.ErrFatal, s.env.Stream, err)
+			switch {
+			case err != nil:
+				return fmt.Errorf("%w: cannot read stream %q: %v", connect.ErrFatal, s.env.Stream, err)
+			case errors.Is(encErr, avrowire.ErrRefused):
+				return fmt.Errorf("%w: %v", connect.ErrFatal, encErr)
+			}
+			return encErr
 		}
 		if !b.fill.Ready() {
 			if err := b.fill.Wait(ctx, s.env); err != nil {
@@ -344,13 +388,31 @@ func (s *Sink) recover(ctx context.Context) ([]int64, error) {
 }
 
 // read emits up to limit records after next, advancing next past them.
-func (s *Sink) read(next []int64, limit int, emit func(*kgo.Record)) error {
+// An Avro schema the registry does not take (or a registry that cannot be
+// reached) stops the emission at that row and is returned as encErr: the
+// session then ends, and the next one starts again from the committed
+// position.
+func (s *Sink) read(ctx context.Context, next []int64, limit int, emit func(*kgo.Record)) (encErr, err error) {
 	streamHdr := []byte(s.env.Stream)
-	_, err := connect.ReadRows(s.env, next, limit, func(p int, off int64, sc *schema.Schema, vals []schema.Value) {
-		emit(&kgo.Record{Topic: s.topic, Key: s.recordKey(sc, vals), Value: schema.AppendJSON(nil, sc.Columns, vals),
+	_, err = connect.ReadRows(s.env, next, limit, func(p int, off int64, sc *schema.Schema, vals []schema.Value) {
+		if encErr != nil {
+			return
+		}
+		var value []byte
+		if s.avro != nil {
+			enc, err := s.avro.Encoder(ctx, sc)
+			if err != nil {
+				encErr = err
+				return
+			}
+			value = enc.Append(nil, vals)
+		} else {
+			value = schema.AppendJSON(nil, sc.Columns, vals)
+		}
+		emit(&kgo.Record{Topic: s.topic, Key: s.recordKey(sc, vals), Value: value,
 			Headers: []kgo.RecordHeader{{Key: "weir-stream", Value: streamHdr}, {Key: "weir-offset", Value: []byte(strconv.Itoa(p) + "/" + strconv.FormatInt(off, 10))}}})
 	})
-	return err
+	return encErr, err
 }
 
 // recordKey renders the key columns: one string column as its text,
