@@ -75,7 +75,14 @@ source waits instead of dropping.`,
     stream: orders
     brokers: [kafka-1:9092, kafka-2:9092]
     topic: orders
-    start: earliest`,
+    start: earliest
+  payments_from_kafka:      # Avro written by Confluent's serializers
+    type: kafka
+    stream: payments
+    brokers: [kafka-1:9092]
+    topic: payments
+    format: avro
+    schema_registry: http://registry:8081`,
 }
 
 func init() { connect.RegisterSource(Spec, New) }
@@ -330,7 +337,11 @@ func (s *Source) ingest(ctx context.Context, recs []*kgo.Record) error {
 // not decode become the request's rejects. While the registry cannot be
 // reached it retries, holding the batch; it fails only when ctx ends.
 func (s *Source) decode(ctx context.Context, recs []*kgo.Record, req gate.Request, origin func(*kgo.Record) string) (gate.Request, error) {
-	var buf []byte
+	size := 0
+	for _, r := range recs {
+		size += len(r.Value)
+	}
+	buf := make([]byte, 0, 2*size)    // JSON is about twice the Avro
 	kept := make([]int, 0, len(recs)) // index in recs of each record kept
 	req.Records = req.Records[:0]
 	var backoff time.Duration
@@ -354,6 +365,7 @@ func (s *Source) decode(ctx context.Context, recs []*kgo.Record, req gate.Reques
 		i++
 	}
 	req.Origin = func(j int) string { return origin(recs[kept[j]]) }
+	req.Original = func(j int) []byte { return recs[kept[j]].Value } // the quarantine keeps the Avro bytes
 	return req, nil
 }
 

@@ -80,7 +80,14 @@ stream's backlog (429 past ` + "`max_backlog`" + `) counts what the sink has not
     type: kafka
     stream: orders
     brokers: [kafka-1:9092, kafka-2:9092]
-    topic: orders-validated`,
+    topic: orders-validated
+  orders_to_kafka_avro:     # for consumers that read Avro with a registry
+    type: kafka
+    stream: orders
+    brokers: [kafka-1:9092]
+    topic: orders-avro
+    format: avro
+    schema_registry: http://registry:8081   # registers subject orders-avro-value`,
 }
 
 func init() { connect.RegisterSink(SinkSpec, NewSink) }
