@@ -121,6 +121,7 @@ stress: build
 	WEIR_T2_SEEDS=2000 $(GO) test -count=1 -run TestPowerLoss ./internal/gate/
 	WEIR_T3_RUNS=0 $(GO) test -count=1 -run TestErrorSweep ./internal/gate/
 	for i in 1 2 3 4 5 6 7 8 9 10; do WEIR_BIN=$(abspath $(BIN)) $(GO) test -count=1 -run TestCrashRecoveryExactlyOnce ./test/e2e/ || exit 1; done
+	WEIR_MQTT_BURST=60s $(GO) test -count=1 -v -run TestFleetBurst ./internal/connect/mqtt/
 
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/schema/ ./internal/gate/ ./internal/lake/

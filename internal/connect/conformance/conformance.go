@@ -409,6 +409,10 @@ func (h Harness) Metrics() *connect.Metrics { return h.h.metrics }
 func (h Harness) Wait(n int)  { h.h.wait(n) }
 func (h Harness) Check(n int) { h.h.check(n) }
 
+// Tally counts how often each of records 0..n-1 is in the stream and in
+// the quarantine.
+func (h Harness) Tally(n int) (seen, quarantined []int) { return h.h.tally(n) }
+
 // WaitCount waits until the stream and quarantine hold n records.
 func (h Harness) WaitCount(n int) {
 	for {
