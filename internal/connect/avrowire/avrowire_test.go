@@ -2,6 +2,7 @@ package avrowire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math/big"
 	"math/rand/v2"
@@ -38,7 +39,8 @@ const wide = `{"type":"record","name":"Order","namespace":"shop","fields":[
 // independent writer) transcode to the JSON a person would write.
 func TestDecodeMatchesHamba(t *testing.T) {
 	sc := avro.MustParse(wide)
-	p, err := compileProgram(sc)
+	nullable := map[string]schema.Column{"note": {Name: "note", Nullable: true}, "addr": {Name: "addr", Nullable: true}}
+	p, err := compileProgram(sc, nullable)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func TestDecodeMatchesHamba(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := avro.NewReader(nil, 0).Reset(b)
-	got := p.emit(r, nil)
+	got := p.emit(&state{r: r, size: len(b)}, nil)
 	if r.Error != nil {
 		t.Fatal(r.Error)
 	}
@@ -71,9 +73,16 @@ func TestDecodeMatchesHamba(t *testing.T) {
 	}
 	rec["note"], rec["addr"] = nil, nil
 	b, _ = avro.Marshal(sc, rec)
-	got = p.emit(avro.NewReader(nil, 0).Reset(b), nil)
+	got = p.emit(&state{r: avro.NewReader(nil, 0).Reset(b), size: len(b)}, nil)
 	if !bytes.Contains(got, []byte(`"note":null`)) || !bytes.Contains(got, []byte(`"addr":null`)) {
-		t.Fatalf("nulls: %s", got)
+		t.Fatalf("nulls of nullable columns: %s", got)
+	}
+	// A null of a column that is not nullable (or not the stream's) is an
+	// absent value, as an optional column's must be.
+	p, _ = compileProgram(sc, nil)
+	got = p.emit(&state{r: avro.NewReader(nil, 0).Reset(b), size: len(b)}, nil)
+	if bytes.Contains(got, []byte(`"note"`)) || bytes.Contains(got, []byte(`"addr"`)) || !json.Valid(got) {
+		t.Fatalf("nulls of other columns: %s", got)
 	}
 }
 
@@ -149,12 +158,18 @@ func TestEncodeReadByHamba(t *testing.T) {
 // TestBadValues: a value not in the wire format or cut short is a
 // RecordError naming the problem.
 func TestBadValues(t *testing.T) {
-	d := &Decoder{progs: map[uint32]*program{}, r: avro.NewReader(nil, 0)}
-	p, err := compileProgram(avro.MustParse(`{"type":"record","name":"R","fields":[{"name":"a","type":"long"},{"name":"s","type":"string"}]}`))
-	if err != nil {
-		t.Fatal(err)
+	d := &Decoder{progs: map[uint32]*program{}, st: state{r: avro.NewReader(nil, 0)}}
+	add := func(id uint32, js string) {
+		p, err := compileProgram(avro.MustParse(js), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.progs[id] = p
 	}
-	d.progs[7] = p
+	add(7, `{"type":"record","name":"R","fields":[{"name":"a","type":"long"},{"name":"s","type":"string"}]}`)
+	add(8, `{"type":"record","name":"R","fields":[{"name":"a","type":{"type":"array","items":"null"}}]}`)
+	add(9, `{"type":"record","name":"L","fields":[{"name":"next","type":["null","L"]}]}`)
+	add(10, `{"type":"record","name":"T","fields":[{"name":"at","type":{"type":"long","logicalType":"timestamp-nanos"}},{"name":"s","type":"string"}]}`)
 	f := func(v []byte, want string) {
 		t.Helper()
 		_, err := d.Append(t.Context(), nil, v)
@@ -165,16 +180,36 @@ func TestBadValues(t *testing.T) {
 	}
 	f([]byte(`{"a":1}`), "not Avro in the Confluent wire format")
 	f([]byte{0, 0, 0}, "not Avro in the Confluent wire format")
-	f([]byte{0, 0, 0, 0, 7, 2, 10, 'a'}, "does not decode as Avro under schema id 7")
+	f([]byte{0, 0, 0, 0, 7, 2, 10, 'a'}, "does not decode under its Avro schema (id 7)")
+	// A block count no value of its size could hold (a value read under the
+	// wrong schema) stops at once instead of filling memory.
+	f(append([]byte{0, 0, 0, 0, 8}, binary.AppendVarint(nil, 1<<60)...), "a block of 1152921504606846976 items in a value of")
+	deep := []byte{0, 0, 0, 0, 9}
+	for range 100 {
+		deep = append(deep, 2) // branch 1: another L
+	}
+	f(append(deep, 0), "records nested more than 64 deep")
 	f([]byte{0, 0, 0, 0, 7, 2, 2, 'a', 'b'}, "bytes left over")
 	got, err := d.Append(t.Context(), []byte("x"), []byte{0, 0, 0, 0, 7, 3, 2, 'a'})
 	if err != nil || string(got) != `x{"a":-2,"s":"a"}` {
 		t.Fatalf("got %s, %v", got, err)
 	}
+	// Invalid UTF-8 is passed on as it is, for the gate to refuse (not
+	// replaced with U+FFFD and accepted).
+	got, err = d.Append(t.Context(), nil, []byte{0, 0, 0, 0, 7, 3, 2, 0xff})
+	if err != nil || !bytes.Contains(got, []byte{0xff}) {
+		t.Fatalf("invalid UTF-8: %q, %v", got, err)
+	}
+	// timestamp-nanos, a logical type hamba/avro does not know, is still a time.
+	v := binary.AppendVarint([]byte{0, 0, 0, 0, 10}, 1_795_000_000_123_456_789)
+	got, err = d.Append(t.Context(), nil, append(v, 0))
+	if err != nil || string(got) != `{"at":"2026-11-18T11:06:40.123456789Z","s":""}` {
+		t.Fatalf("timestamp-nanos: %s, %v", got, err)
+	}
 	if _, err := SchemaFor("bad-name", &schema.Schema{}); err == nil {
 		t.Error("a record name with a dash was accepted")
 	}
-	if _, err := compileProgram(avro.MustParse(`"string"`)); err == nil {
+	if _, err := compileProgram(avro.MustParse(`"string"`), nil); err == nil {
 		t.Error("a top-level string schema was accepted")
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"math"
 	"math/big"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -45,20 +46,48 @@ func (e *RecordError) Error() string { return e.Reason }
 // Decoder reads Confluent-framed Avro values. It is not safe for concurrent
 // use.
 type Decoder struct {
-	reg   *registry.Client
-	url   string
-	progs map[uint32]*program
-	r     *avro.Reader
+	reg     *registry.Client
+	url     string
+	columns map[string]schema.Column // the stream's, by name
+	progs   map[uint32]*program
+	bad     map[uint32]refusal // schema ids that cannot be read, for a while
+	st      state
 }
 
+// refusal is a schema id's RecordError, kept until a time.
+type refusal struct {
+	err   *RecordError
+	until time.Time
+}
+
+// state is the reading of one value.
+type state struct {
+	r     *avro.Reader
+	size  int // the value's bytes: no array or map has more items
+	depth int // nested records
+}
+
+// maxDepth bounds nested (recursive) records.
+const maxDepth = 64
+
+// readerConfig lets strings and bytes be as long as a Kafka message.
+var readerConfig = avro.Config{MaxByteSliceSize: 64 << 20}.Freeze()
+
 // NewDecoder reads schemas from the registry at url
-// (http://HOST:PORT[/PATH], Confluent's REST API).
-func NewDecoder(url string, client *http.Client) (*Decoder, error) {
+// (http://HOST:PORT[/PATH], Confluent's REST API). A record's fields become
+// the JSON object's properties; a null field is left out unless columns
+// (the stream's) has it nullable, so an optional column reads as absent.
+func NewDecoder(url string, client *http.Client, columns []schema.Column) (*Decoder, error) {
 	reg, err := newRegistry(url, client)
 	if err != nil {
 		return nil, err
 	}
-	return &Decoder{reg: reg, url: url, progs: map[uint32]*program{}, r: avro.NewReader(nil, 0)}, nil
+	d := &Decoder{reg: reg, url: url, columns: map[string]schema.Column{}, progs: map[uint32]*program{}, bad: map[uint32]refusal{},
+		st: state{r: avro.NewReader(nil, 0, avro.WithReaderConfig(readerConfig))}}
+	for _, c := range columns {
+		d.columns[c.Name] = c
+	}
+	return d, nil
 }
 
 func newRegistry(url string, client *http.Client) (*registry.Client, error) {
@@ -83,14 +112,15 @@ func (d *Decoder) Append(ctx context.Context, dst, value []byte) ([]byte, error)
 	if err != nil {
 		return dst, err
 	}
-	d.r.Reset(value[5:])
-	d.r.Error = nil
+	st := &d.st
+	st.r.Reset(value[5:])
+	st.r.Error, st.size, st.depth = nil, len(value), 0
 	start := len(dst)
-	dst = p.emit(d.r, dst)
-	if d.r.Error != nil {
-		return dst[:start], &RecordError{Rule: "format", Reason: fmt.Sprintf("does not decode as Avro under schema id %d: %v", id, d.r.Error)}
+	dst = p.emit(st, dst)
+	if st.r.Error != nil {
+		return dst[:start], &RecordError{Rule: "format", Reason: fmt.Sprintf("does not decode under its Avro schema (id %d): %v", id, st.r.Error)}
 	}
-	if d.r.Peek(); d.r.Error == nil {
+	if st.r.Peek(); st.r.Error == nil {
 		return dst[:start], &RecordError{Rule: "format", Reason: fmt.Sprintf("has bytes left over after the record under schema id %d: it was written with another schema", id)}
 	}
 	return dst, nil
@@ -103,22 +133,42 @@ func head(b []byte) string {
 	return fmt.Sprintf("% x", b)
 }
 
-// program finds or compiles schema id's transcoder.
+// program finds or compiles schema id's transcoder. A schema the registry
+// does not have, or that is not an Avro record schema we can read, is a
+// RecordError (remembered for a minute: an id may be registered late); a
+// registry that cannot be reached, or answers 5xx or 429, is transient.
 func (d *Decoder) program(ctx context.Context, id uint32) (*program, error) {
 	if p := d.progs[id]; p != nil {
 		return p, nil
 	}
-	sc, err := d.reg.GetSchema(ctx, int(id))
-	if err != nil {
-		var re registry.Error
-		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
-			return nil, &RecordError{Rule: "schema", Reason: fmt.Sprintf("its schema id %d is not in the schema registry at %s (was the record written against another registry?)", id, d.url)}
-		}
-		return nil, fmt.Errorf("schema registry %s: cannot fetch schema id %d: %w", d.url, id, err)
+	if b, ok := d.bad[id]; ok && time.Now().Before(b.until) {
+		return nil, b.err
 	}
-	p, err := compileProgram(sc)
+	refuse := func(reason string) (*program, error) {
+		err := &RecordError{Rule: "schema", Reason: reason}
+		d.bad[id] = refusal{err, time.Now().Add(time.Minute)}
+		return nil, err
+	}
+	sc, err := d.reg.GetSchema(ctx, int(id))
+	var re registry.Error
+	var ue *url.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &re) && re.Code == 40403:
+		return refuse(fmt.Sprintf("names schema id %d, which the schema registry at %s does not have (was it written against another registry?)", id, d.url))
+	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("schema registry %s answers 404 for /schemas/ids/%d without saying the schema is missing: is schema_registry the base URL of Confluent's API (for Apicurio, …/apis/ccompat/v7)?", d.url, id)
+	case errors.As(err, &re) && re.StatusCode < 500 && re.StatusCode != http.StatusTooManyRequests && re.StatusCode != http.StatusRequestTimeout &&
+		re.StatusCode != http.StatusUnauthorized && re.StatusCode != http.StatusForbidden:
+		return refuse(fmt.Sprintf("names schema id %d, which the schema registry at %s refuses: %v", id, d.url, err))
+	case errors.As(err, &re), errors.As(err, &ue), ctx.Err() != nil:
+		return nil, fmt.Errorf("schema registry %s: cannot fetch schema id %d: %w", d.url, id, err)
+	default: // the registry answered, but with no Avro schema we can parse (JSON Schema, Protobuf, references)
+		return refuse(fmt.Sprintf("names schema id %d, which is not an Avro schema Weir can read: %v", id, err))
+	}
+	p, err := compileProgram(sc, d.columns)
 	if err != nil {
-		return nil, &RecordError{Rule: "schema", Reason: fmt.Sprintf("schema id %d: %v", id, err)}
+		return refuse(fmt.Sprintf("names schema id %d: %v", id, err))
 	}
 	d.progs[id] = p
 	return p, nil
@@ -127,21 +177,24 @@ func (d *Decoder) program(ctx context.Context, id uint32) (*program, error) {
 // program is one schema's transcoder: it reads a value of the schema and
 // appends it as JSON.
 type program struct {
-	emit func(r *avro.Reader, dst []byte) []byte
+	emit func(st *state, dst []byte) []byte
 }
 
 // compileProgram builds the transcoder of a schema. A top-level value
-// must be a record (the event's columns).
-func compileProgram(sc avro.Schema) (*program, error) {
+// must be a record (the event's columns); its null fields are left out
+// unless columns has them nullable.
+func compileProgram(sc avro.Schema, columns map[string]schema.Column) (*program, error) {
 	if sc.Type() != avro.Record {
 		return nil, fmt.Errorf("the schema is a %s, not a record: an event is a record of columns", sc.Type())
 	}
-	c := compiler{named: map[string]*program{}}
+	c := compiler{named: map[string]*program{}, top: sc, columns: columns}
 	return c.compile(sc)
 }
 
 type compiler struct {
-	named map[string]*program // records by full name, for recursive types
+	named   map[string]*program // records by full name, for recursive types
+	top     avro.Schema
+	columns map[string]schema.Column
 }
 
 func (c *compiler) compile(sc avro.Schema) (*program, error) {
@@ -151,10 +204,12 @@ func (c *compiler) compile(sc avro.Schema) (*program, error) {
 	var logical string
 	if ls, ok := sc.(avro.LogicalTypeSchema); ok && ls.Logical() != nil {
 		logical = string(ls.Logical().Type())
+	} else if ps, ok := sc.(*avro.PrimitiveSchema); ok {
+		logical, _ = ps.Prop("logicalType").(string) // types hamba does not know (timestamp-nanos)
 	}
 	switch s := sc.(type) {
 	case *avro.NullSchema:
-		return &program{func(_ *avro.Reader, dst []byte) []byte { return append(dst, "null"...) }}, nil
+		return &program{func(_ *state, dst []byte) []byte { return append(dst, "null"...) }}, nil
 	case *avro.PrimitiveSchema:
 		return primitive(s, logical)
 	case *avro.RecordSchema:
@@ -163,23 +218,36 @@ func (c *compiler) compile(sc avro.Schema) (*program, error) {
 		}
 		p := &program{}
 		c.named[s.FullName()] = p
+		top := sc == c.top
 		keys := make([][]byte, len(s.Fields()))
 		fields := make([]*program, len(s.Fields()))
+		omitNull := make([]bool, len(s.Fields()))
 		for i, f := range s.Fields() {
 			fp, err := c.compile(f.Type())
 			if err != nil {
 				return nil, fmt.Errorf("field %s: %w", f.Name(), err)
 			}
 			keys[i], fields[i] = schema.JSONKey(f.Name()), fp
+			omitNull[i] = top && !c.columns[f.Name()].Nullable
 		}
-		p.emit = func(r *avro.Reader, dst []byte) []byte {
+		p.emit = func(st *state, dst []byte) []byte {
+			if st.depth++; st.depth > maxDepth {
+				st.r.ReportError("record", fmt.Sprintf("records nested more than %d deep", maxDepth))
+				return dst
+			}
 			dst = append(dst, '{')
+			open := len(dst)
 			for i, f := range fields {
-				if i > 0 {
+				at := len(dst)
+				if at > open {
 					dst = append(dst, ',')
 				}
-				dst = f.emit(r, append(dst, keys[i]...))
+				dst = f.emit(st, append(dst, keys[i]...))
+				if omitNull[i] && string(dst[len(dst)-4:]) == "null" && dst[len(dst)-5] == ':' {
+					dst = dst[:at] // an absent value
+				}
 			}
+			st.depth--
 			return append(dst, '}')
 		}
 		return p, nil
@@ -188,10 +256,10 @@ func (c *compiler) compile(sc avro.Schema) (*program, error) {
 		for i, sym := range s.Symbols() {
 			syms[i] = schema.AppendJSONString(nil, sym)
 		}
-		return &program{func(r *avro.Reader, dst []byte) []byte {
-			i := int(r.ReadInt())
+		return &program{func(st *state, dst []byte) []byte {
+			i := int(st.r.ReadInt())
 			if i < 0 || i >= len(syms) {
-				r.ReportError("enum", fmt.Sprintf("symbol index %d out of range", i))
+				st.r.ReportError("enum", fmt.Sprintf("symbol index %d out of range", i))
 				return dst
 			}
 			return append(dst, syms[i]...)
@@ -201,16 +269,13 @@ func (c *compiler) compile(sc avro.Schema) (*program, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &program{func(r *avro.Reader, dst []byte) []byte {
+		return &program{func(st *state, dst []byte) []byte {
 			dst = append(dst, '[')
-			n := 0
-			r.ReadArrayCB(func(r *avro.Reader) bool {
+			st.blocks("array", func(n int) {
 				if n > 0 {
 					dst = append(dst, ',')
 				}
-				n++
-				dst = item.emit(r, dst)
-				return r.Error == nil
+				dst = item.emit(st, dst)
 			})
 			return append(dst, ']')
 		}}, nil
@@ -219,17 +284,14 @@ func (c *compiler) compile(sc avro.Schema) (*program, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &program{func(r *avro.Reader, dst []byte) []byte {
+		return &program{func(st *state, dst []byte) []byte {
 			dst = append(dst, '{')
-			n := 0
-			r.ReadMapCB(func(r *avro.Reader, k string) bool {
+			st.blocks("map", func(n int) {
 				if n > 0 {
 					dst = append(dst, ',')
 				}
-				n++
-				dst = append(schema.AppendJSONString(dst, k), ':')
-				dst = val.emit(r, dst)
-				return r.Error == nil
+				dst = append(schema.AppendJSONStringRaw(dst, st.r.ReadString()), ':')
+				dst = val.emit(st, dst)
 			})
 			return append(dst, '}')
 		}}, nil
@@ -242,27 +304,27 @@ func (c *compiler) compile(sc avro.Schema) (*program, error) {
 			}
 			branches[i] = b
 		}
-		return &program{func(r *avro.Reader, dst []byte) []byte {
-			i := int(r.ReadLong())
-			if i < 0 || i >= len(branches) {
-				r.ReportError("union", fmt.Sprintf("branch index %d out of range", i))
+		return &program{func(st *state, dst []byte) []byte {
+			i := st.r.ReadLong()
+			if i < 0 || i >= int64(len(branches)) {
+				st.r.ReportError("union", fmt.Sprintf("branch index %d out of range", i))
 				return dst
 			}
-			return branches[i].emit(r, dst)
+			return branches[i].emit(st, dst)
 		}}, nil
 	case *avro.FixedSchema:
 		size := s.Size()
 		if logical == "decimal" {
 			scale := s.Logical().(*avro.DecimalLogicalSchema).Scale()
-			return &program{func(r *avro.Reader, dst []byte) []byte {
+			return &program{func(st *state, dst []byte) []byte {
 				b := make([]byte, size)
-				r.Read(b)
+				st.r.Read(b)
 				return appendDecimal(dst, b, scale)
 			}}, nil
 		}
-		return &program{func(r *avro.Reader, dst []byte) []byte {
+		return &program{func(st *state, dst []byte) []byte {
 			b := make([]byte, size)
-			r.Read(b)
+			st.r.Read(b)
 			return appendBase64(dst, b)
 		}}, nil
 	}
@@ -272,15 +334,15 @@ func (c *compiler) compile(sc avro.Schema) (*program, error) {
 func primitive(s *avro.PrimitiveSchema, logical string) (*program, error) {
 	switch s.Type() {
 	case avro.Boolean:
-		return &program{func(r *avro.Reader, dst []byte) []byte { return strconv.AppendBool(dst, r.ReadBool()) }}, nil
+		return &program{func(st *state, dst []byte) []byte { return strconv.AppendBool(dst, st.r.ReadBool()) }}, nil
 	case avro.Int:
 		if logical == "date" {
-			return &program{func(r *avro.Reader, dst []byte) []byte {
-				d := time.Unix(int64(r.ReadInt())*86400, 0).UTC()
+			return &program{func(st *state, dst []byte) []byte {
+				d := time.Unix(int64(st.r.ReadInt())*86400, 0).UTC()
 				return append(append(append(dst, '"'), d.Format(time.DateOnly)...), '"')
 			}}, nil
 		}
-		return &program{func(r *avro.Reader, dst []byte) []byte { return strconv.AppendInt(dst, int64(r.ReadInt()), 10) }}, nil
+		return &program{func(st *state, dst []byte) []byte { return strconv.AppendInt(dst, int64(st.r.ReadInt()), 10) }}, nil
 	case avro.Long:
 		var unit func(int64) time.Time
 		switch logical {
@@ -292,26 +354,50 @@ func primitive(s *avro.PrimitiveSchema, logical string) (*program, error) {
 			unit = func(n int64) time.Time { return time.Unix(0, n) }
 		}
 		if unit != nil {
-			return &program{func(r *avro.Reader, dst []byte) []byte {
-				t := unit(r.ReadLong()).UTC()
+			return &program{func(st *state, dst []byte) []byte {
+				t := unit(st.r.ReadLong()).UTC()
 				return append(t.AppendFormat(append(dst, '"'), time.RFC3339Nano), '"')
 			}}, nil
 		}
-		return &program{func(r *avro.Reader, dst []byte) []byte { return strconv.AppendInt(dst, r.ReadLong(), 10) }}, nil
+		return &program{func(st *state, dst []byte) []byte { return strconv.AppendInt(dst, st.r.ReadLong(), 10) }}, nil
 	case avro.Float:
-		return &program{func(r *avro.Reader, dst []byte) []byte { return appendFloat(r, dst, float64(r.ReadFloat()), 32) }}, nil
+		return &program{func(st *state, dst []byte) []byte { return appendFloat(st.r, dst, float64(st.r.ReadFloat()), 32) }}, nil
 	case avro.Double:
-		return &program{func(r *avro.Reader, dst []byte) []byte { return appendFloat(r, dst, r.ReadDouble(), 64) }}, nil
+		return &program{func(st *state, dst []byte) []byte { return appendFloat(st.r, dst, st.r.ReadDouble(), 64) }}, nil
 	case avro.String:
-		return &program{func(r *avro.Reader, dst []byte) []byte { return schema.AppendJSONString(dst, r.ReadString()) }}, nil
+		return &program{func(st *state, dst []byte) []byte { return schema.AppendJSONStringRaw(dst, st.r.ReadString()) }}, nil
 	case avro.Bytes:
 		if logical == "decimal" {
 			scale := s.Logical().(*avro.DecimalLogicalSchema).Scale()
-			return &program{func(r *avro.Reader, dst []byte) []byte { return appendDecimal(dst, r.ReadBytes(), scale) }}, nil
+			return &program{func(st *state, dst []byte) []byte { return appendDecimal(dst, st.r.ReadBytes(), scale) }}, nil
 		}
-		return &program{func(r *avro.Reader, dst []byte) []byte { return appendBase64(dst, r.ReadBytes()) }}, nil
+		return &program{func(st *state, dst []byte) []byte { return appendBase64(dst, st.r.ReadBytes()) }}, nil
 	}
 	return nil, fmt.Errorf("Avro type %s is not supported", s.Type())
+}
+
+// blocks reads an array's or a map's blocks, calling item for each of its
+// items (numbered from 0). A count no value of this size could hold stops
+// it with an error, as does any error of the reader.
+func (st *state) blocks(what string, item func(n int)) {
+	n := 0
+	for st.r.Error == nil {
+		count, _ := st.r.ReadBlockHeader()
+		if count == 0 || st.r.Error != nil {
+			return
+		}
+		if count < 0 || count > int64(st.size-n) {
+			st.r.ReportError(what, fmt.Sprintf("a block of %d items in a value of %d bytes", count, st.size))
+			return
+		}
+		for range count {
+			item(n)
+			n++
+			if st.r.Error != nil {
+				return
+			}
+		}
+	}
 }
 
 func appendFloat(r *avro.Reader, dst []byte, f float64, bits int) []byte {

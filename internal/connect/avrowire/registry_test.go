@@ -3,6 +3,7 @@ package avrowire
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/hamba/avro/v2/registry"
@@ -54,7 +55,7 @@ func TestRegistryVersions(t *testing.T) {
 	if _, err := r.Encoder(ctx, v3); !errors.Is(err, ErrRefused) {
 		t.Fatalf("a column changing type: %v, want ErrRefused", err)
 	}
-	d, err := NewDecoder(reg.URL, nil)
+	d, err := NewDecoder(reg.URL, nil, v2.Columns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestRegistryVersions(t *testing.T) {
 		vals []schema.Value
 		want string
 	}{
-		{e1, []schema.Value{{Bytes: []byte("a")}, {Null: true}}, `{"id":"a","n":null}`},
+		{e1, []schema.Value{{Bytes: []byte("a")}, {Null: true}}, `{"id":"a"}`},
 		{e2, []schema.Value{{Bytes: []byte("b")}, {Int: 7}, {Bytes: []byte("hi")}}, `{"id":"b","n":7,"note":"hi"}`},
 	} {
 		got, err := d.Append(ctx, nil, c.e.Append(nil, c.vals))
@@ -71,4 +72,15 @@ func TestRegistryVersions(t *testing.T) {
 			t.Errorf("schema id %d: %s, %v; want %s", c.e.ID, got, err, c.want)
 		}
 	}
+	// An id the registry does not have is the record's fault; a wrong base
+	// URL is not (it holds the partition, with a hint).
+	var re *RecordError
+	if _, err := d.Append(ctx, nil, []byte{0, 0, 0, 0x27, 0x0f, 0}); !errors.As(err, &re) || !strings.Contains(re.Reason, "names schema id 9999, which the schema registry") {
+		t.Fatalf("unknown id: %v", err)
+	}
+	wrong, _ := NewDecoder(strings.TrimSuffix(reg.URL, "/apis/ccompat/v7"), nil, nil)
+	if _, err := wrong.Append(ctx, nil, e1.Append(nil, []schema.Value{{Bytes: []byte("a")}, {Null: true}})); err == nil || errors.As(err, &re) {
+		t.Fatalf("a registry URL without the API path: %v, want a transient error", err)
+	}
+
 }

@@ -73,8 +73,12 @@ prefix (not under deeper prefixes) as the files. An object appears whole
 when its upload completes, so any name counts as final, unless it is a
 temporary name as above. Each file is copied to a local temporary file to be
 read, then moved by a server-side copy and a delete to ` + "`PREFIX/done/`" + ` or
-` + "`PREFIX/rejected/`" + `, where the notes and reports go too. The keys need
-` + "`s3:ListBucket`, `s3:GetObject`, `s3:PutObject` and `s3:DeleteObject`" + ` on the prefix.
+` + "`PREFIX/rejected/`" + `, where the notes and reports go too. Only the version that
+was read moves: a file replaced under the same name meanwhile stays in the
+inbox and is taken again. The keys need ` + "`s3:ListBucket`" + ` on the bucket (listing
+the prefix) and ` + "`s3:GetObject`, `s3:PutObject` and `s3:DeleteObject`" + ` on the
+objects under it. Local copies are named ` + "`weir-inbox-<source>-*`" + `; those a crash
+left behind are removed when the source starts.
 
 JSON files (` + "`.json`" + `) hold one object or an array of objects; ` + "`.ndjson`" + ` and ` + "`.jsonl`" + `
 one object per line.
@@ -196,7 +200,7 @@ func New(v spec.Values, env connect.Env) (connect.Source, error) {
 		if spool != "" && !filepath.IsAbs(spool) {
 			spool = filepath.Join(env.Dir, spool)
 		}
-		st, err := newS3Store(s3Config{url: u, endpoint: v.String("endpoint"), region: v.String("region"),
+		st, err := newS3Store(s3Config{source: env.Name, url: u, endpoint: v.String("endpoint"), region: v.String("region"),
 			accessKeyEnv: v.String("access_key_env"), secretEnv: v.String("secret_key_env"), spool: spool,
 			pathStyle: v.Bool("path_style"), allowInsecure: v.Bool("insecure")})
 		if err != nil {
@@ -394,6 +398,13 @@ func (s *Source) put(hash string, p position) wlog.Put {
 // take processes one ready file. An error is transient: the file stays and
 // is retried.
 func (s *Source) take(ctx context.Context, name string, c *candidate) error {
+	if s.needChecksum && time.Since(c.first) < s.sidecarWait {
+		// Do not read (download) a file again and again while its
+		// sidecar is awaited.
+		if there, err := s.store.exists(ctx, "", name+".sha256"); err == nil && !there {
+			return errWaiting
+		}
+	}
 	f, info, release, err := s.store.fetch(ctx, "", name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // moved away
@@ -425,18 +436,18 @@ func (s *Source) take(ctx context.Context, name string, c *candidate) error {
 			if cur, ok, err := s.current(); s.snapshot && err == nil && ok && cur.SHA256 == hash {
 				s.report(ctx, cur, f, name)
 			}
-			return s.move(ctx, name, "done", hash)
+			return s.move(ctx, name, info.tag, "done", hash)
 		case stored.State == "done":
 			s.env.Logger.Warn("inbox source: this content was ingested before; not ingesting it again",
 				"file", name, "ingested_as", stored.File, "ingested_at", stored.At, "sha256", hash)
 			s.finished("duplicate")
-			return s.move(ctx, name, "done", hash)
+			return s.move(ctx, name, info.tag, "done", hash)
 		case stored.State == "rejected" && sameFile:
-			return s.move(ctx, name, "rejected", hash)
+			return s.move(ctx, name, info.tag, "rejected", hash)
 		}
 	}
 
-	reject := func(rule, reason string) error { return s.reject(ctx, f, name, hash, me, rule, reason) }
+	reject := func(rule, reason string) error { return s.reject(ctx, f, info, hash, me, rule, reason) }
 
 	if found && stored.State == "partial" {
 		// Resume where the last batch ended (the same content, so the
@@ -478,7 +489,7 @@ func (s *Source) take(ctx context.Context, name string, c *candidate) error {
 		return err
 	}
 	s.finished("accepted")
-	return s.move(ctx, name, "done", hash)
+	return s.move(ctx, name, info.tag, "done", hash)
 }
 
 // sidecar reads NAME.sha256 if it is there.
@@ -543,7 +554,8 @@ func (s *Source) send(ctx context.Context, req gate.Request) (gate.Result, error
 const rawLimit = 64 << 10 // bytes of a rejected file kept in its quarantine record
 
 // reject quarantines a whole file and moves it to rejected/.
-func (s *Source) reject(ctx context.Context, f *os.File, name, hash string, me position, rule, reason string) error {
+func (s *Source) reject(ctx context.Context, f *os.File, info object, hash string, me position, rule, reason string) error {
+	name := info.name
 	raw := make([]byte, rawLimit)
 	n, err := f.ReadAt(raw, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -580,7 +592,7 @@ func (s *Source) reject(ctx context.Context, f *os.File, name, hash string, me p
 	}
 	s.alert(map[string]any{"source": s.env.Name, "stream": s.env.Stream, "file": name, "rule": rule, "reason": reason,
 		"sha256": hash, "moved_to": s.store.where("rejected", moved), "serving_snapshot": serving, "at": time.Now().UTC().Format(time.RFC3339)})
-	return s.move(ctx, name, "rejected", hash)
+	return s.move(ctx, name, info.tag, "rejected", hash)
 }
 
 // target picks the name a file gets in done/ or rejected/: its own, or,
@@ -594,8 +606,11 @@ func (s *Source) target(ctx context.Context, name, to, hash string) (string, err
 		if err != nil {
 			return "", err
 		}
-		if !there || s.store.same(ctx, name, to, cand) {
+		if !there {
 			return cand, nil
+		}
+		if same, err := s.store.same(ctx, name, to, cand); err != nil || same {
+			return cand, err
 		}
 		cand = name + "." + hash[:12]
 		if i > 0 {
@@ -606,17 +621,25 @@ func (s *Source) target(ctx context.Context, name, to, hash string) (string, err
 
 // move moves a file (and its sidecar, first) into done/ or rejected/,
 // keeping an earlier file of the same name there.
-func (s *Source) move(ctx context.Context, name, to, hash string) error {
+//
+// Only the version tag names moves (an object replaced in the bucket since
+// it was read is left for the next scan, which reads it anew).
+func (s *Source) move(ctx context.Context, name, tag, to, hash string) error {
 	dst, err := s.target(ctx, name, to, hash)
 	if err != nil {
 		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)
 	}
 	if there, _ := s.store.exists(ctx, "", name+".sha256"); there {
-		if err := s.store.move(ctx, name+".sha256", to, dst+".sha256"); err != nil {
+		if err := s.store.move(ctx, name+".sha256", "", to, dst+".sha256"); err != nil {
 			s.env.Logger.Warn("inbox source cannot move a sidecar", "file", s.store.where("", name+".sha256"), "err", err)
 		}
 	}
-	if err := s.store.move(ctx, name, to, dst); err != nil {
+	err = s.store.move(ctx, name, tag, to, dst)
+	if errors.Is(err, errChanged) {
+		s.env.Logger.Info("inbox source: a file was replaced after it was read; the new one is left in the inbox to be taken", "file", name)
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)
 	}
 	return nil

@@ -621,11 +621,11 @@ type halfMove struct {
 	cancel context.CancelFunc
 }
 
-func (h halfMove) move(ctx context.Context, name, folder, dst string) error {
+func (h halfMove) move(ctx context.Context, name, tag, folder, dst string) error {
 	if strings.HasSuffix(name, ".sha256") {
-		return h.s3Store.move(ctx, name, folder, dst)
+		return h.s3Store.move(ctx, name, tag, folder, dst)
 	}
-	if _, err := h.copy(ctx, name, folder, dst); err != nil {
+	if _, err := h.copy(ctx, name, tag, folder, dst); err != nil {
 		return err
 	}
 	h.cancel()
@@ -751,4 +751,54 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// replaceOnMove is an S3 inbox where a writer replaces a file (same name,
+// new content) after the source read it and before it moves it.
+type replaceOnMove struct {
+	*s3Store
+	r    *rig
+	once sync.Once
+}
+
+func (m *replaceOnMove) move(ctx context.Context, name, tag, folder, dst string) error {
+	if name == "a.csv" {
+		m.once.Do(func() { m.r.put("a.csv", header+"o3,c3,3,EUR,2026-12-01T10:00:00Z\n") })
+	}
+	return m.s3Store.move(ctx, name, tag, folder, dst)
+}
+
+// A file replaced in the bucket after it was read is not moved away
+// unread: the new content is taken too, each row once.
+func TestS3ReplacedBeforeMove(t *testing.T) {
+	srv := s3test.Start(t)
+	r := newRig(t)
+	r.s3, r.bucket = srv, "replaced"
+	srv.Bucket(r.bucket)
+	r.put("a.csv", header+"o1,c1,1,EUR,2026-12-01T10:00:00Z\no2,c2,2,EUR,2026-12-01T10:00:01Z\n")
+	src, err := New(r.values(nil), r.env(r.g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.(*Source).store = &replaceOnMove{s3Store: src.(*Source).store.(*s3Store), r: r}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(r.orderIDs()) < 3 || len(r.pending()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("log %v, inbox %v", r.orderIDs(), r.pending())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ids := r.orderIDs(); len(ids) != 3 || ids["o1"] != 1 || ids["o2"] != 1 || ids["o3"] != 1 {
+		t.Fatalf("log %v, want o1, o2 and o3 once", ids)
+	}
+	if !r.exists("done/a.csv") {
+		t.Fatal("the new a.csv is not in done/")
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -24,11 +25,13 @@ type s3Store struct {
 	bucket string
 	prefix string // "" or ending in "/"
 	spool  string // the directory of the local copies; "" for the system's
+	source string // the source's name, in the names of its local copies
 }
 
 // S3 settings, from the source's fields.
 type s3Config struct {
-	url, endpoint, region    string
+	source, url, endpoint    string
+	region                   string
 	accessKeyEnv, secretEnv  string
 	spool                    string
 	pathStyle, allowInsecure bool
@@ -70,7 +73,7 @@ func newS3Store(c s3Config) (*s3Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %s: %v", c.endpoint, err)
 	}
-	return &s3Store{client: cl, bucket: u.Host, prefix: prefix, spool: c.spool}, nil
+	return &s3Store{client: cl, bucket: u.Host, prefix: prefix, spool: c.spool, source: c.source}, nil
 }
 
 func isLoopback(host string) bool {
@@ -100,13 +103,32 @@ func notFound(err error) error {
 	return err
 }
 
+// spoolPattern names the local copies of a source's files.
+func (s *s3Store) spoolPattern() string { return "weir-inbox-" + s.source + "-*" }
+
+// prepare lists one object under the prefix (what the source needs to
+// be allowed anyway), makes the spool directory and removes local copies
+// an earlier run left behind.
 func (s *s3Store) prepare(ctx context.Context) error {
-	ok, err := s.client.BucketExists(ctx, s.bucket)
-	if err != nil {
-		return fmt.Errorf("cannot reach bucket %s: %w (check endpoint, region and the keys)", s.bucket, err)
+	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, MaxKeys: 1}) {
+		if o.Err == nil {
+			break
+		}
+		if minio.ToErrorResponse(o.Err).Code == "NoSuchBucket" {
+			return fmt.Errorf("bucket %s does not exist: create it, or fix url", s.bucket)
+		}
+		return fmt.Errorf("cannot list %s: %w (check endpoint, region, the keys, and that they may list the prefix)", s.where("", ""), o.Err)
 	}
-	if !ok {
-		return fmt.Errorf("bucket %s does not exist: create it, or fix url", s.bucket)
+	dir := s.spool
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot make spool_dir %s: %w", dir, err)
+	}
+	stale, _ := filepath.Glob(filepath.Join(dir, s.spoolPattern()))
+	for _, f := range stale {
+		os.Remove(f)
 	}
 	return nil
 }
@@ -121,7 +143,7 @@ func (s *s3Store) list(ctx context.Context) ([]object, error) {
 		if name == "" || strings.Contains(name, "/") { // a folder (done/, rejected/, others)
 			continue
 		}
-		out = append(out, object{name: name, size: o.Size, mtime: o.LastModified})
+		out = append(out, object{name: name, size: o.Size, mtime: o.LastModified, tag: o.ETag})
 	}
 	return out, nil
 }
@@ -136,7 +158,7 @@ func (s *s3Store) fetch(ctx context.Context, folder, name string) (*os.File, obj
 	if err != nil {
 		return nil, object{}, nil, notFound(err)
 	}
-	f, err := os.CreateTemp(s.spool, "weir-inbox-*")
+	f, err := os.CreateTemp(s.spool, s.spoolPattern())
 	if err != nil {
 		return nil, object{}, nil, fmt.Errorf("cannot make a local copy of %s: %w", s.where(folder, name), err)
 	}
@@ -146,7 +168,7 @@ func (s *s3Store) fetch(ctx context.Context, folder, name string) (*os.File, obj
 		release()
 		return nil, object{}, nil, fmt.Errorf("cannot copy %s here: %w", s.where(folder, name), notFound(err))
 	}
-	return f, object{name: name, size: info.Size, mtime: info.LastModified}, release, nil
+	return f, object{name: name, size: info.Size, mtime: info.LastModified, tag: info.ETag}, release, nil
 }
 
 func (s *s3Store) read(ctx context.Context, folder, name string) ([]byte, error) {
@@ -167,35 +189,58 @@ func (s *s3Store) exists(ctx context.Context, folder, name string) (bool, error)
 	return err == nil, err
 }
 
-// move copies the object (only if it is still the one stat saw) and
-// deletes the original. A crash between the two leaves both; the copy
-// carries the original's ETag, so the next attempt sees it was made
-// (same) and only deletes.
-func (s *s3Store) move(ctx context.Context, name, folder, dst string) error {
-	src, err := s.copy(ctx, name, folder, dst)
+// move copies the object (only the version tag names, when given) and
+// deletes the original if it is still that version. A crash between the
+// two leaves both; the copy carries the original's ETag, so the next
+// attempt sees it was made (same) and only deletes.
+func (s *s3Store) move(ctx context.Context, name, tag, folder, dst string) error {
+	src, err := s.copy(ctx, name, tag, folder, dst)
 	if err != nil || src == nil {
 		return err
 	}
-	return s.client.RemoveObject(ctx, s.bucket, src.Key, minio.RemoveObjectOptions{})
+	// S3 has no conditional delete: look once more, and leave a file
+	// replaced meanwhile for the next scan.
+	now, err := s.client.StatObject(ctx, s.bucket, src.Key, minio.StatObjectOptions{})
+	if err = notFound(err); errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if now.ETag != src.ETag {
+		return errChanged
+	}
+	return s.client.RemoveObject(ctx, s.bucket, src.Key, minio.RemoveObjectOptions{VersionID: now.VersionID})
 }
 
 // copy is move's first half: it returns the original (nil when it is
 // gone) once folder/dst holds a copy of it.
-func (s *s3Store) copy(ctx context.Context, name, folder, dst string) (*minio.ObjectInfo, error) {
+func (s *s3Store) copy(ctx context.Context, name, tag, folder, dst string) (*minio.ObjectInfo, error) {
 	src, err := s.client.StatObject(ctx, s.bucket, s.key("", name), minio.StatObjectOptions{})
 	if err = notFound(err); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	if !s.copied(ctx, src, folder, dst) {
-		_, err = s.client.ComposeObject(ctx,
-			minio.CopyDestOptions{Bucket: s.bucket, Object: s.key(folder, dst),
-				UserMetadata: map[string]string{copiedFrom: src.ETag}, ReplaceMetadata: true},
-			minio.CopySrcOptions{Bucket: s.bucket, Object: src.Key, MatchETag: src.ETag})
-		if err != nil {
-			return nil, err
-		}
+	if tag != "" && src.ETag != tag {
+		return nil, errChanged
+	}
+	done, err := s.copied(ctx, src, folder, dst)
+	if err != nil || done {
+		return &src, err
+	}
+	to := minio.CopyDestOptions{Bucket: s.bucket, Object: s.key(folder, dst),
+		UserMetadata: map[string]string{copiedFrom: src.ETag}, ReplaceMetadata: true}
+	from := minio.CopySrcOptions{Bucket: s.bucket, Object: src.Key, MatchETag: src.ETag}
+	if src.Size <= 5<<30 { // one CopyObject; above 5 GiB S3 needs a multipart copy
+		_, err = s.client.CopyObject(ctx, to, from)
+	} else {
+		_, err = s.client.ComposeObject(ctx, to, from)
+	}
+	if minio.ToErrorResponse(err).Code == "PreconditionFailed" {
+		return nil, errChanged
+	}
+	if err != nil {
+		return nil, err
 	}
 	return &src, nil
 }
@@ -205,24 +250,31 @@ func (s *s3Store) copy(ctx context.Context, name, folder, dst string) (*minio.Ob
 const copiedFrom = "Weir-Copied-From"
 
 // copied reports whether folder/dst is already a copy of src.
-func (s *s3Store) copied(ctx context.Context, src minio.ObjectInfo, folder, dst string) bool {
+func (s *s3Store) copied(ctx context.Context, src minio.ObjectInfo, folder, dst string) (bool, error) {
 	d, err := s.client.StatObject(ctx, s.bucket, s.key(folder, dst), minio.StatObjectOptions{})
-	if err != nil {
-		return false
+	if err = notFound(err); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
 	}
 	for k, v := range d.UserMetadata {
 		if strings.EqualFold(k, copiedFrom) && v == src.ETag && d.Size == src.Size {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // same is copied for a name in the inbox: used to pick the name a file
 // keeps in done/ when a crash left a copy there before.
-func (s *s3Store) same(ctx context.Context, name, folder, dst string) bool {
+func (s *s3Store) same(ctx context.Context, name, folder, dst string) (bool, error) {
 	src, err := s.client.StatObject(ctx, s.bucket, s.key("", name), minio.StatObjectOptions{})
-	return err == nil && s.copied(ctx, src, folder, dst)
+	if err = notFound(err); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return s.copied(ctx, src, folder, dst)
 }
 
 func (s *s3Store) write(ctx context.Context, folder, name string, b []byte) error {

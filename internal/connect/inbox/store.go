@@ -26,11 +26,13 @@ type store interface {
 	// exists reports whether a file is there.
 	exists(ctx context.Context, folder, name string) (bool, error)
 	// move moves a file from the inbox folder to another folder, under the
-	// name dst. A file already gone is not an error.
-	move(ctx context.Context, name, folder, dst string) error
+	// name dst. A file already gone is not an error. With a tag (from fetch
+	// or list), only that version of the file moves: if it has changed
+	// since, move returns errChanged and leaves it.
+	move(ctx context.Context, name, tag, folder, dst string) error
 	// same reports whether folder/dst already holds a copy of the inbox's
 	// name: a move that a crash cut short (copied, not yet deleted).
-	same(ctx context.Context, name, folder, dst string) bool
+	same(ctx context.Context, name, folder, dst string) (bool, error)
 	// write writes a small file (a note or a report).
 	write(ctx context.Context, folder, name string, b []byte) error
 	// where names a file for people: a path or a URL.
@@ -42,7 +44,11 @@ type object struct {
 	name  string
 	size  int64
 	mtime time.Time
+	tag   string // the version (an S3 ETag); "" in a directory
 }
+
+// errChanged: the file was replaced since it was read.
+var errChanged = errors.New("the file changed since it was read")
 
 // dirStore is an inbox in a local directory.
 type dirStore struct{ dir string }
@@ -104,7 +110,7 @@ func (d dirStore) exists(_ context.Context, folder, name string) (bool, error) {
 	return err == nil, err
 }
 
-func (d dirStore) move(_ context.Context, name, folder, dst string) error {
+func (d dirStore) move(_ context.Context, name, _, folder, dst string) error {
 	err := os.Rename(d.path("", name), d.path(folder, dst))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -113,7 +119,7 @@ func (d dirStore) move(_ context.Context, name, folder, dst string) error {
 }
 
 // same: a rename is atomic, so a file still in the inbox was not moved.
-func (d dirStore) same(context.Context, string, string, string) bool { return false }
+func (d dirStore) same(context.Context, string, string, string) (bool, error) { return false, nil }
 
 func (d dirStore) write(_ context.Context, folder, name string, b []byte) error {
 	return os.WriteFile(d.path(folder, name), b, 0o644)

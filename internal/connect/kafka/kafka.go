@@ -7,6 +7,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/gate"
 	wlog "github.com/weirhq/weir/internal/log"
+	"github.com/weirhq/weir/internal/schema"
 )
 
 // Spec declares the source's settings.
@@ -35,13 +37,18 @@ original bytes and its origin (topic, partition and offset). Values are JSON,
 or with ` + "`format: avro`" + ` Avro in the Confluent wire format (a zero byte, the
 writer schema's id in ` + "`schema_registry`" + `, the binary record), as Confluent's
 serializers and most Kafka tools write it. Each schema id is fetched from the
-registry once; the record's fields become the event's properties, by name:
+registry once it is first seen (and kept); the record's fields become the event's properties, by name:
 unions take the branch's value, enums their symbol, timestamp and date
 logical types RFC 3339 text, decimals JSON numbers, bytes and fixed base64
 text. A value that is not in the wire format, names a schema id the registry
-does not have, or does not decode goes to the quarantine (rule ` + "`format`" + ` or
-` + "`schema`" + `); a registry that cannot be reached is retried and holds the
-partition back. The source reads every partition of the topic,
+does not have (or that is not an Avro schema), or does not decode goes to the
+quarantine as its original bytes (rule ` + "`format`" + ` or ` + "`schema`" + `). A value
+that decodes but that the stream's schema refuses is quarantined as the JSON
+it was read as, its origin naming the schema id, so that it can be replayed
+once the schema is fixed. A null field is an absent property unless the
+stream's column is nullable. A registry that cannot be reached (or answers
+5xx, 429, 401, 403, or 404 without saying the schema is missing: a wrong base
+URL) is retried and holds the source back, with a log line saying why. The source reads every partition of the topic,
 including partitions added later (checked every 30 s).
 
 The offsets read so far are stored in Weir's own log, in the same atomic batch
@@ -122,7 +129,11 @@ func New(v spec.Values, env connect.Env) (connect.Source, error) {
 		if v.String("schema_registry") == "" {
 			return nil, fmt.Errorf("source %s: format: avro needs schema_registry, the registry's URL (like http://registry:8081)", env.Name)
 		}
-		d, err := avrowire.NewDecoder(v.String("schema_registry"), nil)
+		var cols []schema.Column
+		if env.Schema != nil {
+			cols = env.Schema.Columns
+		}
+		d, err := avrowire.NewDecoder(v.String("schema_registry"), nil, cols)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %v", env.Name, err)
 		}
@@ -364,8 +375,13 @@ func (s *Source) decode(ctx context.Context, recs []*kgo.Record, req gate.Reques
 		}
 		i++
 	}
-	req.Origin = func(j int) string { return origin(recs[kept[j]]) }
-	req.Original = func(j int) []byte { return recs[kept[j]].Value } // the quarantine keeps the Avro bytes
+	// A record the stream's schema refuses is quarantined as the JSON it
+	// was read as, so that it can be replayed once the schema is fixed;
+	// its origin names the writer schema.
+	req.Origin = func(j int) string {
+		v := recs[kept[j]].Value
+		return fmt.Sprintf("%s (Avro, schema id %d)", origin(recs[kept[j]]), binary.BigEndian.Uint32(v[1:5]))
+	}
 	return req, nil
 }
 
