@@ -645,6 +645,12 @@ func (l *loader) connectorSource(name string, key, node *yaml.Node, sp *spec.Spe
 // connector reads a connector's fields: type, stream, the spec's settings
 // (defaults applied, required ones checked) and any extra keys.
 func (l *loader) connector(node *yaml.Node, path string, sp *spec.Spec, stream *string, into spec.Values, extra map[string]func(*yaml.Node)) {
+	l.connectorOf(node, path, sp, stream, nil, into, extra)
+}
+
+// connectorOf is connector for a sink that may write out a view (view
+// non-nil) instead of a stream.
+func (l *loader) connectorOf(node *yaml.Node, path string, sp *spec.Spec, stream, view *string, into spec.Values, extra map[string]func(*yaml.Node)) {
 	handlers := map[string]func(*yaml.Node){
 		"type":   func(*yaml.Node) {},
 		"stream": func(n *yaml.Node) { l.str(n, path+".stream", stream) },
@@ -655,8 +661,17 @@ func (l *loader) connector(node *yaml.Node, path string, sp *spec.Spec, stream *
 	for _, f := range sp.Fields {
 		handlers[f.Name] = func(n *yaml.Node) { l.setting(n, path+"."+f.Name, f, into) }
 	}
+	if view != nil {
+		handlers["view"] = func(n *yaml.Node) { l.str(n, path+".view", view) }
+	}
 	l.fields(node, path, handlers)
-	if *stream == "" {
+	switch {
+	case view != nil && *view != "" && *stream != "":
+		l.errf(node, "%s: set either stream: (a stream of this file) or view: (a view of views/*.sql), not both", path)
+	case view != nil && *view != "":
+	case *stream == "" && view != nil:
+		l.errf(node, "%s: stream or view is required: the stream (or the view of views/*.sql) the %s %s writes out", path, sp.Type, sp.Kind)
+	case *stream == "":
 		verb := map[string]string{"source": "feeds", "sink": "writes out"}[sp.Kind]
 		l.errf(node, "%s: stream is required: the stream the %s %s %s", path, sp.Type, sp.Kind, verb)
 	}
@@ -804,11 +819,7 @@ func sinkTypes() string { return strings.Join(append([]string{"lake"}, spec.Type
 func (l *loader) connectorSink(name string, key, node *yaml.Node, sp *spec.Spec) {
 	s := &Sink{Name: name, Type: sp.Type, Settings: spec.Values{}, Pos: l.pos(key)}
 	path := "sinks." + name
-	l.connector(node, path, sp, &s.Stream, s.Settings, map[string]func(*yaml.Node){
-		"view": func(n *yaml.Node) {
-			l.errf(n, "%s: a %s sink writes out a stream (stream: NAME); views cannot be sent to it yet", path, sp.Type)
-		},
-	})
+	l.connectorOf(node, path, sp, &s.Stream, &s.View, s.Settings, nil)
 	l.p.Sinks = append(l.p.Sinks, s)
 }
 

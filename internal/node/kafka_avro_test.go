@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/weirhq/weir/internal/api"
 	"github.com/weirhq/weir/internal/config"
 	"github.com/weirhq/weir/internal/connect/avrowire/registrytest"
 	"github.com/weirhq/weir/internal/connect/kafka/kafkatest"
@@ -47,7 +49,7 @@ func TestKafkaAvroExample(t *testing.T) {
 	// One input partition, so that the payments arrive in time order and
 	// the last one's watermark closes the minutes before it (from several
 	// partitions, records behind the watermark would be late, by design).
-	for topic, parts := range map[string]int32{"payments": 1, "payments-validated": 2} {
+	for topic, parts := range map[string]int32{"payments": 1, "payments-validated": 2, "merchant-minutes": 1} {
 		if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), parts, 1, nil, topic); err != nil {
 			t.Fatal(err)
 		}
@@ -168,5 +170,63 @@ func TestKafkaAvroExample(t *testing.T) {
 	if len(out) != 193 || out["p0"] != 1 || out["p-last"] != 2 || out["p13"] != 0 {
 		t.Fatalf("payments-validated holds %d payments (p0 %d, p-last %d, p13 %d), want 193 distinct, p0 once, p-last twice, p13 none",
 			len(out), out["p0"], out["p-last"], out["p13"])
+	}
+
+	// Each closed minute's totals went out to merchant-minutes, keyed by
+	// merchant, once.
+	got := map[string]float64{}
+	for deadline = time.Now().Add(30 * time.Second); len(got) < len(want) && time.Now().Before(deadline); {
+		got = map[string]float64{}
+		for _, r := range kafkatest.ReadCommitted(t, b.Addr, "merchant-minutes") {
+			var m struct {
+				WindowStart *time.Time `avro:"window_start"`
+				Merchant    *string    `avro:"merchant"`
+				Total       *float64   `avro:"total"`
+			}
+			if err := dec.Decode(context.Background(), r.Value, &m); err != nil {
+				t.Fatalf("merchant-minutes value: %v", err)
+			}
+			k := fmt.Sprintf("%s|%s", *m.Merchant, m.WindowStart.UTC().Format("15:04"))
+			if string(r.Key) != *m.Merchant {
+				t.Fatalf("merchant-minutes record %s has key %q", k, r.Key)
+			}
+			if _, dup := got[k]; dup {
+				t.Fatalf("merchant-minutes has %s twice", k)
+			}
+			got[k] = *m.Total
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("merchant-minutes holds %d minutes, want %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("merchant-minutes %s: total %v, want %v", k, got[k], w)
+		}
+	}
+	if st := n.Status(); !slices.ContainsFunc(st.Sinks, func(s api.SinkStatus) bool { return s.Name == "minutes_out" && s.View == "merchant_minutes" }) {
+		t.Errorf("status sinks %+v: want minutes_out of view merchant_minutes", st.Sinks)
+	}
+}
+
+// A connector sink of a changelog view (a continuous aggregate) is
+// refused at start with the reason: an appending sink has no form yet for
+// its updates and retractions.
+func TestViewSinkRefusesChangelog(t *testing.T) {
+	yaml := eventsYAML(2) + `sinks:
+  hook:
+    type: webhook
+    view: per_user
+    url: http://127.0.0.1:1/hook
+`
+	cfg := testConfig(t, t.TempDir(), yaml, map[string]string{
+		"per_user.sql": "CREATE MATERIALIZED VIEW per_user AS SELECT user_id, count(*) AS n FROM events GROUP BY user_id"})
+	n, err := Start(cfg)
+	if err == nil {
+		n.Shutdown(context.Background())
+		t.Fatal("a webhook sink of a continuous aggregate started")
+	}
+	if !strings.Contains(err.Error(), `view "per_user" is a changelog of upserts`) || !strings.Contains(err.Error(), "a webhook sink takes append-only views") {
+		t.Fatalf("error %v, want the changelog refusal", err)
 	}
 }

@@ -419,14 +419,24 @@ func Start(cfg Config) (*Node, error) {
 		if sk.Type == "lake" {
 			continue
 		}
-		st := cfg.Pipeline.Stream(sk.Stream)
-		snk, err := connect.OpenSink(sk.Type, sk.Settings, connect.SinkEnv{Name: sk.Name, Stream: st.Name, Partitions: st.Partitions,
-			Log: n.log, Meta: n.log, SchemaFor: cat.SchemaFor(st.Name), Schema: st.Schema, Key: st.KeyCols, Logger: cfg.Logger, Metrics: n.metrics.Sources})
+		var env connect.SinkEnv
+		if sk.View != "" {
+			var err error
+			if env, err = n.viewSinkEnv(sk); err != nil {
+				n.views.Stop()
+				return nil, err
+			}
+		} else {
+			st := cfg.Pipeline.Stream(sk.Stream)
+			env = connect.SinkEnv{Stream: st.Name, Partitions: st.Partitions, SchemaFor: cat.SchemaFor(st.Name), Schema: st.Schema, Key: st.KeyCols}
+		}
+		env.Name, env.Log, env.Meta, env.Logger, env.Metrics = sk.Name, n.log, n.log, cfg.Logger, n.metrics.Sources
+		snk, err := connect.OpenSink(sk.Type, sk.Settings, env)
 		if err != nil {
 			n.views.Stop()
 			return nil, fmt.Errorf("%s: sinks.%s: %w", sk.Pos, sk.Name, err)
 		}
-		n.sinks = append(n.sinks, connSink{name: sk.Name, stream: st.Name, sink: snk})
+		n.sinks = append(n.sinks, connSink{name: sk.Name, stream: env.Stream, view: sk.View, partitions: env.Partitions, sink: snk})
 	}
 
 	connectors := map[string]connect.Source{}
@@ -527,8 +537,8 @@ func Start(cfg Config) (*Node, error) {
 // its committed files plus the tail after them.
 func (n *Node) openViewSinks() error {
 	for _, sk := range n.cfg.Pipeline.Sinks {
-		if sk.View == "" {
-			continue
+		if sk.View == "" || sk.Type != "lake" {
+			continue // a stream's, or a connector sink (opened below)
 		}
 		p := n.views.Plan(sk.View)
 		if p == nil {
@@ -575,6 +585,27 @@ func (n *Node) openViewSinks() error {
 		}
 	}
 	return nil
+}
+
+// viewSinkEnv is what a connector sink of a view reads: the view's output
+// stream (one partition), its rows in the view's columns. Only
+// append-only views can be sent: a changelog's updates and retractions
+// have no form in an appending sink yet.
+func (n *Node) viewSinkEnv(sk *config.Sink) (connect.SinkEnv, error) {
+	p := n.views.Plan(sk.View)
+	if p == nil {
+		return connect.SinkEnv{}, fmt.Errorf("%s: sinks.%s: view %q is not running (see the log for why)", sk.Pos, sk.Name, sk.View)
+	}
+	if p.Upsert() {
+		return connect.SinkEnv{}, fmt.Errorf("%s: sinks.%s: view %q is a changelog of upserts (a continuous aggregate, EMIT EVERY or LATE DATA UPDATE); "+
+			"a %s sink takes append-only views for now: windowed aggregates that emit on close, or views without aggregates", sk.Pos, sk.Name, sk.View, sk.Type)
+	}
+	if n.views.Rebuilt(sk.View) {
+		n.cfg.Logger.Warn("view rebuilt; its sink sends the new definition's rows from here on (what it sent before came from the old one)", "view", sk.View, "sink", sk.Name)
+	}
+	sc := schema.FromColumns(p.OutputColumns())
+	return connect.SinkEnv{Stream: view.OutputStream(sk.View), Partitions: 1, Schema: sc,
+		SchemaFor: func(uint32) (*schema.Schema, error) { return sc, nil }}, nil
 }
 
 // Addr is the address the API listens on.
@@ -711,6 +742,11 @@ func (n *Node) retainViewOutputs() {
 		if vf, ok := n.views.Floor(sw.stream, 0); ok {
 			floor = min(floor, vf) // views reading this view's rows
 		}
+		for _, cs := range n.sinks {
+			if cs.stream == sw.stream {
+				floor = min(floor, n.sinkFloor(cs))
+			}
+		}
 		if _, err := n.log.Retain(sw.stream, 0, floor, wlog.Retention{MaxAgeMillis: 1}); err != nil {
 			n.cfg.Logger.Warn("view output retention failed", "stream", sw.stream, "err", err)
 		}
@@ -744,6 +780,11 @@ func (n *Node) retainViewOutputs() {
 		}
 		if vf, ok := n.views.Floor(out, 0); ok {
 			end = min(end, vf) // views reading this view's rows
+		}
+		for _, cs := range n.sinks {
+			if cs.stream == out {
+				end = min(end, n.sinkFloor(cs)) // connector sinks sending them out
+			}
 		}
 		if _, err := n.log.Retain(out, 0, end, wlog.Retention{MaxAgeMillis: s.Retention.MaxAge.Milliseconds(), MaxBytes: s.Retention.MaxBytes}); err != nil {
 			n.cfg.Logger.Warn("view output retention failed", "stream", out, "err", err)
@@ -828,7 +869,20 @@ func (n *Node) isBacklogged(stream string) bool {
 // connSink is a running connector sink.
 type connSink struct {
 	name, stream string
+	view         string // the view whose output stream it sends, or ""
+	partitions   int
 	sink         connect.Sink
+}
+
+// sinkFloor is where a connector sink of a view's output (one partition)
+// holds its log: its committed offset, or the log's start before it
+// recovered one.
+func (n *Node) sinkFloor(cs connSink) int64 {
+	if offs := cs.sink.Committed(); offs != nil {
+		return offs[0]
+	}
+	start, _ := n.log.Start(cs.stream, 0)
+	return start
 }
 
 // sinkPositions returns, per sink of the stream (lake and connector), the
@@ -847,8 +901,7 @@ func (n *Node) sinkPositions(stream string) [][]int64 {
 		}
 		offs := cs.sink.Committed()
 		if offs == nil {
-			s := n.cfg.Pipeline.Stream(stream)
-			offs = make([]int64, s.Partitions)
+			offs = make([]int64, cs.partitions)
 			for p := range offs {
 				offs[p], _ = n.log.Start(stream, p)
 			}

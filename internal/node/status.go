@@ -79,8 +79,11 @@ func (n *Node) Status() api.Status {
 		st.Sinks = append(st.Sinks, sk)
 	}
 	for _, cs := range n.sinks {
-		sk := api.SinkStatus{Name: cs.name, Type: n.sinkType(cs.name), Stream: cs.stream,
+		sk := api.SinkStatus{Name: cs.name, Type: n.sinkType(cs.name), Stream: cs.stream, View: cs.view,
 			Records: int64(mv.get("weir_sink_records_total", cs.name))}
+		if cs.view != "" {
+			sk.Stream = ""
+		}
 		sk.Lag = n.lagFrom(cs.stream, cs.sink.Committed())
 		st.Sinks = append(st.Sinks, sk)
 	}

@@ -126,7 +126,9 @@ sinks:
 	f("    type: postgres\n    stream: events\n    dsn: postgres://db/x\n", "")
 	f("    type: kafka\n    stream: events\n    topic: out\n", "weir.yaml:8: sinks.s: brokers is required")
 	f("    type: kafka\n    stream: events\n    brokers: [a:9092]\n    topic: out\n    delivery: twice\n", "sinks.s.delivery must be one of exactly_once, at_least_once")
-	f("    type: kafka\n    view: v\n    brokers: [a:9092]\n    topic: out\n", "views cannot be sent to it yet")
+	f("    type: kafka\n    view: v\n    brokers: [a:9092]\n    topic: out\n", `sinks.s.view: no view "v" in views/*.sql`)
+	f("    type: kafka\n    view: v\n    stream: events\n    brokers: [a:9092]\n    topic: out\n", "set either stream: (a stream of this file) or view: (a view of views/*.sql), not both")
+	f("    type: webhook\n    url: http://x/\n", "stream or view is required")
 	f("    type: postgres\n    stream: nope\n    dsn: x\n", `"nope" is not a declared stream`)
 	f("    type: s3\n    stream: events\n", `unknown sink type "s3"; supported: lake, kafka, postgres`)
 }

@@ -142,8 +142,13 @@ func NewSink(v spec.Values, env connect.SinkEnv) (connect.Sink, error) {
 		if subject == "" {
 			subject = s.topic + "-value"
 		}
-		if name == "" {
-			name = env.Stream
+		if name == "" { // the stream's name, or view/NAME's as view_NAME
+			name = strings.Map(func(r rune) rune {
+				if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+					return r
+				}
+				return '_'
+			}, env.Stream)
 		}
 		if _, err := avrowire.SchemaFor(name, env.Schema); err != nil {
 			return nil, fmt.Errorf("sink %s: %v", env.Name, err)

@@ -154,7 +154,17 @@ func Markdown(s *Spec) string {
 	if s.Doc != "" {
 		fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(s.Doc))
 	}
-	b.WriteString("## Settings\n\n| setting | type | default | meaning |\n|---|---|---|---|\n")
+	b.WriteString("## Settings\n\n")
+	switch s.Kind {
+	case "sink":
+		b.WriteString("Besides `type`, the sink names what it sends out: `stream: NAME`, a stream of weir.yaml, or `view: NAME`, " +
+			"a view of `views/*.sql` whose rows are final once written (a windowed aggregate that emits when its window closes, " +
+			"or a view without aggregates; a continuous aggregate's changelog is refused at start). A view's rows have its columns; " +
+			"they are sent as they are written, and its log keeps them until the sink has sent them.\n\n")
+	case "source":
+		b.WriteString("Besides `type`, the source names the stream it feeds: `stream: NAME`.\n\n")
+	}
+	b.WriteString("| setting | type | default | meaning |\n|---|---|---|---|\n")
 	for _, f := range s.Fields {
 		kind := f.Kind.String()
 		if f.Kind == Enum {
