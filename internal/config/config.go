@@ -638,25 +638,17 @@ func typeOf(n *yaml.Node) string {
 // fields are the spec's, plus type and stream.
 func (l *loader) connectorSource(name string, key, node *yaml.Node, sp *spec.Spec) {
 	s := &Source{Name: name, Type: sp.Type, Settings: spec.Values{}, Pos: l.pos(key)}
-	l.connector(node, "sources."+name, sp, &s.Stream, s.Settings, nil)
+	l.connector(node, "sources."+name, sp, &s.Stream, nil, s.Settings)
 	l.p.Sources = append(l.p.Sources, s)
 }
 
-// connector reads a connector's fields: type, stream, the spec's settings
-// (defaults applied, required ones checked) and any extra keys.
-func (l *loader) connector(node *yaml.Node, path string, sp *spec.Spec, stream *string, into spec.Values, extra map[string]func(*yaml.Node)) {
-	l.connectorOf(node, path, sp, stream, nil, into, extra)
-}
-
-// connectorOf is connector for a sink that may write out a view (view
-// non-nil) instead of a stream.
-func (l *loader) connectorOf(node *yaml.Node, path string, sp *spec.Spec, stream, view *string, into spec.Values, extra map[string]func(*yaml.Node)) {
+// connector reads a connector's fields: type, stream (or, for a sink
+// that may write out a view, view non-nil: view), and the spec's settings
+// (defaults applied, required ones checked).
+func (l *loader) connector(node *yaml.Node, path string, sp *spec.Spec, stream, view *string, into spec.Values) {
 	handlers := map[string]func(*yaml.Node){
 		"type":   func(*yaml.Node) {},
 		"stream": func(n *yaml.Node) { l.str(n, path+".stream", stream) },
-	}
-	for k, h := range extra {
-		handlers[k] = h
 	}
 	for _, f := range sp.Fields {
 		handlers[f.Name] = func(n *yaml.Node) { l.setting(n, path+"."+f.Name, f, into) }
@@ -666,9 +658,10 @@ func (l *loader) connectorOf(node *yaml.Node, path string, sp *spec.Spec, stream
 	}
 	l.fields(node, path, handlers)
 	switch {
-	case view != nil && *view != "" && *stream != "":
-		l.errf(node, "%s: set either stream: (a stream of this file) or view: (a view of views/*.sql), not both", path)
 	case view != nil && *view != "":
+		if *stream != "" {
+			l.errf(node, "%s: set either stream: (a stream of this file) or view: (a view of views/*.sql), not both", path)
+		}
 	case *stream == "" && view != nil:
 		l.errf(node, "%s: stream or view is required: the stream (or the view of views/*.sql) the %s %s writes out", path, sp.Type, sp.Kind)
 	case *stream == "":
@@ -819,7 +812,7 @@ func sinkTypes() string { return strings.Join(append([]string{"lake"}, spec.Type
 func (l *loader) connectorSink(name string, key, node *yaml.Node, sp *spec.Spec) {
 	s := &Sink{Name: name, Type: sp.Type, Settings: spec.Values{}, Pos: l.pos(key)}
 	path := "sinks." + name
-	l.connectorOf(node, path, sp, &s.Stream, &s.View, s.Settings, nil)
+	l.connector(node, path, sp, &s.Stream, &s.View, s.Settings)
 	l.p.Sinks = append(l.p.Sinks, s)
 }
 

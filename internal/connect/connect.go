@@ -148,7 +148,8 @@ func Open(typ string, v spec.Values, env Env) (Source, error) {
 // SinkEnv is what a sink gets from the node.
 type SinkEnv struct {
 	Name       string // the sink's name in weir.yaml
-	Stream     string // the stream it writes out
+	Stream     string // the stream it writes out (a view's: its output stream)
+	View       string // the view it writes out, or "" for a stream of weir.yaml
 	Partitions int
 	// Log is where it reads the stream's records from (Read, End, Notify),
 	// and where a sink that keeps its position in Weir appends it (a write
@@ -162,6 +163,14 @@ type SinkEnv struct {
 	Key       []int          // the stream's key columns
 	Logger    *slog.Logger
 	Metrics   *Metrics // nil: none
+}
+
+// What names what the sink writes out, for messages: stream "x" or view "v".
+func (e SinkEnv) What() string {
+	if e.View != "" {
+		return fmt.Sprintf("view %q", e.View)
+	}
+	return fmt.Sprintf("stream %q", e.Stream)
 }
 
 // Starts returns where the log starts in each partition of the sink's

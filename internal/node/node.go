@@ -540,13 +540,9 @@ func (n *Node) openViewSinks() error {
 		if sk.View == "" || sk.Type != "lake" {
 			continue // a stream's, or a connector sink (opened below)
 		}
-		p := n.views.Plan(sk.View)
-		if p == nil {
-			return fmt.Errorf("%s: sinks.%s: view %q is not running (see the log for why)", sk.Pos, sk.Name, sk.View)
-		}
-		if p.Upsert() {
-			return fmt.Errorf("%s: sinks.%s: view %q is a changelog of upserts (a continuous aggregate, EMIT EVERY or LATE DATA UPDATE); "+
-				"a lake sink takes append-only views: windowed aggregates that emit on close, or views without aggregates", sk.Pos, sk.Name, sk.View)
+		p, err := n.appendOnlyView(sk)
+		if err != nil {
+			return err
 		}
 		cols := p.OutputColumns()
 		evCol := -1
@@ -592,20 +588,31 @@ func (n *Node) openViewSinks() error {
 // append-only views can be sent: a changelog's updates and retractions
 // have no form in an appending sink yet.
 func (n *Node) viewSinkEnv(sk *config.Sink) (connect.SinkEnv, error) {
-	p := n.views.Plan(sk.View)
-	if p == nil {
-		return connect.SinkEnv{}, fmt.Errorf("%s: sinks.%s: view %q is not running (see the log for why)", sk.Pos, sk.Name, sk.View)
-	}
-	if p.Upsert() {
-		return connect.SinkEnv{}, fmt.Errorf("%s: sinks.%s: view %q is a changelog of upserts (a continuous aggregate, EMIT EVERY or LATE DATA UPDATE); "+
-			"a %s sink takes append-only views for now: windowed aggregates that emit on close, or views without aggregates", sk.Pos, sk.Name, sk.View, sk.Type)
+	p, err := n.appendOnlyView(sk)
+	if err != nil {
+		return connect.SinkEnv{}, err
 	}
 	if n.views.Rebuilt(sk.View) {
 		n.cfg.Logger.Warn("view rebuilt; its sink sends the new definition's rows from here on (what it sent before came from the old one)", "view", sk.View, "sink", sk.Name)
 	}
 	sc := schema.FromColumns(p.OutputColumns())
-	return connect.SinkEnv{Stream: view.OutputStream(sk.View), Partitions: 1, Schema: sc,
+	return connect.SinkEnv{Stream: view.OutputStream(sk.View), View: sk.View, Partitions: 1, Schema: sc,
 		SchemaFor: func(uint32) (*schema.Schema, error) { return sc, nil }}, nil
+}
+
+// appendOnlyView is the plan of the view a sink sends out (to the lake or
+// a connector), which must be running and append-only: a changelog's
+// updates and retractions have no form in an appending sink.
+func (n *Node) appendOnlyView(sk *config.Sink) (*stream.Plan, error) {
+	p := n.views.Plan(sk.View)
+	if p == nil {
+		return nil, fmt.Errorf("%s: sinks.%s: view %q is not running (see the log for why)", sk.Pos, sk.Name, sk.View)
+	}
+	if p.Upsert() {
+		return nil, fmt.Errorf("%s: sinks.%s: view %q is a changelog of upserts (a continuous aggregate, EMIT EVERY or LATE DATA UPDATE); "+
+			"a %s sink takes append-only views: windowed aggregates that emit on close, or views without aggregates", sk.Pos, sk.Name, sk.View, sk.Type)
+	}
+	return p, nil
 }
 
 // Addr is the address the API listens on.
@@ -742,10 +749,8 @@ func (n *Node) retainViewOutputs() {
 		if vf, ok := n.views.Floor(sw.stream, 0); ok {
 			floor = min(floor, vf) // views reading this view's rows
 		}
-		for _, cs := range n.sinks {
-			if cs.stream == sw.stream {
-				floor = min(floor, n.sinkFloor(cs))
-			}
+		for _, offs := range n.sinkPositions(sw.stream) { // this writer's, and connector sinks'
+			floor = min(floor, offs[0])
 		}
 		if _, err := n.log.Retain(sw.stream, 0, floor, wlog.Retention{MaxAgeMillis: 1}); err != nil {
 			n.cfg.Logger.Warn("view output retention failed", "stream", sw.stream, "err", err)
@@ -781,10 +786,8 @@ func (n *Node) retainViewOutputs() {
 		if vf, ok := n.views.Floor(out, 0); ok {
 			end = min(end, vf) // views reading this view's rows
 		}
-		for _, cs := range n.sinks {
-			if cs.stream == out {
-				end = min(end, n.sinkFloor(cs)) // connector sinks sending them out
-			}
+		for _, offs := range n.sinkPositions(out) { // connector sinks sending them out
+			end = min(end, offs[0])
 		}
 		if _, err := n.log.Retain(out, 0, end, wlog.Retention{MaxAgeMillis: s.Retention.MaxAge.Milliseconds(), MaxBytes: s.Retention.MaxBytes}); err != nil {
 			n.cfg.Logger.Warn("view output retention failed", "stream", out, "err", err)
@@ -872,17 +875,6 @@ type connSink struct {
 	view         string // the view whose output stream it sends, or ""
 	partitions   int
 	sink         connect.Sink
-}
-
-// sinkFloor is where a connector sink of a view's output (one partition)
-// holds its log: its committed offset, or the log's start before it
-// recovered one.
-func (n *Node) sinkFloor(cs connSink) int64 {
-	if offs := cs.sink.Committed(); offs != nil {
-		return offs[0]
-	}
-	start, _ := n.log.Start(cs.stream, 0)
-	return start
 }
 
 // sinkPositions returns, per sink of the stream (lake and connector), the

@@ -10,7 +10,6 @@ package s3test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/weirhq/weir/internal/testpeer"
 )
 
 // The server's root keys. Tests pass them to Weir through the standard
@@ -68,12 +69,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{addr: ln.Addr().String(), dir: t.TempDir(), bin: bin, t: t}
-	ln.Close()
+	s := &Server{addr: fmt.Sprintf("127.0.0.1:%d", testpeer.Port(t)), dir: t.TempDir(), bin: bin, t: t}
 	s.Endpoint = "http://" + s.addr
 	s.Client, err = minio.New(s.addr, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, "")})
 	if err != nil {

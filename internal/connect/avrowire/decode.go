@@ -63,8 +63,19 @@ type refusal struct {
 // state is the reading of one value.
 type state struct {
 	r     *avro.Reader
-	size  int // the value's bytes: no array or map has more items
-	depth int // nested records
+	size  int    // the value's bytes: no array or map has more items
+	depth int    // nested records
+	fixed []byte // scratch for fixed values
+}
+
+// readFixed reads n bytes into the scratch buffer.
+func (st *state) readFixed(n int) []byte {
+	if cap(st.fixed) < n {
+		st.fixed = make([]byte, n)
+	}
+	b := st.fixed[:n]
+	st.r.Read(b)
+	return b
 }
 
 // maxDepth bounds nested (recursive) records.
@@ -316,17 +327,9 @@ func (c *compiler) compile(sc avro.Schema) (*program, error) {
 		size := s.Size()
 		if logical == "decimal" {
 			scale := s.Logical().(*avro.DecimalLogicalSchema).Scale()
-			return &program{func(st *state, dst []byte) []byte {
-				b := make([]byte, size)
-				st.r.Read(b)
-				return appendDecimal(dst, b, scale)
-			}}, nil
+			return &program{func(st *state, dst []byte) []byte { return appendDecimal(dst, st.readFixed(size), scale) }}, nil
 		}
-		return &program{func(st *state, dst []byte) []byte {
-			b := make([]byte, size)
-			st.r.Read(b)
-			return appendBase64(dst, b)
-		}}, nil
+		return &program{func(st *state, dst []byte) []byte { return appendBase64(dst, st.readFixed(size)) }}, nil
 	}
 	return nil, fmt.Errorf("Avro type %s is not supported", sc.Type())
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/weirhq/weir/internal/connect"
 	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/gate"
+	wlog "github.com/weirhq/weir/internal/log"
 	"github.com/weirhq/weir/internal/log/pebblelog"
 	"github.com/weirhq/weir/internal/schema"
 )
@@ -274,33 +275,13 @@ func (h *harness) tally(n int) (seen, quarantined []int) {
 	h.t.Helper()
 	seen, quarantined = make([]int, n), make([]int, n)
 	col := h.sc.ColumnIndex("id")
-	for p := range partitions {
-		end, _ := h.log.End(Stream, p)
-		for from := int64(0); from < end; {
-			bs, err := h.log.Read(Stream, p, from, 1<<20)
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			for i := range bs {
-				err := bs[i].Records(func(_ int64, rec []byte) bool {
-					vals, err := schema.DecodeRow(h.sc.Columns, rec, nil)
-					if err != nil {
-						h.t.Fatal(err)
-					}
-					id := vals[col].Int
-					if id < 0 || id >= int64(n) {
-						h.t.Fatalf("record %d in the stream was never delivered", id)
-					}
-					seen[id]++
-					return true
-				})
-				if err != nil {
-					h.t.Fatal(err)
-				}
-				from = bs[i].End()
-			}
+	EachRow(h.t, h.log, Stream, partitions, h.sc.Columns, func(vals []schema.Value) {
+		id := vals[col].Int
+		if id < 0 || id >= int64(n) {
+			h.t.Fatalf("record %d in the stream was never delivered", id)
 		}
-	}
+		seen[id]++
+	})
 	_, nq := h.counts()
 	q, err := h.gate.ListQuarantine(Stream, int(nq))
 	if err != nil {
@@ -321,6 +302,36 @@ func (h *harness) tally(n int) (seen, quarantined []int) {
 		quarantined[id]++
 	}
 	return seen, quarantined
+}
+
+// EachRow calls fn with every record of a stream in the log, decoded in
+// the columns cols, partition by partition (tests read what a source
+// wrote with it).
+func EachRow(t testing.TB, l wlog.Log, stream string, partitions int, cols []schema.Column, fn func(vals []schema.Value)) {
+	t.Helper()
+	for p := range partitions {
+		end, _ := l.End(stream, p)
+		for from := int64(0); from < end; {
+			bs, err := l.Read(stream, p, from, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range bs {
+				err := bs[i].Records(func(_ int64, rec []byte) bool {
+					vals, err := schema.DecodeRow(cols, rec, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					fn(vals)
+					return true
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				from = bs[i].End()
+			}
+		}
+	}
 }
 
 // check: records 0..n-1 each once — the good ones in the stream, the bad

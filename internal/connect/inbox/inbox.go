@@ -146,7 +146,6 @@ func init() { connect.RegisterSource(Spec, New) }
 type Source struct {
 	env          connect.Env
 	store        store
-	where        string // the directory or s3:// URL, for logs
 	pattern      string
 	format       string
 	stable       bool
@@ -206,15 +205,15 @@ func New(v spec.Values, env connect.Env) (connect.Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %v", env.Name, err)
 		}
-		s.store, s.where = st, st.where("", "")
+		s.store = st
 	} else {
 		dir := v.String("dir")
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(env.Dir, dir)
 		}
-		s.store, s.where = dirStore{dir}, dir
+		s.store = dirStore{dir}
 	}
-	s.env.Logger = s.env.Logger.With("source", env.Name, "inbox", s.where)
+	s.env.Logger = s.env.Logger.With("source", env.Name, "inbox", s.store.where("", ""))
 	if _, err := filepath.Match(s.pattern, "x"); err != nil {
 		return nil, fmt.Errorf("source %s: pattern %q is not a valid glob: %v (e.g. \"*.csv\")", env.Name, s.pattern, err)
 	}

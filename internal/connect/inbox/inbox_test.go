@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/weirhq/weir/internal/connect"
+	"github.com/weirhq/weir/internal/connect/conformance"
 	"github.com/weirhq/weir/internal/connect/spec"
 	"github.com/weirhq/weir/internal/gate"
 	"github.com/weirhq/weir/internal/log/pebblelog"
@@ -227,26 +228,7 @@ func (r *rig) orderIDs() map[string]int {
 	r.t.Helper()
 	out := map[string]int{}
 	col := r.sc.ColumnIndex("order_id")
-	for p := range 2 {
-		end, _ := r.l.End("orders", p)
-		for from := int64(0); from < end; {
-			bs, err := r.l.Read("orders", p, from, 1<<20)
-			if err != nil {
-				r.t.Fatal(err)
-			}
-			for i := range bs {
-				bs[i].Records(func(_ int64, rec []byte) bool {
-					vals, err := schema.DecodeRow(r.sc.Columns, rec, nil)
-					if err != nil {
-						r.t.Fatal(err)
-					}
-					out[string(vals[col].Bytes)]++
-					return true
-				})
-				from = bs[i].End()
-			}
-		}
-	}
+	conformance.EachRow(r.t, r.l, "orders", 2, r.sc.Columns, func(vals []schema.Value) { out[string(vals[col].Bytes)]++ })
 	return out
 }
 

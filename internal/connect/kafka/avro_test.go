@@ -211,26 +211,7 @@ func (r *sinkRig) ids() map[int64]int {
 	r.t.Helper()
 	out := map[int64]int{}
 	col := r.sc.ColumnIndex("id")
-	for p := range 3 {
-		end, _ := r.log.End("events", p)
-		for from := int64(0); from < end; {
-			bs, err := r.log.Read("events", p, from, 1<<20)
-			if err != nil {
-				r.t.Fatal(err)
-			}
-			for i := range bs {
-				bs[i].Records(func(_ int64, rec []byte) bool {
-					vals, err := schema.DecodeRow(r.sc.Columns, rec, nil)
-					if err != nil {
-						r.t.Fatal(err)
-					}
-					out[vals[col].Int]++
-					return true
-				})
-				from = bs[i].End()
-			}
-		}
-	}
+	conformance.EachRow(r.t, r.log, "events", 3, r.sc.Columns, func(vals []schema.Value) { out[vals[col].Int]++ })
 	return out
 }
 

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -142,13 +143,8 @@ func NewSink(v spec.Values, env connect.SinkEnv) (connect.Sink, error) {
 		if subject == "" {
 			subject = s.topic + "-value"
 		}
-		if name == "" { // the stream's name, or view/NAME's as view_NAME
-			name = strings.Map(func(r rune) rune {
-				if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-					return r
-				}
-				return '_'
-			}, env.Stream)
+		if name == "" {
+			name = cmp.Or(env.View, env.Stream)
 		}
 		if _, err := avrowire.SchemaFor(name, env.Schema); err != nil {
 			return nil, fmt.Errorf("sink %s: %v", env.Name, err)
@@ -164,7 +160,7 @@ func NewSink(v spec.Values, env connect.SinkEnv) (connect.Sink, error) {
 		for _, c := range cols {
 			i := env.Schema.ColumnIndex(c)
 			if i < 0 {
-				return nil, fmt.Errorf("sink %s: key column %q is not in stream %q (columns: %s)", env.Name, c, env.Stream, strings.Join(env.Schema.Names(), ", "))
+				return nil, fmt.Errorf("sink %s: key column %q is not in %s (columns: %s)", env.Name, c, env.What(), strings.Join(env.Schema.Names(), ", "))
 			}
 			s.key = append(s.key, i)
 		}
@@ -256,7 +252,7 @@ func (s *Sink) session(ctx context.Context) error {
 			}
 			switch {
 			case err != nil:
-				return fmt.Errorf("%w: cannot read stream %q: %v", connect.ErrFatal, s.env.Stream, err)
+				return fmt.Errorf("%w: cannot read %s: %v", connect.ErrFatal, s.env.What(), err)
 			case errors.Is(encErr, avrowire.ErrRefused):
 				return fmt.Errorf("%w: %v", connect.ErrFatal, encErr)
 			}

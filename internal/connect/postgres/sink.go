@@ -8,6 +8,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -93,7 +94,7 @@ func NewSink(v spec.Values, env connect.SinkEnv) (connect.Sink, error) {
 	}
 	table := v.String("table")
 	if table == "" {
-		table = env.Stream
+		table = cmp.Or(env.View, env.Stream) // a view's table is named after the view
 	}
 	s.table = pgx.Identifier(strings.Split(table, "."))
 	if len(s.table) > 2 || slices.Contains(s.table, "") {
@@ -102,7 +103,10 @@ func NewSink(v spec.Values, env connect.SinkEnv) (connect.Sink, error) {
 	if _, err := pgconn.ParseConfig(s.dsn); err != nil {
 		return nil, fmt.Errorf("sink %s: dsn does not parse (postgres://user:password@host:5432/database): %v", env.Name, redact(err))
 	}
-	if s.upsert && len(env.Key) == 0 {
+	switch {
+	case s.upsert && len(env.Key) == 0 && env.View != "":
+		return nil, fmt.Errorf("sink %s: mode: upsert needs key columns, and the rows of view %q have none: use mode: append (an append-only view writes each row once)", env.Name, env.View)
+	case s.upsert && len(env.Key) == 0:
 		return nil, fmt.Errorf("sink %s: mode: upsert needs the stream %q to have key columns (key: in weir.yaml), or use mode: append", env.Name, env.Stream)
 	}
 	if s.linger <= 0 {
@@ -191,7 +195,7 @@ func (s *Sink) session(ctx context.Context) error {
 	for {
 		n, err := connect.ReadRows(s.env, next, b.Room(), rows.add)
 		if err != nil {
-			return fmt.Errorf("%w: cannot read stream %q: %v", connect.ErrFatal, s.env.Stream, err)
+			return fmt.Errorf("%w: cannot read %s: %v", connect.ErrFatal, s.env.What(), err)
 		}
 		b.Add(n)
 		if !b.Ready() {

@@ -363,3 +363,22 @@ func TestConcurrentPrepare(t *testing.T) {
 		}
 	}
 }
+
+// A sink of a view: its table is named after the view, and upsert mode,
+// which needs key columns a view's rows do not have, is refused with what
+// to use instead.
+func TestViewSinkSettings(t *testing.T) {
+	env := connect.SinkEnv{Name: "out", Stream: "view/per_minute", View: "per_minute", Partitions: 1}
+	v := spec.Values{"dsn": "postgres://weir@127.0.0.1:1/weir", "table": "", "mode": "upsert", "create_table": true, "max_batch": int64(10), "linger": time.Millisecond}
+	if _, err := NewSink(v, env); err == nil || !strings.Contains(err.Error(), `the rows of view "per_minute" have none: use mode: append`) {
+		t.Fatalf("upsert of a view: %v", err)
+	}
+	v["mode"] = "append"
+	s, err := NewSink(v, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.(*Sink).table.Sanitize(); got != `"per_minute"` {
+		t.Fatalf("table %s, want per_minute", got)
+	}
+}

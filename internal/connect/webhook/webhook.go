@@ -135,7 +135,7 @@ func (s *Sink) session(ctx context.Context) error {
 			body = append(body, schema.AppendJSON(nil, sc.Columns, vals))
 		})
 		if err != nil {
-			return fmt.Errorf("%w: cannot read stream %q: %v", connect.ErrFatal, s.env.Stream, err)
+			return fmt.Errorf("%w: cannot read %s: %v", connect.ErrFatal, s.env.What(), err)
 		}
 		b.Add(n)
 		if !b.Ready() {
@@ -178,7 +178,7 @@ func (s *Sink) recover() ([]int64, error) {
 	}
 	var stored []int64
 	if err := json.Unmarshal(v, &stored); err != nil || len(stored) != len(pos) {
-		return nil, fmt.Errorf("%w: stored position %q of sink %s does not fit stream %q", connect.ErrFatal, v, s.env.Name, s.env.Stream)
+		return nil, fmt.Errorf("%w: stored position %q of sink %s does not fit %s", connect.ErrFatal, v, s.env.Name, s.env.What())
 	}
 	for p := range pos {
 		pos[p] = max(pos[p], stored[p])

@@ -15,7 +15,6 @@ package registrytest
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weirhq/weir/internal/testpeer"
 )
 
 // Version is the Apicurio Registry release the tests run.
@@ -99,13 +100,9 @@ const pom = `<project xmlns="http://maven.apache.org/POM/4.0.0">
 
 // Jar returns the registry's jar, building it with Maven the first time.
 func Jar() (string, error) {
-	cache := os.Getenv("WEIR_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		cache = filepath.Join(home, ".cache", "weir")
+	cache, err := testpeer.Cache()
+	if err != nil {
+		return "", err
 	}
 	dir := filepath.Join(cache, "apicurio-"+Version)
 	jar := filepath.Join(dir, "registry.jar")
@@ -170,12 +167,7 @@ func Start(t testing.TB) *Registry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := testpeer.Port(t)
 	logf, err := os.Create(filepath.Join(t.TempDir(), "registry.log"))
 	if err != nil {
 		t.Fatal(err)

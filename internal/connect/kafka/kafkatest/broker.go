@@ -6,7 +6,6 @@ package kafkatest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirhq/weir/internal/testpeer"
 )
 
 // Version is the Kafka release the tests run.
@@ -39,13 +40,9 @@ const pom = `<project xmlns="http://maven.apache.org/POM/4.0.0">
 // Jars returns the directory of the broker's jars, fetching them with
 // Maven the first time.
 func Jars() (string, error) {
-	cache := os.Getenv("WEIR_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		cache = filepath.Join(home, ".cache", "weir")
+	cache, err := testpeer.Cache()
+	if err != nil {
+		return "", err
 	}
 	dir := filepath.Join(cache, "kafka-"+Version)
 	libs := filepath.Join(dir, "libs")
@@ -85,14 +82,7 @@ type Broker struct {
 	log   *os.File
 }
 
-func freePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freePort(t testing.TB) string { return fmt.Sprintf("127.0.0.1:%d", testpeer.Port(t)) }
 
 // Start formats a data directory and starts a broker; it is stopped when
 // the test ends.

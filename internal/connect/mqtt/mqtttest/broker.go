@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/weirhq/weir/internal/testpeer"
 )
 
 // Broker is a running Mosquitto.
@@ -38,12 +40,7 @@ func Start(t testing.TB) *Broker {
 		bin = "/usr/sbin/mosquitto"
 	}
 	b := &Broker{t: t, bin: bin, dir: t.TempDir()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := testpeer.Port(t)
 	b.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 	b.URL = "mqtt://" + b.Addr
 	b.conf = filepath.Join(b.dir, "mosquitto.conf")

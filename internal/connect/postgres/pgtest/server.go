@@ -10,7 +10,6 @@ package pgtest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/weirhq/weir/internal/testpeer"
 )
 
 // Server is a running PostgreSQL.
@@ -88,7 +89,7 @@ func Start(t testing.TB) *Server {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	s := &Server{Port: freePort(t), dir: dir}
+	s := &Server{Port: testpeer.Port(t), dir: dir}
 	if s.log, err = os.Create(filepath.Join(dir, "postgres.log")); err != nil {
 		t.Fatal(err)
 	}
@@ -166,14 +167,4 @@ func (s *Server) Stop() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.cmd = nil
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
