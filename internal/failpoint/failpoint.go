@@ -4,7 +4,7 @@
 // it is unset, Hit costs a map lookup on an empty map.
 //
 // This package imports nothing of Weir and is imported by the packages that
-// own commit protocols (log, lake).
+// own commit protocols (gate, lake).
 package failpoint
 
 import (
@@ -15,7 +15,7 @@ import (
 
 // Named points.
 const (
-	LogAfterCommit   = "log-after-commit"   // records durable, writers not yet answered
+	LogAfterCommit   = "log-after-commit"   // a request's records durable in the log, its writer not yet answered
 	LakeBeforeCommit = "lake-before-commit" // Parquet files written and synced, no snapshot yet
 	LakeAfterCommit  = "lake-after-commit"  // snapshot committed, before syncfs and before the writer knows
 )

@@ -26,6 +26,7 @@ import (
 	"github.com/valyala/fastjson"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/weirhq/weir/internal/failpoint"
 	wlog "github.com/weirhq/weir/internal/log"
 	"github.com/weirhq/weir/internal/schema"
 )
@@ -505,6 +506,7 @@ func (g *Gate) ingest(ctx context.Context, st *stream, req Request, idem func(Re
 			}
 			return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
+		failpoint.Hit(failpoint.LogAfterCommit)
 	}
 	if m := g.opts.Metrics; m != nil {
 		m.Received.WithLabelValues(st.Name).Add(float64(res.Accepted + res.Quarantined))

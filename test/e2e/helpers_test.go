@@ -255,8 +255,10 @@ func newTestNode(t *testing.T, env ...string) *testNode {
 	n.logf, err = os.Create(filepath.Join(dir, "weir.log"))
 	must(t, err)
 	t.Cleanup(func() {
-		n.p.cmd.Process.Kill()
-		n.p.cmd.Wait()
+		if n.p != nil { // nil when a start failed
+			n.p.cmd.Process.Kill()
+			n.p.cmd.Wait()
+		}
 		n.logf.Close()
 	})
 	n.restart(env...)
@@ -266,6 +268,7 @@ func newTestNode(t *testing.T, env ...string) *testNode {
 // restart starts the node again (after it died or was stopped).
 func (n *testNode) restart(env ...string) {
 	n.t.Helper()
+	n.p = nil
 	n.p = start(n.t, n.bin, n.pipeline, n.data, n.addr, n.logf, env...)
 }
 

@@ -33,7 +33,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weirhq/weir/internal/failpoint"
 	wlog "github.com/weirhq/weir/internal/log"
 )
 
@@ -374,9 +373,6 @@ func (l *Log) commitGroup(batch *pebble.Batch, group []*pending, size int) {
 	l.mu.Unlock()
 
 	err := batch.Commit(pebble.Sync)
-	if err == nil {
-		failpoint.Hit(failpoint.LogAfterCommit)
-	}
 
 	l.mu.Lock()
 	if err == nil {
