@@ -81,6 +81,10 @@ var batchSQL = map[string]string{
 	"q4": `SELECT category, avg(final) FROM (
 	  SELECT a.id, a.category, max(b.price) AS final FROM auction a JOIN bid b ON a.id = b.auction AND b.dateTime BETWEEN a.dateTime AND a.expires
 	  GROUP BY a.id, a.category) GROUP BY category`,
+	"q6": `WITH w AS (SELECT a.id, a.seller, a.expires, max(b.price) AS final FROM auction a JOIN bid b ON a.id = b.auction AND b.dateTime BETWEEN a.dateTime AND a.expires
+	    GROUP BY a.id, a.seller, a.expires),
+	  r AS (SELECT seller, final, row_number() OVER (PARTITION BY seller ORDER BY expires DESC, id DESC) AS rn FROM w)
+	SELECT seller, avg(final) FROM r WHERE rn <= 10 GROUP BY seller`,
 	"q13": `SELECT b.auction, b.bidder, b.price, epoch_ms(b.dateTime), s.value FROM bid b JOIN side_input s ON b.auction % 10000 = s.key`,
 	// Ties rank by input position: insertion order, DuckDB's rowid here.
 	"q18": `SELECT auction, bidder, price, channel, url, epoch_ms(dateTime), extra FROM (

@@ -38,8 +38,11 @@ type AggSpec struct {
 	// Quantile is approx_percentile's q, in [0, 1].
 	Quantile float64
 	// N is how many rows AggTopN keeps, and Rank how it numbers them.
+	// All keeps every row of a group (a Top-N over a changelog, whose
+	// ranked rows may leave); N is then how many it shows.
 	N    int
 	Rank RankKind
+	All  bool
 }
 
 // Acc is the running state of one aggregate for one group.
@@ -82,7 +85,7 @@ func (s *AggSpec) NewAcc() Acc {
 	case AggApproxQuantile:
 		return newQuantile(s.Arg.Type, s.Quantile)
 	case AggTopN:
-		return &topAcc{n: s.N, rank: s.Rank}
+		return &topAcc{n: s.N, rank: s.Rank, all: s.All}
 	}
 	panic(fmt.Sprintf("BUG: aggregate kind %d", s.Kind))
 }

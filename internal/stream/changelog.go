@@ -24,7 +24,7 @@ type Retractor interface {
 // Retractable reports whether an aggregate can read a changelog.
 func Retractable(k AggKind) bool {
 	switch k {
-	case AggCount, AggSum, AggAvg:
+	case AggCount, AggSum, AggAvg, AggTopN:
 		return true
 	}
 	return false
@@ -113,6 +113,9 @@ func (t *Task) changelogRecord() {
 
 // retract takes the current row's values back out of g.
 func (t *Task) retractFrom(g *group, ts int64) {
+	if t.plan.TopN != nil {
+		t.topRows--
+	}
 	for i := range g.accs {
 		g.accs[i].(Retractor).Retract(t.args[i], ts)
 	}

@@ -617,7 +617,7 @@ func (t *Task) checkReplay() {
 			// What the output shows; an open window that early firing
 			// re-emits writes all its rows again.
 			a := g.accs[0].(*topAcc)
-			a.dirty, a.emitted = len(a.rows), len(a.rows)
+			a.dirty, a.emitted = len(a.rows), a.kept()
 			if g.changed {
 				a.dirty = 0
 			}

@@ -25,6 +25,12 @@ import (
 // A windowed Top-N appends each window's rows when it closes. Without a
 // window the view is an upsert changelog keyed by group and row number:
 // a row that enters at rank r rewrites ranks r to N.
+//
+// Over a changelog input (an upsert view's rows, which change and leave)
+// a group keeps every row, not only the first N (AggSpec.All): when a
+// ranked row leaves, the next one takes its rank. Rows equal by Order
+// then rank by their changelog key, not by position: a row's position
+// changes with each update, its key does not.
 type TopN struct {
 	N     int
 	Order []Expr
@@ -49,15 +55,22 @@ const (
 const posLen = 12
 
 // topEntry encodes row (read at position p, off) as a ranked entry: the
-// order key, the position, then the kept columns. It returns the entry
-// and the length of its sort key (order key and position).
+// order key, the tie-breaker (the position, or over a changelog the row's
+// key and its length), then the kept columns. It returns the entry and
+// the length of its sort key (order key and tie-breaker).
 func (t *Task) topEntry(dst []byte, row Row) ([]byte, int) {
 	tn := t.plan.TopN
 	for i, e := range tn.Order {
 		dst = appendOrderKey(dst, e.Type, e.Eval(row), tn.Desc[i])
 	}
-	dst = binary.BigEndian.AppendUint32(dst, uint32(t.posPart))
-	dst = binary.BigEndian.AppendUint64(dst, uint64(t.posOff))
+	if in := &t.plan.Input; in.Changelog {
+		key := row[len(in.Columns)-2].Bytes
+		dst = append(dst, key...)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(key)))
+	} else {
+		dst = binary.BigEndian.AppendUint32(dst, uint32(t.posPart))
+		dst = binary.BigEndian.AppendUint64(dst, uint64(t.posOff))
+	}
 	k := len(dst)
 	for i, s := range tn.Keep {
 		t.topVals[i] = row[s]
@@ -112,10 +125,12 @@ type ranked struct {
 	k int
 }
 
-// topAcc is the state of one Top-N group: up to n rows, in rank order.
+// topAcc is the state of one Top-N group: up to n rows (every row when
+// all), in rank order.
 type topAcc struct {
 	n    int
 	rank RankKind
+	all  bool
 	rows []ranked
 	// dirty is the first row that changed since the group's rows were
 	// last emitted (an upsert view rewrites rows from there); emitted is
@@ -124,10 +139,19 @@ type topAcc struct {
 	dirty, emitted int
 }
 
+// orderLen is the length of r's order key (its sort key less the
+// tie-breaker).
+func (a *topAcc) orderLen(r ranked) int {
+	if a.all {
+		return r.k - 4 - int(binary.BigEndian.Uint32(r.b[r.k-4:r.k]))
+	}
+	return r.k - posLen
+}
+
 // tie reports whether rows i and j have equal ORDER BY values.
 func (a *topAcc) tie(i, j int) bool {
 	ri, rj := a.rows[i], a.rows[j]
-	return bytes.Equal(ri.b[:ri.k-posLen], rj.b[:rj.k-posLen])
+	return bytes.Equal(ri.b[:a.orderLen(ri)], rj.b[:a.orderLen(rj)])
 }
 
 // kept is how many of the rows the numbering keeps.
@@ -169,8 +193,12 @@ func (a *topAcc) number(i int, prev int64) int64 {
 // offer ranks the entry e (sort key e[:k]) in the group and reports
 // whether it is kept. e is copied.
 func (a *topAcc) offer(e []byte, k int) bool {
-	key := e[:k]
-	i, _ := slices.BinarySearchFunc(a.rows, key, func(r ranked, key []byte) int { return bytes.Compare(r.b[:r.k], key) })
+	i := a.search(e[:k])
+	if a.all {
+		a.rows = slices.Insert(a.rows, i, ranked{b: slices.Clone(e), k: k})
+		a.dirty = min(a.dirty, i)
+		return true
+	}
 	if a.rank == RowNumber {
 		if i >= a.n {
 			return false
@@ -195,6 +223,25 @@ func (a *topAcc) offer(e []byte, k int) bool {
 	a.rows = a.rows[:cut]
 	a.dirty = min(a.dirty, i)
 	return true
+}
+
+// search is where the sort key key goes among the rows, and whether a
+// row has it.
+func (a *topAcc) search(key []byte) int {
+	i, _ := slices.BinarySearchFunc(a.rows, key, func(r ranked, key []byte) int { return bytes.Compare(r.b[:r.k], key) })
+	return i
+}
+
+// Retract takes a row back out of a group that keeps every row: v is its
+// entry (Bytes) and sort key length (Int), as topEntry made them.
+func (a *topAcc) Retract(v schema.Value, _ int64) {
+	key := v.Bytes[:v.Int]
+	i := a.search(key)
+	if !a.all || i == len(a.rows) || !bytes.Equal(a.rows[i].b[:a.rows[i].k], key) {
+		panic("BUG: a Top-N row taken back is not in its group")
+	}
+	a.rows = slices.Delete(a.rows, i, i+1)
+	a.dirty = min(a.dirty, i)
 }
 
 func (a *topAcc) Add(schema.Value, int64) {
@@ -228,7 +275,7 @@ func (a *topAcc) AppendState(dst []byte) []byte {
 
 func (a *topAcc) LoadState(src []byte) ([]byte, error) {
 	n, w := binary.Uvarint(src)
-	if w <= 0 || n > uint64(len(src)) || (a.rank == RowNumber && n > uint64(a.n)) {
+	if w <= 0 || n > uint64(len(src)) || (a.rank == RowNumber && !a.all && n > uint64(a.n)) {
 		return nil, errBadState // (RANK keeps ties: more than n rows)
 	}
 	src = src[w:]
@@ -240,16 +287,20 @@ func (a *topAcc) LoadState(src []byte) ([]byte, error) {
 		}
 		src = src[w:]
 		l, w := binary.Uvarint(src)
-		if w <= 0 || l > uint64(len(src)-w) || k > l {
+		if w <= 0 || l > uint64(len(src)-w) || k > l || k < 4 {
 			return nil, errBadState
 		}
 		src = src[w:]
-		a.rows = append(a.rows, ranked{b: slices.Clone(src[:l]), k: int(k)})
+		r := ranked{b: slices.Clone(src[:l]), k: int(k)}
+		if o := a.orderLen(r); o < 0 {
+			return nil, errBadState
+		}
+		a.rows = append(a.rows, r)
 		src = src[l:]
 	}
 	// Unknown what the output shows: an upsert view rewrites every rank
 	// at the group's next change (the same rows again, where unchanged).
-	a.dirty, a.emitted = 0, len(a.rows)
+	a.dirty, a.emitted = 0, a.kept()
 	return src, nil
 }
 
@@ -277,7 +328,8 @@ func (t *Task) emitTop(g *group, all bool) {
 		row[n-1] = schema.Value{Int: g.span.End}
 	}
 	var num int64
-	for r := 0; r < len(a.rows); r++ {
+	shown := a.kept()
+	for r := 0; r < shown; r++ {
 		num = a.number(r, num)
 		if r < from {
 			continue
@@ -293,11 +345,18 @@ func (t *Task) emitTop(g *group, all bool) {
 		t.writeOut(row, t.topKey(g, r), false)
 	}
 	if t.plan.Upsert() {
-		// Rows a better one pushed out (ties no longer within N).
-		for r := len(a.rows); r < a.emitted; r++ {
+		// Rows a better one pushed out (ties no longer within N), or
+		// ranks left empty by rows that left.
+		for r := shown; r < a.emitted; r++ {
 			t.writeOut(row, t.topKey(g, r), true)
 		}
 	}
-	a.dirty, a.emitted = len(a.rows), len(a.rows)
+	a.dirty, a.emitted = len(a.rows), shown
 	g.changed = false
+	if a.all && len(a.rows) == 0 {
+		// Its last changelog row left: the group is no more.
+		g.gone = true
+		delete(t.groups, g.key)
+		t.forget(g)
+	}
 }

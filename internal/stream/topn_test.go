@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/weirhq/weir/internal/schema"
@@ -76,10 +78,12 @@ func TestTopAccKeepsFirstN(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	a := &topAcc{n: 5}
 	var all []int
-	for range 200 {
+	for i := range 200 {
 		v := rng.IntN(1000)
 		all = append(all, v)
 		k := appendOrderKey(nil, schema.Int64, schema.Value{Int: int64(v)}, false)
+		k = binary.BigEndian.AppendUint32(k, 0) // the position: partition, offset
+		k = binary.BigEndian.AppendUint64(k, uint64(i))
 		a.offer(append(k, "payload"...), len(k))
 	}
 	slices.Sort(all)
@@ -92,7 +96,7 @@ func TestTopAccKeepsFirstN(t *testing.T) {
 	}
 	for i, r := range b.rows {
 		want := appendOrderKey(nil, schema.Int64, schema.Value{Int: int64(all[i])}, false)
-		if !bytes.Equal(r.b[:r.k], want) || string(r.b[r.k:]) != "payload" {
+		if !bytes.Equal(r.b[:r.k-posLen], want) || string(r.b[r.k:]) != "payload" {
 			t.Fatalf("rank %d: %x, want %x", i+1, r.b, want)
 		}
 	}
@@ -108,5 +112,67 @@ func TestVarintLen(t *testing.T) {
 		if got, want := uvarintLen(uint64(x)), len(binary.AppendUvarint(nil, uint64(x))); got != want {
 			t.Errorf("uvarintLen(%d) = %d, want %d", uint64(x), got, want)
 		}
+	}
+}
+
+// TestTopAccAllRetract: a group over a changelog keeps every row, in
+// order by value then key; rows taken back leave exactly, the first n
+// show (RANK: with the rows tied with the n-th), and the state
+// round-trips.
+func TestTopAccAllRetract(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	a := &topAcc{n: 3, rank: Rank, all: true, dirty: math.MaxInt}
+	entry := func(key string, v int64) []byte {
+		e := appendOrderKey(nil, schema.Int64, schema.Value{Int: v}, true)
+		e = append(e, key...)
+		return binary.BigEndian.AppendUint32(e, uint32(len(key)))
+	}
+	model := map[string]int64{} // key → value
+	for range 2000 {
+		key := fmt.Sprintf("k%d", rng.IntN(40))
+		if v, ok := model[key]; ok {
+			e := entry(key, v)
+			a.Retract(schema.Value{Bytes: e, Int: int64(len(e))}, 0)
+			delete(model, key)
+		}
+		if rng.IntN(4) > 0 {
+			v := int64(rng.IntN(10))
+			e := entry(key, v)
+			a.offer(append(e, "row"...), len(e))
+			model[key] = v
+		}
+	}
+	type kv struct {
+		k string
+		v int64
+	}
+	var want []kv
+	for k, v := range model {
+		want = append(want, kv{k, v})
+	}
+	slices.SortFunc(want, func(x, y kv) int { // value descending, then key
+		if x.v != y.v {
+			return int(y.v - x.v)
+		}
+		return strings.Compare(x.k, y.k)
+	})
+	if len(a.rows) != len(want) {
+		t.Fatalf("%d rows kept, want %d", len(a.rows), len(want))
+	}
+	for i, w := range want {
+		if e := entry(w.k, w.v); !bytes.Equal(a.rows[i].b[:a.rows[i].k], e) {
+			t.Fatalf("rank %d: %x, want %s=%d", i+1, a.rows[i].b, w.k, w.v)
+		}
+	}
+	shown := 3
+	for shown < len(want) && want[shown].v == want[2].v {
+		shown++
+	}
+	if got := a.kept(); got != shown {
+		t.Fatalf("%d rows shown, want %d (RANK keeps the ties of the 3rd)", got, shown)
+	}
+	b := &topAcc{n: 3, rank: Rank, all: true}
+	if rest, err := b.LoadState(a.AppendState(nil)); err != nil || len(rest) != 0 || len(b.rows) != len(a.rows) || b.emitted != shown {
+		t.Fatalf("state does not round-trip: %v, %d bytes left, %d rows, %d shown", err, len(rest), len(b.rows), b.emitted)
 	}
 }

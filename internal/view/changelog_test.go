@@ -30,6 +30,20 @@ func checkChangelogs(t *testing.T, seed uint64) {
 		`CREATE MATERIALIZED VIEW buckets AS SELECT n % 5 AS bucket, count(*) AS users, sum(s) AS total, avg(n) AS mean FROM per_user GROUP BY n % 5`,
 		`CREATE MATERIALIZED VIEW busy AS SELECT count(*) AS users, sum(n) AS clicks FROM per_user WHERE n > 3`,
 		`CREATE MATERIALIZED VIEW user_sets AS SELECT DISTINCT n FROM per_user`,
+		// Top-N over a changelog: a user's rank changes with each click,
+		// it moves between groups (n % 3), and when it leaves the first
+		// three the next one takes its place.
+		`CREATE MATERIALIZED VIEW leaders AS SELECT grp, user_id, n, rn FROM (
+		   SELECT n % 3 AS grp, user_id, n, ROW_NUMBER() OVER (PARTITION BY n % 3 ORDER BY s DESC, user_id) AS rn FROM per_user) t
+		 WHERE rn <= 3`,
+		`CREATE MATERIALIZED VIEW top_ranks AS SELECT user_id, n, rk FROM (
+		   SELECT user_id, n, RANK() OVER (ORDER BY n DESC) AS rk FROM per_user WHERE n > 1) t
+		 WHERE rk <= 4`,
+		// q6's shape: an average over the ranked rows of a changelog.
+		`CREATE MATERIALIZED VIEW top_mean AS SELECT grp, avg(n) AS mean, count(*) AS c FROM (
+		   SELECT grp, n FROM (SELECT n % 2 AS grp, n, ROW_NUMBER() OVER (PARTITION BY n % 2 ORDER BY s, user_id) AS rn FROM per_user) r
+		   WHERE rn <= 2) t
+		 GROUP BY grp`,
 	} {
 		n.exec(t, s)
 	}
@@ -56,9 +70,10 @@ func checkChangelogs(t *testing.T, seed uint64) {
 	deadline := time.Now().Add(30 * time.Second)
 	n.caughtUp(t, "per_user", func() int64 { return int64(ev.total) }, wantWm, deadline)
 	changes := func() int64 { return n.showView(t, "per_user")["rows_out"].(int64) }
-	for _, v := range []string{"buckets", "busy", "user_sets"} {
+	for _, v := range []string{"buckets", "busy", "user_sets", "leaders", "top_ranks", "top_mean__sub1"} {
 		n.caughtUp(t, v, changes, wantWm, deadline)
 	}
+	n.caughtUp(t, "top_mean", func() int64 { return n.showView(t, "top_mean__sub1")["rows_out"].(int64) }, wantWm, deadline)
 	setup := fmt.Sprintf("partitions %d, disorder %s, changelog limit %d", partitions, disorder, testChangelogLimit)
 	compare := func(name, view, oracle string) { t.Helper(); n.matches(t, name, view, oracle, setup) }
 	perUser := `(SELECT user_id, count(*) AS n, sum(status) AS s FROM events GROUP BY user_id)`
@@ -66,4 +81,10 @@ func checkChangelogs(t *testing.T, seed uint64) {
 		`SELECT n % 5, count(*), sum(s), avg(n) FROM `+perUser+` GROUP BY 1`)
 	compare("filter over a changelog", `SELECT users, clicks FROM busy`, `SELECT count(*), sum(n) FROM `+perUser+` WHERE n > 3`)
 	compare("DISTINCT over a changelog", `SELECT n FROM user_sets`, `SELECT DISTINCT n FROM `+perUser)
+	compare("Top-N over a changelog", `SELECT grp, user_id, n, rn FROM leaders`,
+		`SELECT * FROM (SELECT n % 3, user_id, n, row_number() OVER (PARTITION BY n % 3 ORDER BY s DESC, user_id) AS rn FROM `+perUser+`) WHERE rn <= 3`)
+	compare("RANK over a changelog", `SELECT user_id, n, rk FROM top_ranks`,
+		`SELECT * FROM (SELECT user_id, n, rank() OVER (ORDER BY n DESC) AS rk FROM `+perUser+` WHERE n > 1) WHERE rk <= 4`)
+	compare("an aggregate over a Top-N over a changelog", `SELECT grp, mean, c FROM top_mean`,
+		`SELECT grp, avg(n), count(*) FROM (SELECT n % 2 AS grp, n, row_number() OVER (PARTITION BY n % 2 ORDER BY s, user_id) AS rn FROM `+perUser+`) WHERE rn <= 2 GROUP BY grp`)
 }

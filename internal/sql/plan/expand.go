@@ -11,9 +11,9 @@ import (
 // Expand splits a view whose query holds steps with state of their own
 // into hidden views that run before it, as chains of views do: a WITH
 // query or a subquery in FROM that aggregates (GROUP BY, aggregates,
-// DISTINCT) or has UNION ALL, and one that is a side of a join, becomes a
-// view named <view>__<WITH name> (a subquery: <view>__sub1, __sub2, …)
-// and the query reads it by that name. Steps without state stay where
+// DISTINCT), has UNION ALL or is a Top-N, and one that is a side of a
+// join, becomes a view named <view>__<WITH name> (a subquery:
+// <view>__sub1, __sub2, …) and the query reads it by that name. Steps without state stay where
 // they are (Compile merges them). It returns the steps in the order they
 // must start, then the view; a view without such steps is returned alone.
 func Expand(cv *parse.CreateView) ([]*parse.CreateView, error) {
@@ -55,7 +55,7 @@ func (e *expander) step(pos parse.Pos, name, text string, q *parse.Select) error
 
 // ownState reports whether q needs a view of its own to be read.
 func ownState(q *parse.Select) bool {
-	if q.UnionAll != nil || q.Distinct || len(q.GroupBy) > 0 || q.GroupByAll || q.Having != nil {
+	if q.UnionAll != nil || q.Distinct || len(q.GroupBy) > 0 || q.GroupByAll || q.Having != nil || isTopN(q) {
 		return true
 	}
 	for _, it := range q.Items {
@@ -168,6 +168,21 @@ func (e *expander) from(f parse.From, names map[string]string, joinSide bool, sc
 		return &parse.TableRef{Pos: x.Pos, Name: name, Alias: x.Alias}, nil
 	}
 	return f, nil
+}
+
+// isTopN reports whether q picks ranked rows: its FROM is a subquery
+// that numbers them (ROW_NUMBER(), RANK() or DENSE_RANK() OVER ...).
+func isTopN(q *parse.Select) bool {
+	sq, ok := q.From.(*parse.Subquery)
+	if !ok {
+		return false
+	}
+	for _, it := range sq.Query.Items {
+		if c, ok := it.Expr.(*parse.Call); ok && c.Over != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // joinSides are the names q's joins read directly (a WITH query there

@@ -236,7 +236,10 @@ func (b *binder) changelogPlan(p *stream.Plan, q *parse.Select, topN bool) error
 	name := b.src.Changelog
 	switch {
 	case topN:
-		return errAt(q.Pos, "a Top-N over view %q, which updates its rows, is not supported yet: rank the rows of the stream it reads", name)
+		// Each group keeps all its rows: a ranked row that leaves makes
+		// room for the next.
+		p.Aggs[0].All = true
+		return nil
 	case !p.Aggregating:
 		return errAt(q.Pos, "view %q updates its rows: a view reading it must aggregate them (GROUP BY, count, sum, avg); to see its rows, query %q", name, name)
 	}

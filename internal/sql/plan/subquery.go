@@ -175,7 +175,7 @@ func flatten(q *parse.Select) (*parse.Select, *topNClause, error) {
 	// Top-N: the outer query picks ranked rows, and only by their number.
 	switch {
 	case len(q.GroupBy) > 0 || q.GroupByAll || q.Having != nil || q.Distinct:
-		return nil, nil, errAt(q.Pos, "grouping the rows of a Top-N is not supported: make the Top-N a view of its own")
+		return nil, nil, errAt(q.Pos, "grouping the rows of a Top-N in the query that ranks them is not supported: put the Top-N in a subquery, SELECT ... FROM (SELECT ... FROM (...) WHERE rn <= N) GROUP BY ..., or make it a view of its own")
 	case q.UnionAll != nil:
 		return nil, nil, errAt(q.Pos, "UNION ALL of a Top-N is not supported: make the Top-N a view of its own")
 	}
