@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	benchnexmark "github.com/weirhq/weir/bench/nexmark"
+	"github.com/weirhq/weir/internal/config"
 	"github.com/weirhq/weir/internal/connect/nexmark"
+	"github.com/weirhq/weir/internal/node"
 	"github.com/weirhq/weir/internal/sql/parse"
 )
 
@@ -77,7 +79,7 @@ func writeErr(err error) error {
 }
 
 func nexmarkRunCmd() *cobra.Command {
-	var query, output, results, cpuProfile string
+	var query, output, results, cpuProfile, memory string
 	var events int64
 	var seed uint64
 	var parallelism int
@@ -103,6 +105,11 @@ repartition stream, N merge tasks.`,
 			if parallelism < 1 || parallelism > parse.MaxParallelism {
 				return fmt.Errorf("--parallelism must be from 1 to %d, got %d", parse.MaxParallelism, parallelism)
 			}
+			budget, err := config.ParseSize(memory)
+			if err != nil || budget < 64<<20 {
+				return fmt.Errorf("--memory-budget %q: give a size of at least 64MiB, like 512MiB or 8GiB", memory)
+			}
+			node.TuneGC(budget)
 			queries := strings.Split(query, ",")
 			if query == "all" {
 				queries = benchnexmark.Queries()
@@ -150,10 +157,10 @@ repartition stream, N merge tasks.`,
 					lake = fmt.Sprintf(" (%d rows in %d lake files)", res.LakeRows, res.LakeFiles)
 				}
 				fmt.Printf("%-4s %10d events in %6.2f s: %9.0f events/s, %9.0f events per CPU second, %d output rows%s, peak RSS %d MB\n",
-					q, res.Events, res.Wall.Seconds(), res.EventsPerSecond(), res.EventsPerCPUSecond(), res.OutRows, lake, peakRSSMB())
+					q, res.Events, res.Wall.Seconds(), res.EventsPerSecond(), res.EventsPerCPUSecond(), res.OutRows, lake, res.PeakRSS>>20)
 			}
 			if results != "" {
-				return writeNexmarkResults(results, rows, events, seed, parallelism)
+				return writeNexmarkResults(results, rows, events, seed, parallelism, memory)
 			}
 			return nil
 		},
@@ -164,43 +171,37 @@ repartition stream, N merge tasks.`,
 	c.Flags().StringVar(&output, "output", "", "write the query's result rows to this CSV file (header, sorted rows)")
 	c.Flags().StringVar(&results, "results", "", "write a Markdown table of the figures to this file")
 	c.Flags().IntVar(&parallelism, "parallelism", 1, "partitions per stream, generators, and tasks per view (see above)")
+	c.Flags().StringVar(&memory, "memory-budget", "8GiB", "the Go heap's soft limit, as weir run's flag (the garbage collector runs as in a node: GOGC 400 below the limit)")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (one query; read it with go tool pprof)")
 	return c
-}
-
-// peakRSSMB is the process's peak resident set (getrusage, KiB on Linux).
-func peakRSSMB() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss / 1024
 }
 
 // feldera are Feldera's published events/s per core (NEXMARK.md).
 var feldera = map[string]int{"q0": 436_000, "q1": 412_000, "q2": 422_000, "q3": 413_000, "q4": 265_000, "q5": 412_000, "q7": 196_000, "q8": 415_000, "q9": 57_000}
 
-func writeNexmarkResults(path string, rows []benchnexmark.Result, events int64, seed uint64, parallelism int) error {
+func writeNexmarkResults(path string, rows []benchnexmark.Result, events int64, seed uint64, parallelism int, memory string) error {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "# Nexmark results\n\nWritten by `weir bench nexmark run --query all --events %d --seed %d --parallelism %d --results %s`\n", events, seed, parallelism, path)
+	fmt.Fprintf(&b, "# Nexmark results\n\nWritten by `weir bench nexmark run --query all --events %d --seed %d --parallelism %d --memory-budget %s --results %s`\n", events, seed, parallelism, memory, path)
 	tasks := "One task per view, parallelism 1"
 	if parallelism > 1 {
 		tasks = fmt.Sprintf("Parallelism %d: %d partitions per stream and %d generators; views other than joins, Top-N and SESSION run %d partial and %d merge tasks", parallelism, parallelism, parallelism, parallelism, parallelism)
 	}
-	fmt.Fprintf(&b, "on %s (%s, %d CPUs), %s. %s (q4, q5 and q7 are chains of views whose\n", host, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), tasks)
+	fmt.Fprintf(&b, "on %s (%s, %d CPUs), %s. %s (q4, q5, q6 and q7 are chains of views whose\n", host, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), tasks)
 	b.WriteString("tasks run at once); the generator runs in the same process and appends every event (people and\n")
 	b.WriteString("auctions too) to the embedded log; the last view's output stream in the log is the sink (q10: a lake\n")
 	b.WriteString("table, and the run ends when it has committed every row). Events per\n")
 	b.WriteString("CPU second is the per-core figure (getrusage, the whole process). Feldera's column is its published\n")
-	b.WriteString("per-core figure (../shared/brief/NEXMARK.md; another machine): an order of magnitude, not a race.\n\n")
-	b.WriteString("| query | events | wall s | events/s | events per CPU s | Feldera per core | output rows |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("per-core figure (../shared/brief/NEXMARK.md; another machine): an order of magnitude, not a race.\n")
+	b.WriteString("The garbage collector runs as in a node (GOGC 400, the heap's soft limit at --memory-budget). Peak RSS\n")
+	b.WriteString("is the largest resident set sampled during the query's run.\n\n")
+	b.WriteString("| query | events | wall s | events/s | events per CPU s | Feldera per core | output rows | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		ref := "–"
 		if f, ok := feldera[r.Query]; ok {
 			ref = fmt.Sprintf("%dK (×%.2f)", f/1000, r.EventsPerCPUSecond()/float64(f))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.2f | %.0f | %.0f | %s | %d |\n", r.Query, r.Events, r.Wall.Seconds(), r.EventsPerSecond(), r.EventsPerCPUSecond(), ref, r.OutRows)
+		fmt.Fprintf(&b, "| %s | %d | %.2f | %.0f | %.0f | %s | %d | %d |\n", r.Query, r.Events, r.Wall.Seconds(), r.EventsPerSecond(), r.EventsPerCPUSecond(), ref, r.OutRows, r.PeakRSS>>20)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

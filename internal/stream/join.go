@@ -36,7 +36,7 @@ type bufferedRow struct {
 // joinState is a task's join buffers.
 type joinState struct {
 	index   [2]map[string][]*group // side → index key → buffered rows
-	q       dueHeap                // buffered rows that leave, by due
+	q       dueQueue               // buffered rows that leave, by due
 	rows    int
 	padRow  Row             // a left row with a null right side (LEFT JOIN)
 	keyCols []schema.Column // the join key's types (both sides agree)
@@ -108,6 +108,76 @@ func (h *dueHeap) pop() *group {
 	return top
 }
 
+// dueQueue orders buffered join rows by due. Rows of a side that come in
+// order of due (a bid that leaves when the watermark passes its own time)
+// queue in that side's FIFO, in O(1) and in memory order; the others (an
+// auction that leaves at its expiry) go to a heap. The earliest of the
+// heads leaves first.
+type dueQueue struct {
+	fifo [2]dueFIFO // per side
+	heap dueHeap
+}
+
+type dueFIFO struct {
+	q    []dueEntry
+	head int // q[head:] are queued
+}
+
+func (f *dueFIFO) due() int64 {
+	if f.head < len(f.q) {
+		return f.q[f.head].due
+	}
+	return math.MaxInt64
+}
+
+func (q *dueQueue) push(g *group) {
+	f := &q.fifo[g.jr.side]
+	n := len(f.q)
+	if n > f.head && f.q[n-1].due > g.due {
+		q.heap.push(g)
+		return
+	}
+	if f.head > 1024 && f.head > n/2 {
+		// Most of it has left: move the rest down.
+		m := copy(f.q, f.q[f.head:])
+		clear(f.q[m:])
+		f.q, f.head = f.q[:m], 0
+	}
+	f.q = append(f.q, dueEntry{g.due, g})
+}
+
+// next is the queue whose head leaves first (nil: the heap).
+func (q *dueQueue) next() (*dueFIFO, int64) {
+	f := &q.fifo[0]
+	if o := &q.fifo[1]; o.due() < f.due() {
+		f = o
+	}
+	if d := f.due(); len(q.heap) == 0 || d <= q.heap[0].due {
+		return f, d
+	}
+	return nil, q.heap[0].due
+}
+
+// before reports whether a queued row is due before wm.
+func (q *dueQueue) before(wm int64) bool {
+	_, d := q.next()
+	return d < wm
+}
+
+// pop removes and returns the row due first.
+func (q *dueQueue) pop() *group {
+	f, _ := q.next()
+	if f == nil {
+		return q.heap.pop()
+	}
+	g := f.q[f.head].g
+	f.q[f.head] = dueEntry{}
+	if f.head++; f.head == len(f.q) {
+		f.q, f.head = f.q[:0], 0
+	}
+	return g
+}
+
 // seg is a stored segment of buffered rows.
 type seg struct {
 	key []byte
@@ -137,7 +207,7 @@ func (j *joinState) init(p *Join, rowLen int) {
 
 func (j *joinState) reset() {
 	j.index = [2]map[string][]*group{{}, {}}
-	j.q, j.rows = nil, 0
+	j.q, j.rows = dueQueue{}, 0
 	j.pending, j.segs, j.segSeq, j.markers = [2][]*group{}, nil, 0, nil
 }
 
@@ -389,7 +459,7 @@ func (t *Task) evict(wm int64) {
 		return
 	}
 	st := &t.join
-	for len(st.q) > 0 && st.q[0].due < wm {
+	for st.q.before(wm) {
 		g := st.q.pop()
 		jr := g.jr
 		// Rows of a key leave in about the order they came: the leaving row

@@ -116,6 +116,8 @@ type Generator struct {
 	delay float64 // µs per event
 	rng   rand.PCG
 	buf   []byte
+	// channels are the names of the other channels, made once each.
+	channels []string
 }
 
 // New returns a generator for cfg.
@@ -255,9 +257,13 @@ func (g *Generator) bid(n, ts int64, b *Bid) {
 		b.Channel, b.URL = c.name, c.url
 	} else {
 		id := g.intn(otherChannels)
-		g.buf = append(g.buf[:0], "channel-"...)
-		g.buf = strconv.AppendInt(g.buf, id, 10)
-		b.Channel = string(g.buf)
+		if g.channels == nil {
+			g.channels = make([]string, otherChannels)
+		}
+		if g.channels[id] == "" {
+			g.channels[id] = "channel-" + strconv.FormatInt(id, 10)
+		}
+		b.Channel = g.channels[id]
 		g.buf = append(g.buf[:0], "https://www.nexmark.com/"...)
 		g.buf = append(g.buf, g.pick(pathWords)...)
 		g.buf = append(g.buf, '/')
