@@ -420,8 +420,9 @@ func (t *Task) bufferRow(side, p int, off int64, row Row, ts int64, span Span, i
 	key = binary.AppendUvarint(key, uint64(off))
 	key = binary.BigEndian.AppendUint64(key, uint64(span.Start)^(1<<63))
 	st.rowKey = key
+	rows := st.index[side][string(indexKey)]
 	var ikey string
-	if rows := st.index[side][string(indexKey)]; len(rows) > 0 {
+	if len(rows) > 0 {
 		ikey = rows[0].jr.ikey
 	} else {
 		ikey = string(indexKey)
@@ -429,13 +430,19 @@ func (t *Task) bufferRow(side, p int, off int64, row Row, ts int64, span Span, i
 	b := &bufferedRow{jr: joinRow{side: side, enc: slices.Clone(st.encBuf), ver: in.Version, ts: ts, span: span, ikey: ikey, matched: matched}}
 	g := &b.g
 	g.key, g.due, g.hidx, g.jr = string(key), due, -1, &b.jr
-	t.addJoinRow(g)
+	t.indexJoinRow(g, rows)
 	t.join.pending[side] = append(t.join.pending[side], g)
 }
 
 func (t *Task) addJoinRow(g *group) {
+	t.indexJoinRow(g, t.join.index[g.jr.side][g.jr.ikey])
+}
+
+// indexJoinRow adds g to the buffer, after rows: the buffered rows of its
+// index key.
+func (t *Task) indexJoinRow(g *group, rows []*group) {
 	st := &t.join
-	st.index[g.jr.side][g.jr.ikey] = append(st.index[g.jr.side][g.jr.ikey], g)
+	st.index[g.jr.side][g.jr.ikey] = append(rows, g)
 	st.rows++
 	if g.due != Forever {
 		st.q.push(g)
