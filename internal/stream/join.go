@@ -20,11 +20,18 @@ type joinRow struct {
 	enc     []byte // the row encoded in the side's current columns (decoded when it matches)
 	ver     uint32 // the side's schema version enc is in
 	ts      int64
-	span    Span   // a window join: the row's window
-	ikey    string // the index key: [window start] + encoded join key
-	matched bool   // a left row of a LEFT join found a match
-	written bool   // its segment is durable (see joinSegments)
-	marker  bool   // a matched marker entry is stored for it
+	span    Span        // a window join: the row's window
+	ikey    string      // the index key: [window start] + encoded join key
+	bucket  *joinBucket // the rows buffered with it under ikey
+	matched bool        // a left row of a LEFT join found a match
+	written bool        // its segment is durable (see joinSegments)
+	marker  bool        // a matched marker entry is stored for it
+}
+
+// joinBucket holds the buffered rows of one side and index key, in about
+// the order they came. A row reaches its bucket without a map lookup.
+type joinBucket struct {
+	rows []*group
 }
 
 // bufferedRow is a buffered row's group and joinRow, allocated together.
@@ -35,8 +42,8 @@ type bufferedRow struct {
 
 // joinState is a task's join buffers.
 type joinState struct {
-	index   [2]map[string][]*group // side → index key → buffered rows
-	q       dueQueue               // buffered rows that leave, by due
+	index   [2]map[string]*joinBucket // side → index key → buffered rows
+	q       dueQueue                  // buffered rows that leave, by due
 	rows    int
 	padRow  Row             // a left row with a null right side (LEFT JOIN)
 	keyCols []schema.Column // the join key's types (both sides agree)
@@ -206,7 +213,7 @@ func (j *joinState) init(p *Join, rowLen int) {
 }
 
 func (j *joinState) reset() {
-	j.index = [2]map[string][]*group{{}, {}}
+	j.index = [2]map[string]*joinBucket{{}, {}}
 	j.q, j.rows = dueQueue{}, 0
 	j.pending, j.segs, j.segSeq, j.markers = [2][]*group{}, nil, 0, nil
 }
@@ -312,7 +319,11 @@ func (t *Task) joinRecord(side, p int, off int64, ts int64, tsNull bool) error {
 		st.keyBuf = schema.EncodeRow(st.keyCols, st.keyBuf, st.keyVal)
 		matched := false
 		oseg := t.seg[other]
-		for _, c := range st.index[other][string(st.keyBuf)] {
+		var partners []*group
+		if b := st.index[other][string(st.keyBuf)]; b != nil {
+			partners = b.rows
+		}
+		for _, c := range partners {
 			if c.gone {
 				continue
 			}
@@ -420,29 +431,38 @@ func (t *Task) bufferRow(side, p int, off int64, row Row, ts int64, span Span, i
 	key = binary.AppendUvarint(key, uint64(off))
 	key = binary.BigEndian.AppendUint64(key, uint64(span.Start)^(1<<63))
 	st.rowKey = key
-	rows := st.index[side][string(indexKey)]
+	bucket := st.index[side][string(indexKey)]
 	var ikey string
-	if len(rows) > 0 {
-		ikey = rows[0].jr.ikey
+	if bucket != nil {
+		ikey = bucket.rows[0].jr.ikey
 	} else {
 		ikey = string(indexKey)
+		bucket = &joinBucket{}
+		st.index[side][ikey] = bucket
 	}
 	b := &bufferedRow{jr: joinRow{side: side, enc: slices.Clone(st.encBuf), ver: in.Version, ts: ts, span: span, ikey: ikey, matched: matched}}
 	g := &b.g
 	g.key, g.due, g.hidx, g.jr = string(key), due, -1, &b.jr
-	t.indexJoinRow(g, rows)
+	t.indexJoinRow(g, bucket)
 	t.join.pending[side] = append(t.join.pending[side], g)
 }
 
+// addJoinRow buffers a restored row.
 func (t *Task) addJoinRow(g *group) {
-	t.indexJoinRow(g, t.join.index[g.jr.side][g.jr.ikey])
+	idx := t.join.index[g.jr.side]
+	bucket := idx[g.jr.ikey]
+	if bucket == nil {
+		bucket = &joinBucket{}
+		idx[g.jr.ikey] = bucket
+	}
+	t.indexJoinRow(g, bucket)
 }
 
-// indexJoinRow adds g to the buffer, after rows: the buffered rows of its
-// index key.
-func (t *Task) indexJoinRow(g *group, rows []*group) {
+// indexJoinRow adds g to the buffer, at the end of its bucket.
+func (t *Task) indexJoinRow(g *group, bucket *joinBucket) {
 	st := &t.join
-	st.index[g.jr.side][g.jr.ikey] = append(rows, g)
+	g.jr.bucket = bucket
+	bucket.rows = append(bucket.rows, g)
 	st.rows++
 	if g.due != Forever {
 		st.q.push(g)
@@ -474,15 +494,16 @@ func (t *Task) evict(wm int64) {
 		// front later. Deleting from the middle would make a hot key's
 		// evictions quadratic.
 		g.gone = true
-		rows := st.index[jr.side][jr.ikey]
+		b := jr.bucket
+		rows := b.rows
 		for len(rows) > 0 && rows[0].gone {
 			rows[0] = nil
 			rows = rows[1:]
 		}
+		b.rows = rows
 		if len(rows) == 0 {
+			// Every row in it has left: none refers to it any more.
 			delete(st.index[jr.side], jr.ikey)
-		} else {
-			st.index[jr.side][jr.ikey] = rows
 		}
 		st.rows--
 		t.forget(g)

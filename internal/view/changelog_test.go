@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,6 +54,14 @@ func checkChangelogs(t *testing.T, seed uint64) {
 		{`CREATE MATERIALIZED VIEW x AS SELECT count(*) AS c FROM TABLE(TUMBLE(TABLE per_user, DESCRIPTOR(n), INTERVAL '1' SECOND)) GROUP BY window_start, window_end`, `a window over view "per_user", which updates its rows`},
 		{`CREATE MATERIALIZED VIEW x AS SELECT count(*) AS c FROM events e JOIN per_user p ON e.user_id = p.user_id`, `a join reads views that append rows; view "per_user" updates its rows`},
 	})
+
+	var plan []string
+	for _, r := range n.exec(t, `EXPLAIN CREATE MATERIALIZED VIEW y AS SELECT user_id FROM (SELECT user_id, ROW_NUMBER() OVER (ORDER BY n) AS rn FROM per_user) t WHERE rn <= 2`).Rows {
+		plan = append(plan, r[0].(string))
+	}
+	if text := strings.Join(plan, "\n"); !strings.Contains(text, "ties: by the row key of per_user") || !strings.Contains(text, "holding every current row of per_user") {
+		t.Fatalf("EXPLAIN of a Top-N over a changelog:\n%s", text)
+	}
 
 	ev := newRandomEvents(rng, 5+rng.IntN(20), 120, disorder)
 	events := 800 + rng.IntN(800)

@@ -240,6 +240,10 @@ var knownChannels = [...]struct{ name, url string }{
 
 const otherChannels = 10_000
 
+// The bounds of a bid's price, as logarithms (Go does not fold math.Log
+// of a constant: it was 1% of a run).
+var logMinPrice, logMaxPrice = math.Log(100), math.Log(1e8)
+
 func (g *Generator) bid(n, ts int64, b *Bid) {
 	last := lastAuction(n)
 	if g.oneIn(2) {
@@ -249,9 +253,8 @@ func (g *Generator) bid(n, ts int64, b *Bid) {
 	}
 	b.Bidder = g.personFor(n, 4)
 	// Log-uniform between 100 and 100,000,000 cents.
-	lo, hi := math.Log(100), math.Log(1e8)
 	u := float64(g.rng.Uint64()>>11) / (1 << 53) // uniform in [0, 1)
-	b.Price = int64(math.Round(math.Exp(lo + u*(hi-lo))))
+	b.Price = int64(math.Round(math.Exp(logMinPrice + u*(logMaxPrice-logMinPrice))))
 	if g.oneIn(2) {
 		c := knownChannels[g.intn(int64(len(knownChannels)))]
 		b.Channel, b.URL = c.name, c.url

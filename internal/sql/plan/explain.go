@@ -145,8 +145,15 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 			case stream.DenseRank:
 				first, ties = fmt.Sprintf("the rows of the first %d distinct values by DENSE_RANK()", p.TopN.N), "ties share a rank, all kept"
 			}
-			add("  top-n: %s by %s per %s (%s)", first, b.topText, key, ties)
 			what = "key, holding its first rows"
+			if p.Aggs[0].All {
+				// Over a changelog (changelogPlan): rows change and leave.
+				if p.TopN.Rank == stream.RowNumber {
+					ties = fmt.Sprintf("ties: by the row key of %s", b.src.Changelog)
+				}
+				what = fmt.Sprintf("key, holding every current row of %s (when a ranked row changes or leaves, the next takes its rank)", b.src.Changelog)
+			}
+			add("  top-n: %s by %s per %s (%s)", first, b.topText, key, ties)
 		} else {
 			add("  aggregate: group by %s; aggregates %s", key, strings.Join(b.aggText, ", "))
 		}
