@@ -84,6 +84,11 @@ func (t *Task) changelogRecord() {
 			panic("BUG: a kept changelog row does not decode: " + err.Error())
 		}
 		t.prevRow = vals
+		if !deleted && t.plan.TopN != nil && t.topReplace(vals) {
+			prev.ur = schema.EncodeRow(in.Columns, prev.ur[:0], t.row[:n])
+			t.markDirty(prev)
+			return
+		}
 		t.savedRow = append(t.savedRow[:0], t.row[:n]...)
 		saved := t.savedRow
 		copy(t.row, vals)
@@ -109,6 +114,52 @@ func (t *Task) changelogRecord() {
 	if !deleted && (t.plan.Filter == nil || True(t.plan.Filter.Eval(t.row))) {
 		t.apply(t.row, 0, true, nil)
 	}
+}
+
+// topReplace applies an update of a row that keeps its place in a Top-N
+// over a changelog (same group, same sort key: in q6 a higher bid on an
+// auction) by replacing its entry in place, so that only its own rank
+// is rewritten, not every rank after it. prev is the row's previous
+// values, t.row the new ones. It reports whether it applied the update.
+func (t *Task) topReplace(prev Row) bool {
+	plan := t.plan
+	keep := func(row Row) bool { return plan.Filter == nil || True(plan.Filter.Eval(row)) }
+	if !keep(t.row) {
+		return false
+	}
+	scratch := append(t.topScratch[:0], t.row...)
+	copy(scratch, prev)
+	t.topScratch = scratch
+	if !keep(scratch) {
+		return false
+	}
+	groupKey := func(row Row) {
+		for i := range plan.Keys {
+			t.keyVals[i] = plan.Keys[i].Eval(row)
+		}
+		t.groupKey(Span{}, false)
+	}
+	groupKey(scratch)
+	g := t.groups[string(t.keyBuf)]
+	if g == nil {
+		return false
+	}
+	groupKey(t.row)
+	if string(t.keyBuf) != g.key {
+		return false
+	}
+	var oldK, newK int
+	t.topOld, oldK = t.topEntry(t.topOld[:0], scratch)
+	t.topBuf, newK = t.topEntry(t.topBuf[:0], t.row)
+	if oldK != newK || string(t.topOld[:oldK]) != string(t.topBuf[:newK]) {
+		return false
+	}
+	ok, changed := g.accs[0].(*topAcc).replace(t.topBuf, newK)
+	if changed {
+		g.changed = true
+		t.markDirty(g)
+	}
+	return ok
 }
 
 // retract takes the current row's values back out of g.

@@ -501,6 +501,7 @@ func (t *Task) evict(wm int64) {
 			rows = rows[1:]
 		}
 		b.rows = rows
+		jr.bucket = nil
 		if len(rows) == 0 {
 			// Every row in it has left: none refers to it any more.
 			delete(st.index[jr.side], jr.ikey)

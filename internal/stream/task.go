@@ -150,7 +150,12 @@ type Task struct {
 	topVals         []schema.Value
 	topRow          Row
 	topBuf          []byte
-	topRows         int // rows kept by all groups (a continuous Top-N's table size)
+	topRows         int // rows kept by all groups
+	topShown        int // rows all groups show: a continuous Top-N's table size
+	// topScratch and topOld are a Top-N's previous row and entry, being
+	// replaced (topReplace).
+	topScratch Row
+	topOld     []byte
 	// A changelog input: each key's current row, and the row being
 	// taken back out of its group.
 	upRows     map[string]*group
@@ -556,7 +561,9 @@ func (t *Task) restore() error {
 			continue
 		}
 		if t.plan.TopN != nil {
-			t.topRows += len(g.accs[0].(*topAcc).rows)
+			a := g.accs[0].(*topAcc)
+			t.topRows += len(a.rows)
+			t.topShown += a.kept()
 		}
 		t.addGroup(g)
 	}
@@ -1483,7 +1490,7 @@ func (t *Task) writeRow(project []Expr, row Row, key string, deleted bool) {
 func (t *Task) rewriteChangelog() error {
 	rows := len(t.groups) // the table's rows: one per group, or a Top-N's kept rows
 	if t.plan.TopN != nil {
-		rows = t.topRows
+		rows = t.topShown
 	}
 	if !t.plan.Upsert() || t.plan.Window.Kind != NoWindow ||
 		t.sinceSnapshot <= max(4*int64(rows), int64(t.opts.ChangelogLimit)) {

@@ -135,8 +135,10 @@ type topAcc struct {
 	// dirty is the first row that changed since the group's rows were
 	// last emitted (an upsert view rewrites rows from there); emitted is
 	// how many rows the output holds (RANK may keep fewer rows later:
-	// the rest are deleted).
+	// the rest are deleted); replaced are rows before dirty whose entry
+	// was replaced in place (replace), rewritten alone.
 	dirty, emitted int
+	replaced       []int
 }
 
 // orderLen is the length of r's order key (its sort key less the
@@ -223,6 +225,25 @@ func (a *topAcc) offer(e []byte, k int) bool {
 	a.rows = a.rows[:cut]
 	a.dirty = min(a.dirty, i)
 	return true
+}
+
+// replace puts entry e (sort key e[:k]) in place of the row with the same
+// sort key, in a group that keeps every row: ok reports whether there
+// was one, changed whether its entry differed. Only that row's rank is
+// rewritten.
+func (a *topAcc) replace(e []byte, k int) (ok, changed bool) {
+	i := a.search(e[:k])
+	if !a.all || i == len(a.rows) || !bytes.Equal(a.rows[i].b[:a.rows[i].k], e[:k]) {
+		return false, false
+	}
+	if bytes.Equal(a.rows[i].b, e) {
+		return true, false
+	}
+	a.rows[i].b = append(a.rows[i].b[:0], e...)
+	if i < a.dirty && !slices.Contains(a.replaced, i) {
+		a.replaced = append(a.replaced, i)
+	}
+	return true, true
 }
 
 // search is where the sort key key goes among the rows, and whether a
@@ -331,7 +352,7 @@ func (t *Task) emitTop(g *group, all bool) {
 	shown := a.kept()
 	for r := 0; r < shown; r++ {
 		num = a.number(r, num)
-		if r < from {
+		if r < from && (len(a.replaced) == 0 || !slices.Contains(a.replaced, r)) {
 			continue
 		}
 		vals, err := schema.DecodeRow(t.topCols, a.rows[r].b[a.rows[r].k:], t.topVals)
@@ -351,7 +372,9 @@ func (t *Task) emitTop(g *group, all bool) {
 			t.writeOut(row, t.topKey(g, r), true)
 		}
 	}
+	t.topShown += shown - a.emitted
 	a.dirty, a.emitted = len(a.rows), shown
+	a.replaced = a.replaced[:0]
 	g.changed = false
 	if a.all && len(a.rows) == 0 {
 		// Its last changelog row left: the group is no more.

@@ -159,10 +159,15 @@ func explain(b *binder, p *stream.Plan, q *parse.Select) []string {
 		}
 		if p.Window.Kind != stream.NoWindow {
 			add("  state: one entry per open window and %s, deleted when the window closes (watermark past end + %s)", what, dur(p.AllowedLateness+p.LateFor))
+		} else if p.Input.Changelog {
+			add("  state: one entry per %s, deleted when its last row leaves", what)
 		} else {
 			add("  state: one entry per %s, kept for the life of the view", what)
 		}
-		if p.TopN != nil && p.Upsert() {
+		switch {
+		case p.TopN != nil && p.Upsert() && p.Aggs[0].All:
+			add("  output rows keyed by group and row number: a row that enters or leaves at rank r rewrites ranks r to %d; a row updated in place rewrites its own", p.TopN.N)
+		case p.TopN != nil && p.Upsert():
 			add("  output rows keyed by group and row number: a row that enters at rank r rewrites ranks r to %d", p.TopN.N)
 		}
 		if n := b.cv.Parallelism; n > 1 {
