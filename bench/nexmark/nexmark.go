@@ -23,11 +23,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/weirhq/weir/bench/internal/nodeproc"
 	gen "github.com/weirhq/weir/internal/connect/nexmark"
 	"github.com/weirhq/weir/internal/lake"
 	wlog "github.com/weirhq/weir/internal/log"
@@ -160,10 +159,10 @@ type Result struct {
 	// LakeRows and LakeFiles: what a lake sink committed (q10).
 	LakeRows  int64
 	LakeFiles int
-	// PeakRSS is the largest resident set seen during the run, in bytes
-	// (sampled every 20 ms; memory earlier runs of the process freed is
-	// returned to the system first).
-	PeakRSS int64
+	// PeakRSSMB is the process's peak resident set during the run, in MB
+	// (memory earlier runs freed is returned to the system, and the peak
+	// reset, when the run starts); -1 where /proc cannot tell.
+	PeakRSSMB int64
 }
 
 // EventsPerSecond is the throughput over the wall time.
@@ -275,8 +274,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 
 	debug.FreeOSMemory()
-	rss := sampleRSS()
-	defer rss.stop()
+	peakFrom := nodeproc.ResetPeakRSS(os.Getpid())
 	cpu0 := cpuTime()
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
@@ -337,8 +335,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			}
 		}
 	}
-	res := Result{Query: opts.Query, Events: opts.Events, Wall: time.Since(start), CPU: cpuTime() - cpu0, OutRows: tasks[len(tasks)-1].Stats().Counts.Out,
-		PeakRSS: rss.stop()}
+	res := Result{Query: opts.Query, Events: opts.Events, Wall: time.Since(start), CPU: cpuTime() - cpu0, OutRows: tasks[len(tasks)-1].Stats().Counts.Out, PeakRSSMB: -1}
+	if peakFrom == nil {
+		res.PeakRSSMB = nodeproc.PeakRSS(os.Getpid())
+	}
 	if lw != nil {
 		st := lw.State()
 		res.LakeRows, res.LakeFiles = st.Rows, len(st.Files)
@@ -559,57 +559,6 @@ func FormatValue(t schema.Type, v schema.Value) string {
 		return strconv.FormatBool(v.Int != 0)
 	}
 	return strconv.FormatInt(v.Int, 10)
-}
-
-// rssSampler keeps the largest resident set of the process it sees.
-type rssSampler struct {
-	peak atomic.Int64
-	done chan struct{}
-	once sync.Once
-}
-
-func sampleRSS() *rssSampler {
-	s := &rssSampler{done: make(chan struct{})}
-	s.sample()
-	go func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.done:
-				return
-			case <-t.C:
-				s.sample()
-			}
-		}
-	}()
-	return s
-}
-
-// sample reads the resident set from /proc/self/statm (its second
-// field, in pages).
-func (s *rssSampler) sample() {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		return
-	}
-	rss := pages * int64(os.Getpagesize())
-	for p := s.peak.Load(); rss > p && !s.peak.CompareAndSwap(p, rss); p = s.peak.Load() {
-	}
-}
-
-// stop ends the sampling and returns the peak.
-func (s *rssSampler) stop() int64 {
-	s.once.Do(func() { s.sample(); close(s.done) })
-	return s.peak.Load()
 }
 
 func cpuTime() time.Duration {

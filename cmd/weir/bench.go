@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	benchnexmark "github.com/weirhq/weir/bench/nexmark"
-	"github.com/weirhq/weir/internal/config"
 	"github.com/weirhq/weir/internal/connect/nexmark"
 	"github.com/weirhq/weir/internal/node"
 	"github.com/weirhq/weir/internal/sql/parse"
@@ -105,9 +104,9 @@ repartition stream, N merge tasks.`,
 			if parallelism < 1 || parallelism > parse.MaxParallelism {
 				return fmt.Errorf("--parallelism must be from 1 to %d, got %d", parse.MaxParallelism, parallelism)
 			}
-			budget, err := config.ParseSize(memory)
-			if err != nil || budget < 64<<20 {
-				return fmt.Errorf("--memory-budget %q: give a size of at least 64MiB, like 512MiB or 8GiB", memory)
+			budget, err := memoryBudget(memory)
+			if err != nil {
+				return err
 			}
 			node.TuneGC(budget)
 			queries := strings.Split(query, ",")
@@ -157,7 +156,7 @@ repartition stream, N merge tasks.`,
 					lake = fmt.Sprintf(" (%d rows in %d lake files)", res.LakeRows, res.LakeFiles)
 				}
 				fmt.Printf("%-4s %10d events in %6.2f s: %9.0f events/s, %9.0f events per CPU second, %d output rows%s, peak RSS %d MB\n",
-					q, res.Events, res.Wall.Seconds(), res.EventsPerSecond(), res.EventsPerCPUSecond(), res.OutRows, lake, res.PeakRSS>>20)
+					q, res.Events, res.Wall.Seconds(), res.EventsPerSecond(), res.EventsPerCPUSecond(), res.OutRows, lake, res.PeakRSSMB)
 			}
 			if results != "" {
 				return writeNexmarkResults(results, rows, events, seed, parallelism, memory)
@@ -194,14 +193,14 @@ func writeNexmarkResults(path string, rows []benchnexmark.Result, events int64, 
 	b.WriteString("CPU second is the per-core figure (getrusage, the whole process). Feldera's column is its published\n")
 	b.WriteString("per-core figure (../shared/brief/NEXMARK.md; another machine): an order of magnitude, not a race.\n")
 	b.WriteString("The garbage collector runs as in a node (GOGC 400, the heap's soft limit at --memory-budget). Peak RSS\n")
-	b.WriteString("is the largest resident set sampled during the query's run.\n\n")
+	b.WriteString("is the process's high-water mark (VmHWM) over the query's run, reset when it starts.\n\n")
 	b.WriteString("| query | events | wall s | events/s | events per CPU s | Feldera per core | output rows | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		ref := "–"
 		if f, ok := feldera[r.Query]; ok {
 			ref = fmt.Sprintf("%dK (×%.2f)", f/1000, r.EventsPerCPUSecond()/float64(f))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.2f | %.0f | %.0f | %s | %d | %d |\n", r.Query, r.Events, r.Wall.Seconds(), r.EventsPerSecond(), r.EventsPerCPUSecond(), ref, r.OutRows, r.PeakRSS>>20)
+		fmt.Fprintf(&b, "| %s | %d | %.2f | %.0f | %.0f | %s | %d | %d |\n", r.Query, r.Events, r.Wall.Seconds(), r.EventsPerSecond(), r.EventsPerCPUSecond(), ref, r.OutRows, r.PeakRSSMB)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

@@ -192,6 +192,15 @@ Ctrl-C to stop.
 	return c
 }
 
+// memoryBudget reads a --memory-budget flag: a size of at least 64MiB.
+func memoryBudget(flag string) (int64, error) {
+	budget, err := config.ParseSize(flag)
+	if err != nil || budget < 64<<20 {
+		return 0, fmt.Errorf("--memory-budget %q: give a size of at least 64MiB, like 512MiB or 4GiB", flag)
+	}
+	return budget, nil
+}
+
 func serveUntilSignal(p *config.Pipeline, f nodeFlags, onReady func(*node.Node)) error {
 	log := f.logger()
 	if f.pprof != "" {
@@ -207,9 +216,9 @@ func serveUntilSignal(p *config.Pipeline, f nodeFlags, onReady func(*node.Node))
 		go http.Serve(ln, mux)
 		log.Info("profiles served", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	}
-	budget, err := config.ParseSize(f.memory)
-	if err != nil || budget < 64<<20 {
-		return fmt.Errorf("--memory-budget %q: give a size of at least 64MiB, like 512MiB or 4GiB", f.memory)
+	budget, err := memoryBudget(f.memory)
+	if err != nil {
+		return err
 	}
 	tlsConfig, err := f.tls()
 	if err != nil {

@@ -133,6 +133,14 @@ func (t *Task) topReplace(prev Row) bool {
 	if !keep(scratch) {
 		return false
 	}
+	// The sort keys first: an update that moves the row (a leaderboard's)
+	// fails here, before any group lookup.
+	var oldK, newK int
+	t.topOld, oldK = t.topEntry(t.topOld[:0], scratch)
+	t.topBuf, newK = t.topEntry(t.topBuf[:0], t.row)
+	if oldK != newK || string(t.topOld[:oldK]) != string(t.topBuf[:newK]) {
+		return false
+	}
 	groupKey := func(row Row) {
 		for i := range plan.Keys {
 			t.keyVals[i] = plan.Keys[i].Eval(row)
@@ -146,12 +154,6 @@ func (t *Task) topReplace(prev Row) bool {
 	}
 	groupKey(t.row)
 	if string(t.keyBuf) != g.key {
-		return false
-	}
-	var oldK, newK int
-	t.topOld, oldK = t.topEntry(t.topOld[:0], scratch)
-	t.topBuf, newK = t.topEntry(t.topBuf[:0], t.row)
-	if oldK != newK || string(t.topOld[:oldK]) != string(t.topBuf[:newK]) {
 		return false
 	}
 	ok, changed := g.accs[0].(*topAcc).replace(t.topBuf, newK)

@@ -21,8 +21,7 @@ type joinRow struct {
 	ver     uint32 // the side's schema version enc is in
 	ts      int64
 	span    Span        // a window join: the row's window
-	ikey    string      // the index key: [window start] + encoded join key
-	bucket  *joinBucket // the rows buffered with it under ikey
+	bucket  *joinBucket // its index key, and the rows buffered under it
 	matched bool        // a left row of a LEFT join found a match
 	written bool        // its segment is durable (see joinSegments)
 	marker  bool        // a matched marker entry is stored for it
@@ -31,6 +30,7 @@ type joinRow struct {
 // joinBucket holds the buffered rows of one side and index key, in about
 // the order they came. A row reaches its bucket without a map lookup.
 type joinBucket struct {
+	key  string // [window start] + encoded join key
 	rows []*group
 }
 
@@ -432,37 +432,34 @@ func (t *Task) bufferRow(side, p int, off int64, row Row, ts int64, span Span, i
 	key = binary.BigEndian.AppendUint64(key, uint64(span.Start)^(1<<63))
 	st.rowKey = key
 	bucket := st.index[side][string(indexKey)]
-	var ikey string
-	if bucket != nil {
-		ikey = bucket.rows[0].jr.ikey
-	} else {
-		ikey = string(indexKey)
-		bucket = &joinBucket{}
-		st.index[side][ikey] = bucket
+	if bucket == nil {
+		bucket = &joinBucket{key: string(indexKey)}
+		st.index[side][bucket.key] = bucket
 	}
-	b := &bufferedRow{jr: joinRow{side: side, enc: slices.Clone(st.encBuf), ver: in.Version, ts: ts, span: span, ikey: ikey, matched: matched}}
+	b := &bufferedRow{jr: joinRow{side: side, enc: slices.Clone(st.encBuf), ver: in.Version, ts: ts, span: span, bucket: bucket, matched: matched}}
 	g := &b.g
 	g.key, g.due, g.hidx, g.jr = string(key), due, -1, &b.jr
-	t.indexJoinRow(g, bucket)
+	t.indexJoinRow(g)
 	t.join.pending[side] = append(t.join.pending[side], g)
 }
 
-// addJoinRow buffers a restored row.
+// addJoinRow buffers a restored row, whose bucket (loadJoinRow) names
+// its index key: the key's bucket in the index takes it, if there is one.
 func (t *Task) addJoinRow(g *group) {
 	idx := t.join.index[g.jr.side]
-	bucket := idx[g.jr.ikey]
-	if bucket == nil {
-		bucket = &joinBucket{}
-		idx[g.jr.ikey] = bucket
+	if b := idx[g.jr.bucket.key]; b != nil {
+		g.jr.bucket = b
+	} else {
+		idx[g.jr.bucket.key] = g.jr.bucket
 	}
-	t.indexJoinRow(g, bucket)
+	t.indexJoinRow(g)
 }
 
 // indexJoinRow adds g to the buffer, at the end of its bucket.
-func (t *Task) indexJoinRow(g *group, bucket *joinBucket) {
+func (t *Task) indexJoinRow(g *group) {
 	st := &t.join
-	g.jr.bucket = bucket
-	bucket.rows = append(bucket.rows, g)
+	b := g.jr.bucket
+	b.rows = append(b.rows, g)
 	st.rows++
 	if g.due != Forever {
 		st.q.push(g)
@@ -501,10 +498,10 @@ func (t *Task) evict(wm int64) {
 			rows = rows[1:]
 		}
 		b.rows = rows
-		jr.bucket = nil
 		if len(rows) == 0 {
-			// Every row in it has left: none refers to it any more.
-			delete(st.index[jr.side], jr.ikey)
+			// Every row in it has left: a row of its key buffered from
+			// now on starts a new one.
+			delete(st.index[jr.side], b.key)
 		}
 		st.rows--
 		t.forget(g)
@@ -681,14 +678,16 @@ func (t *Task) encodeJoinRow(g *group) []byte {
 func joinRowLen(g *group) int {
 	jr := g.jr
 	return 1 + uvarintLen(uint64(jr.ver)) + varintLen(jr.ts) + varintLen(g.due) + varintLen(jr.span.Start) + varintLen(jr.span.End) +
-		uvarintLen(uint64(len(jr.ikey))) + len(jr.ikey) + len(jr.enc)
+		uvarintLen(uint64(len(jr.bucket.key))) + len(jr.bucket.key) + len(jr.enc)
 }
 
 func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 func varintLen(x int64) int   { return uvarintLen(uint64(x<<1) ^ uint64(x>>63)) }
 
 // joinRowSize bounds the size of a buffered row's state value.
-func joinRowSize(g *group) int { return 1 + 6*binary.MaxVarintLen64 + len(g.jr.ikey) + len(g.jr.enc) }
+func joinRowSize(g *group) int {
+	return 1 + 6*binary.MaxVarintLen64 + len(g.jr.bucket.key) + len(g.jr.enc)
+}
 
 // appendJoinRow appends a buffered row's state value to v.
 func appendJoinRow(v []byte, g *group) []byte {
@@ -703,8 +702,8 @@ func appendJoinRow(v []byte, g *group) []byte {
 	v = binary.AppendVarint(v, g.due)
 	v = binary.AppendVarint(v, jr.span.Start)
 	v = binary.AppendVarint(v, jr.span.End)
-	v = binary.AppendUvarint(v, uint64(len(jr.ikey)))
-	v = append(v, jr.ikey...)
+	v = binary.AppendUvarint(v, uint64(len(jr.bucket.key)))
+	v = append(v, jr.bucket.key...)
 	return append(v, jr.enc...)
 }
 
@@ -732,7 +731,8 @@ func (t *Task) loadJoinRow(key string, v []byte) (*group, error) {
 	if n <= 0 || uint64(len(v)-n) < kl {
 		return nil, errBadJoinState
 	}
-	jr.ikey, v = string(v[n:n+int(kl)]), v[n+int(kl):]
+	// A bucket of its own until addJoinRow finds its key's.
+	jr.bucket, v = &joinBucket{key: string(v[n : n+int(kl)])}, v[n+int(kl):]
 	m, err := t.mapper(jr.side, jr.ver)
 	if err != nil {
 		return nil, err

@@ -371,8 +371,8 @@ func (t *Task) emitTop(g *group, all bool) {
 		for r := shown; r < a.emitted; r++ {
 			t.writeOut(row, t.topKey(g, r), true)
 		}
+		t.topShown += shown - a.emitted
 	}
-	t.topShown += shown - a.emitted
 	a.dirty, a.emitted = len(a.rows), shown
 	a.replaced = a.replaced[:0]
 	g.changed = false

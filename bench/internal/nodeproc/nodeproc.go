@@ -98,6 +98,13 @@ func PeakRSS(pid int) int64 {
 	return -1
 }
 
+// ResetPeakRSS sets the process's peak resident set (VmHWM) back to its
+// current size (Linux 4.0+: writing 5 to /proc/PID/clear_refs), so that a
+// later PeakRSS measures from now.
+func ResetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
 // CPUSeconds is the process's user + system CPU time so far.
 func CPUSeconds(pid int) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
