@@ -100,9 +100,19 @@ func TestKafkaAvroExample(t *testing.T) {
 	pipe := filepath.Join(dir, "kafka-avro")
 	copyTree(t, filepath.Join("..", "..", "examples", "kafka-avro"), pipe)
 	conf := filepath.Join(pipe, "weir.yaml")
-	y, _ := os.ReadFile(conf)
+	y, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"localhost:9092", "http://localhost:8081"} {
+		if !strings.Contains(string(y), addr) {
+			t.Fatalf("examples/kafka-avro/weir.yaml no longer names %s: update the test's address rewrite", addr)
+		}
+	}
 	s := strings.ReplaceAll(strings.ReplaceAll(string(y), "localhost:9092", b.Addr), "http://localhost:8081", reg.URL)
-	os.WriteFile(conf, []byte(s), 0o644)
+	if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p, err := config.Load(pipe)
 	if err != nil {
 		t.Fatal(err)

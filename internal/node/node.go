@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -598,7 +599,10 @@ func (n *Node) viewSinkEnv(sk *config.Sink) (connect.SinkEnv, error) {
 		return connect.SinkEnv{}, err
 	}
 	if n.views.Rebuilt(sk.View) {
-		n.cfg.Logger.Warn("view rebuilt; its sink sends the new definition's rows from here on (what it sent before came from the old one)", "view", sk.View, "sink", sk.Name)
+		// The rebuilt view's output starts again at offset 0, and the
+		// sink resumes after the position it stored for the old rows:
+		// the new rows below it are not sent.
+		n.cfg.Logger.Warn("view rebuilt: its sink resumes at the position it stored for the old definition's rows, so the new rows before that position are not sent; to send them all, rename the sink (a new name starts from the first row)", "view", sk.View, "sink", sk.Name)
 	}
 	sc := schema.FromColumns(p.OutputColumns())
 	return connect.SinkEnv{Stream: view.OutputStream(sk.View), View: sk.View, Partitions: 1, Schema: sc,
@@ -750,7 +754,7 @@ func (n *Node) retainViewOutputs() {
 		if !sw.view {
 			continue
 		}
-		floor := sw.w.State().Offsets[0]
+		floor := int64(math.MaxInt64)
 		if vf, ok := n.views.Floor(sw.stream, 0); ok {
 			floor = min(floor, vf) // views reading this view's rows
 		}

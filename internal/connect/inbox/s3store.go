@@ -110,7 +110,16 @@ func (s *s3Store) spoolPattern() string { return "weir-inbox-" + s.source + "-*"
 // be allowed anyway), makes the spool directory and removes local copies
 // an earlier run left behind.
 func (s *s3Store) prepare(ctx context.Context) error {
-	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, MaxKeys: 1}) {
+	lctx, cancel := context.WithCancel(ctx)
+	objects := s.client.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, MaxKeys: 1})
+	defer func() {
+		// Stop the lister, which would go on fetching pages and then
+		// block on its channel for ever: drain it until it closes.
+		cancel()
+		for range objects {
+		}
+	}()
+	for o := range objects {
 		if o.Err == nil {
 			break
 		}
