@@ -58,7 +58,7 @@ func TestDecodeMatchesHamba(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := avro.NewReader(nil, 0).Reset(b)
-	got := p.emit(&state{r: r, size: len(b)}, nil)
+	got := p.emit(&state{r: r, size: len(b), items: len(b)}, nil)
 	if r.Error != nil {
 		t.Fatal(r.Error)
 	}
@@ -73,14 +73,14 @@ func TestDecodeMatchesHamba(t *testing.T) {
 	}
 	rec["note"], rec["addr"] = nil, nil
 	b, _ = avro.Marshal(sc, rec)
-	got = p.emit(&state{r: avro.NewReader(nil, 0).Reset(b), size: len(b)}, nil)
+	got = p.emit(&state{r: avro.NewReader(nil, 0).Reset(b), size: len(b), items: len(b)}, nil)
 	if !bytes.Contains(got, []byte(`"note":null`)) || !bytes.Contains(got, []byte(`"addr":null`)) {
 		t.Fatalf("nulls of nullable columns: %s", got)
 	}
 	// A null of a column that is not nullable (or not the stream's) is an
 	// absent value, as an optional column's must be.
 	p, _ = compileProgram(sc, nil)
-	got = p.emit(&state{r: avro.NewReader(nil, 0).Reset(b), size: len(b)}, nil)
+	got = p.emit(&state{r: avro.NewReader(nil, 0).Reset(b), size: len(b), items: len(b)}, nil)
 	if bytes.Contains(got, []byte(`"note"`)) || bytes.Contains(got, []byte(`"addr"`)) || !json.Valid(got) {
 		t.Fatalf("nulls of other columns: %s", got)
 	}
@@ -169,6 +169,7 @@ func TestBadValues(t *testing.T) {
 	add(7, `{"type":"record","name":"R","fields":[{"name":"a","type":"long"},{"name":"s","type":"string"}]}`)
 	add(8, `{"type":"record","name":"R","fields":[{"name":"a","type":{"type":"array","items":"null"}}]}`)
 	add(9, `{"type":"record","name":"L","fields":[{"name":"next","type":["null","L"]}]}`)
+	add(11, `{"type":"record","name":"N","fields":[{"name":"a","type":{"type":"array","items":{"type":"array","items":"null"}}}]}`)
 	add(10, `{"type":"record","name":"T","fields":[{"name":"at","type":{"type":"long","logicalType":"timestamp-nanos"}},{"name":"s","type":"string"}]}`)
 	f := func(v []byte, want string) {
 		t.Helper()
@@ -184,6 +185,13 @@ func TestBadValues(t *testing.T) {
 	// A block count no value of its size could hold (a value read under the
 	// wrong schema) stops at once instead of filling memory.
 	f(append([]byte{0, 0, 0, 0, 8}, binary.AppendVarint(nil, 1<<60)...), "a block of 1152921504606846976 items in a value of")
+	// Nested arrays of nulls (no bytes per item) share one budget: 40
+	// blocks of 40 nulls in an 87-byte value are refused, not 1,600 nulls.
+	nested := []byte{0, 0, 0, 0, 11, 80}
+	for range 40 {
+		nested = append(nested, 80, 0)
+	}
+	f(append(nested, 0), "a block of 40 items in a value of 87 bytes")
 	deep := []byte{0, 0, 0, 0, 9}
 	for range 100 {
 		deep = append(deep, 2) // branch 1: another L

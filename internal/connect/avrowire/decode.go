@@ -63,7 +63,8 @@ type refusal struct {
 // state is the reading of one value.
 type state struct {
 	r     *avro.Reader
-	size  int    // the value's bytes: no array or map has more items
+	size  int    // the value's bytes
+	items int    // how many more array and map items the value may hold: at most one per byte in all
 	depth int    // nested records
 	fixed []byte // scratch for fixed values
 }
@@ -125,7 +126,7 @@ func (d *Decoder) Append(ctx context.Context, dst, value []byte) ([]byte, error)
 	}
 	st := &d.st
 	st.r.Reset(value[5:])
-	st.r.Error, st.size, st.depth = nil, len(value), 0
+	st.r.Error, st.size, st.items, st.depth = nil, len(value), len(value), 0
 	start := len(dst)
 	dst = p.emit(st, dst)
 	if st.r.Error != nil {
@@ -380,8 +381,10 @@ func primitive(s *avro.PrimitiveSchema, logical string) (*program, error) {
 }
 
 // blocks reads an array's or a map's blocks, calling item for each of its
-// items (numbered from 0). A count no value of this size could hold stops
-// it with an error, as does any error of the reader.
+// items (numbered from 0). A count past the value's item budget stops it
+// with an error, as does any error of the reader: the budget is for the
+// whole value, so that arrays of items of no width (null) nested in one
+// another cannot multiply it.
 func (st *state) blocks(what string, item func(n int)) {
 	n := 0
 	for st.r.Error == nil {
@@ -389,10 +392,11 @@ func (st *state) blocks(what string, item func(n int)) {
 		if count == 0 || st.r.Error != nil {
 			return
 		}
-		if count < 0 || count > int64(st.size-n) {
+		if count < 0 || count > int64(st.items) {
 			st.r.ReportError(what, fmt.Sprintf("a block of %d items in a value of %d bytes", count, st.size))
 			return
 		}
+		st.items -= int(count)
 		for range count {
 			item(n)
 			n++
