@@ -2,6 +2,7 @@ package lake
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,9 +25,16 @@ func BenchmarkWriteParquet(b *testing.B) {
 	dec := schema.NewDecoder(sc, []int{1})
 	const rows = 100_000
 	recs := make([][]byte, rows)
+	// Values as varied as a real clickstream's, so bytes/row and the
+	// compressor's work mean something: random users, products, campaigns
+	// and amounts, event times 10 ms apart with up to 2 s of disorder.
+	rng := rand.New(rand.NewPCG(1, 2))
+	countries := []string{"US", "DE", "FR", "JP", "GB", "BR", "IN", "CA", "ES", "IT", "NL", "SE"}
+	statuses := []int{200, 200, 200, 200, 200, 200, 301, 304, 404, 500}
 	for i := range rows {
 		d, err := dec.Decode(nil, []byte(fmt.Sprintf(`{"ts":%d,"user_id":"user-%06d","url":"/product/%d?ref=campaign-%d","status":%d,"amount":%d.%02d,"country":"%s"}`,
-			1_790_000_000_000+int64(i)*10, i*7919%100000, i*31%5000, i%50, []int{200, 200, 301, 404}[i%4], i%300, i%100, []string{"US", "DE", "FR", "JP"}[i%4])))
+			1_790_000_000_000+int64(i)*10-rng.Int64N(2000), rng.IntN(1_000_000), rng.IntN(50_000), rng.IntN(200),
+			statuses[rng.IntN(len(statuses))], rng.IntN(300), rng.IntN(100), countries[rng.IntN(len(countries))])))
 		if err != nil {
 			b.Fatal(err)
 		}
