@@ -336,7 +336,7 @@ func checkString(c *Column, s []byte) *Violation {
 			return &Violation{Rule: "maxLength", Detail: fmt.Sprintf("length %d is longer than maxLength %d", n, c.MaxLength)}
 		}
 	}
-	if c.Pattern != nil && !c.Pattern.Match(s) {
+	if c.Pattern != nil && !c.matchPattern(s) {
 		return &Violation{Rule: "pattern", Detail: fmt.Sprintf("%s does not match pattern %q", shorten(strconv.Quote(string(s))), c.Pattern.String())}
 	}
 	if c.Enum != nil {

@@ -65,6 +65,7 @@ type Column struct {
 	MinLength        int
 	MaxLength        int
 	Pattern          *regexp.Regexp
+	simple           simplePattern // Pattern without the regexp engine, when it has a simple form
 
 	// The numbers above exactly as the schema writes them, for the cases
 	// float64 cannot decide; zero when the Column was not made by Compile.
@@ -396,7 +397,7 @@ func compileColumn(name, ptr string, spec map[string]any) (Column, error) {
 			if err != nil {
 				return col, &Error{Pointer: kptr, Msg: fmt.Sprintf("invalid regular expression: %v", err)}
 			}
-			col.Pattern = re
+			col.Pattern, col.simple = re, compilePattern(p)
 		default:
 			if !ignoredKeywords[key] {
 				return col, unsupported(kptr, key)
