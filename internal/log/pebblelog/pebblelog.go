@@ -413,18 +413,25 @@ func (l *Log) Read(name string, partition int, from int64, maxBytes int) ([]wlog
 		return nil, err
 	}
 	defer it.Close()
-	// The batch holding `from` is the last one whose base is <= from.
-	valid := it.SeekLT(logKey(nil, name, partition, from+1))
-	if valid {
-		b, err := decodeBatch(it.Key(), it.Value())
-		if err != nil {
-			return nil, err
+	// Readers most often ask for the offset after the batch they read
+	// last, the base of a batch: a forward seek finds it without the
+	// backward seek and the read of the batch before it.
+	key := logKey(nil, name, partition, from)
+	valid := it.SeekGE(key)
+	if !valid || !bytes.Equal(it.Key(), key) {
+		// The batch holding `from` is the last one whose base is <= from.
+		valid = it.SeekLT(logKey(key[:0], name, partition, from+1))
+		if valid {
+			b, err := decodeBatch(it.Key(), it.Value())
+			if err != nil {
+				return nil, err
+			}
+			if b.End() <= from {
+				valid = it.Next()
+			}
+		} else {
+			valid = it.First()
 		}
-		if b.End() <= from {
-			valid = it.Next()
-		}
-	} else {
-		valid = it.First()
 	}
 	var out []wlog.Batch
 	read := 0
