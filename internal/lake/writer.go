@@ -333,6 +333,18 @@ func (w *Writer) Run(ctx context.Context) error {
 	tick := time.NewTicker(w.opts.Interval / 4)
 	defer tick.Stop()
 	backoff := 100 * time.Millisecond
+	stop := func() error {
+		if _, err := w.readRound(); err != nil {
+			return err
+		}
+		return w.Flush(context.WithoutCancel(ctx))
+	}
+	// Under full load records arrive every few milliseconds. Reading them
+	// as they come makes many small reads, each a seek through every level
+	// of the log; a pause of roundGap between rounds that found records
+	// makes them fewer and larger, which a file that rolls every Interval
+	// does not notice.
+	roundGap := min(w.opts.Interval/16, 25*time.Millisecond)
 	for {
 		notify := w.opts.Log.Notify(w.opts.Stream)
 		n, err := w.readRound()
@@ -354,14 +366,16 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		w.updateLag()
 		if n > 0 && !w.bufferFull() {
-			continue // more may be waiting
+			select { // more may be waiting
+			case <-ctx.Done():
+				return stop()
+			case <-time.After(roundGap):
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
-			if _, err := w.readRound(); err != nil {
-				return err
-			}
-			return w.Flush(context.WithoutCancel(ctx))
+			return stop()
 		case <-notify:
 		case <-tick.C:
 		}
@@ -386,6 +400,9 @@ func (w *Writer) readRound() (int, error) {
 	for p := range w.pos {
 		if w.bufferFull() {
 			break
+		}
+		if end, err := w.opts.Log.End(w.opts.Stream, p); err == nil && end <= w.pos[p] {
+			continue // nothing new: spare the read its seek
 		}
 		batches, err := w.opts.Log.Read(w.opts.Stream, p, w.pos[p], w.opts.ReadBytes)
 		if err != nil {
