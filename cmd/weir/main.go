@@ -278,7 +278,9 @@ func (f *clientFlags) serverURL() string {
 	return defaultServer
 }
 
-// offline opens a stopped node's data directory with the pipeline it saved.
+// offline opens a stopped node's data directory with the pipeline it saved,
+// as a node that runs neither sources nor sinks, lake writing, compaction
+// nor retention (node.Config.Offline).
 func (f *clientFlags) offline() (*node.Node, error) {
 	if _, err := os.Stat(node.PipelineDir(f.dataDir)); err != nil {
 		return nil, fmt.Errorf("%q is not a Weir data directory (it has no pipeline/ inside): pass the --data-dir a node ran with, "+
@@ -288,7 +290,7 @@ func (f *clientFlags) offline() (*node.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the pipeline saved in data directory %q does not load: %w", f.dataDir, err)
 	}
-	return node.Start(node.Config{Pipeline: p, DataDir: f.dataDir, Listen: "127.0.0.1:0", NoSources: true,
+	return node.Start(node.Config{Pipeline: p, DataDir: f.dataDir, Listen: "127.0.0.1:0", Offline: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 

@@ -59,6 +59,13 @@ type Config struct {
 	TLS        *tls.Config
 	// NoSources skips the pipeline's sources (tests ingest by HTTP only).
 	NoSources bool
+	// Offline opens a stopped node's data directory for a command that
+	// reads it (weir query, weir quarantine): besides the sources, it runs
+	// no connector sinks (a query must not send data to other systems), no
+	// lake writers, compaction, reference-table refreshes or log retention
+	// (nor change the lake or drop log records). Views run, so their
+	// tables answer as of the log's end.
+	Offline bool
 	// ViewChangelogLimit is passed to every view (tests make it small);
 	// 0: the runtime's default.
 	ViewChangelogLimit int
@@ -422,7 +429,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 
 	for _, sk := range cfg.Pipeline.Sinks {
-		if sk.Type == "lake" {
+		if sk.Type == "lake" || cfg.Offline {
 			continue
 		}
 		var env connect.SinkEnv
@@ -486,6 +493,36 @@ func Start(cfg Config) (*Node, error) {
 		}
 	}
 
+	if !cfg.Offline {
+		n.runBackground(workCtx)
+	}
+
+	srcCtx, cancelSrc := context.WithCancel(context.Background())
+	n.cancelSrc = cancelSrc
+	if !cfg.NoSources && !cfg.Offline {
+		for _, s := range cfg.Pipeline.Sources {
+			src := connectors[s.Name]
+			n.sources.Add(1)
+			go func() {
+				defer n.sources.Done()
+				if err := src.Run(srcCtx); err != nil {
+					cfg.Logger.Error("source stopped", "source", s.Name, "err", err)
+					n.errc <- err
+				}
+			}()
+		}
+	}
+	n.ready.Store(true)
+	ok = true
+	cfg.Logger.Info("weir node ready", "listen", n.Addr(), "pg_listen", n.PGAddr(), "tls", cfg.TLS != nil, "data_dir", cfg.DataDir, "streams", len(streams), "lake_tables", len(n.writers))
+	return n, nil
+}
+
+// runBackground starts the node's work besides its views and sources:
+// lake writers, connector sinks, reference-table refreshes, log retention,
+// compaction and the backlog watch.
+func (n *Node) runBackground(workCtx context.Context) {
+	cfg := n.cfg
 	for _, sw := range n.writers {
 		n.work.Add(1)
 		go func() {
@@ -516,26 +553,6 @@ func Start(cfg Config) (*Node, error) {
 	go func() { defer n.work.Done(); n.compactLoop(workCtx) }()
 	n.work.Add(1)
 	go func() { defer n.work.Done(); n.watchBacklog(workCtx) }()
-
-	srcCtx, cancelSrc := context.WithCancel(context.Background())
-	n.cancelSrc = cancelSrc
-	if !cfg.NoSources {
-		for _, s := range cfg.Pipeline.Sources {
-			src := connectors[s.Name]
-			n.sources.Add(1)
-			go func() {
-				defer n.sources.Done()
-				if err := src.Run(srcCtx); err != nil {
-					cfg.Logger.Error("source stopped", "source", s.Name, "err", err)
-					n.errc <- err
-				}
-			}()
-		}
-	}
-	n.ready.Store(true)
-	ok = true
-	cfg.Logger.Info("weir node ready", "listen", n.Addr(), "pg_listen", n.PGAddr(), "tls", cfg.TLS != nil, "data_dir", cfg.DataDir, "streams", len(streams), "lake_tables", len(n.writers))
-	return n, nil
 }
 
 // openViewSinks opens a lake writer for each sink of a view: the view's

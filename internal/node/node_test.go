@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -606,5 +608,80 @@ func TestDataDirErrors(t *testing.T) {
 	_, err = Start(broken)
 	if err == nil || strings.Contains(err.Error(), "another weir process") || !strings.Contains(err.Error(), "is readable and writable and its disk is healthy") {
 		t.Fatalf("a log that cannot be opened: %v", err)
+	}
+}
+
+// TestOffline: a node opened Offline, as weir query --data-dir opens a
+// stopped node's directory, answers queries over the log's tail but writes
+// no lake file and sends nothing through a connector sink; the next normal
+// start does both, for every record.
+func TestOffline(t *testing.T) {
+	var hooked atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		hooked.Add(int64(bytes.Count(body, []byte(`"seq"`))))
+	}))
+	defer hook.Close()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, eventsYAML(2)+`sinks:
+  lake:
+    type: lake
+    stream: events
+    roll: {interval: 100ms}
+  hook:
+    type: webhook
+    stream: events
+    url: `+hook.URL+`
+`, nil)
+	lakeFiles := func() int {
+		n := 0
+		filepath.WalkDir(filepath.Join(cfg.DataDir, "lake"), func(path string, d os.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(path, ".parquet") {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	count := func(n *Node) string {
+		res, err := n.Query(context.Background(), "SELECT count(*), sum(seq) FROM events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(res.Rows[0])
+	}
+	const total = 500
+	want := fmt.Sprint([]any{int64(total), float64(total * (total - 1) / 2)})
+
+	off := cfg
+	off.Offline = true
+	n, err := Start(off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, body := post(t, n, events(0, total)); code != 200 {
+		t.Fatalf("post: %d %s", code, body)
+	}
+	time.Sleep(500 * time.Millisecond) // five roll intervals: a running lake writer would have committed
+	if got := count(n); got != want {
+		t.Errorf("offline count, sum = %s, want %s", got, want)
+	}
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f, h := lakeFiles(), hooked.Load(); f != 0 || h != 0 {
+		t.Fatalf("offline node wrote %d lake files and sent %d records to the webhook, want none", f, h)
+	}
+
+	n = startWith(t, cfg)
+	deadline := time.Now().Add(10 * time.Second)
+	for (lakeFiles() == 0 || hooked.Load() < total) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if f, h := lakeFiles(), hooked.Load(); f == 0 || h != total {
+		t.Fatalf("after a normal start: %d lake files, %d records sent to the webhook; want files and %d", f, h, total)
+	}
+	if got := count(n); got != want {
+		t.Errorf("count, sum = %s, want %s", got, want)
 	}
 }
