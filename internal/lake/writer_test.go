@@ -179,15 +179,19 @@ func TestOpenRefusesALogBehindTheTable(t *testing.T) {
 	if err := w.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.log.DropStream("clicks"); err != nil {
+	// The table beside a new, empty log (a data directory whose log was
+	// deleted, or a lake copied next to another node's log).
+	l, err := pebblelog.Open(filepath.Join(f.dir, "log2"), pebblelog.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.log.EnsureStream("clicks", 2); err != nil {
+	defer l.Close()
+	if err := l.EnsureStream("clicks", 2); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Open(context.Background(), Options{
+	_, err = Open(context.Background(), Options{
 		Warehouse: filepath.Join(f.dir, "lake"), Table: "clicks", Stream: "clicks", Partitions: 2,
-		Schema: f.sc, SchemaVer: 1, EventCol: 0, MaxRows: 1000, MaxBytes: 1 << 20, Interval: time.Second, Log: f.log,
+		Schema: f.sc, SchemaVer: 1, EventCol: 0, MaxRows: 1000, MaxBytes: 1 << 20, Interval: time.Second, Log: l,
 	})
 	want := "or remove " + filepath.Join(f.dir, "lake", Namespace, "clicks") + " to write the table again from this log"
 	if err == nil || !strings.Contains(err.Error(), want) {

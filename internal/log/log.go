@@ -155,8 +155,9 @@ type Log interface {
 	Retain(stream string, partition int, floor int64, policy Retention) (int64, error)
 
 	// DropStream deletes a stream and all its records. Readers of the
-	// stream get ErrUnknownStream afterwards; EnsureStream may declare it
-	// anew (offsets restart at 0).
+	// stream get ErrUnknownStream afterwards. EnsureStream may declare it
+	// anew; its offsets then go on from where the dropped stream's ended,
+	// so a position a consumer stored is never past the new records.
 	DropStream(stream string) error
 
 	// Close waits for pending appends and releases the log.

@@ -616,10 +616,10 @@ func (n *Node) viewSinkEnv(sk *config.Sink) (connect.SinkEnv, error) {
 		return connect.SinkEnv{}, err
 	}
 	if n.views.Rebuilt(sk.View) {
-		// The rebuilt view's output starts again at offset 0, and the
-		// sink resumes after the position it stored for the old rows:
-		// the new rows below it are not sent.
-		n.cfg.Logger.Warn("view rebuilt: its sink resumes at the position it stored for the old definition's rows, so the new rows before that position are not sent; to send them all, rename the sink (a new name starts from the first row)", "view", sk.View, "sink", sk.Name)
+		// The rebuilt view's output goes on at the offsets after the old
+		// one's (see log.Log.DropStream), so the sink sends every row of
+		// the new definition.
+		n.cfg.Logger.Warn("view rebuilt: its sink sends the new definition's rows, computed again from the retained log; the rows it sent for the old definition stay where they went", "view", sk.View, "sink", sk.Name)
 	}
 	sc := schema.FromColumns(p.OutputColumns())
 	return connect.SinkEnv{Stream: view.OutputStream(sk.View), View: sk.View, Partitions: 1, Schema: sc,

@@ -11,7 +11,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -683,5 +685,71 @@ func TestOffline(t *testing.T) {
 	}
 	if got := count(n); got != want {
 		t.Errorf("count, sum = %s, want %s", got, want)
+	}
+}
+
+// TestViewConnectorSinkRebuilt: a connector sink of a view whose SQL
+// changed sends every row of the rebuilt view. The rebuilt view's output
+// used to start again at offset 0, below the position the sink had stored
+// for the old rows, and those rows were never sent.
+func TestViewConnectorSinkRebuilt(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{} // seq -> times received
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range regexp.MustCompile(`"seq":(\d+)`).FindAllSubmatch(body, -1) {
+			got[string(m[1])]++
+		}
+	}))
+	defer hook.Close()
+	received := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)
+	}
+	yaml := eventsYAML(2) + `sinks:
+  hook:
+    type: webhook
+    view: picked
+    url: ` + hook.URL + `
+`
+	view := func(rem int) map[string]string {
+		return map[string]string{"picked.sql": fmt.Sprintf("CREATE MATERIALIZED VIEW picked AS SELECT seq, user_id FROM events WHERE seq %% 2 = %d", rem)}
+	}
+	dir := t.TempDir()
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for received() < want && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	const total = 200
+	n := startWith(t, testConfig(t, dir, yaml, view(0)))
+	if code, _, body := post(t, n, events(0, total)); code != 200 {
+		t.Fatalf("post: %d %s", code, body)
+	}
+	waitFor(total / 2)
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := received(); r != total/2 {
+		t.Fatalf("first definition: %d rows sent, want %d", r, total/2)
+	}
+
+	// The same data directory, the view now picking the odd rows.
+	startWith(t, testConfig(t, dir, yaml, view(1)))
+	waitFor(total)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != total {
+		t.Fatalf("after the rebuild %d distinct rows sent, want %d (the rebuilt view's rows skipped?)", len(got), total)
+	}
+	for seq, times := range got {
+		if times != 1 {
+			t.Errorf("seq %s sent %d times", seq, times)
+		}
 	}
 }

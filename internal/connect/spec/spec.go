@@ -160,7 +160,9 @@ func Markdown(s *Spec) string {
 		b.WriteString("Besides `type`, the sink names what it sends out: `stream: NAME`, a stream of weir.yaml, or `view: NAME`, " +
 			"a view of `views/*.sql` whose rows are final once written (a windowed aggregate that emits when its window closes, " +
 			"or a view without aggregates; a continuous aggregate's changelog is refused at start). A view's rows have its columns; " +
-			"they are sent as they are written, and its log keeps them until the sink has sent them.\n\n")
+			"they are sent as they are written, and its log keeps them until the sink has sent them. When the view is rebuilt " +
+			"(its SQL changed), the sink sends the new definition's rows as well, computed again from the retained log; " +
+			"what it sent for the old definition stays where it went.\n\n")
 	case "source":
 		b.WriteString("Besides `type`, the source names the stream it feeds: `stream: NAME`.\n\n")
 	}

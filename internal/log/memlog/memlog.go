@@ -20,6 +20,7 @@ import (
 type Log struct {
 	mu      sync.Mutex
 	streams map[string]*stream
+	dropped map[string][]int64 // where a dropped stream's offsets ended
 	meta    map[string][]byte
 	closed  bool
 }
@@ -36,7 +37,9 @@ var (
 )
 
 // New returns an empty log.
-func New() *Log { return &Log{streams: map[string]*stream{}, meta: map[string][]byte{}} }
+func New() *Log {
+	return &Log{streams: map[string]*stream{}, dropped: map[string][]int64{}, meta: map[string][]byte{}}
+}
 
 // EnsureStream implements log.Log.
 func (l *Log) EnsureStream(name string, partitions int) error {
@@ -48,7 +51,9 @@ func (l *Log) EnsureStream(name string, partitions int) error {
 		}
 		return nil
 	}
-	l.streams[name] = &stream{parts: make([][]wlog.Batch, partitions), next: make([]int64, partitions), notify: make(chan struct{})}
+	next := make([]int64, partitions)
+	copy(next, l.dropped[name])
+	l.streams[name] = &stream{parts: make([][]wlog.Batch, partitions), next: next, notify: make(chan struct{})}
 	return nil
 }
 
@@ -160,6 +165,7 @@ func (l *Log) DropStream(name string) error {
 	if s, ok := l.streams[name]; ok {
 		close(s.notify)
 		delete(l.streams, name)
+		l.dropped[name] = s.next
 	}
 	return nil
 }

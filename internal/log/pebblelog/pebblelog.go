@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -195,11 +196,18 @@ func (l *Log) EnsureStream(name string, partitions int) error {
 	} else if err := l.Set(metaKey, binary.AppendUvarint(nil, uint64(partitions))); err != nil {
 		return err
 	}
+	dropped, err := l.droppedEnds(name)
+	if err != nil {
+		return err
+	}
 	s := &stream{name: name, next: make([]int64, partitions), notify: make(chan struct{})}
 	for p := range partitions {
 		end, err := l.scanEnd(name, p)
 		if err != nil {
 			return err
+		}
+		if p < len(dropped) {
+			end = max(end, dropped[p])
 		}
 		s.next[p] = end
 	}
@@ -647,17 +655,61 @@ func (l *Log) DropStream(name string) error {
 		return err
 	}
 	defer l.inFlight.Done()
+	ends, err := l.droppedEnds(name)
+	if err != nil {
+		return err
+	}
 	l.mu.Lock()
 	s, ok := l.streams[name]
 	delete(l.streams, name)
+	var cur []int64 // the stream's end offsets
+	if ok {
+		cur = slices.Clone(s.next)
+	}
 	l.mu.Unlock()
+	if !ok { // declared in an earlier run, not in this one
+		v, declared, err := l.Get([]byte("log/streams/" + name))
+		if err != nil {
+			return err
+		}
+		n, _ := binary.Uvarint(v)
+		for p := 0; declared && p < int(n); p++ {
+			e, err := l.scanEnd(name, p)
+			if err != nil {
+				return err
+			}
+			cur = append(cur, e)
+		}
+	}
+	for p, e := range cur {
+		if p == len(ends) {
+			ends = append(ends, 0)
+		}
+		ends[p] = max(ends[p], e)
+	}
+	// The records, the declaration and where the offsets ended, in one
+	// batch: a stream declared anew continues from there.
+	var enc []byte
+	for _, e := range ends {
+		enc = binary.AppendUvarint(enc, uint64(e))
+	}
+	b := l.db.NewBatch()
+	defer b.Close()
 	lo := logKey(nil, name, 0, 0)
 	hi := append(append([]byte{prefixLog}, name...), 1)
-	if err := l.db.DeleteRange(lo, hi, pebble.Sync); err != nil {
-		return fmt.Errorf("cannot delete the records of stream %q: %w", name, err)
-	}
-	if err := l.Delete([]byte("log/streams/" + name)); err != nil {
+	if err := b.DeleteRange(lo, hi, nil); err != nil {
 		return err
+	}
+	if err := b.Delete(metaKey([]byte("log/streams/"+name)), nil); err != nil {
+		return err
+	}
+	if len(ends) > 0 {
+		if err := b.Set(metaKey([]byte(endsKey+name)), enc, nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("cannot delete the records of stream %q: %w", name, err)
 	}
 	if ok {
 		l.mu.Lock()
@@ -665,6 +717,27 @@ func (l *Log) DropStream(name string) error {
 		l.mu.Unlock()
 	}
 	return nil
+}
+
+// endsKey + stream holds the end offsets of a dropped stream's partitions.
+const endsKey = "log/dropped-ends/"
+
+// droppedEnds returns where the offsets of an earlier stream of this name
+// ended when it was dropped (nil: never dropped).
+func (l *Log) droppedEnds(name string) ([]int64, error) {
+	v, ok, err := l.Get([]byte(endsKey + name))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var ends []int64
+	for len(v) > 0 {
+		e, k := binary.Uvarint(v)
+		if k <= 0 {
+			return nil, fmt.Errorf("%w: bad end offsets of dropped stream %q", wlog.ErrCorrupt, name)
+		}
+		ends, v = append(ends, int64(e)), v[k:]
+	}
+	return ends, nil
 }
 
 // Scan implements log.Meta.
