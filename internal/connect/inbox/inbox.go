@@ -618,20 +618,16 @@ func (s *Source) target(ctx context.Context, name, to, hash string) (string, err
 	}
 }
 
-// move moves a file (and its sidecar, first) into done/ or rejected/,
-// keeping an earlier file of the same name there.
+// move moves a file, then its sidecar, into done/ or rejected/, keeping
+// an earlier file of the same name there.
 //
 // Only the version tag names moves (an object replaced in the bucket since
-// it was read is left for the next scan, which reads it anew).
+// it was read is left for the next scan, which reads it anew, with its
+// sidecar: the sidecar moves only once the file it checked has).
 func (s *Source) move(ctx context.Context, name, tag, to, hash string) error {
 	dst, err := s.target(ctx, name, to, hash)
 	if err != nil {
 		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)
-	}
-	if there, _ := s.store.exists(ctx, "", name+".sha256"); there {
-		if err := s.store.move(ctx, name+".sha256", "", to, dst+".sha256"); err != nil {
-			s.env.Logger.Warn("inbox source cannot move a sidecar", "file", s.store.where("", name+".sha256"), "err", err)
-		}
 	}
 	err = s.store.move(ctx, name, tag, to, dst)
 	if errors.Is(err, errChanged) {
@@ -640,6 +636,11 @@ func (s *Source) move(ctx context.Context, name, tag, to, hash string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)
+	}
+	if there, _ := s.store.exists(ctx, "", name+".sha256"); there {
+		if err := s.store.move(ctx, name+".sha256", "", to, dst+".sha256"); err != nil {
+			s.env.Logger.Warn("inbox source cannot move a sidecar; a later file of the same name will be checked against it (delete it)", "file", s.store.where("", name+".sha256"), "err", err)
+		}
 	}
 	return nil
 }

@@ -784,3 +784,40 @@ func TestS3ReplacedBeforeMove(t *testing.T) {
 		t.Fatal("the new a.csv is not in done/")
 	}
 }
+
+// replacedOnMove is an inbox whose files are all replaced between their
+// read and their move (the move reports errChanged).
+type replacedOnMove struct {
+	store
+	cancel context.CancelFunc
+}
+
+func (r replacedOnMove) move(ctx context.Context, name, tag, folder, dst string) error {
+	if strings.HasSuffix(name, ".sha256") {
+		return r.store.move(ctx, name, tag, folder, dst)
+	}
+	r.cancel()
+	return errChanged
+}
+
+// A file replaced after it was read stays in the inbox for the next scan,
+// and so does its sidecar, which the replacement is checked against; it
+// used to move to done/ ahead of the file's own move.
+func TestReplacedFileKeepsItsSidecar(t *testing.T) {
+	r := newRig(t)
+	csv := header + "o1,c1,1,EUR,2026-12-01T10:00:00Z\n"
+	sum := sha256.Sum256([]byte(csv))
+	r.put("a.csv.sha256", hex.EncodeToString(sum[:])+"  a.csv\n")
+	r.put("a.csv", csv)
+	ctx, cancel := context.WithCancel(context.Background())
+	src, err := New(r.values(nil), r.env(r.g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.(*Source).store = replacedOnMove{src.(*Source).store, cancel}
+	src.Run(ctx)
+	if !r.exists("a.csv") || !r.exists("a.csv.sha256") || r.exists("done/a.csv.sha256") {
+		t.Fatalf("after a move that found the file replaced: a.csv %v, a.csv.sha256 %v, done/a.csv.sha256 %v; want the file and its sidecar left in the inbox",
+			r.exists("a.csv"), r.exists("a.csv.sha256"), r.exists("done/a.csv.sha256"))
+	}
+}
