@@ -25,5 +25,10 @@
 // multipleOf, minLength/maxLength and pattern. Anything else is refused when
 // the schema is compiled, with the JSON pointer of the keyword.
 //
+// Patterns are Go regular expressions (RE2 syntax, unanchored as in JSON
+// Schema). The usual anchored forms of ids and codes, ASCII sets with
+// repeats such as ^[A-Z]{2}$, match byte by byte without the regexp engine
+// (pattern.go); a randomized test holds them to regexp's answers.
+//
 // This package must not import the log, the gate or anything above them.
 package schema
