@@ -105,6 +105,7 @@ type Writer struct {
 	state atomic.Pointer[State]
 
 	pos     []int64 // read position per partition
+	capped  bool    // the last round's read of some partition stopped at ReadBytes
 	buf     *buffer
 	started time.Time // when the first buffered row arrived
 
@@ -366,10 +367,12 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		w.updateLag()
 		if n > 0 && !w.bufferFull() {
-			select { // more may be waiting
-			case <-ctx.Done():
-				return stop()
-			case <-time.After(roundGap):
+			if !w.capped { // more may be waiting; when a read was cut at ReadBytes, it is
+				select {
+				case <-ctx.Done():
+					return stop()
+				case <-time.After(roundGap):
+				}
 			}
 			continue
 		}
@@ -397,6 +400,7 @@ func (w *Writer) shouldRoll() bool {
 // size, and returns the number of records buffered.
 func (w *Writer) readRound() (int, error) {
 	total := 0
+	w.capped = false
 	for p := range w.pos {
 		if w.bufferFull() {
 			break
@@ -408,6 +412,11 @@ func (w *Writer) readRound() (int, error) {
 		if err != nil {
 			return total, fmt.Errorf("cannot read stream %q partition %d at offset %d: %w", w.opts.Stream, p, w.pos[p], err)
 		}
+		read := 0
+		for i := range batches {
+			read += len(batches[i].Payload)
+		}
+		w.capped = w.capped || read >= w.opts.ReadBytes
 		for i := range batches {
 			b := &batches[i]
 			cols := w.opts.Schema.Columns

@@ -59,12 +59,13 @@ type Config struct {
 	TLS        *tls.Config
 	// NoSources skips the pipeline's sources (tests ingest by HTTP only).
 	NoSources bool
-	// Offline opens a stopped node's data directory for a command that
-	// reads it (weir query, weir quarantine): besides the sources, it runs
-	// no connector sinks (a query must not send data to other systems), no
-	// lake writers, compaction, reference-table refreshes or log retention
-	// (nor change the lake or drop log records). Views run, so their
-	// tables answer as of the log's end.
+	// Offline opens a stopped node's data directory for a command (weir
+	// query, weir quarantine): besides the sources, it runs no connector
+	// sinks (a query must not send data to other systems), no lake
+	// writers, compaction, reference-table refreshes or log retention, so
+	// it commits no lake file and drops no log record. Views run, so their
+	// tables answer as of the log's end; opening still recovers as a start
+	// does (orphan lake files of a crash are removed).
 	Offline bool
 	// ViewChangelogLimit is passed to every view (tests make it small);
 	// 0: the runtime's default.
@@ -581,13 +582,20 @@ func (n *Node) openViewSinks() error {
 			return fmt.Errorf("%s: sinks.%s: view %q has no TIMESTAMP column to partition its lake table by; select window_start or the event time", sk.Pos, sk.Name, sk.View)
 		}
 		outStream := view.OutputStream(sk.View)
-		if n.views.Rebuilt(sk.View) {
+		dir := filepath.Join(lakeDir(n.cfg.DataDir), lake.Namespace, sk.Table)
+		switch _, err := os.Stat(dir); {
+		case n.views.Rebuilt(sk.View):
 			// The table holds rows of the old definition: rewrite it.
-			dir := filepath.Join(lakeDir(n.cfg.DataDir), lake.Namespace, sk.Table)
 			n.cfg.Logger.Warn("view rebuilt; its lake table is rewritten from the new view", "view", sk.View, "table", sk.Table)
 			if err := os.RemoveAll(dir); err != nil {
 				return fmt.Errorf("cannot remove the lake table %s of rebuilt view %q: %w", dir, sk.View, err)
 			}
+		case n.views.Created(sk.View) && err == nil:
+			// A view dropped earlier and defined again: its output is
+			// computed anew, and appending it to the old table would
+			// repeat its rows.
+			return fmt.Errorf("%s: sinks.%s: lake table %q holds the rows of an earlier view %q, dropped since; remove %s to write it from the view as it is now, or give the sink another table",
+				sk.Pos, sk.Name, sk.Table, sk.View, dir)
 		}
 		w, err := lake.Open(context.Background(), lake.Options{
 			Warehouse: lakeDir(n.cfg.DataDir), Table: sk.Table, Stream: outStream, Partitions: 1,

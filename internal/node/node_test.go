@@ -753,3 +753,39 @@ func TestViewConnectorSinkRebuilt(t *testing.T) {
 		}
 	}
 }
+
+// TestViewLakeSinkReadded: a view and its lake sink removed from the
+// pipeline and put back find the old table: the view is computed anew, so
+// the node refuses to append it there (it would repeat every row) and says
+// what to remove.
+func TestViewLakeSinkReadded(t *testing.T) {
+	withView := eventsYAML(2) + `sinks:
+  picked_lake:
+    type: lake
+    view: picked
+    roll: {interval: 100ms}
+`
+	view := map[string]string{"picked.sql": "CREATE MATERIALIZED VIEW picked AS SELECT ts, seq FROM events WHERE seq % 2 = 0"}
+	dir := t.TempDir()
+	n := startWith(t, testConfig(t, dir, withView, view))
+	if code, _, body := post(t, n, events(0, 100)); code != 200 {
+		t.Fatalf("post: %d %s", code, body)
+	}
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(dir, "pipeline"))
+	n = startWith(t, testConfig(t, dir, eventsYAML(2), nil))
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(dir, "pipeline"))
+	n, err := Start(testConfig(t, dir, withView, view))
+	if err == nil {
+		n.Shutdown(context.Background())
+		t.Fatal("the re-added view's sink appended to the old table")
+	}
+	if !strings.Contains(err.Error(), `lake table "picked" holds the rows of an earlier view "picked", dropped since; remove `) {
+		t.Fatalf("error %v, want the refusal naming the table to remove", err)
+	}
+}

@@ -67,6 +67,9 @@ type Manager struct {
 	// rebuilt are the file views Start rebuilt because their SQL changed:
 	// whatever was derived from their old output (a lake table) is stale.
 	rebuilt map[string]bool
+	// created are the file views Start found no stored definition for:
+	// new, or dropped earlier and defined again.
+	created map[string]bool
 	// broken are stored DDL views that no longer plan (a stream or column
 	// they read is gone): listed, droppable, not running.
 	broken map[string]brokenView
@@ -112,7 +115,7 @@ func New(opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Manager{opts: opts, views: map[string]*running{}, broken: map[string]brokenView{}, rebuilt: map[string]bool{}}
+	return &Manager{opts: opts, views: map[string]*running{}, broken: map[string]brokenView{}, rebuilt: map[string]bool{}, created: map[string]bool{}}
 }
 
 // Start reconciles the stored views with the pipeline's files and starts a
@@ -242,7 +245,9 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 			}
 			d = definition{Name: name, SQL: pv.stmt.Text, Origin: origin, Created: time.Now().UTC()}
 			switch old, ok := stored[name]; {
-			case ok && old.SQL == d.SQL:
+			case !ok:
+				m.created[name] = true
+			case old.SQL == d.SQL:
 				d = old
 				d.Origin = origin
 			case ok:
@@ -631,6 +636,14 @@ func (m *Manager) Rebuilt(name string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.rebuilt[name]
+}
+
+// Created reports whether Start found no stored definition of the file
+// view: it is new, or was dropped before and is defined again.
+func (m *Manager) Created(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.created[name]
 }
 
 // Plan returns a running view's plan, or nil.

@@ -165,7 +165,14 @@ func (l *Log) DropStream(name string) error {
 	if s, ok := l.streams[name]; ok {
 		close(s.notify)
 		delete(l.streams, name)
-		l.dropped[name] = s.next
+		ends := l.dropped[name]
+		for p, e := range s.next {
+			if p == len(ends) {
+				ends = append(ends, 0)
+			}
+			ends[p] = max(ends[p], e)
+		}
+		l.dropped[name] = ends
 	}
 	return nil
 }
