@@ -625,6 +625,11 @@ func (s *Source) target(ctx context.Context, name, to, hash string) (string, err
 // it was read is left for the next scan, which reads it anew, with its
 // sidecar: the sidecar moves only once the file it checked has).
 func (s *Source) move(ctx context.Context, name, tag, to, hash string) error {
+	// A shutdown must not split the move: with the file gone from the
+	// inbox and its sidecar left there, a later file of the same name
+	// would be checked against the stale sidecar.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	dst, err := s.target(ctx, name, to, hash)
 	if err != nil {
 		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)
