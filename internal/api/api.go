@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -124,10 +125,26 @@ func (a *api) ingest(w http.ResponseWriter, r *http.Request) {
 	a.count("ingest", code)
 }
 
+// bodyBuffers holds request body buffers of up to maxPooledBody bytes for
+// reuse: at full load a node reads thousands of bodies a second.
+var bodyBuffers sync.Pool
+
+const maxPooledBody = 8 << 20
+
+// mediaType is the lower-cased media type of a Content-Type header, as
+// mime.ParseMediaType gives it, without parsing parameters when there are
+// none (the common case, and the parse's cost on every request).
+func mediaType(ct string) string {
+	if !strings.Contains(ct, ";") {
+		return strings.ToLower(strings.TrimSpace(ct))
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt
+}
+
 func (a *api) doIngest(w http.ResponseWriter, r *http.Request, stream string) int {
 	var format gate.Format
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch mt {
+	switch mediaType(r.Header.Get("Content-Type")) {
 	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines":
 		format = gate.NDJSON
 	case "application/json":
@@ -157,8 +174,18 @@ func (a *api) doIngest(w http.ResponseWriter, r *http.Request, stream string) in
 		return http.StatusUnsupportedMediaType
 	}
 	// Read into a buffer sized from Content-Length (io.ReadAll would grow
-	// from 512 bytes, copying a large batch many times).
-	var buf bytes.Buffer
+	// from 512 bytes, copying a large batch many times), taken from a pool:
+	// the gate keeps nothing of the body once Ingest returns.
+	buf, _ := bodyBuffers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			bodyBuffers.Put(buf)
+		}
+	}()
 	if n := r.ContentLength; n > 0 && n <= a.o.MaxBodyBytes && r.Header.Get("Content-Encoding") == "" {
 		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead free to see EOF
 	}

@@ -789,3 +789,50 @@ func TestViewLakeSinkReadded(t *testing.T) {
 		t.Fatalf("error %v, want the refusal naming the table to remove", err)
 	}
 }
+
+// TestContentTypes: the media types the gate reads, with parameters and in
+// any case, and a 415 that says what to send for the others.
+func TestContentTypes(t *testing.T) {
+	n := startNode(t, eventsYAML(1), nil)
+	postCT := func(ct string, body []byte) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+n.Addr()+"/v1/streams/events/events", bytes.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		ct   string
+		body string
+		code int
+		want string
+	}{
+		{"application/x-ndjson", string(events(0, 2)), 200, `"accepted":2`},
+		{"application/x-ndjson; charset=utf-8", string(events(2, 2)), 200, `"accepted":2`},
+		{"Application/JSONL", string(events(4, 1)), 200, `"accepted":1`},
+		{"application/json", `[{"ts":1795000000000,"seq":5,"user_id":"u"},{"ts":1795000000000,"seq":6,"user_id":"u"}]`, 200, `"accepted":2`},
+		{" APPLICATION/JSON ;charset=UTF-8", `{"ts":1795000000000,"seq":7,"user_id":"u"}`, 200, `"accepted":1`},
+		{"text/plain", string(events(8, 1)), 415, `"Content-Type text/plain is not supported"`},
+		{"", string(events(8, 1)), 415, `Content-Type none is not supported`},
+		{"application/x-ndjson-ish", string(events(8, 1)), 415, `send one event per line with Content-Type: application/x-ndjson`},
+	} {
+		code, body := postCT(c.ct, []byte(c.body))
+		if code != c.code || !strings.Contains(body, c.want) {
+			t.Errorf("Content-Type %q: %d %s, want %d with %s", c.ct, code, body, c.code, c.want)
+		}
+	}
+	res, err := n.Query(context.Background(), "SELECT count(*) FROM events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(res.Rows[0][0]); got != "8" {
+		t.Errorf("count = %s, want the 8 accepted events", got)
+	}
+}
