@@ -109,29 +109,12 @@ func writeParquet(path string, cols []schema.Column, c *columns, rowGroupRows in
 		for leaf, ci := range leafCol {
 			cv := &c.cols[ci]
 			typ := cols[ci].Type
-			def := 0
-			if optional[leaf] {
-				def = 1
-			}
 			for start := rg; start < rgEnd; start += batch {
 				n := min(batch, rgEnd-start)
-				for r := range n {
-					i := start + r
-					var v parquet.Value
-					switch {
-					case cv.isNull(i):
-						vals[r] = parquet.NullValue().Level(0, 0, leaf)
-						continue
-					case typ == schema.String:
-						v = parquet.ByteArrayValue(cv.str(i))
-					case typ == schema.Float64:
-						v = parquet.DoubleValue(cv.floats[i])
-					case typ == schema.Bool:
-						v = parquet.BooleanValue(cv.ints[i] != 0)
-					default:
-						v = parquet.Int64Value(cv.ints[i])
-					}
-					vals[r] = v.Level(0, def, leaf)
+				if optional[leaf] {
+					fillOptional(vals[:n], cv, typ, start, leaf)
+				} else {
+					fillRequired(vals[:n], cv, typ, start)
 				}
 				if _, err := writers[leaf].WriteRowValues(vals[:n]); err != nil {
 					return nil, fmt.Errorf("cannot write column %q to %q: %w", cols[ci].Name, path, err)
@@ -159,6 +142,53 @@ func writeParquet(path string, cols []schema.Column, c *columns, rowGroupRows in
 	st := stats(cols, c)
 	st.size = info.Size()
 	return st, nil
+}
+
+// fillRequired sets vals to the values of rows start… of a column that
+// has no nulls. Their levels are all 0, the zero Value's: a required
+// column's writer reads only the value.
+func fillRequired(vals []parquet.Value, cv *colVec, typ schema.Type, start int) {
+	switch typ {
+	case schema.String:
+		for r := range vals {
+			vals[r] = parquet.ByteArrayValue(cv.str(start + r))
+		}
+	case schema.Float64:
+		for r := range vals {
+			vals[r] = parquet.DoubleValue(cv.floats[start+r])
+		}
+	case schema.Bool:
+		for r := range vals {
+			vals[r] = parquet.BooleanValue(cv.ints[start+r] != 0)
+		}
+	default:
+		for r := range vals {
+			vals[r] = parquet.Int64Value(cv.ints[start+r])
+		}
+	}
+}
+
+// fillOptional sets vals to the values of rows start… of an optional
+// column, with their definition levels (0 for a null, 1 for a value).
+func fillOptional(vals []parquet.Value, cv *colVec, typ schema.Type, start, leaf int) {
+	for r := range vals {
+		i := start + r
+		var v parquet.Value
+		switch {
+		case cv.isNull(i):
+			vals[r] = parquet.NullValue().Level(0, 0, leaf)
+			continue
+		case typ == schema.String:
+			v = parquet.ByteArrayValue(cv.str(i))
+		case typ == schema.Float64:
+			v = parquet.DoubleValue(cv.floats[i])
+		case typ == schema.Bool:
+			v = parquet.BooleanValue(cv.ints[i] != 0)
+		default:
+			v = parquet.Int64Value(cv.ints[i])
+		}
+		vals[r] = v.Level(0, 1, leaf)
+	}
 }
 
 func stats(cols []schema.Column, c *columns) *fileStats {
