@@ -14,11 +14,13 @@
 package avrowire
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"net/http"
@@ -106,11 +108,42 @@ func newRegistry(url string, client *http.Client) (*registry.Client, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	reg, err := registry.NewClient(url, registry.WithHTTPClient(client))
+	c := *client
+	c.Transport = jsonAnswers{base: client.Transport}
+	reg, err := registry.NewClient(url, registry.WithHTTPClient(&c))
 	if err != nil {
 		return nil, fmt.Errorf("schema registry %q: %v (give its base URL, like http://registry:8081)", url, err)
 	}
 	return reg, nil
+}
+
+// jsonAnswers turns a registry's 200 answer that is not JSON into a
+// transport error. Such an answer comes from something else at the URL (a
+// proxy's login page, a web server): the client would report it as a
+// schema it cannot parse, and the records naming it would be quarantined;
+// as a transport error it holds the source until the URL is right.
+type jsonAnswers struct{ base http.RoundTripper }
+
+func (j jsonAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := j.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' && t[0] != '[' {
+		return nil, fmt.Errorf("the schema registry answered 200 with something that is not JSON (Content-Type %q, starting %.40q): is the URL the registry's base URL (like http://registry:8081)?",
+			resp.Header.Get("Content-Type"), t)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
 
 // Append appends value as a JSON object to dst. An error that is not a
@@ -148,7 +181,8 @@ func head(b []byte) string {
 // program finds or compiles schema id's transcoder. A schema the registry
 // does not have, or that is not an Avro record schema we can read, is a
 // RecordError (remembered for a minute: an id may be registered late); a
-// registry that cannot be reached, or answers 5xx or 429, is transient.
+// registry that cannot be reached, or answers 5xx or 429 (or 200 with
+// something that is not JSON, see jsonAnswers), is transient.
 func (d *Decoder) program(ctx context.Context, id uint32) (*program, error) {
 	if p := d.progs[id]; p != nil {
 		return p, nil

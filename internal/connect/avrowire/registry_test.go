@@ -3,6 +3,8 @@ package avrowire
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -82,5 +84,16 @@ func TestRegistryVersions(t *testing.T) {
 	if _, err := wrong.Append(ctx, nil, e1.Append(nil, []schema.Value{{Bytes: []byte("a")}, {Null: true}})); err == nil || errors.As(err, &re) {
 		t.Fatalf("a registry URL without the API path: %v, want a transient error", err)
 	}
-
+	// Something else at the URL, answering 200 with a web page: the
+	// source is held with a hint; nothing is quarantined.
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<html><body>Please sign in</body></html>"))
+	}))
+	defer page.Close()
+	proxy, _ := NewDecoder(page.URL, nil, nil)
+	if _, err := proxy.Append(ctx, nil, e1.Append(nil, []schema.Value{{Bytes: []byte("a")}, {Null: true}})); err == nil || errors.As(err, &re) ||
+		!strings.Contains(err.Error(), `answered 200 with something that is not JSON (Content-Type "text/html", starting "<html>`) {
+		t.Fatalf("a web page at the registry URL: %v, want a transient error saying it is not JSON", err)
+	}
 }

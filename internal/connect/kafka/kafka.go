@@ -47,8 +47,8 @@ that decodes but that the stream's schema refuses is quarantined as the JSON
 it was read as, its origin naming the schema id, so that it can be replayed
 once the schema is fixed. A null field is an absent property unless the
 stream's column is nullable. A registry that cannot be reached (or answers
-5xx, 429, 401, 403, or 404 without saying the schema is missing: a wrong base
-URL) is retried and holds the source back, with a log line saying why. The source reads every partition of the topic,
+5xx, 429, 401, 403, 404 without saying the schema is missing, or 200 with
+something that is not JSON: a wrong base URL) is retried and holds the source back, with a log line saying why. The source reads every partition of the topic,
 including partitions added later (checked every 30 s).
 
 The offsets read so far are stored in Weir's own log, in the same atomic batch
