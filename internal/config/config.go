@@ -172,8 +172,9 @@ func (es Errors) Error() string {
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
-// Save writes the pipeline (weir.yaml and its schema files) to dir, so the
-// data directory records what it was written with.
+// Save writes the pipeline (weir.yaml, its schema files, views and
+// reference-table files) to dir, so the data directory records what it was
+// written with.
 func (p *Pipeline) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -191,6 +192,13 @@ func (p *Pipeline) Save(dir string) error {
 		}
 	}
 	for _, t := range p.Tables {
+		if t.File != "" {
+			// The file as it is now, so that the saved pipeline loads
+			// (weir query --data-dir) wherever the original has gone.
+			if err := copyInto(filepath.Join(p.Dir, t.File), filepath.Join(dir, t.File)); err != nil {
+				return err
+			}
+		}
 		if t.Schema == nil {
 			continue
 		}
@@ -223,6 +231,27 @@ func (p *Pipeline) Save(dir string) error {
 		}
 	}
 	return nil
+}
+
+// copyInto copies the file src to dst, making dst's directory; a file
+// copied onto itself (a pipeline saved where it was loaded from) is left.
+func copyInto(src, dst string) error {
+	if a, b := filepath.Clean(src), filepath.Clean(dst); a == b {
+		return nil
+	}
+	if si, err := os.Stat(src); err == nil {
+		if di, err := os.Stat(dst); err == nil && os.SameFile(si, di) {
+			return nil
+		}
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
 }
 
 // loadViews parses views/*.sql of dir, in file-name order.

@@ -836,3 +836,35 @@ func TestContentTypes(t *testing.T) {
 		t.Errorf("count = %s, want the 8 accepted events", got)
 	}
 }
+
+// TestSaveLoads: the clickstream example saved into a data directory
+// loads from there (weir query --data-dir does), reference-table files
+// included, and saves onto itself.
+func TestSaveLoads(t *testing.T) {
+	p, err := config.Load(filepath.Join("..", "..", "examples", "clickstream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Tables) == 0 || p.Tables[0].File == "" {
+		t.Fatal("the example has no file table to check")
+	}
+	dir := filepath.Join(t.TempDir(), "pipeline")
+	if err := p.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := config.Load(dir)
+	if err != nil {
+		t.Fatalf("the saved pipeline does not load: %v", err)
+	}
+	if err := saved.Save(dir); err != nil {
+		t.Fatalf("saving onto itself: %v", err)
+	}
+	orig, _ := os.ReadFile(filepath.Join(p.Dir, p.Tables[0].File))
+	copied, _ := os.ReadFile(filepath.Join(dir, p.Tables[0].File))
+	if len(orig) == 0 || string(orig) != string(copied) {
+		t.Fatalf("table file: %d bytes saved, %d in the pipeline", len(copied), len(orig))
+	}
+	if len(saved.Views) != len(p.Views) || len(saved.Streams) != len(p.Streams) {
+		t.Fatalf("saved: %d views, %d streams; want %d, %d", len(saved.Views), len(saved.Streams), len(p.Views), len(p.Streams))
+	}
+}
