@@ -2,7 +2,9 @@
 // metadata store (Pebble), the schema catalog, the gate, a lake writer per
 // lake sink, the query engine, sources and the HTTP API; and runs their
 // lifecycle: start in dependency order, stop in reverse (stop accepting,
-// flush, commit, close).
+// flush, commit, close). Opened Offline (weir query --data-dir), a node
+// runs its views and answers queries, and sends, commits and deletes
+// nothing.
 package node
 
 import (
