@@ -3,8 +3,8 @@
 // lake sink, the query engine, sources and the HTTP API; and runs their
 // lifecycle: start in dependency order, stop in reverse (stop accepting,
 // flush, commit, close). Opened Offline (weir query --data-dir), a node
-// runs its views and answers queries, and sends, commits and deletes
-// nothing.
+// runs its views and answers queries; it sends nothing out, commits nothing
+// to the lake and deletes no log record.
 package node
 
 import (
