@@ -408,51 +408,63 @@ func (w *Writer) readRound() (int, error) {
 		if end, err := w.opts.Log.End(w.opts.Stream, p); err == nil && end <= w.pos[p] {
 			continue // nothing new: spare the read its seek
 		}
-		batches, err := w.opts.Log.Read(w.opts.Stream, p, w.pos[p], w.opts.ReadBytes)
+		// The rows are copied into the buffer's columns as they are read:
+		// the batches need no copy of their own.
+		read := 0
+		var berr error
+		err := w.opts.Log.ReadFunc(w.opts.Stream, p, w.pos[p], w.opts.ReadBytes, func(b wlog.Batch) bool {
+			read += len(b.Payload)
+			n, err := w.addBatch(p, &b)
+			total += n
+			berr = err
+			return err == nil
+		})
 		if err != nil {
 			return total, fmt.Errorf("cannot read stream %q partition %d at offset %d: %w", w.opts.Stream, p, w.pos[p], err)
 		}
-		read := 0
-		for i := range batches {
-			read += len(batches[i].Payload)
+		if berr != nil {
+			return total, berr
 		}
 		w.capped = w.capped || read >= w.opts.ReadBytes
-		for i := range batches {
-			b := &batches[i]
-			cols := w.opts.Schema.Columns
-			if w.opts.SchemaFor != nil && b.Meta != w.opts.SchemaVer {
-				s, err := w.opts.SchemaFor(b.Meta)
-				if err != nil {
-					return total, err
-				}
-				cols = s.Columns
-			}
-			from := w.pos[p]
-			var rerr error
-			err := b.Records(func(off int64, rec []byte) bool {
-				if off < from {
-					return true
-				}
-				if rerr = w.buf.add(cols, rec); rerr != nil {
-					rerr = fmt.Errorf("stream %q partition %d offset %d: %w", w.opts.Stream, p, off, rerr)
-					return false
-				}
-				total++
-				return true
-			})
-			if err == nil {
-				err = rerr
-			}
-			if err != nil {
-				return total, err
-			}
-			if total > 0 && w.started.IsZero() {
-				w.started = time.Now()
-			}
-			w.pos[p] = b.End()
+		if total > 0 && w.started.IsZero() {
+			w.started = time.Now()
 		}
 	}
 	return total, nil
+}
+
+// addBatch buffers the records of b from partition p's read position on,
+// and moves the position past b.
+func (w *Writer) addBatch(p int, b *wlog.Batch) (int, error) {
+	cols := w.opts.Schema.Columns
+	if w.opts.SchemaFor != nil && b.Meta != w.opts.SchemaVer {
+		s, err := w.opts.SchemaFor(b.Meta)
+		if err != nil {
+			return 0, err
+		}
+		cols = s.Columns
+	}
+	from, n := w.pos[p], 0
+	var rerr error
+	err := b.Records(func(off int64, rec []byte) bool {
+		if off < from {
+			return true
+		}
+		if rerr = w.buf.add(cols, rec); rerr != nil {
+			rerr = fmt.Errorf("stream %q partition %d offset %d: %w", w.opts.Stream, p, off, rerr)
+			return false
+		}
+		n++
+		return true
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return n, err
+	}
+	w.pos[p] = b.End()
+	return n, nil
 }
 
 func (w *Writer) updateLag() {

@@ -137,6 +137,11 @@ type Log interface {
 	// the end.
 	Read(stream string, partition int, from int64, maxBytes int) ([]Batch, error)
 
+	// ReadFunc is Read without copies: it calls fn with each batch Read
+	// would return, until fn returns false. A batch's Payload is valid only
+	// during the call.
+	ReadFunc(stream string, partition int, from int64, maxBytes int, fn func(Batch) bool) error
+
 	// End returns the next offset to be assigned in a partition (its high
 	// watermark): every offset below it is durable.
 	End(stream string, partition int) (int64, error)

@@ -96,6 +96,17 @@ func (l *Log) Append(_ context.Context, w *wlog.Write) ([]int64, error) {
 	return bases, nil
 }
 
+// ReadFunc implements log.Log.
+func (l *Log) ReadFunc(name string, partition int, from int64, maxBytes int, fn func(wlog.Batch) bool) error {
+	bs, err := l.Read(name, partition, from, maxBytes)
+	for _, b := range bs {
+		if !fn(b) {
+			break
+		}
+	}
+	return err
+}
+
 // Read implements log.Log.
 func (l *Log) Read(name string, partition int, from int64, maxBytes int) ([]wlog.Batch, error) {
 	l.mu.Lock()

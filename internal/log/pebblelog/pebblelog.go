@@ -408,17 +408,28 @@ func (l *Log) commitGroup(batch *pebble.Batch, group []*pending, size int) {
 
 // Read implements log.Log.
 func (l *Log) Read(name string, partition int, from int64, maxBytes int) ([]wlog.Batch, error) {
+	var out []wlog.Batch
+	err := l.ReadFunc(name, partition, from, maxBytes, func(b wlog.Batch) bool {
+		b.Payload = append([]byte(nil), b.Payload...)
+		out = append(out, b)
+		return true
+	})
+	return out, err
+}
+
+// ReadFunc implements log.Log: the payloads are Pebble's own buffers.
+func (l *Log) ReadFunc(name string, partition int, from int64, maxBytes int, fn func(wlog.Batch) bool) error {
 	if err := l.enter(); err != nil {
-		return nil, err
+		return err
 	}
 	defer l.inFlight.Done()
 	if _, err := l.stream(name, partition); err != nil {
-		return nil, err
+		return err
 	}
 	lo, hi := partitionBounds(name, partition)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer it.Close()
 	// Readers most often ask for the offset after the batch they read
@@ -432,7 +443,7 @@ func (l *Log) Read(name string, partition int, from int64, maxBytes int) ([]wlog
 		if valid {
 			b, err := decodeBatch(it.Key(), it.Value())
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if b.End() <= from {
 				valid = it.Next()
@@ -441,21 +452,18 @@ func (l *Log) Read(name string, partition int, from int64, maxBytes int) ([]wlog
 			valid = it.First()
 		}
 	}
-	var out []wlog.Batch
 	read := 0
 	for ; valid; valid = it.Next() {
 		b, err := decodeBatch(it.Key(), it.Value())
 		if err != nil {
-			return nil, err
+			return err
 		}
-		b.Payload = append([]byte(nil), b.Payload...)
-		out = append(out, b)
 		read += len(b.Payload)
-		if read >= maxBytes {
+		if !fn(b) || read >= maxBytes {
 			break
 		}
 	}
-	return out, it.Error()
+	return it.Error()
 }
 
 func (l *Log) stream(name string, partition int) (*stream, error) {
