@@ -10,6 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -192,9 +193,11 @@ func (p *Pipeline) Save(dir string) error {
 		}
 	}
 	for _, t := range p.Tables {
-		if t.File != "" {
+		if t.File != "" && filepath.IsLocal(t.File) {
 			// The file as it is now, so that the saved pipeline loads
-			// (weir query --data-dir) wherever the original has gone.
+			// (weir query --data-dir) wherever the original has gone. A
+			// path out of the pipeline directory (../shared/x.csv) is left
+			// where it is: copied, it would land outside the data directory.
 			if err := copyInto(filepath.Join(p.Dir, t.File), filepath.Join(dir, t.File)); err != nil {
 				return err
 			}
@@ -233,25 +236,43 @@ func (p *Pipeline) Save(dir string) error {
 	return nil
 }
 
-// copyInto copies the file src to dst, making dst's directory; a file
-// copied onto itself (a pipeline saved where it was loaded from) is left.
+// copyInto copies the file src to dst, making dst's directory, through a
+// temporary file renamed into place (a crash leaves the old copy or the
+// new one, never a part); a file copied onto itself (a pipeline saved where
+// it was loaded from) is left.
 func copyInto(src, dst string) error {
-	if a, b := filepath.Clean(src), filepath.Clean(dst); a == b {
-		return nil
-	}
-	if si, err := os.Stat(src); err == nil {
-		if di, err := os.Stat(dst); err == nil && os.SameFile(si, di) {
-			return nil
-		}
-	}
-	b, err := os.ReadFile(src)
+	si, err := os.Stat(src)
 	if err != nil {
 		return err
 	}
+	if di, err := os.Stat(dst); err == nil && os.SameFile(si, di) {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(dst, b, 0o644)
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename, nothing is there
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
 }
 
 // loadViews parses views/*.sql of dir, in file-name order.

@@ -144,9 +144,11 @@ func writeParquet(path string, cols []schema.Column, c *columns, rowGroupRows in
 	return st, nil
 }
 
-// fillRequired sets vals to the values of rows start… of a column that
-// has no nulls. Their levels are all 0, the zero Value's: a required
-// column's writer reads only the value.
+// fillRequired sets vals to the values of rows start… of a required
+// column. Their levels are all 0, the zero Value's: a required column's
+// writer reads only the value. (A required column is null only in rows of
+// an older schema version that lacked it; those are written as the zero
+// value, as a null Value's payload is.)
 func fillRequired(vals []parquet.Value, cv *colVec, typ schema.Type, start int) {
 	switch typ {
 	case schema.String:

@@ -457,6 +457,9 @@ func (w *Writer) addBatch(p int, b *wlog.Batch) (int, error) {
 		n++
 		return true
 	})
+	// The decoded values point into b's payload, which is the log's
+	// buffer: let it go.
+	clear(w.buf.vals)
 	if err == nil {
 		err = rerr
 	}

@@ -868,3 +868,27 @@ func TestSaveLoads(t *testing.T) {
 		t.Fatalf("saved: %d views, %d streams; want %d, %d", len(saved.Views), len(saved.Streams), len(p.Views), len(p.Streams))
 	}
 }
+
+// TestSaveLeavesOutsideFiles: a reference table outside the pipeline
+// directory (../shared.csv) is not copied beside the data directory.
+func TestSaveLeavesOutsideFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "shared.csv"), []byte("user_id,name\nu1,Ann\n"), 0o644)
+	pipe := writePipeline(t, dir, eventsYAML(1)+`tables:
+  users:
+    file: ../shared.csv
+    schema: schemas/users.json
+`, nil)
+	os.WriteFile(filepath.Join(pipe, "schemas", "users.json"), []byte(`{"type":"object","required":["user_id"],"properties":{"user_id":{"type":"string"},"name":{"type":"string"}}}`), 0o644)
+	p, err := config.Load(pipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "data", "pipeline")
+	if err := p.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(out), "shared.csv")); err == nil {
+		t.Fatal("Save wrote the table file outside the saved pipeline directory")
+	}
+}

@@ -627,9 +627,23 @@ func (s *Source) target(ctx context.Context, name, to, hash string) (string, err
 func (s *Source) move(ctx context.Context, name, tag, to, hash string) error {
 	// A shutdown must not split the move: with the file gone from the
 	// inbox and its sidecar left there, a later file of the same name
-	// would be checked against the stale sidecar.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	// would be checked against the stale sidecar. The move gets 30 s
+	// after a shutdown to finish (an S3 copy of a big file takes a while
+	// otherwise, with no limit).
+	parent := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	defer cancel()
+	go func() {
+		select {
+		case <-parent.Done():
+			select {
+			case <-time.After(30 * time.Second):
+				cancel()
+			case <-ctx.Done():
+			}
+		case <-ctx.Done():
+		}
+	}()
 	dst, err := s.target(ctx, name, to, hash)
 	if err != nil {
 		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)
