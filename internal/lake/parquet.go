@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -79,7 +80,7 @@ func writeParquet(path string, cols []schema.Column, c *columns, rowGroupRows in
 			os.Remove(path)
 		}
 	}()
-	sch := ParquetSchema(cols)
+	sch := ParquetSchema(fileColumns(cols, c))
 	pw := parquet.NewGenericWriter[any](f, sch,
 		parquet.Compression(&zstdFastest),
 		parquet.MaxRowsPerRowGroup(rowGroupRows),
@@ -144,11 +145,26 @@ func writeParquet(path string, cols []schema.Column, c *columns, rowGroupRows in
 	return st, nil
 }
 
+// fileColumns are the columns as a file writes them: a required column
+// that holds nulls (rows of an older schema version that lacked it, see
+// buffer.project) is written as optional, so they stay nulls instead of
+// becoming 0, "" or false.
+func fileColumns(cols []schema.Column, c *columns) []schema.Column {
+	out := cols
+	for i := range cols {
+		if cols[i].Required && !cols[i].Nullable && c.cols[i].nulls != nil && slices.Contains(c.cols[i].nulls, true) {
+			if &out[0] == &cols[0] {
+				out = slices.Clone(cols)
+			}
+			out[i].Nullable = true
+		}
+	}
+	return out
+}
+
 // fillRequired sets vals to the values of rows start… of a required
-// column. Their levels are all 0, the zero Value's: a required column's
-// writer reads only the value. (A required column is null only in rows of
-// an older schema version that lacked it; those are written as the zero
-// value, as a null Value's payload is.)
+// column, which has no nulls (fileColumns). Their levels are all 0, the
+// zero Value's: a required column's writer reads only the value.
 func fillRequired(vals []parquet.Value, cv *colVec, typ schema.Type, start int) {
 	switch typ {
 	case schema.String:

@@ -118,3 +118,65 @@ func TestParquetRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestParquetRequiredColumnKeepsNulls: a row of an older schema version
+// lacks a column the current one requires; its cell is written as a null,
+// not as 0.
+func TestParquetRequiredColumnKeepsNulls(t *testing.T) {
+	compile := func(js string) *schema.Schema {
+		sc, err := schema.Compile([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	v1 := compile(`{"type":"object","required":["ts"],"properties":{"ts":{"type":"string","format":"date-time"}}}`)
+	v2 := compile(`{"type":"object","required":["ts","i"],"properties":{"ts":{"type":"string","format":"date-time"},"i":{"type":"integer"}}}`)
+	buf := newBuffer(v2.Columns, 0)
+	for _, ev := range []struct {
+		sc  *schema.Schema
+		raw string
+	}{{v1, `{"ts":"2026-11-22T16:00:00Z"}`}, {v2, `{"ts":"2026-11-22T16:00:01Z","i":5}`}} {
+		d, err := schema.NewDecoder(ev.sc, nil).Decode(nil, []byte(ev.raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := buf.add(ev.sc.Columns, d.Row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	for _, c := range buf.byHour {
+		if _, err := writeParquet(path, v2.Columns, c, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	info, _ := fh.Stat()
+	pf, err := parquet.OpenFile(fh, info.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]parquet.Row, 2)
+	rr := pf.RowGroups()[0].Rows()
+	defer rr.Close()
+	if n, _ := rr.ReadRows(rows); n != 2 {
+		t.Fatalf("read %d rows", n)
+	}
+	col, _ := pf.Schema().Lookup("i")
+	var got []string
+	for _, r := range rows {
+		for _, v := range r {
+			if v.Column() == col.ColumnIndex {
+				got = append(got, v.String())
+			}
+		}
+	}
+	if fmt.Sprint(got) != "[<null> 5]" {
+		t.Fatalf("column i reads back %v, want [<null> 5]", got)
+	}
+}
