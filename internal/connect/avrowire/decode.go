@@ -133,10 +133,14 @@ func (j jsonAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	const limit = 64 << 20
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	resp.Body.Close()
 	if err != nil {
 		return nil, err
+	}
+	if len(body) > limit {
+		return nil, fmt.Errorf("the schema registry answered %s with over %d MiB: is the URL the registry's base URL (like http://registry:8081)?", req.URL.Path, limit>>20)
 	}
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' && t[0] != '[' {
 		return nil, fmt.Errorf("the schema registry answered 200 with something that is not JSON (Content-Type %q, starting %.40q): is the URL the registry's base URL (like http://registry:8081)?",
