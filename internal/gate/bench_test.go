@@ -16,7 +16,9 @@ import (
 )
 
 // benchSchema and the events of BenchmarkIngest are bench/ingest's
-// clickstream: ~200-byte events with a pattern, bounds and lengths to check.
+// clickstream (bench/ingest/main.go's clicksSchema and events, which a
+// main package cannot share): ~140-byte events with a pattern, bounds and
+// lengths to check.
 const benchSchema = `{"type":"object","required":["ts","user_id","url","status","country"],"additionalProperties":false,
 "properties":{"ts":{"type":["string","integer"],"format":"date-time"},"user_id":{"type":"string","minLength":1,"maxLength":128},
 "url":{"type":"string","maxLength":4096},"status":{"type":"integer","minimum":100,"maximum":599},

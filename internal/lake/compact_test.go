@@ -55,7 +55,7 @@ func TestCompaction(t *testing.T) {
 	ctx := context.Background()
 	for i := range 30 { // 400 s a commit from 10:59: hours 10..14
 		f.appendEvents(i*400, 400)
-		if _, err := w.readRound(); err != nil {
+		if _, _, err := w.readRound(); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Flush(ctx); err != nil {
@@ -131,7 +131,7 @@ func TestCompaction(t *testing.T) {
 		}
 	}
 	f.appendEvents(12000, 100)
-	if _, err := w2.readRound(); err != nil {
+	if _, _, err := w2.readRound(); err != nil {
 		t.Fatal(err)
 	}
 	if err := w2.Flush(ctx); err != nil {

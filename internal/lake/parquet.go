@@ -150,21 +150,25 @@ func writeParquet(path string, cols []schema.Column, c *columns, rowGroupRows in
 // buffer.project) is written as optional, so they stay nulls instead of
 // becoming 0, "" or false.
 func fileColumns(cols []schema.Column, c *columns) []schema.Column {
-	out := cols
+	var out []schema.Column // a copy, made at the first column to change
 	for i := range cols {
-		if cols[i].Required && !cols[i].Nullable && c.cols[i].nulls != nil && slices.Contains(c.cols[i].nulls, true) {
-			if &out[0] == &cols[0] {
+		if cols[i].Required && !cols[i].Nullable && slices.Contains(c.cols[i].nulls, true) {
+			if out == nil {
 				out = slices.Clone(cols)
 			}
 			out[i].Nullable = true
 		}
 	}
+	if out == nil {
+		return cols
+	}
 	return out
 }
 
-// fillRequired sets vals to the values of rows start… of a required
-// column, which has no nulls (fileColumns). Their levels are all 0, the
-// zero Value's: a required column's writer reads only the value.
+// fillRequired sets vals to the values of rows start… of a column, with
+// the levels of a required one: all 0, the zero Value's (its writer reads
+// only the value). A written required column has no nulls (fileColumns);
+// fillOptional sets the levels after it.
 func fillRequired(vals []parquet.Value, cv *colVec, typ schema.Type, start int) {
 	switch typ {
 	case schema.String:
@@ -189,23 +193,13 @@ func fillRequired(vals []parquet.Value, cv *colVec, typ schema.Type, start int) 
 // fillOptional sets vals to the values of rows start… of an optional
 // column, with their definition levels (0 for a null, 1 for a value).
 func fillOptional(vals []parquet.Value, cv *colVec, typ schema.Type, start, leaf int) {
+	fillRequired(vals, cv, typ, start)
 	for r := range vals {
-		i := start + r
-		var v parquet.Value
-		switch {
-		case cv.isNull(i):
+		if cv.isNull(start + r) {
 			vals[r] = parquet.NullValue().Level(0, 0, leaf)
-			continue
-		case typ == schema.String:
-			v = parquet.ByteArrayValue(cv.str(i))
-		case typ == schema.Float64:
-			v = parquet.DoubleValue(cv.floats[i])
-		case typ == schema.Bool:
-			v = parquet.BooleanValue(cv.ints[i] != 0)
-		default:
-			v = parquet.Int64Value(cv.ints[i])
+		} else {
+			vals[r] = vals[r].Level(0, 1, leaf)
 		}
-		vals[r] = v.Level(0, 1, leaf)
 	}
 }
 

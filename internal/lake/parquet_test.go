@@ -48,16 +48,7 @@ func TestParquetRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	info, _ := fh.Stat()
-	pf, err := parquet.OpenFile(fh, info.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf := openParquet(t, path)
 	if len(pf.RowGroups()) != 3 || pf.NumRows() != rows {
 		t.Fatalf("%d row groups, %d rows; want 3 and %d", len(pf.RowGroups()), pf.NumRows(), rows)
 	}
@@ -151,16 +142,7 @@ func TestParquetRequiredColumnKeepsNulls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	info, _ := fh.Stat()
-	pf, err := parquet.OpenFile(fh, info.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf := openParquet(t, path)
 	rows := make([]parquet.Row, 2)
 	rr := pf.RowGroups()[0].Rows()
 	defer rr.Close()
@@ -179,4 +161,23 @@ func TestParquetRequiredColumnKeepsNulls(t *testing.T) {
 	if fmt.Sprint(got) != "[<null> 5]" {
 		t.Fatalf("column i reads back %v, want [<null> 5]", got)
 	}
+}
+
+// openParquet opens a written file for reading until the test ends.
+func openParquet(t *testing.T, path string) *parquet.File {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fh.Close() })
+	info, err := fh.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(fh, info.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf
 }

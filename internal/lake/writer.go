@@ -105,7 +105,6 @@ type Writer struct {
 	state atomic.Pointer[State]
 
 	pos     []int64 // read position per partition
-	capped  bool    // the last round's read of some partition stopped at ReadBytes
 	buf     *buffer
 	started time.Time // when the first buffered row arrived
 
@@ -335,7 +334,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	defer tick.Stop()
 	backoff := 100 * time.Millisecond
 	stop := func() error {
-		if _, err := w.readRound(); err != nil {
+		if _, _, err := w.readRound(); err != nil {
 			return err
 		}
 		return w.Flush(context.WithoutCancel(ctx))
@@ -348,7 +347,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	roundGap := min(w.opts.Interval/16, 25*time.Millisecond)
 	for {
 		notify := w.opts.Log.Notify(w.opts.Stream)
-		n, err := w.readRound()
+		n, capped, err := w.readRound()
 		if err != nil {
 			return err
 		}
@@ -367,7 +366,7 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		w.updateLag()
 		if n > 0 && !w.bufferFull() {
-			if !w.capped { // more may be waiting; when a read was cut at ReadBytes, it is
+			if !capped { // more may be waiting; when a read was cut at ReadBytes, it is
 				select {
 				case <-ctx.Done():
 					return stop()
@@ -397,10 +396,9 @@ func (w *Writer) shouldRoll() bool {
 }
 
 // readRound reads what is available from every partition, up to the roll
-// size, and returns the number of records buffered.
-func (w *Writer) readRound() (int, error) {
-	total := 0
-	w.capped = false
+// size, and returns the number of records buffered, and whether a
+// partition's read stopped at ReadBytes (more is waiting).
+func (w *Writer) readRound() (total int, capped bool, err error) {
 	for p := range w.pos {
 		if w.bufferFull() {
 			break
@@ -420,21 +418,19 @@ func (w *Writer) readRound() (int, error) {
 			return err == nil
 		})
 		if err != nil {
-			return total, fmt.Errorf("cannot read stream %q partition %d at offset %d: %w", w.opts.Stream, p, w.pos[p], err)
+			return total, capped, fmt.Errorf("cannot read stream %q partition %d at offset %d: %w", w.opts.Stream, p, w.pos[p], err)
 		}
 		if berr != nil {
-			return total, berr
+			return total, capped, berr
 		}
-		w.capped = w.capped || read >= w.opts.ReadBytes
+		capped = capped || read >= w.opts.ReadBytes
 		if total > 0 && w.started.IsZero() {
 			w.started = time.Now()
 		}
 	}
-	return total, nil
+	return total, capped, nil
 }
 
-// addBatch buffers the records of b from partition p's read position on,
-// and moves the position past b.
 func (w *Writer) addBatch(p int, b *wlog.Batch) (int, error) {
 	cols := w.opts.Schema.Columns
 	if w.opts.SchemaFor != nil && b.Meta != w.opts.SchemaVer {

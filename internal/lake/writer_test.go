@@ -116,7 +116,7 @@ func TestWriterCommitsAndRecovers(t *testing.T) {
 	f := newFixture(t)
 	f.appendEvents(0, 120) // 120 s from 10:59:00: spans hours 10 and 11
 	w := f.open()
-	if _, err := w.readRound(); err != nil {
+	if _, _, err := w.readRound(); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Flush(context.Background()); err != nil {
@@ -136,7 +136,7 @@ func TestWriterCommitsAndRecovers(t *testing.T) {
 	// An interrupted attempt leaves an unreferenced file; reopening removes it
 	// and resumes from the committed offsets.
 	f.appendEvents(120, 10)
-	if _, err := w.readRound(); err != nil {
+	if _, _, err := w.readRound(); err != nil {
 		t.Fatal(err)
 	}
 	orphan := filepath.Join(filepath.Dir(st.Files[0]), "orphan.parquet")
@@ -151,7 +151,7 @@ func TestWriterCommitsAndRecovers(t *testing.T) {
 	if fmt.Sprint(st2.Offsets) != "[60 60]" || len(st2.Files) != 2 || st2.Rows != 120 {
 		t.Fatalf("after reopen: offsets %v files %d rows %d", st2.Offsets, len(st2.Files), st2.Rows)
 	}
-	if _, err := w2.readRound(); err != nil {
+	if _, _, err := w2.readRound(); err != nil {
 		t.Fatal(err)
 	}
 	if err := w2.Flush(context.Background()); err != nil {
@@ -173,7 +173,7 @@ func TestOpenRefusesALogBehindTheTable(t *testing.T) {
 	f := newFixture(t)
 	f.appendEvents(0, 20)
 	w := f.open()
-	if _, err := w.readRound(); err != nil {
+	if _, _, err := w.readRound(); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Flush(context.Background()); err != nil {
@@ -215,7 +215,7 @@ func TestSnapshotsExpire(t *testing.T) {
 	const commits = 25
 	for i := range commits {
 		f.appendEvents(i*10, 10)
-		if _, err := w.readRound(); err != nil {
+		if _, _, err := w.readRound(); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(2 * time.Millisecond) // older than SnapshotMaxAge by the next commit

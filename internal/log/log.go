@@ -89,6 +89,19 @@ func (b *Batch) Records(fn func(offset int64, rec []byte) bool) error {
 	return nil
 }
 
+// MaxOffsets returns ends raised, partition by partition, to at least
+// the offsets of more (and grown to its length): where a dropped stream's
+// offsets go on from when it was dropped more than once.
+func MaxOffsets(ends, more []int64) []int64 {
+	for p, e := range more {
+		if p == len(ends) {
+			ends = append(ends, 0)
+		}
+		ends[p] = max(ends[p], e)
+	}
+	return ends
+}
+
 // AppendRecord frames rec (uvarint length, bytes) onto a chunk payload.
 func AppendRecord(payload, rec []byte) []byte {
 	payload = binary.AppendUvarint(payload, uint64(len(rec)))

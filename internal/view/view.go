@@ -250,7 +250,7 @@ func (m *Manager) Start(ctx context.Context, files []FileView) error {
 			case old.SQL == d.SQL:
 				d = old
 				d.Origin = origin
-			case ok:
+			default:
 				m.opts.Logger.Warn("view definition changed; rebuilding it from the retained log", "view", name, "origin", origin)
 				if err := m.purge(name); err != nil {
 					return err

@@ -633,17 +633,7 @@ func (s *Source) move(ctx context.Context, name, tag, to, hash string) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	defer cancel()
-	go func() {
-		select {
-		case <-parent.Done():
-			select {
-			case <-time.After(30 * time.Second):
-				cancel()
-			case <-ctx.Done():
-			}
-		case <-ctx.Done():
-		}
-	}()
+	defer context.AfterFunc(parent, func() { time.AfterFunc(30*time.Second, cancel) })()
 	dst, err := s.target(ctx, name, to, hash)
 	if err != nil {
 		return fmt.Errorf("cannot move %s to %s/: %w", name, to, err)

@@ -176,14 +176,7 @@ func (l *Log) DropStream(name string) error {
 	if s, ok := l.streams[name]; ok {
 		close(s.notify)
 		delete(l.streams, name)
-		ends := l.dropped[name]
-		for p, e := range s.next {
-			if p == len(ends) {
-				ends = append(ends, 0)
-			}
-			ends[p] = max(ends[p], e)
-		}
-		l.dropped[name] = ends
+		l.dropped[name] = wlog.MaxOffsets(l.dropped[name], s.next)
 	}
 	return nil
 }

@@ -689,12 +689,7 @@ func (l *Log) DropStream(name string) error {
 			cur = append(cur, e)
 		}
 	}
-	for p, e := range cur {
-		if p == len(ends) {
-			ends = append(ends, 0)
-		}
-		ends[p] = max(ends[p], e)
-	}
+	ends = wlog.MaxOffsets(ends, cur)
 	// The records, the declaration and where the offsets ended, in one
 	// batch: a stream declared anew continues from there.
 	var enc []byte

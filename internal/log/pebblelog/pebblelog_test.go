@@ -45,8 +45,10 @@ func readAll(t *testing.T, l *Log, p int, from int64) []string {
 	}
 }
 
-func TestAppendReadReopen(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "log")
+// openS opens the log in dir with stream "s" of 2 partitions declared;
+// the caller closes it.
+func openS(t *testing.T, dir string) *Log {
+	t.Helper()
 	l, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +56,12 @@ func TestAppendReadReopen(t *testing.T) {
 	if err := l.EnsureStream("s", 2); err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+func TestAppendReadReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	l := openS(t, dir)
 	ctx := context.Background()
 	bases, err := l.Append(ctx, &wlog.Write{Chunks: []wlog.Chunk{chunk(0, 3, 0), chunk(1, 1, 100), chunk(0, 2, 3)},
 		Puts: []wlog.Put{{Key: []byte("k"), Value: []byte("v")}}})
@@ -207,13 +215,7 @@ func TestOpenLocked(t *testing.T) {
 // consumer's stored position is never past the new stream's records.
 func TestDropKeepsOffsetsRising(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "log")
-	l, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.EnsureStream("s", 2); err != nil {
-		t.Fatal(err)
-	}
+	l := openS(t, dir)
 	if _, err := l.Append(context.Background(), &wlog.Write{Chunks: []wlog.Chunk{chunk(0, 5, 0), chunk(1, 2, 0)}}); err != nil {
 		t.Fatal(err)
 	}
